@@ -1,0 +1,174 @@
+"""The ``outreach-map`` command line: init, import, summary, demo and serve.
+
+Exit codes: 0 on success (also when some rows were rejected), 2 for unusable input or arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mapping.errors import MappingError
+
+EXIT_OK = 0
+EXIT_UNUSABLE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="outreach-map",
+        description="Privacy-first outreach mapping for sex worker-led HIV programmes.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    workspace_help = "workspace folder (default: $OUTREACH_MAP_WORKSPACE)"
+
+    demo = sub.add_parser("demo", help="build the Lima demo workspace and start the app")
+    demo.add_argument("--workspace", help="demo workspace folder (default: ./demo-workspace)")
+    demo.add_argument("--no-serve", action="store_true", help="build it, do not start the app")
+    demo.add_argument("--port", type=int, default=8501)
+
+    serve = sub.add_parser("serve", help="start the app on a workspace")
+    serve.add_argument("--workspace", help=workspace_help)
+    serve.add_argument("--port", type=int, default=8501)
+
+    init = sub.add_parser("init", help="create a workspace from a district polygon file")
+    init.add_argument("--workspace", required=True)
+    init.add_argument("--districts", required=True, type=Path, help="GeoJSON, GeoPackage or Shapefile")
+    init.add_argument("--district-id", required=True, help="column with the district id")
+    init.add_argument("--district-name", required=True, help="column with the district name")
+    init.add_argument("--population", help="column with a population or size estimate")
+    init.add_argument("--resolution", type=int, default=None, help="H3 storage resolution, 6-9 (default 8)")
+    init.add_argument("--name", help="area name (default: the folder name)")
+
+    imp = sub.add_parser("import", help="import visits, services or hotspots")
+    imp.add_argument("kind", choices=["visits", "services", "hotspots"])
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--workspace", help=workspace_help)
+    imp.add_argument("--mapping", type=Path, help="TOML file mapping columns and values")
+    imp.add_argument("--allow-outside", action="store_true", help="keep points outside every district")
+
+    summary = sub.add_parser("summary", help="what the workspace holds")
+    summary.add_argument("--workspace", help=workspace_help)
+    summary.add_argument("--format", choices=["text", "json"], default="text")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_UNUSABLE if exc.code not in (0, None) else EXIT_OK
+    try:
+        return int(_COMMANDS[args.command](args))
+    except MappingError as exc:
+        print(f"outreach-map: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+
+
+def _init(args: argparse.Namespace) -> int:
+    from mapping.area import districts_from_file, init_area
+    from mapping.settings import get_settings
+    from mapping.workspace import workspace_path
+
+    path = workspace_path(args.workspace)
+    districts = districts_from_file(
+        args.districts,
+        id_column=args.district_id,
+        name_column=args.district_name,
+        population_column=args.population,
+    )
+    resolution = args.resolution or get_settings().default_resolution
+    init_area(path, districts, name=args.name or path.name, resolution=resolution)
+    print(f"created workspace {path}: {len(districts)} districts, cells at resolution {resolution}")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from mapping.area import hotspots_from_file, services_from_file
+    from mapping.readers import mapping_from_file
+    from mapping.visits import visits_from_file
+    from mapping.workspace import open_workspace, workspace_path
+
+    workspace = open_workspace(workspace_path(args.workspace))
+    mapping = mapping_from_file(args.mapping)
+    if args.kind == "visits":
+        result = visits_from_file(
+            workspace,
+            args.file,
+            mapping=mapping,
+            allow_outside=args.allow_outside,
+            progress=sys.stderr.isatty(),
+        )
+    elif args.kind == "services":
+        result = services_from_file(workspace, args.file, mapping=mapping, allow_outside=args.allow_outside)
+    else:
+        result = hotspots_from_file(workspace, args.file, mapping=mapping, allow_outside=args.allow_outside)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from mapping.summary import summary_text, workspace_summary
+    from mapping.workspace import open_workspace, workspace_path
+
+    facts = workspace_summary(open_workspace(workspace_path(args.workspace)))
+    print(json.dumps(facts, indent=2, default=str) if args.format == "json" else summary_text(facts))
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from mapping.demo import build_demo
+
+    path = Path(args.workspace or os.environ.get("OUTREACH_MAP_WORKSPACE") or "demo-workspace").resolve()
+    build_demo(path, echo=print)
+    if args.no_serve:
+        return EXIT_OK
+    return _run_app(path, args.port)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mapping.workspace import open_workspace, workspace_path
+
+    workspace = open_workspace(workspace_path(args.workspace))
+    return _run_app(workspace.path, args.port)
+
+
+def _run_app(workspace: Path, port: int) -> int:
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.exists():
+        print(f"outreach-map: error: {app} is missing — run from a clone (pip install -e .)", file=sys.stderr)
+        return EXIT_UNUSABLE
+    env = {**os.environ, "OUTREACH_MAP_WORKSPACE": str(workspace)}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.port", str(port),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.enableStaticServing", "true",
+    ]
+    print(f"starting the app on http://localhost:{port} (workspace {workspace}); Ctrl+C stops it")
+    try:
+        return subprocess.call(command, cwd=app.parent, env=env)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+_COMMANDS = {
+    "init": _init,
+    "import": _import,
+    "summary": _summary,
+    "demo": _demo,
+    "serve": _serve,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Opening and working hours: a small, documented subset of OpenStreetMap's opening_hours syntax."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mapping.errors import InvalidInputError
+
+DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
+_SPANISH_DAYS = {"lu": "mo", "ma": "tu", "mi": "we", "ju": "th", "vi": "fr", "sa": "sa", "do": "su"}
+_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+_HELP = 'write e.g. "Mo-Fr 08:00-17:00; Sa 09:00-13:00", "20:00-04:00" or "24/7" (Lu-Vi also works)'
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A weekly opening interval: a day (0 = Monday) and minutes from that day's midnight.
+
+    ``end`` may pass 1440 for hours that run past midnight (``20:00-02:00``).
+    """
+
+    day: int
+    start: int
+    end: int
+
+
+def _day(token: str, text: str) -> int:
+    key = _SPANISH_DAYS.get(token[:2], token[:2]) if token[:2] not in DAYS else token[:2]
+    if key not in DAYS:
+        raise InvalidInputError(f"opening hours {text!r}: {token!r} is not a day — {_HELP}")
+    return DAYS.index(key)
+
+
+def _days(spec: str, text: str) -> list[int]:
+    days: list[int] = []
+    for part in spec.split(","):
+        bounds = [b for b in part.split("-") if b]
+        if len(bounds) == 1:
+            days.append(_day(bounds[0], text))
+        elif len(bounds) == 2:
+            first, last = _day(bounds[0], text), _day(bounds[1], text)
+            days.extend((first + i) % 7 for i in range((last - first) % 7 + 1))
+        else:
+            raise InvalidInputError(
+                f"opening hours {text!r}: {part!r} is not a day range — {_HELP}"
+            )
+    return days
+
+
+def intervals_from_text(text: str) -> list[Interval]:
+    """Parse opening hours into weekly intervals; raise with a fix for anything else.
+
+    Examples
+    --------
+    >>> intervals_from_text("Sa 20:00-02:00")
+    [Interval(day=5, start=1200, end=1560)]
+    >>> len(intervals_from_text("24/7"))
+    7
+    """
+    cleaned = text.strip().lower()
+    if cleaned in ("24/7", "24h", "24 horas"):
+        return [Interval(day, 0, 1440) for day in range(7)]
+    intervals: list[Interval] = []
+    for rule in (r.strip() for r in cleaned.split(";")):
+        if not rule:
+            continue
+        parts = rule.split()
+        times = parts[-1]
+        days = _days("".join(parts[:-1]), text) if len(parts) > 1 else list(range(7))
+        for span in times.split(","):
+            match = _RANGE.match(span)
+            if not match:
+                raise InvalidInputError(
+                    f"opening hours {text!r}: {span!r} is not a time range — {_HELP}"
+                )
+            h1, m1, h2, m2 = (int(g) for g in match.groups())
+            if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
+                raise InvalidInputError(
+                    f"opening hours {text!r}: {span!r} is not a time of day — {_HELP}"
+                )
+            start, end = h1 * 60 + m1, h2 * 60 + m2
+            if end <= start:
+                end += 1440
+            intervals.extend(Interval(day, start, end) for day in days)
+    if not intervals:
+        raise InvalidInputError(f"opening hours {text!r} are empty — {_HELP}")
+    return intervals
+
+
+def is_open_at_night(
+    intervals: list[Interval], *, night_start: int = 22 * 60, night_end: int = 6 * 60
+) -> bool:
+    """Return whether any interval overlaps the night (22:00 to 06:00 by default)."""
+    for interval in intervals:
+        if interval.end > night_start and interval.start < night_end + 1440:
+            return True
+        if interval.start < night_end:
+            return True
+    return False
+
+
+def check_hours(text: str) -> str | None:
+    """Return ``None`` if ``text`` is valid opening hours, else the problem (never raises)."""
+    try:
+        intervals_from_text(text)
+    except InvalidInputError as exc:
+        return str(exc)
+    return None
+
+
+def days_from_text(text: str) -> str:
+    """Return working days as canonical ``mo,tu,...`` text (English or Spanish input).
+
+    Examples
+    --------
+    >>> days_from_text("Vi-Do")
+    'fr,sa,su'
+    """
+    return ",".join(
+        DAYS[d]
+        for d in sorted(set(_days(text.strip().lower().replace(" ", "").replace(";", ","), text)))
+    )

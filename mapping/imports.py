@@ -1,0 +1,360 @@
+"""Shared import machinery: text cleaning, parsing, problem collection, reports, import records.
+
+Every input row ends as accepted, duplicate or rejected, and the summary always adds up. A
+rejection names the row, the field, the value (coordinates and contact codes redacted) and the
+fix; the report never holds a coordinate or a contact code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mapping import store
+from mapping.cells import cell_to_str
+from mapping.readers import ROW, ColumnMapping
+from mapping.settings import get_settings
+from mapping.vocab import lookup, normalise
+
+REDACTED = "(redacted)"
+#: Values that mean "no answer": ODK/SurveyCTO write n/a for skipped questions.
+EMPTY_VALUES = ("", "n/a", "na", "null", "nan", "-", "#n/a")
+_TRUE = ("yes", "y", "si", "s", "true", "t", "1", "x", "verdadero")
+_FALSE = ("no", "n", "false", "f", "0", "falso")
+REPORT_COLUMNS = ("row", "field", "value", "problem", "fix", "cell")
+
+
+@dataclass
+class ImportResult:
+    """What an import did: counts that always add up, the report path, and warnings."""
+
+    kind: str
+    rows_read: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    updated: int = 0
+    report: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Return the one-line summary ``read N rows: A accepted, D duplicates, R rejected ...``."""
+        updated = f" ({self.updated} updated)" if self.updated else ""
+        return (
+            f"read {self.rows_read} rows: {self.accepted} accepted{updated}, "
+            f"{self.duplicates} duplicates, {self.rejected} rejected (report: {self.report})"
+        )
+
+
+class Problems:
+    """Collects every problem found in a file, several per row if need be."""
+
+    def __init__(self) -> None:
+        self._parts: list[pl.DataFrame] = []
+
+    def add(
+        self,
+        frame: pl.DataFrame,
+        mask: pl.Expr | pl.Series,
+        *,
+        field_name: str,
+        value: pl.Expr | str | None,
+        problem: str | pl.Expr,
+        fix: str,
+        cell: pl.Expr | None = None,
+    ) -> None:
+        """Record a problem for every row of ``frame`` where ``mask`` holds."""
+        hits = frame.filter(mask)
+        if hits.height == 0:
+            return
+        value_expr = pl.lit(value) if value is None or isinstance(value, str) else value
+        problem_expr = pl.lit(problem) if isinstance(problem, str) else problem
+        cell_expr = pl.lit(None, dtype=pl.UInt64) if cell is None else cell.cast(pl.UInt64)
+        self._parts.append(
+            hits.select(
+                pl.col(ROW).cast(pl.Int64).alias("row"),
+                pl.lit(field_name).alias("field"),
+                value_expr.cast(pl.String).alias("value"),
+                problem_expr.cast(pl.String).alias("problem"),
+                pl.lit(fix).alias("fix"),
+                cell_expr.alias("cell"),
+            )
+        )
+
+    def rows(self) -> pl.Series:
+        """Return the distinct row numbers that have at least one problem."""
+        if not self._parts:
+            return pl.Series("row", [], dtype=pl.Int64)
+        return pl.concat([p.select("row") for p in self._parts])["row"].unique()
+
+    def frame(self) -> pl.DataFrame:
+        """Return every problem, sorted by row, with cells as hex ids."""
+        if not self._parts:
+            return pl.DataFrame(schema={c: pl.String for c in REPORT_COLUMNS}).with_columns(
+                pl.col("row").cast(pl.Int64)
+            )
+        frame = pl.concat(self._parts).sort("row", maintain_order=True)
+        hexes = frame["cell"].map_elements(cell_to_str, return_dtype=pl.String, skip_nulls=True)
+        return frame.with_columns(hexes.alias("cell"))
+
+
+def clean(column: str) -> pl.Expr:
+    """Return the column stripped, with the usual spellings of "no answer" turned into null."""
+    stripped = pl.col(column).str.strip_chars()
+    return pl.when(stripped.str.to_lowercase().is_in(EMPTY_VALUES)).then(None).otherwise(stripped)
+
+
+def normalised(expr: pl.Expr) -> pl.Expr:
+    """Return a vectorised :func:`mapping.vocab.normalise` of a text expression."""
+    return (
+        expr.str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.to_lowercase()
+        .str.replace_all(r"[^0-9a-z]+", "_")
+        .str.strip_chars("_")
+    )
+
+
+def category_table(
+    vocabulary: tuple[str, ...], field_name: str, mapping: ColumnMapping
+) -> dict[str, str]:
+    """Return accepted spellings → canonical values, plus any the mapping file adds."""
+    table = lookup(vocabulary)
+    for spelling, value in mapping.values.get(field_name, {}).items():
+        table[normalise(spelling)] = value
+    return table
+
+
+def as_number(expr: pl.Expr) -> pl.Expr:
+    """Parse decimal numbers, accepting a decimal comma; unparseable gives null."""
+    return expr.str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+
+
+def as_bool(expr: pl.Expr) -> pl.Expr:
+    """Parse yes/no in English and Spanish (sí, 1, x, true...); anything else gives null."""
+    norm = normalised(expr)
+    return (
+        pl.when(norm.is_in(_TRUE)).then(True).when(norm.is_in(_FALSE)).then(False).otherwise(None)
+    )
+
+
+_TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%b %d, %Y %I:%M:%S %p",
+    "%b %d, %Y %I:%M %p",
+    "%d %b %Y %H:%M:%S",
+)
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%b %d, %Y", "%d %b %Y", "%Y%m%d")
+
+
+def as_datetime(expr: pl.Expr, *, day_first: bool = True) -> pl.Expr:
+    """Parse the date and time shapes field tools write, keeping the wall-clock time as written.
+
+    ISO 8601 with a ``T``, fractional seconds and an offset (ODK, Kobo), ``Sep 8, 2022 3:24:32
+    PM`` (ODK Collect, formhub), plain dates, and slashed dates (day first unless told otherwise).
+    Dates without a time get a null time of day, not midnight.
+    """
+    text = (
+        expr.str.strip_chars()
+        .str.replace(r"(\d)T(\d)", "$1 $2")
+        .str.replace(r"(\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?$", "$1")
+    )
+    slashed = ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y") if day_first else ("%m/%d/%Y", "%m-%d-%Y")
+    timestamps = [
+        *_TIMESTAMP_FORMATS,
+        *(f"{d} %H:%M:%S" for d in slashed),
+        *(f"{d} %H:%M" for d in slashed),
+    ]
+    dates = [*_DATE_FORMATS, *slashed]
+    return pl.coalesce(
+        *(text.str.strptime(pl.Datetime("us"), f, strict=False) for f in timestamps),
+        *(text.str.strptime(pl.Date, f, strict=False).cast(pl.Datetime("us")) for f in dates),
+    )
+
+
+def has_time(expr: pl.Expr) -> pl.Expr:
+    """Return whether a date-time text carries a time of day."""
+    return expr.str.contains(r"\d{1,2}:\d{2}")
+
+
+def time_of_day_from_hour(hour: pl.Expr) -> pl.Expr:
+    """Bucket an hour (0-23) into ``day``, ``evening`` or ``night`` (settings give the edges)."""
+    s = get_settings()
+    return (
+        pl.when(hour.is_null())
+        .then(None)
+        .when((hour >= s.day_starts) & (hour < s.evening_starts))
+        .then(pl.lit("day"))
+        .when((hour >= s.evening_starts) & (hour < s.night_starts))
+        .then(pl.lit("evening"))
+        .otherwise(pl.lit("night"))
+    )
+
+
+def check_text(
+    frame: pl.DataFrame, problems: Problems, column: str, field_name: str, *, redact: bool = False
+) -> None:
+    """Reject over-long text and text with control characters in a code field."""
+    limit = get_settings().max_text_length
+    value = pl.lit(REDACTED) if redact else pl.col(column)
+    problems.add(
+        frame,
+        pl.col(column).str.len_chars() > limit,
+        field_name=field_name,
+        value=value.str.slice(0, 80) if not redact else value,
+        problem=f"is longer than {limit} characters",
+        fix=f"use a short code (at most {limit} characters); free text is not stored",
+    )
+    problems.add(
+        frame,
+        pl.col(column).str.contains(r"[\x00-\x1f\x7f]"),
+        field_name=field_name,
+        value=value.str.replace_all(r"[\x00-\x1f\x7f]", "?") if not redact else value,
+        problem="contains control characters (line breaks, tabs or invisible characters)",
+        fix="remove the line breaks and invisible characters from the code",
+    )
+
+
+def check_category(
+    frame: pl.DataFrame,
+    problems: Problems,
+    column: str,
+    field_name: str,
+    vocabulary: tuple[str, ...],
+    mapping: ColumnMapping,
+) -> pl.Expr:
+    """Reject unknown categories and return the expression of canonical values."""
+    table = category_table(vocabulary, field_name, mapping)
+    canonical = normalised(pl.col(column)).replace_strict(
+        table, default=None, return_dtype=pl.String
+    )
+    problems.add(
+        frame,
+        pl.col(column).is_not_null() & canonical.is_null(),
+        field_name=field_name,
+        value=pl.col(column).str.slice(0, 80),
+        problem="is not a known value",
+        fix="use one of: " + ", ".join(vocabulary) + " (or add the spelling to the mapping file)",
+    )
+    return canonical
+
+
+def fingerprints(columns: Iterable[np.ndarray]) -> np.ndarray:
+    """Return a stable 64-bit fingerprint per row of unsigned 64-bit columns (vectorised).
+
+    The mixing is written here (splitmix64 finaliser, boost-style combine), not taken from a
+    library whose hash may change between versions: a fingerprint stored today must match the
+    same row imported after an upgrade.
+    """
+    with np.errstate(over="ignore"):
+        state: np.ndarray | None = None
+        for column in columns:
+            value = _splitmix(np.asarray(column, dtype=np.uint64))
+            if state is None:
+                state = value
+            else:
+                state = _splitmix(
+                    state
+                    ^ (
+                        value
+                        + np.uint64(0x9E3779B97F4A7C15)
+                        + (state << np.uint64(6))
+                        + (state >> np.uint64(2))
+                    )
+                )
+        assert state is not None, "fingerprints needs at least one column"
+        return state.view(np.int64)
+
+
+def _splitmix(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return np.asarray(z ^ (z >> np.uint64(31)), dtype=np.uint64)
+
+
+def text_fingerprints(values: pl.Series) -> np.ndarray:
+    """Return a stable 64-bit hash (BLAKE2b) of each text value; null hashes to 0."""
+    unique = values.drop_nulls().unique()
+    digests = [
+        int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
+        for v in unique.to_list()
+    ]
+    table = pl.DataFrame({"v": unique, "h": pl.Series(digests, dtype=pl.UInt64)})
+    joined = pl.DataFrame({"v": values}).join(table, on="v", how="left", maintain_order="left")
+    return joined["h"].fill_null(0).to_numpy()
+
+
+def record_import(
+    connection: Connection, *, kind: str, source_name: str, source_sha256: str
+) -> int:
+    """Insert the import's record (counts filled in at the end) and return its id."""
+    result = connection.execute(
+        store.imports.insert().values(
+            kind=kind,
+            source_name=source_name[:255],
+            source_sha256=source_sha256,
+            imported_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            rows_read=0,
+            accepted=0,
+            duplicates=0,
+            rejected=0,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def finish_import(connection: Connection, import_id: int, result: ImportResult) -> None:
+    """Store the final counts of an import."""
+    connection.execute(
+        store.imports.update()
+        .where(store.imports.c.id == import_id)
+        .values(
+            rows_read=result.rows_read,
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            rejected=result.rejected,
+            updated=result.updated,
+            report=str(result.report.name) if result.report else None,
+        )
+    )
+
+
+def report_path(reports_dir: Path, kind: str, import_id: int) -> Path:
+    """Return where the rejection report of an import goes."""
+    return reports_dir / f"{kind}-{import_id:05d}-rejected.csv"
+
+
+def write_report(problems: Problems, path: Path) -> None:
+    """Write the rejection report (CSV, no coordinates, no contact codes) to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    problems.frame().write_csv(path)
+
+
+def file_digest(data: bytes) -> str:
+    """Return the SHA-256 of the source file (kept to recognise a file imported before)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def existing_keys(
+    connection: Connection, column: sa.Column[int], keys: np.ndarray, *, batch: int = 20_000
+) -> np.ndarray:
+    """Return which of ``keys`` are already stored in ``column`` (batched ``IN`` look-ups)."""
+    table = column.table
+    if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None:
+        return np.zeros(len(keys), dtype=bool)
+    found: list[int] = []
+    unique = np.unique(keys)
+    for start in range(0, len(unique), batch):
+        chunk = [int(k) for k in unique[start : start + batch]]
+        found.extend(connection.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    return np.isin(keys, np.asarray(found, dtype=keys.dtype))

@@ -1,0 +1,235 @@
+"""Reading input files into text columns: encoding and delimiter detection, CSV, XLSX, GeoJSON.
+
+Everything is read as text so that validation, not the reader, decides what a value means and
+every bad value can be reported with its row. Row numbers are those a spreadsheet shows: the
+header is row 1, the first record row 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from charset_normalizer import from_bytes
+
+from mapping.errors import UnusableFileError
+
+ROW = "__row"
+LAT = "__latitude"
+LNG = "__longitude"
+GEOMETRY_PROBLEM = "__geometry_problem"
+_EXCEL = {".xlsx", ".xlsm", ".xls", ".ods"}
+_VECTOR = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
+_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """A small mapping file: which column holds which field, extra spellings, reading options.
+
+    The file is TOML::
+
+        [columns]
+        date = "Fecha de la visita"
+        location = "gps_end"          # when a form has several geopoints
+
+        [values.service_type]
+        "CENTROS DE SALUD O CENTROS MEDICOS" = "hiv_testing"
+
+        [options]
+        date_order = "day_first"      # or "month_first", for dates like 03/04/2026
+    """
+
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def mapping_from_file(path: Path | None) -> ColumnMapping:
+    """Read a mapping file (TOML); ``None`` gives the empty mapping."""
+    if path is None:
+        return ColumnMapping()
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise UnusableFileError(f"mapping file {path} does not exist — check the path") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UnusableFileError(
+            f"mapping file {path} is not valid TOML ({exc}) — see docs/importing.md for the format"
+        ) from exc
+    unknown = set(data) - {"columns", "values", "defaults", "options"}
+    if unknown:
+        raise UnusableFileError(
+            f"mapping file {path} has unknown sections {sorted(unknown)} — "
+            "use [columns], [values.FIELD], [defaults] and [options]"
+        )
+    return ColumnMapping(
+        columns={str(k): str(v) for k, v in data.get("columns", {}).items()},
+        values={
+            str(k): {str(a): str(b) for a, b in v.items()}
+            for k, v in data.get("values", {}).items()
+        },
+        defaults={str(k): str(v) for k, v in data.get("defaults", {}).items()},
+        options={str(k): str(v) for k, v in data.get("options", {}).items()},
+    )
+
+
+@dataclass
+class RawTable:
+    """A file read as text columns, with each record's row number in column ``__row``."""
+
+    frame: pl.DataFrame
+    source_name: str
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+
+
+def table_from_file(path: Path) -> RawTable:
+    """Read CSV/TXT, XLSX/ODS, or a vector file (GeoJSON, GeoPackage, Shapefile) as text columns."""
+    if not path.exists():
+        raise UnusableFileError(f"{path} does not exist — check the path")
+    if path.is_dir():
+        raise UnusableFileError(f"{path} is a folder — give the file inside it")
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise UnusableFileError(f"{path} is empty — export the data again")
+    if suffix in _EXCEL:
+        return _table_from_excel(path)
+    if suffix in _VECTOR:
+        return _table_from_vector(path)
+    return table_from_csv_bytes(path.read_bytes(), source_name=path.name)
+
+
+def _decode(data: bytes, source_name: str) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise UnusableFileError(
+                f"{source_name}: starts like UTF-16 but is not — save it as CSV UTF-8"
+            ) from exc
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:65536]:
+        raise UnusableFileError(
+            f"{source_name} is not a text file (it holds binary data) — export it as CSV UTF-8, "
+            "or as .xlsx if it is a spreadsheet"
+        )
+    best = from_bytes(data[:1_000_000]).best()
+    if best is None or best.encoding is None:
+        raise UnusableFileError(
+            f"{source_name}: its text encoding could not be recognised — save it as CSV UTF-8"
+        )
+    try:
+        return data.decode(best.encoding), best.encoding
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise UnusableFileError(
+            f"{source_name}: it is not valid {best.encoding} text — save it as CSV UTF-8"
+        ) from exc
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = text[:65536]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        first_line = sample.split("\n", 1)[0]
+        counts = {d: first_line.count(d) for d in _DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def table_from_csv_bytes(data: bytes, *, source_name: str) -> RawTable:
+    """Read delimited text (delimiter and encoding detected) as text columns."""
+    if not data.strip():
+        raise UnusableFileError(f"{source_name} is empty — export the data again")
+    text, encoding = _decode(data, source_name)
+    if "\x00" in text:
+        raise UnusableFileError(
+            f"{source_name} is not a text file (it holds NUL characters) — export it as CSV UTF-8"
+        )
+    delimiter = _sniff_delimiter(text)
+    utf8 = data if encoding == "utf-8" else text.encode("utf-8")
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(utf8),
+            separator=delimiter,
+            infer_schema=False,
+            quote_char='"',
+            raise_if_empty=True,
+        )
+    except pl.exceptions.NoDataError as exc:
+        raise UnusableFileError(f"{source_name} is empty — export the data again") from exc
+    except pl.exceptions.ComputeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UnusableFileError(
+            f"{source_name} is not a well-formed CSV file ({first}) — check that every row has "
+            "the same number of columns and quotes are closed"
+        ) from exc
+    return _finish(frame, source_name, encoding=encoding, delimiter=delimiter)
+
+
+def _finish(
+    frame: pl.DataFrame, source_name: str, *, encoding: str, delimiter: str | None
+) -> RawTable:
+    if frame.width == 0 or frame.height == 0:
+        raise UnusableFileError(f"{source_name} has a header but no rows — export the data again")
+    frame = frame.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=2)
+    return RawTable(frame=frame, source_name=source_name, encoding=encoding, delimiter=delimiter)
+
+
+def _table_from_excel(path: Path) -> RawTable:
+    try:
+        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+    except Exception as exc:
+        raise UnusableFileError(
+            f"{path.name} could not be read as a spreadsheet ({type(exc).__name__}) — "
+            "open it and save it again as .xlsx, or export it as CSV UTF-8"
+        ) from exc
+    return _finish(frame, path.name, encoding="xlsx", delimiter=None)
+
+
+def _table_from_vector(path: Path) -> RawTable:
+    import geopandas as gpd
+    import pyogrio
+
+    try:
+        gdf = gpd.read_file(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        raise UnusableFileError(
+            f"{path.name} could not be read as a GeoJSON/GeoPackage/Shapefile ({exc}) — "
+            "check the file, or export the data as CSV"
+        ) from exc
+    if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+        gdf = gdf.to_crs(4326)
+    geometry = gdf.geometry
+    is_point = geometry.geom_type == "Point"
+    properties = gdf.drop(columns=gdf.geometry.name)
+    frame = pl.from_pandas(properties.astype(object).where(properties.notna(), None).astype(str))
+    frame = frame.with_columns(pl.all().replace("None", None))
+    lat = geometry.y.where(is_point)
+    lng = geometry.x.where(is_point)
+    frame = frame.with_columns(
+        pl.Series(LAT, lat.to_numpy(), dtype=pl.Float64).cast(pl.String),
+        pl.Series(LNG, lng.to_numpy(), dtype=pl.Float64).cast(pl.String),
+        pl.Series(
+            GEOMETRY_PROBLEM,
+            [
+                None if p or g is None else str(g)
+                for p, g in zip(is_point, geometry.geom_type, strict=True)
+            ],
+            dtype=pl.String,
+        ),
+    )
+    del gdf, geometry, lat, lng
+    return _finish(frame, path.name, encoding="utf-8", delimiter=None)

@@ -1,0 +1,210 @@
+"""The workspace store: table definitions (SQLAlchemy Core), migrations, and bulk writes.
+
+The store never holds a coordinate of a person or venue, a name, or a raw contact code. Cells are
+H3 indexes as 64-bit integers; categories are small integer codes from :mod:`mapping.vocab`;
+contacts are keyed hashes. The only points stored are those of public, non-sensitive services,
+which domain rules allow to be shown at their exact place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+metadata = sa.MetaData()
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+districts = sa.Table(
+    "districts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("population", sa.Float, nullable=True),
+    sa.Column("geometry", sa.LargeBinary, nullable=False),
+)
+area_cells = sa.Table(
+    "area_cells",
+    metadata,
+    sa.Column("cell", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("district_id", sa.String(64), sa.ForeignKey("districts.id"), nullable=False),
+)
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("source_name", sa.String(255), nullable=False),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    sa.Column("imported_at", sa.DateTime, nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("accepted", sa.Integer, nullable=False),
+    sa.Column("duplicates", sa.Integer, nullable=False),
+    sa.Column("rejected", sa.Integer, nullable=False),
+    sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("report", sa.String(255), nullable=True),
+)
+services = sa.Table(
+    "services",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("service_type", sa.SmallInteger, nullable=False),
+    sa.Column("cell", sa.BigInteger, nullable=False),
+    sa.Column("location", sa.LargeBinary, nullable=True),
+    sa.Column("sensitive", sa.Boolean, nullable=False),
+    sa.Column("friendly", sa.Boolean, nullable=True),
+    sa.Column("free", sa.Boolean, nullable=True),
+    sa.Column("anonymous_testing", sa.Boolean, nullable=True),
+    sa.Column("serves_trans", sa.Boolean, nullable=True),
+    sa.Column("serves_male", sa.Boolean, nullable=True),
+    sa.Column("serves_migrants", sa.Boolean, nullable=True),
+    sa.Column("opening_hours", sa.String(200), nullable=True),
+    sa.Column("open_at_night", sa.Boolean, nullable=True),
+    sa.Column("active_from", sa.Date, nullable=True),
+    sa.Column("active_until", sa.Date, nullable=True),
+    sa.Column("fingerprint", sa.BigInteger, nullable=False),
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
+)
+hotspots = sa.Table(
+    "hotspots",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("cell", sa.BigInteger, nullable=False),
+    sa.Column("typology", sa.SmallInteger, nullable=False),
+    sa.Column("days", sa.String(64), nullable=True),
+    sa.Column("hours", sa.String(64), nullable=True),
+    sa.Column("size_min", sa.Integer, nullable=True),
+    sa.Column("size_max", sa.Integer, nullable=True),
+    sa.Column("last_validated", sa.Date, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("safety", sa.SmallInteger, nullable=True),
+    sa.Column("fingerprint", sa.BigInteger, nullable=False),
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
+)
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("peer_educator", sa.String(64), nullable=False),
+    sa.Column("team", sa.String(64), nullable=False),
+    sa.UniqueConstraint("peer_educator", "team", name="uq_workers_code"),
+)
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code_hash", sa.LargeBinary(32), nullable=False, unique=True),
+)
+#: Column order of :data:`visits`, which bulk inserts follow.
+VISIT_COLUMNS: tuple[str, ...] = (
+    "fingerprint",
+    "import_id",
+    "visit_date",
+    "time_of_day",
+    "cell",
+    "channel",
+    "worker_id",
+    "contact_id",
+    "gender",
+    "setting",
+    "male_condoms",
+    "female_condoms",
+    "lubricant",
+    "info_material",
+    "harm_reduction_kits",
+    "referrals",
+    "hiv_test",
+    "violence_type",
+    "perpetrator",
+)
+visits = sa.Table(
+    "visits",
+    metadata,
+    # A stable 64-bit fingerprint of the visit (see imports.py); being the primary key makes
+    # re-imports idempotent and keeps SQLite's table a single B-tree (no extra index to update).
+    sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
+    sa.Column("visit_date", sa.Date, nullable=False),
+    sa.Column("time_of_day", sa.SmallInteger, nullable=True),
+    sa.Column("cell", sa.BigInteger, nullable=True),
+    sa.Column("channel", sa.SmallInteger, nullable=False),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=True),
+    sa.Column("gender", sa.SmallInteger, nullable=True),
+    sa.Column("setting", sa.SmallInteger, nullable=True),
+    sa.Column("male_condoms", sa.Integer, nullable=False),
+    sa.Column("female_condoms", sa.Integer, nullable=False),
+    sa.Column("lubricant", sa.Integer, nullable=False),
+    sa.Column("info_material", sa.Integer, nullable=False),
+    sa.Column("harm_reduction_kits", sa.Integer, nullable=False),
+    # Bit i set means a referral to vocab.SERVICE_TYPES[i].
+    sa.Column("referrals", sa.Integer, nullable=False),
+    sa.Column("hiv_test", sa.SmallInteger, nullable=True),
+    sa.Column("violence_type", sa.SmallInteger, nullable=True),
+    sa.Column("perpetrator", sa.SmallInteger, nullable=True),
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the app read while an import writes; temp_store=MEMORY keeps sort and index
+    # scratch space off the disk; secure_delete overwrites deleted rows instead of leaving them.
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "temp_store=MEMORY",
+        "secure_delete=ON",
+        "busy_timeout=10000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def create_store_engine(url: str) -> Engine:
+    """Return an engine for ``url`` with this product's connection settings applied."""
+    engine = sa.create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the store's schema up to the newest Alembic migration."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def insert_rows(
+    connection: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert many rows, given as tuples in ``columns`` order, inside the caller's transaction.
+
+    Uses the driver's ``executemany`` on the transaction's own connection: SQLAlchemy's
+    per-row parameter processing would make a million-row import several times slower.
+    """
+    dialect = connection.dialect
+    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([placeholder] * len(columns))})"
+    )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
