@@ -322,6 +322,10 @@ def services_from_file(
     work, problems, warnings, rows_read = _prepare(
         workspace, path, SERVICE_FIELDS, mapping, allow_outside=allow_outside
     )
+    problems.add(
+        work, pl.col("service_type").is_null(), field_name="service_type", value=None,
+        problem="is empty", fix="give the service type: " + ", ".join(SERVICE_TYPES),
+    )
     work = work.with_columns(
         check_category(
             work, problems, "service_type", "service_type", SERVICE_TYPES, mapping
@@ -455,6 +459,10 @@ def hotspots_from_file(
         raise UnusableFileError(
             f"{path.name} has no typology column — name it typology/tipologia, or map it"
         )
+    problems.add(
+        work, pl.col("typology").is_null(), field_name="typology", value=None,
+        problem="is empty", fix="give the typology: " + ", ".join(HOTSPOT_TYPOLOGIES),
+    )
     work = work.with_columns(
         check_category(work, problems, "typology", "typology", HOTSPOT_TYPOLOGIES, mapping).alias(
             "typology"

@@ -128,7 +128,7 @@ def locate_rows(
             field_name="location",
             value=REDACTED,
             problem="is outside every district of the area",
-            fix="check the point; import with --allow-outside to keep visits outside the area",
+            fix="check the point; import with --allow-outside to keep points outside the area",
             cell=pl.col("cell"),
         )
     drop = [c for c in work.columns if c.startswith(("__lat", "__lng")) or c == "__swapped_cell"]

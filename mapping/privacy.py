@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 import polars as pl
@@ -82,7 +81,7 @@ def normalise_code(code: str) -> str:
 
 def hash_code(code: str, key: bytes) -> bytes:
     """Return the HMAC-SHA256 of the canonical contact code under the workspace key."""
-    return hmac.new(key, normalise_code(code).encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, normalise_code(code).encode("utf-8"), "sha256")
 
 
 def hash_codes(codes: pl.Series, key: bytes) -> pl.Series:

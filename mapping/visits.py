@@ -23,11 +23,11 @@ from mapping.imports import (
     ImportResult,
     Problems,
     as_bool,
-    as_datetime,
     as_number,
     check_category,
     check_text,
     clean,
+    datetimes_from_text,
     existing_keys,
     file_digest,
     fingerprints,
@@ -197,7 +197,7 @@ def _when(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.
     day_first = mapping.options.get("date_order", "day_first") != "month_first"
     columns = work.columns
     date_text = pl.coalesce(*(pl.col(c) for c in ("date", "timestamp") if c in columns))
-    parsed = as_datetime(date_text, day_first=day_first)
+    parsed = pl.lit(datetimes_from_text(work.select(date_text).to_series(), day_first=day_first))
     stamp_has_time = has_time(date_text)
     hour_from_stamp = pl.when(stamp_has_time).then(parsed.dt.hour())
     if "time" in columns:
@@ -423,6 +423,33 @@ def _codes(
     return existing
 
 
+def _contact_ids(connection: Connection, hashes: pl.Series) -> pl.Series:
+    """Return the stored id of each contact hash, creating ids for new contacts.
+
+    Known hashes are looked up in batches through the unique index; new ones get the next
+    ids and are inserted in hash order, which keeps SQLite's index appends sequential.
+    """
+    distinct = hashes.drop_nulls().unique().sort()
+    known: list[tuple[int, bytes]] = []
+    table = store.contacts
+    has_any = connection.execute(sa.select(table.c.id).limit(1)).first() is not None
+    values = distinct.to_list()
+    for start in range(0, len(values) if has_any else 0, 20_000):
+        chunk = values[start : start + 20_000]
+        known.extend(
+            connection.execute(
+                sa.select(table.c.id, table.c.code_hash).where(table.c.code_hash.in_(chunk))
+            ).tuples()
+        )
+    found = pl.DataFrame(known, schema=[("id", pl.Int64), ("code_hash", pl.Binary)], orient="row")
+    new = distinct.to_frame("code_hash").join(found, on="code_hash", how="anti")
+    next_id = int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()) + 1
+    new = new.with_columns(pl.int_range(next_id, next_id + new.height, dtype=pl.Int64).alias("id"))
+    store.insert_rows(connection, table, ["id", "code_hash"], new.select("id", "code_hash").iter_rows())
+    ids = pl.concat([found, new.select("id", "code_hash")])
+    return hashes.alias("code_hash").to_frame().join(ids, on="code_hash", how="left", maintain_order="left")["id"]
+
+
 def _store(
     connection: Connection,
     valid: pl.DataFrame,
@@ -449,17 +476,7 @@ def _store(
     ]
     if "contact_code" in columns:
         hashes = hash_codes(valid["contact_code"], workspace.key())
-        contacts = _codes(
-            connection,
-            store.contacts,
-            ["code_hash"],
-            hashes.drop_nulls().alias("code_hash").to_frame(),
-        )
-        contact_ids = (
-            hashes.alias("code_hash")
-            .to_frame()
-            .join(contacts, on="code_hash", how="left", maintain_order="left")["id"]
-        )
+        contact_ids = _contact_ids(connection, hashes)
         del hashes
     else:
         contact_ids = pl.Series("id", [None] * valid.height, dtype=pl.Int64)
