@@ -77,20 +77,28 @@ def locate_rows(
     )
     in_range = (lat.abs() <= 90) & (lng.abs() <= 180)
     usable = lat.is_not_null() & lng.is_not_null() & in_range & ~((lat == 0) & (lng == 0))
-    swappable = lat.is_not_null() & lng.is_not_null() & (lng.abs() <= 90) & (lat.abs() <= 180)
     work = work.with_columns(
         pl.when(usable).then(lat).alias("__lat_ok"),
         pl.when(usable).then(lng).alias("__lng_ok"),
-        pl.when(swappable).then(lng).alias("__lat_sw"),
-        pl.when(swappable).then(lat).alias("__lng_sw"),
     )
     resolution = workspace.resolution
     area = area_cells(workspace)
     work = work.with_columns(
-        cells_from_points(work["__lat_ok"], work["__lng_ok"], resolution).alias("cell"),
-        cells_from_points(work["__lat_sw"], work["__lng_sw"], resolution).alias("__swapped_cell"),
+        cells_from_points(work["__lat_ok"], work["__lng_ok"], resolution).alias("cell")
     )
     inside = pl.col("cell").is_in(area.implode())
+    # only points that are not already inside the area are tried the other way round
+    swappable = (
+        lat.is_not_null() & lng.is_not_null() & (lng.abs() <= 90) & (lat.abs() <= 180)
+        & ~(pl.col("cell").is_not_null() & inside)
+    )
+    suspects = work.select(swappable.alias("s")).to_series()
+    swapped = pl.Series("__swapped_cell", [None] * work.height, dtype=pl.UInt64)
+    if suspects.any():
+        rows = suspects.arg_true()
+        subset = work.select(lat.alias("lat"), lng.alias("lng")).filter(suspects)
+        swapped = swapped.scatter(rows, cells_from_points(subset["lng"], subset["lat"], resolution))
+    work = work.with_columns(swapped)
     swapped_inside = pl.col("__swapped_cell").is_in(area.implode())
     out_of_range = lat.is_not_null() & lng.is_not_null() & ~in_range
     swap_fix = "swap the latitude and longitude columns (or map them the right way round)"

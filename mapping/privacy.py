@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 import polars as pl
@@ -84,6 +85,36 @@ def hash_code(code: str, key: bytes) -> bytes:
     return hmac.digest(key, normalise_code(code).encode("utf-8"), "sha256")
 
 
+def _hmacs(codes: list[str], key: bytes) -> list[bytes]:
+    """HMAC-SHA256 of many messages under one key (RFC 2104, as :func:`hmac.digest`).
+
+    The keyed inner and outer states are computed once and copied per message, which is
+    about twice as fast as calling :func:`hmac.digest` per code.
+    """
+    block = 64
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+    digests = []
+    for code in codes:
+        i = inner.copy()
+        i.update(code.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        digests.append(o.digest())
+    return digests
+
+
+def hash_many(codes: list[str], key: bytes) -> list[bytes]:
+    """Return :func:`hash_code` of each code, faster than calling it per code.
+
+    The canonical spelling is computed vectorised; it is the same as :func:`normalise_code`
+    (whitespace removed, upper case), which a test checks.
+    """
+    canonical = pl.Series(codes, dtype=pl.String).str.replace_all(r"\s+", "").str.to_uppercase()
+    return _hmacs(canonical.to_list(), key)
+
+
 def hash_codes(codes: pl.Series, key: bytes) -> pl.Series:
     """Return the keyed hash of each code (null stays null), hashing each distinct code once.
 
@@ -92,10 +123,7 @@ def hash_codes(codes: pl.Series, key: bytes) -> pl.Series:
     """
     unique = codes.drop_nulls().unique()
     table = pl.DataFrame(
-        {
-            "code": unique,
-            "hash": pl.Series([hash_code(c, key) for c in unique.to_list()], dtype=pl.Binary),
-        }
+        {"code": unique, "hash": pl.Series(hash_many(unique.to_list(), key), dtype=pl.Binary)}
     )
-    joined = pl.DataFrame({"code": codes}).join(table, on="code", how="left", maintain_order="left")
+    joined = codes.rename("code").to_frame().join(table, on="code", how="left", maintain_order="left")
     return joined["hash"]

@@ -90,8 +90,11 @@ class RawTable:
     delimiter: str | None = None
 
 
-def table_from_file(path: Path) -> RawTable:
-    """Read CSV/TXT, XLSX/ODS, or a vector file (GeoJSON, GeoPackage, Shapefile) as text columns."""
+def table_from_file(path: Path, *, data: bytes | None = None) -> RawTable:
+    """Read CSV/TXT, XLSX/ODS, or a vector file (GeoJSON, GeoPackage, Shapefile) as text columns.
+
+    ``data``, if given, is the file's content already read (to read a big file only once).
+    """
     if not path.exists():
         raise UnusableFileError(f"{path} does not exist — check the path")
     if path.is_dir():
@@ -103,7 +106,7 @@ def table_from_file(path: Path) -> RawTable:
         return _table_from_excel(path)
     if suffix in _VECTOR:
         return _table_from_vector(path)
-    return table_from_csv_bytes(path.read_bytes(), source_name=path.name)
+    return table_from_csv_bytes(data or path.read_bytes(), source_name=path.name)
 
 
 def _decode(data: bytes, source_name: str) -> tuple[str, str]:
@@ -120,6 +123,9 @@ def _decode(data: bytes, source_name: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    latin = _as_western(data)
+    if latin is not None:
+        return latin, "cp1252"
     if b"\x00" in data[:65536]:
         raise UnusableFileError(
             f"{source_name} is not a text file (it holds binary data) — export it as CSV UTF-8, "
@@ -138,6 +144,27 @@ def _decode(data: bytes, source_name: str) -> tuple[str, str]:
         ) from exc
 
 
+_WESTERN_LETTERS = frozenset("áéíóúñüçàèìòùâêîôûãõäëïöÁÉÍÓÚÑÜÇÀÈÌÒÙÂÊÎÔÛÃÕÄËÏÖ¿¡ºª°€")
+
+
+def _as_western(data: bytes) -> str | None:
+    """Decode Windows-1252 / Latin-1 text (what Excel writes in Spanish, Portuguese, French).
+
+    Accepted only when nearly all non-ASCII characters are accented Latin letters or Spanish
+    punctuation; otherwise detection is left to charset-normalizer, whose guesses on short
+    Spanish files are often wrong.
+    """
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    sample = [ch for ch in text[:200_000] if ord(ch) > 127]
+    if not sample:
+        return text
+    western = sum(ch in _WESTERN_LETTERS for ch in sample)
+    return text if western >= 0.8 * len(sample) else None
+
+
 def _sniff_delimiter(text: str) -> str:
     sample = text[:65536]
     try:
@@ -151,18 +178,35 @@ def _sniff_delimiter(text: str) -> str:
 
 def table_from_csv_bytes(data: bytes, *, source_name: str) -> RawTable:
     """Read delimited text (delimiter and encoding detected) as text columns."""
-    if not data.strip():
+    head = data[:65536]
+    if not head.strip():
         raise UnusableFileError(f"{source_name} is empty — export the data again")
+    if not head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in head:
+        # Most files are UTF-8: let polars validate it while parsing instead of decoding the
+        # whole file in Python first; anything else falls back to detection below.
+        delimiter = _sniff_delimiter(head.decode("utf-8", errors="ignore"))
+        try:
+            return _finish(_parse_csv(data, delimiter, source_name), source_name, encoding="utf-8", delimiter=delimiter)
+        except _NotUtf8:
+            pass
     text, encoding = _decode(data, source_name)
     if "\x00" in text:
         raise UnusableFileError(
             f"{source_name} is not a text file (it holds NUL characters) — export it as CSV UTF-8"
         )
     delimiter = _sniff_delimiter(text)
-    utf8 = data if encoding == "utf-8" else text.encode("utf-8")
+    frame = _parse_csv(text.encode("utf-8"), delimiter, source_name)
+    return _finish(frame, source_name, encoding=encoding, delimiter=delimiter)
+
+
+class _NotUtf8(Exception):
+    """Raised inside this module when polars finds bytes that are not UTF-8."""
+
+
+def _parse_csv(data: bytes, delimiter: str, source_name: str) -> pl.DataFrame:
     try:
-        frame = pl.read_csv(
-            io.BytesIO(utf8),
+        return pl.read_csv(
+            io.BytesIO(data),
             separator=delimiter,
             infer_schema=False,
             quote_char='"',
@@ -171,12 +215,13 @@ def table_from_csv_bytes(data: bytes, *, source_name: str) -> RawTable:
     except pl.exceptions.NoDataError as exc:
         raise UnusableFileError(f"{source_name} is empty — export the data again") from exc
     except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise _NotUtf8 from exc
         first = str(exc).strip().splitlines()[0]
         raise UnusableFileError(
             f"{source_name} is not a well-formed CSV file ({first}) — check that every row has "
             "the same number of columns and quotes are closed"
         ) from exc
-    return _finish(frame, source_name, encoding=encoding, delimiter=delimiter)
 
 
 def _finish(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -103,19 +104,17 @@ workers = sa.Table(
 contacts = sa.Table(
     "contacts",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("code_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    # the first 8 bytes of the keyed hash, as a signed integer: the key visits refer to
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    # the whole keyed hash, to detect (astronomically unlikely) clashes of the 64-bit id
+    sa.Column("code_hash", sa.LargeBinary(32), nullable=False),
 )
-#: Column order of :data:`visits`, which bulk inserts follow.
-VISIT_COLUMNS: tuple[str, ...] = (
-    "fingerprint",
-    "import_id",
-    "visit_date",
+#: What happened on a visit, each distinct combination stored once ("junk dimension"): a
+#: visit row then holds seven integers, which makes a million-row import about twice as fast
+#: as one wide row, and the few thousand distinct profiles cost nothing to join.
+PROFILE_COLUMNS: tuple[str, ...] = (
     "time_of_day",
-    "cell",
     "channel",
-    "worker_id",
-    "contact_id",
     "gender",
     "setting",
     "male_condoms",
@@ -128,19 +127,14 @@ VISIT_COLUMNS: tuple[str, ...] = (
     "violence_type",
     "perpetrator",
 )
-visits = sa.Table(
-    "visits",
+visit_profiles = sa.Table(
+    "visit_profiles",
     metadata,
-    # A stable 64-bit fingerprint of the visit (see imports.py); being the primary key makes
-    # re-imports idempotent and keeps SQLite's table a single B-tree (no extra index to update).
-    sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
-    sa.Column("visit_date", sa.Date, nullable=False),
+    sa.Column("id", sa.Integer, primary_key=True),
+    # a stable 64-bit fingerprint of the other columns, to find a profile again
+    sa.Column("profile_key", sa.BigInteger, nullable=False, unique=True),
     sa.Column("time_of_day", sa.SmallInteger, nullable=True),
-    sa.Column("cell", sa.BigInteger, nullable=True),
     sa.Column("channel", sa.SmallInteger, nullable=False),
-    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
-    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=True),
     sa.Column("gender", sa.SmallInteger, nullable=True),
     sa.Column("setting", sa.SmallInteger, nullable=True),
     sa.Column("male_condoms", sa.Integer, nullable=False),
@@ -148,11 +142,44 @@ visits = sa.Table(
     sa.Column("lubricant", sa.Integer, nullable=False),
     sa.Column("info_material", sa.Integer, nullable=False),
     sa.Column("harm_reduction_kits", sa.Integer, nullable=False),
-    # Bit i set means a referral to vocab.SERVICE_TYPES[i].
+    # bit i set means a referral to vocab.SERVICE_TYPES[i]
     sa.Column("referrals", sa.Integer, nullable=False),
     sa.Column("hiv_test", sa.SmallInteger, nullable=True),
     sa.Column("violence_type", sa.SmallInteger, nullable=True),
     sa.Column("perpetrator", sa.SmallInteger, nullable=True),
+)
+#: Column order of :data:`visits`, which bulk inserts follow.
+VISIT_COLUMNS: tuple[str, ...] = (
+    "fingerprint",
+    "import_id",
+    "visit_date",
+    "cell",
+    "worker_id",
+    "contact_id",
+    "profile_id",
+)
+visits = sa.Table(
+    "visits",
+    metadata,
+    # A stable 64-bit fingerprint of the visit (see visits.py); being the primary key makes
+    # re-imports idempotent and keeps SQLite's table a single B-tree (no extra index to update).
+    sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
+    sa.Column("visit_date", sa.Date, nullable=False),
+    sa.Column("cell", sa.BigInteger, nullable=True),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("contact_id", sa.BigInteger, sa.ForeignKey("contacts.id"), nullable=True),
+    sa.Column("profile_id", sa.Integer, sa.ForeignKey("visit_profiles.id"), nullable=False),
+)
+
+#: Views (created by the migrations, never by ``metadata.create_all``).
+views = sa.MetaData()
+#: One row per visit with its profile spelled out: what analyses should query.
+visit_details = sa.Table(
+    "visit_details",
+    views,
+    *(sa.Column(c.name, c.type) for c in visits.columns),
+    *(sa.Column(name, visit_profiles.c[name].type) for name in PROFILE_COLUMNS),
 )
 
 
@@ -194,13 +221,8 @@ def migrate(engine: Engine) -> None:
 def insert_rows(
     connection: Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """Insert many rows, given as tuples in ``columns`` order, inside the caller's transaction.
-
-    Uses the driver's ``executemany`` on the transaction's own connection: SQLAlchemy's
-    per-row parameter processing would make a million-row import several times slower.
-    """
-    dialect = connection.dialect
-    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+    """Insert rows given as tuples in ``columns`` order, inside the caller's transaction."""
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join([placeholder] * len(columns))})"
@@ -208,5 +230,41 @@ def insert_rows(
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+#: Rows per multi-row INSERT: 50 x 7 values stays far below SQLite's 32,766 parameters.
+_ROWS_PER_STATEMENT = 50
+
+
+def insert_frame(connection: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Insert a whole DataFrame (columns named as in ``table``) inside the caller's transaction.
+
+    Uses the driver's ``executemany`` of multi-row ``INSERT ... VALUES (...), (...)`` on the
+    transaction's own connection, fed from one flat list built column by column: SQLAlchemy's
+    per-row parameter processing, or one statement per row, would make a million-row import
+    several times slower (see docs/performance.md).
+    """
+    if frame.height == 0:
+        return
+    width = frame.width
+    flat: list[Any] = [None] * (frame.height * width)
+    for index, name in enumerate(frame.columns):
+        flat[index::width] = frame[name].to_list()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    row = f"({', '.join([placeholder] * width)})"
+    head = f"INSERT INTO {table.name} ({', '.join(frame.columns)}) VALUES "
+    step = _ROWS_PER_STATEMENT * width
+    whole = (len(flat) // step) * step
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if whole:
+            cursor.executemany(
+                head + ", ".join([row] * _ROWS_PER_STATEMENT),
+                (flat[start : start + step] for start in range(0, whole, step)),
+            )
+        if whole < len(flat):
+            cursor.execute(head + ", ".join([row] * ((len(flat) - whole) // width)), flat[whole:])
     finally:
         cursor.close()

@@ -7,6 +7,7 @@ against the area, and dropped before anything is written anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,14 @@ from tqdm import tqdm
 
 from mapping import store
 from mapping.columns import recognise_columns
-from mapping.errors import UnusableFileError
+from mapping.errors import UnusableFileError, WorkspaceError
 from mapping.imports import (
     REDACTED,
     ImportResult,
     Problems,
-    as_bool,
     as_number,
+    bools_of,
+    category_table,
     check_category,
     check_text,
     clean,
@@ -33,7 +35,7 @@ from mapping.imports import (
     fingerprints,
     finish_import,
     has_time,
-    normalised,
+    map_distinct,
     record_import,
     report_path,
     text_fingerprints,
@@ -41,7 +43,7 @@ from mapping.imports import (
     write_report,
 )
 from mapping.locations import locate_rows
-from mapping.privacy import hash_codes
+from mapping.privacy import hash_many
 from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable, table_from_file
 from mapping.settings import get_settings
 from mapping.vocab import (
@@ -55,6 +57,7 @@ from mapping.vocab import (
     TIMES_OF_DAY,
     VIOLENCE_TYPES,
     category_code_expr,
+    normalise,
 )
 from mapping.workspace import Workspace
 
@@ -106,14 +109,15 @@ def visits_from_file(
     :class:`~mapping.errors.UnusableFileError` for a file that cannot be used at all, leaving the
     store unchanged.
     """
-    table = table_from_file(path)
+    data = path.read_bytes() if path.is_file() else b""
+    table = table_from_file(path, data=data)
     return visits_from_table(
         workspace,
         table,
         mapping=mapping,
         allow_outside=allow_outside,
         progress=progress,
-        source_sha256=file_digest(path.read_bytes()),
+        source_sha256=file_digest(data),
     )
 
 
@@ -192,23 +196,38 @@ def visits_from_table(
     return result
 
 
+def _counts(texts: pl.Series) -> pl.Series:
+    """Return whole numbers 0..10,000 (``3``, ``3.0``); null for anything else."""
+    frame = texts.rename("t").to_frame()
+    number = as_number(pl.col("t"))
+    whole = (number >= 0) & (number == number.floor()) & (number <= _MAX_SUPPLIES)
+    return frame.select(pl.when(whole).then(number).cast(pl.Int64)).to_series()
+
+
+def _hours(times: pl.Series) -> pl.Series:
+    """Return the hour (0-23) of times like ``21:30``, ``9:05 pm`` or ``21:30:00``; else null."""
+    frame = times.rename("t").to_frame()
+    hour = pl.col("t").str.extract(r"^\s*(\d{1,2}):\d{2}", 1).cast(pl.Int32, strict=False)
+    pm = pl.col("t").str.to_lowercase().str.contains(r"p\.?\s*m")
+    hour = pl.when(pm & (hour < 12)).then(hour + 12).otherwise(hour)
+    return frame.select(pl.when(hour <= 23).then(hour)).to_series()
+
+
 def _when(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.DataFrame:
     """Reduce date, time and timestamp columns to a date and a day/evening/night bucket."""
     day_first = mapping.options.get("date_order", "day_first") != "month_first"
     columns = work.columns
     date_text = pl.coalesce(*(pl.col(c) for c in ("date", "timestamp") if c in columns))
-    parsed = pl.lit(datetimes_from_text(work.select(date_text).to_series(), day_first=day_first))
-    stamp_has_time = has_time(date_text)
-    hour_from_stamp = pl.when(stamp_has_time).then(parsed.dt.hour())
+    texts = work.select(date_text).to_series()
+    parsed_series = map_distinct(texts, lambda t: datetimes_from_text(t, day_first=day_first))
+    with_time = map_distinct(texts, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series())
+    parsed = pl.lit(parsed_series)
+    hour_from_stamp = pl.when(pl.lit(with_time)).then(parsed.dt.hour())
     if "time" in columns:
-        time_parsed = (
-            pl.col("time").str.extract(r"^(\d{1,2}):\d{2}", 1).cast(pl.Int32, strict=False)
-        )
-        pm = pl.col("time").str.to_lowercase().str.contains(r"p\.?\s*m")
-        time_hour = pl.when(pm & (time_parsed < 12)).then(time_parsed + 12).otherwise(time_parsed)
+        time_hour = pl.lit(map_distinct(work["time"], _hours))
         problems.add(
             work,
-            pl.col("time").is_not_null() & (time_hour.is_null() | (time_hour > 23)),
+            pl.col("time").is_not_null() & time_hour.is_null(),
             field_name="time",
             value=pl.col("time").str.slice(0, 40),
             problem="is not a time of day",
@@ -300,23 +319,18 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
         if supply not in columns:
             updates.append(pl.lit(0, pl.Int64).alias(supply))
             continue
-        number = as_number(pl.col(supply))
-        bad = pl.col(supply).is_not_null() & (
-            number.is_null() | (number < 0) | (number != number.floor()) | (number > _MAX_SUPPLIES)
-        )
+        counts = map_distinct(work[supply], _counts)
         problems.add(
             work,
-            bad,
+            pl.col(supply).is_not_null() & pl.lit(counts).is_null(),
             field_name=supply,
             value=pl.col(supply).str.slice(0, 40),
             problem="is not a whole number of items",
             fix=f"write how many were given, from 0 to {_MAX_SUPPLIES}; leave empty for none",
         )
-        updates.append(
-            pl.when(bad).then(0).otherwise(number.fill_null(0)).cast(pl.Int64).alias(supply)
-        )
+        updates.append(pl.lit(counts.fill_null(0)).alias(supply))
     if "violence_reported" in columns:
-        reported = as_bool(pl.col("violence_reported"))
+        reported = bools_of(work, "violence_reported")
         problems.add(
             work,
             pl.col("violence_reported").is_not_null() & reported.is_null(),
@@ -353,45 +367,34 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
 def _referral_bits(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.Expr:
     if "referrals" not in work.columns:
         return pl.lit(0, pl.Int64).alias("referrals")
-    from mapping.imports import category_table
-
     table = category_table(SERVICE_TYPES, "referrals", mapping)
-    bits = {value: 1 << i for i, value in enumerate(SERVICE_TYPES)}
-    text = pl.col("referrals")
-    split = (
-        pl.when(text.str.contains(r"[,;|]"))
-        .then(text.str.replace_all(r"\s*[,;|]\s*", "|"))
-        .otherwise(text.str.replace_all(r"\s+", "|"))
-        .str.split("|")
-    )
-    items = (
-        work.select(pl.col(ROW), split.alias("item"))
-        .explode("item")
-        .filter(pl.col("item").is_not_null() & (pl.col("item").str.strip_chars() != ""))
-        .with_columns(
-            normalised(pl.col("item"))
-            .replace_strict(table, default=None, return_dtype=pl.String)
-            .alias("value")
+    bits: dict[str, int] = {}
+    unknown: dict[str, str] = {}
+    for raw in work["referrals"].drop_nulls().unique().to_list():
+        separator = r"\s*[,;|]\s*" if re.search(r"[,;|]", raw) else r"\s+"
+        items = [item for item in re.split(separator, raw.strip()) if item.strip()]
+        values = [table.get(normalise(item)) for item in items]
+        bits[raw] = sum({1 << SERVICE_TYPES.index(v) for v in values if v is not None})
+        bad = [item for item, value in zip(items, values, strict=True) if value is None]
+        if bad:
+            unknown[raw] = ", ".join(bad)[:80]
+    if unknown:
+        problems.add(
+            work,
+            pl.col("referrals").is_in(list(unknown)),
+            field_name="referrals",
+            value=pl.col("referrals").replace_strict(unknown, default=None, return_dtype=pl.String),
+            problem="is not a known service type",
+            fix="use one of: "
+            + ", ".join(SERVICE_TYPES)
+            + " (or add the spelling to the mapping file)",
         )
+    return (
+        pl.col("referrals")
+        .replace_strict(bits, default=0, return_dtype=pl.Int64)
+        .fill_null(0)
+        .alias("referrals")
     )
-    problems.add(
-        items,
-        pl.col("value").is_null(),
-        field_name="referrals",
-        value=pl.col("item").str.slice(0, 40),
-        problem="is not a known service type",
-        fix="use one of: "
-        + ", ".join(SERVICE_TYPES)
-        + " (or add the spelling to the mapping file)",
-    )
-    sums = (
-        items.filter(pl.col("value").is_not_null())
-        .unique([ROW, "value"])
-        .group_by(ROW)
-        .agg(pl.col("value").replace_strict(bits, return_dtype=pl.Int64).sum().alias("bits"))
-    )
-    lookup = work.select(ROW).join(sums, on=ROW, how="left", maintain_order="left")["bits"]
-    return pl.lit(lookup.fill_null(0).alias("referrals"))
 
 
 def _codes(
@@ -423,31 +426,38 @@ def _codes(
     return existing
 
 
-def _contact_ids(connection: Connection, hashes: pl.Series) -> pl.Series:
-    """Return the stored id of each contact hash, creating ids for new contacts.
+def _contact_ids(connection: Connection, codes: pl.Series, key: bytes) -> pl.Series:
+    """Return each row's contact id (first 8 bytes of the keyed hash), storing new contacts.
 
-    Known hashes are looked up in batches through the unique index; new ones get the next
-    ids and are inserted in hash order, which keeps SQLite's index appends sequential.
+    Each distinct code is hashed once; the id is derived from the hash, so no table of ids is
+    needed in memory, and new contacts are appended in id order (sequential B-tree appends).
     """
-    distinct = hashes.drop_nulls().unique().sort()
-    known: list[tuple[int, bytes]] = []
+    raw = codes.drop_nulls().unique()
+    hashes = hash_many(raw.to_list(), key)
+    ids = pl.Series([int.from_bytes(h[:8], "little", signed=True) for h in hashes], dtype=pl.Int64)
+    by_code = pl.DataFrame({"code": raw, "id": ids, "code_hash": pl.Series(hashes, dtype=pl.Binary)})
+    contacts = by_code.unique("id").select("id", "code_hash").sort("id")
     table = store.contacts
-    has_any = connection.execute(sa.select(table.c.id).limit(1)).first() is not None
-    values = distinct.to_list()
-    for start in range(0, len(values) if has_any else 0, 20_000):
-        chunk = values[start : start + 20_000]
-        known.extend(
-            connection.execute(
-                sa.select(table.c.id, table.c.code_hash).where(table.c.code_hash.in_(chunk))
-            ).tuples()
+    stored: list[tuple[int, bytes]] = []
+    if connection.execute(sa.select(table.c.id).limit(1)).first() is not None:
+        for start in range(0, contacts.height, 20_000):
+            chunk = contacts["id"].slice(start, 20_000).to_list()
+            stored.extend(
+                connection.execute(
+                    sa.select(table.c.id, table.c.code_hash).where(table.c.id.in_(chunk))
+                ).tuples()
+            )
+    known = pl.DataFrame(stored, schema=[("id", pl.Int64), ("stored", pl.Binary)], orient="row")
+    clashes = contacts.join(known, on="id").filter(pl.col("code_hash") != pl.col("stored"))
+    if clashes.height:
+        raise WorkspaceError(
+            f"{clashes.height} contact codes share a 64-bit id with a different code — this "
+            "should never happen; report it, and re-import with a new workspace key"
         )
-    found = pl.DataFrame(known, schema=[("id", pl.Int64), ("code_hash", pl.Binary)], orient="row")
-    new = distinct.to_frame("code_hash").join(found, on="code_hash", how="anti")
-    next_id = int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()) + 1
-    new = new.with_columns(pl.int_range(next_id, next_id + new.height, dtype=pl.Int64).alias("id"))
-    store.insert_rows(connection, table, ["id", "code_hash"], new.select("id", "code_hash").iter_rows())
-    ids = pl.concat([found, new.select("id", "code_hash")])
-    return hashes.alias("code_hash").to_frame().join(ids, on="code_hash", how="left", maintain_order="left")["id"]
+    store.insert_frame(connection, table, contacts.join(known, on="id", how="anti"))
+    return codes.rename("code").to_frame().join(
+        by_code.select("code", "id"), on="code", how="left", maintain_order="left"
+    )["id"]
 
 
 def _store(
@@ -475,35 +485,38 @@ def _store(
         "id"
     ]
     if "contact_code" in columns:
-        hashes = hash_codes(valid["contact_code"], workspace.key())
-        contact_ids = _contact_ids(connection, hashes)
-        del hashes
+        contact_ids = _contact_ids(connection, valid["contact_code"], workspace.key())
     else:
         contact_ids = pl.Series("id", [None] * valid.height, dtype=pl.Int64)
-    rows = valid.select(
-        pl.lit(import_id, pl.Int64).alias("import_id"),
-        pl.col("visit_date"),
+    profiles = valid.select(
         category_code_expr("time_of_day", TIMES_OF_DAY),
-        pl.col("cell").cast(pl.Int64),
         category_code_expr("channel", CHANNELS),
-        worker_ids.alias("worker_id"),
-        contact_ids.alias("contact_id"),
         *(
             category_code_expr(n, v) if n in columns else pl.lit(None, pl.Int16).alias(n)
-            for n, v in (("gender", GENDERS), ("setting", SETTINGS))
+            for n, v in (("gender", GENDERS), ("setting", SETTINGS), ("hiv_test", HIV_TESTS))
         ),
         *(pl.col(s) for s in SUPPLIES),
         pl.col("referrals"),
-        category_code_expr("hiv_test", HIV_TESTS)
-        if "hiv_test" in columns
-        else pl.lit(None, pl.Int16).alias("hiv_test"),
         category_code_expr("violence_type", VIOLENCE_TYPES),
         category_code_expr("perpetrator", PERPETRATORS)
         if "perpetrator" in columns
         else pl.lit(None, pl.Int16).alias("perpetrator"),
+    ).select(store.PROFILE_COLUMNS)
+    profile_keys = fingerprints(_as_u64(profiles[c]) for c in store.PROFILE_COLUMNS)
+    profile_ids = _profile_ids(connection, profiles, profile_keys)
+    del profiles
+    rows = valid.select(
+        pl.lit(import_id, pl.Int64).alias("import_id"),
+        pl.col("visit_date"),
+        pl.col("cell").cast(pl.Int64),
+        worker_ids.alias("worker_id"),
+        contact_ids.alias("contact_id"),
+        profile_ids.alias("profile_id"),
     )
     source_ids = valid["id"] if "id" in columns else None
-    rows = rows.with_columns(pl.Series("fingerprint", _fingerprint(rows, source_ids)))
+    rows = rows.with_columns(
+        pl.Series("fingerprint", _fingerprint(rows, profile_keys, source_ids))
+    )
     del valid
     seen = existing_keys(connection, store.visits.c.fingerprint, rows["fingerprint"].to_numpy())
     first = rows.select(pl.col("fingerprint").is_first_distinct()).to_series().to_numpy()
@@ -518,34 +531,67 @@ def _store(
     with tqdm(total=new.height, unit="visits", disable=not progress, desc="storing") as bar:
         for offset in range(0, new.height, batch):
             chunk = new.slice(offset, batch)
-            store.insert_rows(connection, store.visits, store.VISIT_COLUMNS, chunk.iter_rows())
+            store.insert_frame(connection, store.visits, chunk)
             bar.update(chunk.height)
     return new.height, duplicates
 
 
-def _fingerprint(rows: pl.DataFrame, source_ids: pl.Series | None) -> np.ndarray:
+def _as_u64(column: pl.Series) -> np.ndarray:
+    """Return an integer column as uint64 for fingerprinting, null as all ones."""
+    return column.cast(pl.Int64).fill_null(-1).cast(pl.UInt64, wrap_numerical=True).to_numpy()
+
+
+def _profile_ids(connection: Connection, profiles: pl.DataFrame, keys: np.ndarray) -> pl.Series:
+    """Return the id of each row's profile, storing the profiles not seen before."""
+    table = store.visit_profiles
+    keyed = profiles.with_columns(pl.Series("profile_key", keys))
+    distinct = keyed.unique("profile_key", keep="first", maintain_order=True)
+    known = pl.DataFrame(
+        connection.execute(sa.select(table.c.id, table.c.profile_key)).tuples().all(),
+        schema=[("id", pl.Int64), ("profile_key", pl.Int64)],
+        orient="row",
+    )
+    new = distinct.join(known, on="profile_key", how="anti")
+    if new.height:
+        next_id = int(
+            connection.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+        ) + 1
+        new = new.with_columns(
+            pl.int_range(next_id, next_id + new.height, dtype=pl.Int64).alias("id")
+        )
+        store.insert_frame(connection, table, new.select("id", "profile_key", *store.PROFILE_COLUMNS))
+        known = pl.concat([known, new.select("id", "profile_key")])
+    return keyed.select("profile_key").join(
+        known, on="profile_key", how="left", maintain_order="left"
+    )["id"]
+
+
+def _fingerprint(rows: pl.DataFrame, profile_keys: np.ndarray, source_ids: pl.Series | None) -> np.ndarray:
     """Fingerprint each row from what is stored about it plus its source id, if any.
 
     Identical rows without a contact code or a source id can be two real, different contacts
     (two people reached at the same place on the same night); they are told apart by their
     order of appearance, so re-importing the file still adds nothing.
     """
-    content = rows.drop("import_id").with_columns(
-        pl.col("visit_date").cast(pl.Int32).cast(pl.Int64)
-    )
-    arrays = [
-        content[c].cast(pl.Int64).fill_null(-1).cast(pl.UInt64, wrap_numerical=True).to_numpy()
-        for c in content.columns
-    ]
     source = (
         text_fingerprints(source_ids)
         if source_ids is not None
         else np.zeros(rows.height, np.uint64)
     )
-    base = fingerprints([*arrays, source])
-    anonymous = (rows["contact_id"].is_null() & pl.Series(source == 0)).to_numpy()
-    occurrence = (
-        pl.DataFrame({"f": base}).select(pl.int_range(pl.len()).over("f")).to_series().to_numpy()
+    base = fingerprints(
+        [
+            _as_u64(rows["visit_date"].cast(pl.Int32)),
+            _as_u64(rows["cell"]),
+            _as_u64(rows["worker_id"]),
+            _as_u64(rows["contact_id"]),
+            profile_keys.view(np.uint64),
+            source,
+        ]
     )
-    occurrence = np.where(anonymous, occurrence, 0).astype(np.uint64)
-    return fingerprints([base.view(np.uint64), occurrence])
+    anonymous = rows["contact_id"].is_null().to_numpy() & (source == 0)
+    if not anonymous.any():
+        return base
+    occurrence = np.zeros(rows.height, dtype=np.uint64)
+    subset = pl.DataFrame({"f": base[anonymous]})
+    occurrence[anonymous] = subset.select(pl.int_range(pl.len()).over("f")).to_series().to_numpy()
+    return np.where(occurrence > 0, fingerprints([base.view(np.uint64), occurrence]), base)

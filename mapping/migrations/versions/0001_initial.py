@@ -90,19 +90,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "contacts",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("code_hash", sa.LargeBinary(32), nullable=False, unique=True),
+        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("code_hash", sa.LargeBinary(32), nullable=False),
     )
     op.create_table(
-        "visits",
-        sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
-        sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
-        sa.Column("visit_date", sa.Date, nullable=False),
+        "visit_profiles",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("profile_key", sa.BigInteger, nullable=False, unique=True),
         sa.Column("time_of_day", sa.SmallInteger, nullable=True),
-        sa.Column("cell", sa.BigInteger, nullable=True),
         sa.Column("channel", sa.SmallInteger, nullable=False),
-        sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
-        sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.id"), nullable=True),
         sa.Column("gender", sa.SmallInteger, nullable=True),
         sa.Column("setting", sa.SmallInteger, nullable=True),
         sa.Column("male_condoms", sa.Integer, nullable=False),
@@ -115,11 +111,30 @@ def upgrade() -> None:
         sa.Column("violence_type", sa.SmallInteger, nullable=True),
         sa.Column("perpetrator", sa.SmallInteger, nullable=True),
     )
+    op.create_table(
+        "visits",
+        sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
+        sa.Column("visit_date", sa.Date, nullable=False),
+        sa.Column("cell", sa.BigInteger, nullable=True),
+        sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+        sa.Column("contact_id", sa.BigInteger, sa.ForeignKey("contacts.id"), nullable=True),
+        sa.Column("profile_id", sa.Integer, sa.ForeignKey("visit_profiles.id"), nullable=False),
+    )
+    op.execute(
+        "CREATE VIEW visit_details AS SELECT v.fingerprint, v.import_id, v.visit_date, v.cell, "
+        "v.worker_id, v.contact_id, v.profile_id, p.time_of_day, p.channel, p.gender, p.setting, "
+        "p.male_condoms, p.female_condoms, p.lubricant, p.info_material, p.harm_reduction_kits, "
+        "p.referrals, p.hiv_test, p.violence_type, p.perpetrator "
+        "FROM visits v JOIN visit_profiles p ON p.id = v.profile_id"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP VIEW visit_details")
     for table in (
         "visits",
+        "visit_profiles",
         "contacts",
         "workers",
         "hotspots",
