@@ -1,0 +1,294 @@
+"""The Streamlit app: a headless AppTest run, and the real page in Chromium, offline."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from mapping import store
+from mapping.demo import build_demo
+from mapping.maps import (
+    DEFAULT_ASSETS_URL,
+    LEAFLET_VERSION,
+    VISIT_COLOURS,
+    OverviewLayers,
+    basemap_from_env,
+    overview_layers,
+    overview_map,
+)
+from mapping.workspace import open_workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+SCREENSHOT = ROOT / "screenshots" / "overview.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+@pytest.fixture(scope="module")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace (real Lima districts and facilities, synthetic visits), built once."""
+    path = tmp_path_factory.mktemp("demo") / "lima"
+    build_demo(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo_layers(demo_workspace: Path) -> OverviewLayers:
+    return overview_layers(open_workspace(demo_workspace))
+
+
+def test_vendored_leaflet_is_in_place() -> None:
+    folder = ROOT / "static" / "vendor" / f"leaflet-{LEAFLET_VERSION}"
+    for name in ("leaflet.js", "leaflet.css", "LICENSE", "images/layers.png"):
+        assert (folder / name).is_file(), name
+    assert (
+        (folder / "leaflet.js")
+        .read_text()
+        .startswith(f"/* @preserve\n * Leaflet {LEAFLET_VERSION},")
+    )
+    assert DEFAULT_ASSETS_URL.endswith(f"/app/static/vendor/leaflet-{LEAFLET_VERSION}")
+
+
+def test_overview_map_links_nothing_but_the_vendored_leaflet(demo_layers: OverviewLayers) -> None:
+    page = overview_map(demo_layers).get_root().render()
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(links) == [
+        f"{DEFAULT_ASSETS_URL}/leaflet.css",
+        f"{DEFAULT_ASSETS_URL}/leaflet.js",
+    ]
+    assert not re.search(r"https?://", page)
+    assert "L.tileLayer" not in page
+
+
+def test_a_basemap_is_opt_in(demo_layers: OverviewLayers) -> None:
+    url = "https://tiles.example.org/{z}/{x}/{y}.png"
+    basemap = basemap_from_env({"OUTREACH_MAP_BASEMAP_URL": url})
+    assert basemap == (url, "Tiles: tiles.example.org")
+    page = overview_map(demo_layers, basemap=basemap).get_root().render()
+    assert "L.tileLayer" in page
+    assert url in page
+
+
+def test_layers_hold_no_point_or_name_of_a_sensitive_service(
+    demo_workspace: Path, demo_layers: OverviewLayers
+) -> None:
+    engine = open_workspace(demo_workspace).engine()
+    s = store.services.c
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(s.name, s.sensitive, s.location)).all()
+            visited = connection.execute(
+                sa.select(sa.func.count(sa.distinct(store.visits.c.cell)))
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    sensitive = [name for name, is_sensitive, _ in rows if is_sensitive]
+    placed = [name for name, is_sensitive, location in rows if location and not is_sensitive]
+    assert sensitive
+    text = repr(demo_layers)
+    assert not [name for name in sensitive if name in text]
+    assert len(demo_layers.service_points["features"]) == len(placed)
+    assert {f["geometry"]["type"] for f in demo_layers.service_points["features"]} == {"Point"}
+    assert len(demo_layers.service_cells["features"]) >= len(sensitive)
+    for layer in (demo_layers.service_cells, demo_layers.visited_cells):
+        assert {f["geometry"]["type"] for f in layer["features"]} == {"Polygon"}
+    assert len(demo_layers.visited_cells["features"]) == visited
+    assert len(demo_layers.districts["features"]) == 50
+
+
+def test_app_runs_on_the_demo_workspace(
+    demo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error
+    assert at.title[0].value == "outreach-map"
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Districts"] == "50"
+    assert set(metrics) == {
+        "Districts",
+        "Services",
+        "Hotspots",
+        "Visits",
+        "Visits without location",
+        "Unique contacts",
+    }
+    assert int(metrics["Visits"].replace(",", "")) > 0
+
+
+@pytest.mark.parametrize("where", ["unset", "not a workspace"])
+def test_app_explains_a_missing_workspace(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if where == "unset":
+        monkeypatch.delenv("OUTREACH_MAP_WORKSPACE", raising=False)
+    else:
+        monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(tmp_path))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    message = at.error[0].value
+    assert "Cannot open a workspace" in message
+    assert ("OUTREACH_MAP_WORKSPACE" if where == "unset" else "not a workspace") in message
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer at {url} in 90 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def served_app(demo_workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on a free local port, always stopped afterwards."""
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")},
+        "OUTREACH_MAP_WORKSPACE": str(demo_workspace),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.enableStaticServing",
+        "true",
+    ]
+    log = tmp_path / "streamlit.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            _wait_until_healthy(process, url, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+
+
+@pytest.mark.browser
+def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> None:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    requested: list[str] = []
+    failed: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.on("request", lambda request: requested.append(request.url))
+            context.on(
+                "response",
+                lambda response: (
+                    failed.append(f"{response.status} {response.url}")
+                    if response.status >= 400
+                    else None
+                ),
+            )
+            page = context.new_page()
+            page.on("websocket", lambda socket: requested.append(socket.url))
+            page.goto(served_app, wait_until="domcontentloaded")
+            page.get_by_text("Unique contacts").first.wait_for(timeout=90_000)
+
+            iframe = 'iframe[title="streamlit_folium.st_folium"]'
+            page.locator(iframe).wait_for(timeout=90_000)
+            frame = page.frame_locator(iframe)
+            frame.locator(".leaflet-container").wait_for(timeout=90_000)
+            frame.locator(".om-legend").wait_for(timeout=30_000)
+            paths = frame.locator(".leaflet-overlay-pane path")
+            deadline = time.monotonic() + 30
+            while paths.count() <= 50 and time.monotonic() < deadline:
+                time.sleep(0.25)
+            districts = frame.locator('.leaflet-overlay-pane path[stroke="#4a4a4a"]').count()
+            visited = sum(
+                frame.locator(f'.leaflet-overlay-pane path[fill="{colour}"]').count()
+                for colour in VISIT_COLOURS
+            )
+            leaflet = page.locator(iframe).element_handle()
+            content = leaflet.content_frame() if leaflet else None
+            version = content.evaluate("L.version") if content else None
+            page.wait_for_timeout(1000)  # let the tooltip-free map settle before the picture
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+
+    assert paths_drawn(districts, visited)
+    assert version == LEAFLET_VERSION
+    outside = [
+        url
+        for url in requested
+        if urlsplit(url).scheme in {"http", "https", "ws", "wss"}
+        and urlsplit(url).hostname not in LOCAL_HOSTS
+    ]
+    assert not outside, f"requests left the machine: {sorted(set(outside))}"
+    assert any("/app/static/vendor/leaflet-" in url for url in requested)
+    assert not failed, f"failed requests: {failed}"
+
+
+def paths_drawn(districts: int, visited: int) -> bool:
+    """All 50 district outlines and dozens of visited cells are on the map."""
+    assert districts == 50, f"{districts} district outlines drawn"
+    assert visited > 50, f"{visited} visited cells drawn"
+    return True
