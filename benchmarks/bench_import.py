@@ -26,7 +26,15 @@ DISTRICTS = ROOT / "data" / "lima_callao_districts_simplified.geojson"
 def write_visits_csv(path: Path, rows: int, seed: int = 1) -> None:
     """Write a realistic visits export: Spanish headers, night outreach, returning contacts."""
     rng = np.random.default_rng(seed)
-    centres = np.array([[-12.050, -77.033], [-12.066, -77.017], [-12.121, -77.030], [-11.990, -77.070], [-12.055, -77.120]])
+    centres = np.array(
+        [
+            [-12.050, -77.033],
+            [-12.066, -77.017],
+            [-12.121, -77.030],
+            [-11.990, -77.070],
+            [-12.055, -77.120],
+        ]
+    )
     pick = rng.integers(0, len(centres), rows)
     lat = centres[pick, 0] + rng.normal(0, 0.01, rows)
     lng = centres[pick, 1] + rng.normal(0, 0.01, rows)
@@ -84,17 +92,25 @@ def _child(step: str, csv: Path, workdir: Path) -> None:
 
             started = time.perf_counter()
             naive = pd.read_csv(csv)
-            naive["cell"] = naive.apply(lambda r: h3.latlng_to_cell(r["latitud"], r["longitud"], 8), axis=1)
+            naive["cell"] = naive.apply(
+                lambda r: h3.latlng_to_cell(r["latitud"], r["longitud"], 8), axis=1
+            )
         detail = step
     elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"step": step, "rows": rows, "seconds": elapsed, "peak_mb": peak_mb, "detail": detail}))
+    print(
+        json.dumps(
+            {"step": step, "rows": rows, "seconds": elapsed, "peak_mb": peak_mb, "detail": detail}
+        )
+    )
 
 
 def _run(step: str, csv: Path, workdir: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", step, "--csv", str(csv), "--workdir", str(workdir)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -118,18 +134,39 @@ def main() -> None:
         write_visits_csv(csv, args.rows)
         districts = districts_from_file(DISTRICTS, id_column="district_id", name_column="district")
         init_area(workdir / "ws", districts, name="bench", resolution=8)
-        print(f"{args.rows:,} visits, CSV {csv.stat().st_size / 1e6:.0f} MB, 2 cores shared: compare ratios\n")
-        results = {step: _run(step, csv, workdir) for step in ("import", "naive_apply", "cells_ours", "cells_polars_h3", "cells_h3_loop")}
+        print(
+            f"{args.rows:,} visits, CSV {csv.stat().st_size / 1e6:.0f} MB, "
+            "2 cores shared: compare ratios\n"
+        )
+        results = {
+            step: _run(step, csv, workdir)
+            for step in ("import", "naive_apply", "cells_ours", "cells_polars_h3", "cells_h3_loop")
+        }
         print(f"{'step':<18}{'rows/s':>12}{'seconds':>10}{'peak MB':>10}")
         for step, r in results.items():
-            print(f"{step:<18}{r['rows'] / r['seconds']:>12,.0f}{r['seconds']:>10.2f}{r['peak_mb']:>10.0f}")
+            print(
+                f"{step:<18}{r['rows'] / r['seconds']:>12,.0f}"
+                f"{r['seconds']:>10.2f}{r['peak_mb']:>10.0f}"
+            )
         rate = {s: r["rows"] / r["seconds"] for s, r in results.items()}
         print()
         print(f"import: {results['import']['detail']}")
-        print(f"whole CSV -> store import vs naive per-row apply (cells only!): {rate['import'] / rate['naive_apply']:.1f}x faster")
-        print(f"location -> cell, ours vs polars-h3 on the same points: {rate['cells_ours'] / rate['cells_polars_h3']:.2f}x (target >= 0.5)")
-        print(f"location -> cell, ours vs plain h3 loop: {rate['cells_ours'] / rate['cells_h3_loop']:.1f}x")
-        print(f"targets: import >= 200,000 rows/s (got {rate['import']:,.0f}), peak < 2048 MB (got {results['import']['peak_mb']:.0f})")
+        print(
+            "whole CSV -> store import vs naive per-row apply (cells only!): "
+            f"{rate['import'] / rate['naive_apply']:.1f}x faster"
+        )
+        print(
+            "location -> cell, ours vs polars-h3 on the same points: "
+            f"{rate['cells_ours'] / rate['cells_polars_h3']:.2f}x (target >= 0.5)"
+        )
+        print(
+            "location -> cell, ours vs plain h3 loop: "
+            f"{rate['cells_ours'] / rate['cells_h3_loop']:.1f}x"
+        )
+        print(
+            f"targets: import >= 200,000 rows/s (got {rate['import']:,.0f}), "
+            f"peak < 2048 MB (got {results['import']['peak_mb']:.0f})"
+        )
 
 
 if __name__ == "__main__":

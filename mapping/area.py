@@ -88,7 +88,7 @@ _SERVICE_FLAGS = (
 def districts_from_file(
     path: Path, *, id_column: str, name_column: str, population_column: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Read district polygons (any format and CRS geopandas reads) as EPSG:4326 with id/name/population.
+    """Read district polygons (any format and CRS) as EPSG:4326 with id, name and population.
 
     Invalid geometries are repaired with ``make_valid``; ones that cannot be repaired into a
     polygon are reported by id in the error.
@@ -97,7 +97,8 @@ def districts_from_file(
         gdf = gpd.read_file(path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise UnusableFileError(
-            f"{path} could not be read as a polygon file ({exc}) — give a GeoJSON, GeoPackage or Shapefile"
+            f"{path} could not be read as a polygon file ({exc}) — "
+            "give a GeoJSON, GeoPackage or Shapefile"
         ) from exc
     if gdf.empty:
         raise UnusableFileError(f"{path} holds no districts — check the file")
@@ -323,8 +324,12 @@ def services_from_file(
         workspace, path, SERVICE_FIELDS, mapping, allow_outside=allow_outside
     )
     problems.add(
-        work, pl.col("service_type").is_null(), field_name="service_type", value=None,
-        problem="is empty", fix="give the service type: " + ", ".join(SERVICE_TYPES),
+        work,
+        pl.col("service_type").is_null(),
+        field_name="service_type",
+        value=None,
+        problem="is empty",
+        fix="give the service type: " + ", ".join(SERVICE_TYPES),
     )
     work = work.with_columns(
         check_category(
@@ -460,8 +465,12 @@ def hotspots_from_file(
             f"{path.name} has no typology column — name it typology/tipologia, or map it"
         )
     problems.add(
-        work, pl.col("typology").is_null(), field_name="typology", value=None,
-        problem="is empty", fix="give the typology: " + ", ".join(HOTSPOT_TYPOLOGIES),
+        work,
+        pl.col("typology").is_null(),
+        field_name="typology",
+        value=None,
+        problem="is empty",
+        fix="give the typology: " + ", ".join(HOTSPOT_TYPOLOGIES),
     )
     work = work.with_columns(
         check_category(work, problems, "typology", "typology", HOTSPOT_TYPOLOGIES, mapping).alias(
@@ -601,9 +610,10 @@ def _upsert(
 ) -> ImportResult:
     """Insert new records, update changed ones (same id), count unchanged ones as duplicates."""
     for index, record in enumerate(records):
-        record["fingerprint"] = _record_fingerprint(record)
+        fingerprint = _record_fingerprint(record)
+        record["fingerprint"] = fingerprint
         given = ids[index] if ids else None
-        record["id"] = given or f"{kind[0].upper()}{record['fingerprint'] & 0xFFFFFFFFFFFF:012x}"
+        record["id"] = given or f"{kind[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"
     engine = workspace.engine()
     accepted = duplicates = updated = 0
     try:
@@ -614,9 +624,10 @@ def _upsert(
                 source_name=path.name,
                 source_sha256=file_digest(path.read_bytes()),
             )
-            existing = dict(
-                connection.execute(sa.select(table.c.id, table.c.fingerprint)).tuples().all()
-            )
+            existing = {
+                row.id: row.fingerprint
+                for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
+            }
             seen: set[object] = set()
             for record in records:
                 if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:

@@ -1,4 +1,4 @@
-"""Points to H3 cells (vectorised, in memory), cell validity, parents, and cells covering an area."""
+"""Points to H3 cells (vectorised, in memory), cell validity, parents, cells covering an area."""
 
 from __future__ import annotations
 

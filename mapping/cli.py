@@ -38,11 +38,15 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="create a workspace from a district polygon file")
     init.add_argument("--workspace", required=True)
-    init.add_argument("--districts", required=True, type=Path, help="GeoJSON, GeoPackage or Shapefile")
+    init.add_argument(
+        "--districts", required=True, type=Path, help="GeoJSON, GeoPackage or Shapefile"
+    )
     init.add_argument("--district-id", required=True, help="column with the district id")
     init.add_argument("--district-name", required=True, help="column with the district name")
     init.add_argument("--population", help="column with a population or size estimate")
-    init.add_argument("--resolution", type=int, default=None, help="H3 storage resolution, 6-9 (default 8)")
+    init.add_argument(
+        "--resolution", type=int, default=None, help="H3 storage resolution, 6-9 (default 8)"
+    )
     init.add_argument("--name", help="area name (default: the folder name)")
 
     imp = sub.add_parser("import", help="import visits, services or hotspots")
@@ -50,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     imp.add_argument("--workspace", help=workspace_help)
     imp.add_argument("--mapping", type=Path, help="TOML file mapping columns and values")
-    imp.add_argument("--allow-outside", action="store_true", help="keep points outside every district")
+    imp.add_argument(
+        "--allow-outside", action="store_true", help="keep points outside every district"
+    )
 
     summary = sub.add_parser("summary", help="what the workspace holds")
     summary.add_argument("--workspace", help=workspace_help)
@@ -107,9 +113,13 @@ def _import(args: argparse.Namespace) -> int:
             progress=sys.stderr.isatty(),
         )
     elif args.kind == "services":
-        result = services_from_file(workspace, args.file, mapping=mapping, allow_outside=args.allow_outside)
+        result = services_from_file(
+            workspace, args.file, mapping=mapping, allow_outside=args.allow_outside
+        )
     else:
-        result = hotspots_from_file(workspace, args.file, mapping=mapping, allow_outside=args.allow_outside)
+        result = hotspots_from_file(
+            workspace, args.file, mapping=mapping, allow_outside=args.allow_outside
+        )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(result.summary())
@@ -121,14 +131,18 @@ def _summary(args: argparse.Namespace) -> int:
     from mapping.workspace import open_workspace, workspace_path
 
     facts = workspace_summary(open_workspace(workspace_path(args.workspace)))
-    print(json.dumps(facts, indent=2, default=str) if args.format == "json" else summary_text(facts))
+    print(
+        json.dumps(facts, indent=2, default=str) if args.format == "json" else summary_text(facts)
+    )
     return EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
     from mapping.demo import build_demo
 
-    path = Path(args.workspace or os.environ.get("OUTREACH_MAP_WORKSPACE") or "demo-workspace").resolve()
+    path = Path(
+        args.workspace or os.environ.get("OUTREACH_MAP_WORKSPACE") or "demo-workspace"
+    ).resolve()
     build_demo(path, echo=print)
     if args.no_serve:
         return EXIT_OK
@@ -145,15 +159,26 @@ def _serve(args: argparse.Namespace) -> int:
 def _run_app(workspace: Path, port: int) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
-        print(f"outreach-map: error: {app} is missing — run from a clone (pip install -e .)", file=sys.stderr)
+        print(
+            f"outreach-map: error: {app} is missing — run from a clone (pip install -e .)",
+            file=sys.stderr,
+        )
         return EXIT_UNUSABLE
     env = {**os.environ, "OUTREACH_MAP_WORKSPACE": str(workspace)}
     command = [
-        sys.executable, "-m", "streamlit", "run", str(app),
-        "--server.port", str(port),
-        "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-        "--server.enableStaticServing", "true",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.enableStaticServing",
+        "true",
     ]
     print(f"starting the app on http://localhost:{port} (workspace {workspace}); Ctrl+C stops it")
     try:

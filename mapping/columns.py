@@ -313,6 +313,10 @@ FORM_METADATA = frozenset(
         "audit",
         "reviewcomment",
         "deviceid_1",
+        "key",
+        "instanceid",
+        "submitterid",
+        "submissiondate",
         "start",
         "end",
         "today",
@@ -429,7 +433,9 @@ def recognise_columns(
     location_fields = {"latitude", "longitude", "location"}
     if location_fields & set(wanted):
         _recognise_location(frame, usable, mapping, result, source_name)
-    for header in usable:
+    # when several columns could hold a field, the one with the most specific name wins (a
+    # visit date over ODK's "today", the form's "start" over the server's "SubmissionDate")
+    for header in sorted(usable, key=lambda h: _name_rank(h, wanted)):
         if header in result.fields.values():
             continue
         for candidate in _segments(header):
@@ -451,6 +457,19 @@ def recognise_columns(
         result.fields.setdefault("latitude", LAT)
         result.fields.setdefault("longitude", LNG)
     return result
+
+
+def _name_rank(header: str, wanted: tuple[str, ...]) -> int:
+    """Return the position of the header's name among its field's names (earlier is better).
+
+    Headers naming no field rank last, keeping their order in the file.
+    """
+    for candidate in _segments(header):
+        for field_name in wanted:
+            names = FIELD_NAMES.get(field_name, ())
+            if candidate in names:
+                return names.index(candidate)
+    return len(FIELD_NAMES)
 
 
 def _recognise_location(

@@ -52,7 +52,9 @@ def _hotspot_registry(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
         count = int(rng.integers(6, 14))
         cells = {
             h3.latlng_to_cell(float(la), float(lo), 8)
-            for la, lo in zip(rng.normal(lat, spread, count * 2), rng.normal(lng, spread, count * 2), strict=True)
+            for la, lo in zip(
+                rng.normal(lat, spread, count * 2), rng.normal(lng, spread, count * 2), strict=True
+            )
         }
         for index, cell in enumerate(sorted(cells)[:count]):
             size_min = int(rng.integers(3, 25))
@@ -66,9 +68,16 @@ def _hotspot_registry(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
                     "opening_hours": "20:00-04:00" if night else "10:00-22:00",
                     "size_min": size_min,
                     "size_max": size_min + int(rng.integers(2, 20)),
-                    "last_validated": (end - dt.timedelta(days=int(rng.integers(10, 400)))).isoformat(),
+                    "last_validated": (
+                        end - dt.timedelta(days=int(rng.integers(10, 400)))
+                    ).isoformat(),
                     "active": "yes",
-                    "safety": str(rng.choice(["none", "police_harassment", "violence", "raids"], p=[0.5, 0.3, 0.1, 0.1])),
+                    "safety": str(
+                        rng.choice(
+                            ["none", "police_harassment", "violence", "raids"],
+                            p=[0.5, 0.3, 0.1, 0.1],
+                        )
+                    ),
                     "team": team,
                     "cluster": label,
                 }
@@ -76,7 +85,9 @@ def _hotspot_registry(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def synthetic_visits(registry: pl.DataFrame, *, seed: int = DEMO_SEED, end: dt.date | None = None, days: int = 365) -> pl.DataFrame:
+def synthetic_visits(
+    registry: pl.DataFrame, *, seed: int = DEMO_SEED, end: dt.date | None = None, days: int = 365
+) -> pl.DataFrame:
     """Return a year of synthetic visits as text columns, the way a field export would come.
 
     The programme has six teams of four peer educators, mostly evening and night outreach,
@@ -110,18 +121,43 @@ def synthetic_visits(registry: pl.DataFrame, *, seed: int = DEMO_SEED, end: dt.d
     peer = np.char.add(np.char.add("PE-", teams), np.char.add("-", pe_index.astype(str)))
     contacts_per_hotspot = 40
     local = np.minimum(rng.zipf(1.6, size=n), contacts_per_hotspot) - 1
-    codes = np.array([f"{_letters(rng)}{int(y):02d}" for y in rng.integers(60, 99, size=n_hot * contacts_per_hotspot)])
+    codes = np.array(
+        [
+            f"{_letters(rng)}{int(y):02d}"
+            for y in rng.integers(60, 99, size=n_hot * contacts_per_hotspot)
+        ]
+    )
     contact = codes[pick * contacts_per_hotspot + local]
-    channel = rng.choice(["in_person", "phone", "sms", "online"], size=n, p=[0.88, 0.06, 0.03, 0.03])
-    hour = rng.choice([19, 20, 21, 22, 23, 0, 1, 2, 15, 16], size=n, p=[0.08, 0.12, 0.14, 0.16, 0.15, 0.12, 0.08, 0.05, 0.05, 0.05])
+    channel = rng.choice(
+        ["in_person", "phone", "sms", "online"], size=n, p=[0.88, 0.06, 0.03, 0.03]
+    )
+    hour = rng.choice(
+        [19, 20, 21, 22, 23, 0, 1, 2, 15, 16],
+        size=n,
+        p=[0.08, 0.12, 0.14, 0.16, 0.15, 0.12, 0.08, 0.05, 0.05, 0.05],
+    )
     minute = rng.integers(0, 60, size=n)
-    gender = rng.choice(["mujer", "mujer trans", "hombre", "no binario", "hombre trans"], size=n, p=[0.74, 0.16, 0.07, 0.02, 0.01])
-    referral = rng.choice(["", "prueba_vih", "its", "prep", "legal", "violencia", "prueba_vih its"], size=n,
-                          p=[0.82, 0.06, 0.04, 0.03, 0.02, 0.01, 0.02])
+    gender = rng.choice(
+        ["mujer", "mujer trans", "hombre", "no binario", "hombre trans"],
+        size=n,
+        p=[0.74, 0.16, 0.07, 0.02, 0.01],
+    )
+    referral = rng.choice(
+        ["", "prueba_vih", "its", "prep", "legal", "violencia", "prueba_vih its"],
+        size=n,
+        p=[0.82, 0.06, 0.04, 0.03, 0.02, 0.01, 0.02],
+    )
     test = rng.choice(["", "ofrecida", "realizada"], size=n, p=[0.74, 0.18, 0.08])
     violence = rng.random(n) < 0.03
-    perpetrator = np.where(violence, rng.choice(["cliente", "policia", "pareja", "administrador", "otro"], size=n,
-                                                 p=[0.4, 0.35, 0.1, 0.1, 0.05]), "")
+    perpetrator = np.where(
+        violence,
+        rng.choice(
+            ["cliente", "policia", "pareja", "administrador", "otro"],
+            size=n,
+            p=[0.4, 0.35, 0.1, 0.1, 0.05],
+        ),
+        "",
+    )
     located = channel == "in_person"
     frame = pl.DataFrame(
         {
@@ -175,7 +211,9 @@ def _emerging_cluster(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
     )
 
 
-def build_demo(path: Path, *, echo: Callable[[str], object] = lambda _: None, end: dt.date | None = None) -> Workspace:
+def build_demo(
+    path: Path, *, echo: Callable[[str], object] = lambda _: None, end: dt.date | None = None
+) -> Workspace:
     """Build the demo workspace at ``path`` (or reuse it if it is already built)."""
     if (path / CONFIG_NAME).exists():
         echo(f"using the demo workspace at {path}")

@@ -6,9 +6,26 @@ import re
 from dataclasses import dataclass
 
 from mapping.errors import InvalidInputError
+from mapping.vocab import normalise
 
 DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
-_SPANISH_DAYS = {"lu": "mo", "ma": "tu", "mi": "we", "ju": "th", "vi": "fr", "sa": "sa", "do": "su"}
+#: Day names, English and Spanish: a day is written as any start of one (Mo, Mon, Lu, sáb...).
+_DAY_NAMES = {
+    "monday": "mo",
+    "tuesday": "tu",
+    "wednesday": "we",
+    "thursday": "th",
+    "friday": "fr",
+    "saturday": "sa",
+    "sunday": "su",
+    "lunes": "mo",
+    "martes": "tu",
+    "miercoles": "we",
+    "jueves": "th",
+    "viernes": "fr",
+    "sabado": "sa",
+    "domingo": "su",
+}
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _HELP = 'write e.g. "Mo-Fr 08:00-17:00; Sa 09:00-13:00", "20:00-04:00" or "24/7" (Lu-Vi also works)'
 
@@ -26,10 +43,19 @@ class Interval:
 
 
 def _day(token: str, text: str) -> int:
-    key = _SPANISH_DAYS.get(token[:2], token[:2]) if token[:2] not in DAYS else token[:2]
-    if key not in DAYS:
-        raise InvalidInputError(f"opening hours {text!r}: {token!r} is not a day — {_HELP}")
-    return DAYS.index(key)
+    """Return the day (0 = Monday) a token names; ``weekend`` or ``mañana`` is not a day.
+
+    Examples
+    --------
+    >>> _day("Mié", "Mié"), _day("sat", "sat"), _day("do", "do")
+    (2, 5, 6)
+    """
+    word = normalise(token)
+    if len(word) >= 2:
+        for name, day in _DAY_NAMES.items():
+            if name.startswith(word):
+                return DAYS.index(day)
+    raise InvalidInputError(f"opening hours {text!r}: {token!r} is not a day — {_HELP}")
 
 
 def _days(spec: str, text: str) -> list[int]:

@@ -211,7 +211,7 @@ def datetimes_from_text(values: pl.Series, *, day_first: bool = True) -> pl.Seri
     hits = (
         sample.select(p.is_not_null().any().alias(str(i)) for i, p in enumerate(parsers)).row(0)
         if sample.height
-        else ()
+        else (False,) * len(parsers)
     )
     chosen = [p for p, hit in zip(parsers, hits, strict=True) if hit]
     if not chosen:
@@ -301,11 +301,14 @@ def check_category(
     field_name: str,
     vocabulary: tuple[str, ...],
     mapping: ColumnMapping,
+    *,
+    redact: bool = False,
 ) -> pl.Expr:
     """Reject unknown categories and return the expression of canonical values.
 
     Each distinct spelling is normalised once, in Python, and the rows are mapped with one
-    vectorised look-up: a million rows hold a handful of spellings.
+    vectorised look-up: a million rows hold a handful of spellings. With ``redact``, the report
+    shows ``(redacted)`` instead of the value (an HIV test column may hold a test result).
     """
     table = category_table(vocabulary, field_name, mapping)
     spellings = {raw: table.get(normalise(raw)) for raw in _distinct(frame, column)}
@@ -316,7 +319,7 @@ def check_category(
             frame,
             pl.col(column).is_in(unknown),
             field_name=field_name,
-            value=pl.col(column).str.slice(0, 80),
+            value=pl.lit(REDACTED) if redact else pl.col(column).str.slice(0, 80),
             problem="is not a known value",
             fix="use one of: "
             + ", ".join(vocabulary)
@@ -399,7 +402,9 @@ def record_import(
             rejected=0,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None, "the imports table has an integer primary key"
+    return int(key[0])
 
 
 def finish_import(connection: Connection, import_id: int, result: ImportResult) -> None:

@@ -38,9 +38,7 @@ def locate_rows(
         as_number(pl.col("__lng_text")).alias("__lng"),
     ).drop([c for c in ("latitude", "longitude", "location") if c in columns])
     lat, lng = pl.col("__lat"), pl.col("__lng")
-    fix_number = (
-        "write decimal degrees, e.g. -12.0464 (the value is not shown to keep locations private)"
-    )
+    fix_number = "write decimal degrees, e.g. -12.5 (the value is hidden to keep locations private)"
     if GEOMETRY_PROBLEM in work.columns:
         problems.add(
             work,
@@ -89,7 +87,10 @@ def locate_rows(
     inside = pl.col("cell").is_in(area.implode())
     # only points that are not already inside the area are tried the other way round
     swappable = (
-        lat.is_not_null() & lng.is_not_null() & (lng.abs() <= 90) & (lat.abs() <= 180)
+        lat.is_not_null()
+        & lng.is_not_null()
+        & (lng.abs() <= 90)
+        & (lat.abs() <= 180)
         & ~(pl.col("cell").is_not_null() & inside)
     )
     suspects = work.select(swappable.alias("s")).to_series()
@@ -117,7 +118,7 @@ def locate_rows(
         field_name="location",
         value=REDACTED,
         problem="is outside -90..90 latitude / -180..180 longitude",
-        fix="check the coordinates; write decimal degrees, e.g. -12.0464, -77.0428",
+        fix="check the coordinates; write decimal degrees, e.g. latitude -12.5, longitude -77.0",
     )
     outside = pl.col("cell").is_not_null() & ~inside
     problems.add(

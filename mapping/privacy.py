@@ -125,5 +125,7 @@ def hash_codes(codes: pl.Series, key: bytes) -> pl.Series:
     table = pl.DataFrame(
         {"code": unique, "hash": pl.Series(hash_many(unique.to_list(), key), dtype=pl.Binary)}
     )
-    joined = codes.rename("code").to_frame().join(table, on="code", how="left", maintain_order="left")
+    joined = (
+        codes.rename("code").to_frame().join(table, on="code", how="left", maintain_order="left")
+    )
     return joined["hash"]

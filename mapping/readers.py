@@ -186,8 +186,13 @@ def table_from_csv_bytes(data: bytes, *, source_name: str) -> RawTable:
         # whole file in Python first; anything else falls back to detection below.
         delimiter = _sniff_delimiter(head.decode("utf-8", errors="ignore"))
         try:
-            return _finish(_parse_csv(data, delimiter, source_name), source_name, encoding="utf-8", delimiter=delimiter)
-        except _NotUtf8:
+            return _finish(
+                _parse_csv(data, delimiter, source_name),
+                source_name,
+                encoding="utf-8",
+                delimiter=delimiter,
+            )
+        except _NotUtf8Error:
             pass
     text, encoding = _decode(data, source_name)
     if "\x00" in text:
@@ -199,7 +204,7 @@ def table_from_csv_bytes(data: bytes, *, source_name: str) -> RawTable:
     return _finish(frame, source_name, encoding=encoding, delimiter=delimiter)
 
 
-class _NotUtf8(Exception):
+class _NotUtf8Error(Exception):
     """Raised inside this module when polars finds bytes that are not UTF-8."""
 
 
@@ -216,7 +221,7 @@ def _parse_csv(data: bytes, delimiter: str, source_name: str) -> pl.DataFrame:
         raise UnusableFileError(f"{source_name} is empty — export the data again") from exc
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-            raise _NotUtf8 from exc
+            raise _NotUtf8Error from exc
         first = str(exc).strip().splitlines()[0]
         raise UnusableFileError(
             f"{source_name} is not a well-formed CSV file ({first}) — check that every row has "
@@ -241,12 +246,18 @@ def _table_from_excel(path: Path) -> RawTable:
             f"{path.name} could not be read as a spreadsheet ({type(exc).__name__}) — "
             "open it and save it again as .xlsx, or export it as CSV UTF-8"
         ) from exc
+    # a date cell reads as "2026-03-14 00:00:00": that midnight means "no time", not night
+    frame = frame.with_columns(
+        pl.col(pl.String).str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
+    )
     return _finish(frame, path.name, encoding="xlsx", delimiter=None)
 
 
 def _table_from_vector(path: Path) -> RawTable:
     import geopandas as gpd
+    import numpy as np
     import pyogrio
+    import shapely
 
     try:
         gdf = gpd.read_file(path)
@@ -258,23 +269,24 @@ def _table_from_vector(path: Path) -> RawTable:
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
     geometry = gdf.geometry
-    is_point = geometry.geom_type == "Point"
+    # a missing or empty geometry is a visit without location; a polygon or line is a problem
+    present = (geometry.notna() & ~geometry.is_empty).to_numpy()
+    is_point = present & (geometry.geom_type == "Point").to_numpy()
+    points = np.where(is_point, geometry.to_numpy(), None)
     properties = gdf.drop(columns=gdf.geometry.name)
     frame = pl.from_pandas(properties.astype(object).where(properties.notna(), None).astype(str))
     frame = frame.with_columns(pl.all().replace("None", None))
-    lat = geometry.y.where(is_point)
-    lng = geometry.x.where(is_point)
     frame = frame.with_columns(
-        pl.Series(LAT, lat.to_numpy(), dtype=pl.Float64).cast(pl.String),
-        pl.Series(LNG, lng.to_numpy(), dtype=pl.Float64).cast(pl.String),
+        pl.Series(LAT, shapely.get_y(points), dtype=pl.Float64).cast(pl.String),
+        pl.Series(LNG, shapely.get_x(points), dtype=pl.Float64).cast(pl.String),
         pl.Series(
             GEOMETRY_PROBLEM,
             [
-                None if p or g is None else str(g)
-                for p, g in zip(is_point, geometry.geom_type, strict=True)
+                str(kind) if there and not point else None
+                for there, point, kind in zip(present, is_point, geometry.geom_type, strict=True)
             ],
             dtype=pl.String,
         ),
     )
-    del gdf, geometry, lat, lng
+    del gdf, geometry, points
     return _finish(frame, path.name, encoding="utf-8", delimiter=None)

@@ -16,10 +16,13 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
     v = store.visits.c
     try:
         with engine.connect() as c:
+
             def count(query: sa.Select[Any]) -> int:
                 return int(c.execute(query).scalar_one())
 
-            first, last = c.execute(sa.select(sa.func.min(v.visit_date), sa.func.max(v.visit_date))).one()
+            first, last = c.execute(
+                sa.select(sa.func.min(v.visit_date), sa.func.max(v.visit_date))
+            ).one()
             facts: dict[str, Any] = {
                 "workspace": str(workspace.path),
                 "area": workspace.name,
@@ -28,7 +31,9 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
                 "area_cells": count(sa.select(sa.func.count()).select_from(store.area_cells)),
                 "services": count(sa.select(sa.func.count()).select_from(store.services)),
                 "sensitive_services": count(
-                    sa.select(sa.func.count()).select_from(store.services).where(store.services.c.sensitive)
+                    sa.select(sa.func.count())
+                    .select_from(store.services)
+                    .where(store.services.c.sensitive)
                 ),
                 "hotspots": count(sa.select(sa.func.count()).select_from(store.hotspots)),
                 "visits": count(sa.select(sa.func.count()).select_from(store.visits)),
@@ -44,9 +49,13 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
                     dict(row._mapping)
                     for row in c.execute(
                         sa.select(
-                            store.imports.c.id, store.imports.c.kind, store.imports.c.source_name,
-                            store.imports.c.imported_at, store.imports.c.rows_read,
-                            store.imports.c.accepted, store.imports.c.duplicates,
+                            store.imports.c.id,
+                            store.imports.c.kind,
+                            store.imports.c.source_name,
+                            store.imports.c.imported_at,
+                            store.imports.c.rows_read,
+                            store.imports.c.accepted,
+                            store.imports.c.duplicates,
                             store.imports.c.rejected,
                         ).order_by(store.imports.c.id)
                     )
@@ -60,18 +69,22 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
 def summary_text(facts: dict[str, Any]) -> str:
     """Return the summary as a few lines of text."""
     lines = [
-        f"workspace {facts['workspace']} — {facts['area']}, cells at resolution {facts['resolution']}",
+        f"workspace {facts['workspace']} — {facts['area']}, "
+        f"cells at resolution {facts['resolution']}",
         f"districts: {facts['districts']} ({facts['area_cells']} cells)",
-        f"services: {facts['services']} ({facts['sensitive_services']} sensitive, shown as cells only)",
+        f"services: {facts['services']} "
+        f"({facts['sensitive_services']} sensitive, shown as cells only)",
         f"hotspots: {facts['hotspots']}",
         f"visits: {facts['visits']} ({facts['visits_without_location']} without location) "
         f"in {facts['visited_cells']} cells, {facts['first_visit']} to {facts['last_visit']}",
-        f"unique contacts: {facts['unique_contacts']}; peer educators/teams: {facts['peer_educators']}",
+        f"unique contacts: {facts['unique_contacts']}; "
+        f"peer educators/teams: {facts['peer_educators']}",
         f"imports: {len(facts['imports'])}",
     ]
     for item in facts["imports"]:
         lines.append(
             f"  #{item['id']} {item['kind']} {item['source_name']}: read {item['rows_read']}, "
-            f"{item['accepted']} accepted, {item['duplicates']} duplicates, {item['rejected']} rejected"
+            f"{item['accepted']} accepted, {item['duplicates']} duplicates, "
+            f"{item['rejected']} rejected"
         )
     return "\n".join(lines)

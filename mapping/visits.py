@@ -1,7 +1,7 @@
 """Importing outreach visits: recognise, validate row by row, coarsen location to a cell, store.
 
-Coordinates exist only inside :func:`mapping.locations.locate_rows`: they are parsed, turned into a cell, checked
-against the area, and dropped before anything is written anywhere.
+Coordinates exist only inside :func:`mapping.locations.locate_rows`: they are parsed, turned
+into a cell, checked against the area, and dropped before anything is written anywhere.
 """
 
 from __future__ import annotations
@@ -220,7 +220,9 @@ def _when(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.
     date_text = pl.coalesce(*(pl.col(c) for c in ("date", "timestamp") if c in columns))
     texts = work.select(date_text).to_series()
     parsed_series = map_distinct(texts, lambda t: datetimes_from_text(t, day_first=day_first))
-    with_time = map_distinct(texts, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series())
+    with_time = map_distinct(
+        texts, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series()
+    )
     parsed = pl.lit(parsed_series)
     hour_from_stamp = pl.when(pl.lit(with_time)).then(parsed.dt.hour())
     if "time" in columns:
@@ -313,7 +315,9 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
     for name, vocabulary in _CATEGORIES.items():
         if name in columns and name != "time_of_day":
             updates.append(
-                check_category(work, problems, name, name, vocabulary, mapping).alias(name)
+                check_category(
+                    work, problems, name, name, vocabulary, mapping, redact=name == "hiv_test"
+                ).alias(name)
             )
     for supply in SUPPLIES:
         if supply not in columns:
@@ -435,7 +439,9 @@ def _contact_ids(connection: Connection, codes: pl.Series, key: bytes) -> pl.Ser
     raw = codes.drop_nulls().unique()
     hashes = hash_many(raw.to_list(), key)
     ids = pl.Series([int.from_bytes(h[:8], "little", signed=True) for h in hashes], dtype=pl.Int64)
-    by_code = pl.DataFrame({"code": raw, "id": ids, "code_hash": pl.Series(hashes, dtype=pl.Binary)})
+    by_code = pl.DataFrame(
+        {"code": raw, "id": ids, "code_hash": pl.Series(hashes, dtype=pl.Binary)}
+    )
     contacts = by_code.unique("id").select("id", "code_hash").sort("id")
     table = store.contacts
     stored: list[tuple[int, bytes]] = []
@@ -443,9 +449,10 @@ def _contact_ids(connection: Connection, codes: pl.Series, key: bytes) -> pl.Ser
         for start in range(0, contacts.height, 20_000):
             chunk = contacts["id"].slice(start, 20_000).to_list()
             stored.extend(
-                connection.execute(
+                (int(row.id), bytes(row.code_hash))
+                for row in connection.execute(
                     sa.select(table.c.id, table.c.code_hash).where(table.c.id.in_(chunk))
-                ).tuples()
+                )
             )
     known = pl.DataFrame(stored, schema=[("id", pl.Int64), ("stored", pl.Binary)], orient="row")
     clashes = contacts.join(known, on="id").filter(pl.col("code_hash") != pl.col("stored"))
@@ -455,9 +462,11 @@ def _contact_ids(connection: Connection, codes: pl.Series, key: bytes) -> pl.Ser
             "should never happen; report it, and re-import with a new workspace key"
         )
     store.insert_frame(connection, table, contacts.join(known, on="id", how="anti"))
-    return codes.rename("code").to_frame().join(
-        by_code.select("code", "id"), on="code", how="left", maintain_order="left"
-    )["id"]
+    return (
+        codes.rename("code")
+        .to_frame()
+        .join(by_code.select("code", "id"), on="code", how="left", maintain_order="left")["id"]
+    )
 
 
 def _store(
@@ -514,9 +523,7 @@ def _store(
         profile_ids.alias("profile_id"),
     )
     source_ids = valid["id"] if "id" in columns else None
-    rows = rows.with_columns(
-        pl.Series("fingerprint", _fingerprint(rows, profile_keys, source_ids))
-    )
+    rows = rows.with_columns(pl.Series("fingerprint", _fingerprint(rows, profile_keys, source_ids)))
     del valid
     seen = existing_keys(connection, store.visits.c.fingerprint, rows["fingerprint"].to_numpy())
     first = rows.select(pl.col("fingerprint").is_first_distinct()).to_series().to_numpy()
@@ -547,26 +554,35 @@ def _profile_ids(connection: Connection, profiles: pl.DataFrame, keys: np.ndarra
     keyed = profiles.with_columns(pl.Series("profile_key", keys))
     distinct = keyed.unique("profile_key", keep="first", maintain_order=True)
     known = pl.DataFrame(
-        connection.execute(sa.select(table.c.id, table.c.profile_key)).tuples().all(),
+        [tuple(row) for row in connection.execute(sa.select(table.c.id, table.c.profile_key))],
         schema=[("id", pl.Int64), ("profile_key", pl.Int64)],
         orient="row",
     )
     new = distinct.join(known, on="profile_key", how="anti")
     if new.height:
-        next_id = int(
-            connection.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
-        ) + 1
+        next_id = (
+            int(
+                connection.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))
+                ).scalar_one()
+            )
+            + 1
+        )
         new = new.with_columns(
             pl.int_range(next_id, next_id + new.height, dtype=pl.Int64).alias("id")
         )
-        store.insert_frame(connection, table, new.select("id", "profile_key", *store.PROFILE_COLUMNS))
+        store.insert_frame(
+            connection, table, new.select("id", "profile_key", *store.PROFILE_COLUMNS)
+        )
         known = pl.concat([known, new.select("id", "profile_key")])
     return keyed.select("profile_key").join(
         known, on="profile_key", how="left", maintain_order="left"
     )["id"]
 
 
-def _fingerprint(rows: pl.DataFrame, profile_keys: np.ndarray, source_ids: pl.Series | None) -> np.ndarray:
+def _fingerprint(
+    rows: pl.DataFrame, profile_keys: np.ndarray, source_ids: pl.Series | None
+) -> np.ndarray:
     """Fingerprint each row from what is stored about it plus its source id, if any.
 
     Identical rows without a contact code or a source id can be two real, different contacts

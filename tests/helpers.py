@@ -1,0 +1,109 @@
+"""Helpers shared by the tests: writing input files, reading reports, counting what is stored."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from mapping.imports import REPORT_COLUMNS, ImportResult
+from mapping.workspace import Workspace, open_workspace
+
+DATA = Path("/work/shared/data/lima_peru")
+DISTRICTS_SOURCE = DATA / "lima_callao_districts_simplified.geojson"
+FACILITIES_SOURCE = DATA / "lima_callao_facilities_minsa_ipress.csv"
+
+#: Points inside the area (central Lima, Miraflores) and clearly outside it (Cusco).
+LIMA = ("-12.0464", "-77.0428")
+MIRAFLORES = ("-12.1211", "-77.0297")
+CUSCO = ("-13.5320", "-71.9675")
+
+#: Every table the importers write to.
+TABLES = (
+    "imports",
+    "workers",
+    "contacts",
+    "visit_profiles",
+    "visits",
+    "services",
+    "hotspots",
+)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]], delimiter: str = ",") -> str:
+    """Return CSV text (quoted where needed) for a header and rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> Path:
+    """Write a CSV file and return its path."""
+    path.write_bytes(csv_text(header, rows, delimiter).encode(encoding))
+    return path
+
+
+def counts(workspace: Workspace) -> dict[str, int]:
+    """Return the number of rows in each table the importers write to."""
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            return {
+                table: int(
+                    connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                )
+                for table in TABLES
+            }
+    finally:
+        engine.dispose()
+
+
+def query(workspace: Workspace, sql: str, **params: object) -> list[tuple[object, ...]]:
+    """Run a read-only SQL query on the workspace store and return its rows."""
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def report_rows(result: ImportResult) -> list[dict[str, str]]:
+    """Return the rows of an import's rejection report, checking its columns."""
+    assert result.report is not None
+    with result.report.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames or ()) == REPORT_COLUMNS
+        return list(reader)
+
+
+def problems_by_row(result: ImportResult) -> dict[int, list[tuple[str, str]]]:
+    """Return (field, problem) pairs of the report, by spreadsheet row number."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    for line in report_rows(result):
+        found.setdefault(int(line["row"]), []).append((line["field"], line["problem"]))
+    return found
+
+
+def assert_adds_up(result: ImportResult) -> None:
+    """Every row read is accepted, a duplicate or rejected, exactly once."""
+    assert result.rows_read == result.accepted + result.duplicates + result.rejected, result
+
+
+def copy_workspace(template: Path, target: Path) -> Workspace:
+    """Copy a workspace folder (store, key with its 0600 mode, reports) and open the copy."""
+    shutil.copytree(template, target)
+    return open_workspace(target)

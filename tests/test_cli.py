@@ -1,0 +1,203 @@
+"""The ``outreach-map`` command line: exit codes, one-line errors, summaries."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers import LIMA, MIRAFLORES, counts, csv_text, query
+
+from mapping.cli import EXIT_OK, EXIT_UNUSABLE, main
+from mapping.workspace import Workspace
+
+VISITS = csv_text(
+    ("fecha", "educadora_par", "latitud", "longitud", "codigo_unico", "telefono"),
+    [
+        ["2026-03-14", "PE01", *LIMA, "AB12", "987654321"],
+        ["2026-03-14", "PE01", *MIRAFLORES, "AB12", "987654321"],
+        ["2026-03-15", "PE02", "", "", "CD34", ""],
+        ["2026-03-16", "PE02", "abc", "-77.0", "", ""],
+    ],
+)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_import_and_summary(
+    districts_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workspace = tmp_path / "lima"
+    code, out, _ = run(
+        capsys,
+        "init",
+        "--workspace",
+        workspace,
+        "--districts",
+        districts_file,
+        "--district-id",
+        "district_id",
+        "--district-name",
+        "district",
+        "--population",
+        "pop2020_est",
+        "--name",
+        "Lima Metropolitana",
+    )
+    assert code == EXIT_OK
+    assert "50 districts, cells at resolution 8" in out
+
+    visits = tmp_path / "visitas.csv"
+    visits.write_text(VISITS, encoding="utf-8")
+    code, out, err = run(capsys, "import", "visits", visits, "--workspace", workspace)
+    assert code == EXIT_OK, err
+    assert out.startswith("read 4 rows: 3 accepted, 0 duplicates, 1 rejected (report: ")
+    assert "warning: dropped columns that must never be stored: 'telefono'" in err
+
+    code, out, _ = run(capsys, "summary", "--workspace", workspace, "--format", "json")
+    assert code == EXIT_OK
+    facts = json.loads(out)
+    assert facts["area"] == "Lima Metropolitana"
+    assert (facts["districts"], facts["resolution"]) == (50, 8)
+    assert facts["visits"] == 3
+    assert facts["visits_without_location"] == 1
+    assert facts["visited_cells"] == 2
+    assert facts["unique_contacts"] == 2
+    assert facts["peer_educators"] == 2
+    assert (facts["first_visit"], facts["last_visit"]) == ("2026-03-14", "2026-03-15")
+    [imported] = facts["imports"]
+    assert (imported["rows_read"], imported["accepted"], imported["rejected"]) == (4, 3, 1)
+
+    code, out, _ = run(capsys, "summary", "--workspace", workspace)
+    assert code == EXIT_OK
+    assert "visits: 3 (1 without location) in 2 cells" in out
+
+
+def test_summary_counts_match_the_store(
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    visits = tmp_path / "visitas.csv"
+    visits.write_text(VISITS, encoding="utf-8")
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
+    assert run(capsys, "import", "visits", visits)[0] == EXIT_OK
+    assert run(capsys, "import", "visits", visits)[0] == EXIT_OK
+
+    code, out, _ = run(capsys, "summary", "--format", "json")
+
+    assert code == EXIT_OK
+    facts = json.loads(out)
+    stored = counts(workspace)
+    assert facts["visits"] == stored["visits"] == 3
+    assert facts["unique_contacts"] == stored["contacts"] == 2
+    assert facts["peer_educators"] == stored["workers"] == 2
+    assert len(facts["imports"]) == stored["imports"] == 2
+    assert [i["duplicates"] for i in facts["imports"]] == [0, 3]
+    [(first, last)] = query(workspace, "SELECT min(visit_date), max(visit_date) FROM visits")
+    assert (facts["first_visit"], facts["last_visit"]) == (first, last)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "does not exist"),
+        ("empty.csv", b"", "is empty"),
+        ("garbage.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "not a text file"),
+        ("header.csv", b"fecha,educadora_par,latitud,longitud\r\n", "has a header but no rows"),
+        ("nodate.csv", b"educadora_par,latitud,longitud\nPE01,-12.05,-77.04\n", "no visit date"),
+        ("folder", "dir", "is a folder"),
+    ],
+)
+def test_unusable_files_exit_2_with_one_line(
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes | str | None,
+    message: str,
+) -> None:
+    path = tmp_path / name
+    if content == "dir":
+        path.mkdir()
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    before = counts(workspace)
+
+    code, out, err = run(capsys, "import", "visits", path, "--workspace", workspace.path)
+
+    assert code == EXIT_UNUSABLE
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("outreach-map: error: ")
+    assert name in err
+    assert re.search(message, err), err
+    assert " — " in err, "the message says how to fix it"
+    assert counts(workspace) == before
+    assert not any(workspace.reports_dir.iterdir())
+
+
+def test_other_unusable_input_exits_2(
+    workspace: Workspace, districts_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "summary", "--workspace", tmp_path / "nowhere")
+    assert (code, err.count("\n")) == (EXIT_UNUSABLE, 1)
+    assert "is not a workspace" in err
+
+    code, _, err = run(
+        capsys,
+        "init",
+        "--workspace",
+        tmp_path / "fine",
+        "--districts",
+        districts_file,
+        "--district-id",
+        "district_id",
+        "--district-name",
+        "district",
+        "--resolution",
+        "10",
+    )
+    assert (code, err.count("\n")) == (EXIT_UNUSABLE, 1)
+    assert "finer than 9" in err
+    assert not (tmp_path / "fine").exists()
+
+    visits = tmp_path / "v.csv"
+    visits.write_text(VISITS, encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text("[columns\n", encoding="utf-8")
+    code, _, err = run(
+        capsys, "import", "visits", visits, "--workspace", workspace.path, "--mapping", mapping
+    )
+    assert (code, err.count("\n")) == (EXIT_UNUSABLE, 1)
+    assert "is not valid TOML" in err
+
+    assert run(capsys, "import", "trips", visits)[0] == EXIT_UNUSABLE
+    assert run(capsys)[0] == EXIT_UNUSABLE
+
+
+def test_services_and_hotspots_through_the_cli(
+    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    services = tmp_path / "services.csv"
+    services.write_text(
+        csv_text(("id", "tipo", "latitud", "longitud"), [["S1", "prep", *LIMA]]), encoding="utf-8"
+    )
+    hotspots = tmp_path / "hotspots.csv"
+    hotspots.write_text(
+        csv_text(("id", "tipologia", "latitud", "longitud"), [["H1", "calle", *MIRAFLORES]]),
+        encoding="utf-8",
+    )
+    for kind, path in (("services", services), ("hotspots", hotspots)):
+        code, out, _ = run(capsys, "import", kind, path, "--workspace", workspace.path)
+        assert (code, out.split(" (report")[0]) == (
+            EXIT_OK,
+            "read 1 rows: 1 accepted, 0 duplicates, 0 rejected",
+        )
+    assert (counts(workspace)["services"], counts(workspace)["hotspots"]) == (1, 1)

@@ -1,0 +1,611 @@
+"""Importing visits: every rejection reason, dropped columns, duplicates, atomicity, counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from pathlib import Path
+
+import hypothesis.strategies as st
+import polars as pl
+import pytest
+from helpers import (
+    CUSCO,
+    LIMA,
+    MIRAFLORES,
+    assert_adds_up,
+    copy_workspace,
+    counts,
+    csv_text,
+    problems_by_row,
+    query,
+    report_rows,
+    write_csv,
+)
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+
+import mapping.store
+from mapping.cells import cell_to_str, cells_from_points
+from mapping.errors import UnusableFileError
+from mapping.privacy import hash_code
+from mapping.visits import visits_from_file
+from mapping.vocab import GENDERS, SERVICE_TYPES, SETTINGS
+from mapping.workspace import Workspace
+
+HEADER = (
+    "date",
+    "peer_educator",
+    "team",
+    "latitude",
+    "longitude",
+    "contact_code",
+    "gender",
+    "setting",
+    "male_condoms",
+    "lubricant",
+    "referrals",
+)
+FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+
+
+def row(**values: str) -> list[str]:
+    """A valid visit row in :data:`HEADER` order, with some fields replaced."""
+    base = {
+        "date": "2026-03-14",
+        "peer_educator": "PE01",
+        "team": "NORTE",
+        "latitude": LIMA[0],
+        "longitude": LIMA[1],
+        "contact_code": "",
+        "gender": "female",
+        "setting": "street",
+        "male_condoms": "10",
+        "lubricant": "2",
+        "referrals": "hiv_testing",
+    }
+    base.update(values)
+    return [base[name] for name in HEADER]
+
+
+def lima_cell() -> int:
+    return int(cells_from_points(pl.Series([float(LIMA[0])]), pl.Series([float(LIMA[1])]), 8)[0])
+
+
+# --- every reason a row is rejected -------------------------------------------------------
+
+#: (row values, field, problem text) — one problem per spreadsheet row, starting at row 3.
+REJECTIONS = [
+    (row(latitude="abc"), "latitude", "is not a number"),
+    (row(longitude="-77,04,28"), "longitude", "is not a number"),
+    (
+        row(latitude=LIMA[1], longitude=LIMA[0]),
+        "location",
+        "has latitude and longitude swapped",
+    ),
+    (row(latitude="0", longitude="0"), "location", "is 0,0"),
+    (row(latitude=CUSCO[0], longitude=CUSCO[1]), "location", "is outside every district"),
+    (
+        row(latitude="-12.0464", longitude=""),
+        "location",
+        "has a latitude or a longitude but not both",
+    ),
+    (row(latitude="-95.5", longitude="-77.0"), "location", "is outside -90..90"),
+    (row(date="not a date"), "date", "is not a date this importer understands"),
+    (row(date="31/02/2026"), "date", "is not a date this importer understands"),
+    (row(date=FUTURE), "date", "is in the future"),
+    (row(date="1999-12-31"), "date", "is before 2000"),
+    (row(date=""), "date", "is empty"),
+    (row(gender="martian"), "gender", "is not a known value"),
+    (row(setting="spaceship"), "setting", "is not a known value"),
+    (row(peer_educator="P" * 65), "peer_educator", "is longer than 64 characters"),
+    (row(team="NOR\x07TE"), "team", "contains control characters"),
+    (row(contact_code="987 654 321"), "contact_code", "looks like a phone number"),
+    (row(contact_code="+51987654321"), "contact_code", "looks like a phone number"),
+    (row(contact_code="C" * 80), "contact_code", "is longer than 64 characters"),
+    (row(peer_educator="", team=""), "peer_educator", "is empty (and so is the team)"),
+    (row(peer_educator="n/a", team="NA"), "peer_educator", "is empty (and so is the team)"),
+    (row(male_condoms="-3"), "male_condoms", "is not a whole number of items"),
+    (row(lubricant="2.5"), "lubricant", "is not a whole number of items"),
+    (row(male_condoms="many"), "male_condoms", "is not a whole number of items"),
+    (row(referrals="hiv_testing, astrology"), "referrals", "is not a known service type"),
+]
+
+
+@pytest.fixture
+def rejections_file(tmp_path: Path) -> Path:
+    rows = [row(), *(values for values, _, _ in REJECTIONS), row(date="2026-03-15")]
+    return write_csv(tmp_path / "visits.csv", HEADER, rows)
+
+
+def test_every_rejection_reason_is_reported_with_its_row(
+    workspace: Workspace, rejections_file: Path
+) -> None:
+    result = visits_from_file(workspace, rejections_file)
+
+    assert (result.rows_read, result.accepted, result.rejected) == (
+        len(REJECTIONS) + 2,
+        2,
+        len(REJECTIONS),
+    )
+    assert_adds_up(result)
+    found = problems_by_row(result)
+    assert set(found) == set(range(3, 3 + len(REJECTIONS))), (
+        "the good rows 2 and last are not reported"
+    )
+    for index, (_, field, problem) in enumerate(REJECTIONS):
+        problems = found[3 + index]
+        assert any(f == field and p.startswith(problem) for f, p in problems), (
+            f"row {3 + index}: expected {field} {problem!r}, got {problems}"
+        )
+    assert counts(workspace)["visits"] == 2
+
+
+def test_report_explains_the_fix_and_shows_allowed_values(
+    workspace: Workspace, rejections_file: Path
+) -> None:
+    lines = report_rows(visits_from_file(workspace, rejections_file))
+    by_field = {}
+    for line in lines:
+        by_field.setdefault((line["field"], line["problem"].split(" (")[0]), line)
+
+    gender = by_field[("gender", "is not a known value")]
+    assert gender["value"] == "martian"
+    assert all(value in gender["fix"] for value in GENDERS)
+    setting = by_field[("setting", "is not a known value")]
+    assert all(value in setting["fix"] for value in SETTINGS)
+    referral = by_field[("referrals", "is not a known service type")]
+    assert referral["value"] == "astrology"
+    assert all(value in referral["fix"] for value in SERVICE_TYPES)
+    assert by_field[("date", "is before 2000")]["value"] == "1999-12-31"
+    assert by_field[("date", "is in the future")]["value"] == FUTURE
+    assert by_field[("male_condoms", "is not a whole number of items")]["value"] == "-3"
+    assert "?" in by_field[("team", "contains control characters")]["value"]
+    for line in lines:
+        assert line["fix"], line
+
+
+def test_report_never_holds_a_coordinate_or_a_contact_code(
+    workspace: Workspace, rejections_file: Path
+) -> None:
+    result = visits_from_file(workspace, rejections_file)
+    lines = report_rows(result)
+    for line in lines:
+        if line["field"] in ("latitude", "longitude", "location", "contact_code"):
+            assert line["value"] == "(redacted)", line
+    text = result.report.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    for needle in ("12.046", "77.042", "13.532", "71.967", "95.5", "987", "51987", "CCCC"):
+        assert needle not in text
+    # the swapped point's report line names the cell the point would have had, never the point
+    swapped = next(line for line in lines if line["problem"].startswith("has latitude and"))
+    assert swapped["cell"] == cell_to_str(lima_cell())
+    outside = next(line for line in lines if line["problem"].startswith("is outside every"))
+    assert outside["cell"].startswith("88")
+
+
+def test_points_outside_the_area_are_kept_when_allowed(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "outside.csv",
+        HEADER,
+        [row(latitude=CUSCO[0], longitude=CUSCO[1]), row(latitude=LIMA[1], longitude=LIMA[0])],
+    )
+    result = visits_from_file(workspace, path, allow_outside=True)
+
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert problems_by_row(result)[3][0][1].startswith("has latitude and longitude swapped")
+    [(cell,)] = query(workspace, "SELECT cell FROM visits")
+    expected = cells_from_points(pl.Series([float(CUSCO[0])]), pl.Series([float(CUSCO[1])]), 8)
+    assert cell == int(expected[0])
+
+
+def test_accepted_visit_is_stored_as_cell_date_and_codes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "one.csv",
+        (*HEADER, "time"),
+        [[*row(contact_code="ma-jo 85", gender="Mujer Trans", referrals="prep; vct"), "21:30"]],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert result.accepted == 1
+    [stored] = query(
+        workspace,
+        "SELECT visit_date, cell, time_of_day, channel, gender, setting, male_condoms, lubricant, "
+        "referrals, contact_id FROM visit_details",
+    )
+    visit_date, cell, time_of_day, channel, gender, setting, condoms, lube, referrals, contact = (
+        stored
+    )
+    assert visit_date == "2026-03-14"
+    assert cell == lima_cell()
+    assert time_of_day == 2  # evening
+    assert channel == 1  # in person, the default
+    assert gender == GENDERS.index("trans_woman") + 1
+    assert setting == SETTINGS.index("street") + 1
+    assert (condoms, lube) == (10, 2)
+    assert referrals == (1 << SERVICE_TYPES.index("prep_pep")) | (
+        1 << SERVICE_TYPES.index("hiv_testing")
+    )
+    [(code_hash,)] = query(workspace, "SELECT code_hash FROM contacts WHERE id = :id", id=contact)
+    assert code_hash == hash_code("MA-JO85", workspace.key())
+    assert query(workspace, "SELECT peer_educator, team FROM workers") == [("PE01", "NORTE")]
+
+
+def test_times_tests_and_violence(workspace: Workspace, tmp_path: Path) -> None:
+    header = (
+        "fecha",
+        "equipo",
+        "hora",
+        "turno",
+        "prueba_vih",
+        "violencia",
+        "agresor",
+        "tipo_violencia",
+    )
+    path = write_csv(
+        tmp_path / "violencia.csv",
+        header,
+        [
+            ["2026-03-14", "NORTE", "9:05 pm", "", "realizada", "sí", "policía", ""],
+            ["2026-03-14", "NORTE", "07:30", "noche", "ofrecida", "no", "", ""],
+            ["2026-03-14", "NORTE", "", "", "ninguna", "", "", "decomiso de condones"],
+            ["2026-03-14", "NORTE", "25:99", "", "", "", "", ""],
+            ["2026-03-14", "NORTE", "", "", "", "quizás", "", ""],
+            ["2026-03-14", "NORTE", "", "", "positivo", "", "", ""],
+            ["2026-03-14", "NORTE", "", "", "", "", "vecino", ""],
+        ],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (3, 4)
+    assert problems_by_row(result) == {
+        5: [("time", "is not a time of day")],
+        6: [("violence_reported", "is not yes or no")],
+        7: [("hiv_test", "is not a known value")],
+        8: [("perpetrator", "is not a known value")],
+    }
+    # "positivo" is a test result: the report does not repeat it
+    lines = report_rows(result)
+    assert next(line for line in lines if line["field"] == "hiv_test")["value"] == "(redacted)"
+    assert "positivo" not in result.report.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    stored = query(
+        workspace,
+        "SELECT time_of_day, hiv_test, violence_type, perpetrator FROM visit_details "
+        "ORDER BY hiv_test DESC",
+    )
+    assert stored == [
+        # 9:05 pm is evening; violence reported without a type counts as "other"
+        (2, 3, 7, 2),
+        # an explicit time-of-day column wins over the time
+        (3, 2, None, None),
+        (None, 1, 6, None),
+    ]
+
+
+def test_phone_contacts_keep_no_location(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "channels.csv",
+        (*HEADER, "channel"),
+        [[*row(), "phone"], [*row(), "WhatsApp"], [*row(), "presencial"]],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert result.accepted == 3
+    stored = query(workspace, "SELECT channel, cell FROM visit_details ORDER BY channel")
+    assert stored == [(1, lima_cell()), (2, None), (4, None)]
+
+
+# --- columns that must never be stored ----------------------------------------------------
+
+FORBIDDEN = {
+    "name": "a name",
+    "phone": "a phone number",
+    "address": "an address",
+    "email": "an e-mail address",
+    "hiv_result": "an HIV result",
+    "notes": "free-text notes",
+    "Nombre completo": "a name",
+    "Teléfono celular": "a phone number",
+}
+
+
+def test_forbidden_columns_are_dropped_with_a_warning_naming_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    secrets = [
+        "Rosa Quispe Huamán",
+        "987654321",
+        "Jr. Huallaga 123",
+        "rosa@example.org",
+        "REACTIVO",
+        "vive con su pareja",
+        "Rosa Q.",
+        "+51 912 345 678",
+    ]
+    path = write_csv(
+        tmp_path / "with_pii.csv",
+        (*HEADER, *FORBIDDEN),
+        [[*row(), *secrets], [*row(date="2026-03-15"), *secrets]],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert result.accepted == 2
+    [warning] = [w for w in result.warnings if w.startswith("dropped columns")]
+    for column, reason in FORBIDDEN.items():
+        assert f"{column!r} ({reason})" in warning
+    stored = b"".join(p.read_bytes() for p in workspace.path.rglob("*") if p.is_file())
+    for secret in secrets:
+        assert secret.encode() not in stored
+
+
+def test_unrecognised_columns_are_named_in_a_warning(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "extra.csv", (*HEADER, "favourite_colour", "_uuid"), [[*row(), "red", "u1"]]
+    )
+    result = visits_from_file(workspace, path)
+
+    assert result.accepted == 1
+    assert result.warnings == ["ignored unrecognised columns: 'favourite_colour'"]
+
+
+# --- whole files that cannot be used ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is empty"),
+        (b"  \n\n", "is empty"),
+        (b"date,peer_educator,latitude,longitude\n", "has a header but no rows"),
+        (b"\x00\x01\xff\xfe\x00garbage\x00\x9c" * 50, "not a text file|UTF-16"),
+        (b"peer_educator,latitude,longitude\nPE01,-12.0464,-77.0428\n", "no visit date was found"),
+        (b"date,latitude,longitude\n2026-03-14,-12.0464,-77.0428\n", "no peer educator or team"),
+        (b"a,b\n1,2,3,4\n", "no usable columns|not a well-formed CSV"),
+    ],
+)
+def test_unusable_files_raise_and_leave_the_store_unchanged(
+    workspace: Workspace, tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    before = counts(workspace)
+
+    with pytest.raises(UnusableFileError, match=message):
+        visits_from_file(workspace, path)
+    assert counts(workspace) == before
+    assert not any(workspace.reports_dir.iterdir())
+
+
+def test_missing_file_raises(workspace: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(UnusableFileError, match="does not exist"):
+        visits_from_file(workspace, tmp_path / "nowhere.csv")
+
+
+def test_mapping_file_naming_a_missing_column_is_refused(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from mapping.readers import ColumnMapping
+
+    path = write_csv(tmp_path / "v.csv", HEADER, [row()])
+    with pytest.raises(UnusableFileError, match="no such column"):
+        visits_from_file(workspace, path, mapping=ColumnMapping(columns={"date": "Fecha real"}))
+
+
+# --- duplicates and re-imports ------------------------------------------------------------
+
+
+def _visit_rows(days: range) -> list[list[str]]:
+    rows = []
+    for day in days:
+        rows.append(row(date=f"2026-04-{day:02d}", contact_code=f"UIC{day:03d}"))
+        rows.append(row(date=f"2026-04-{day:02d}", latitude=MIRAFLORES[0], longitude=MIRAFLORES[1]))
+        rows.append(row(date=f"2026-04-{day:02d}", latitude=MIRAFLORES[0], longitude=MIRAFLORES[1]))
+    return rows
+
+
+def test_reimporting_the_same_file_adds_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "april.csv", HEADER, _visit_rows(range(1, 11)))
+    first = visits_from_file(workspace, path)
+    after_first = counts(workspace)
+
+    second = visits_from_file(workspace, path)
+
+    assert (first.accepted, first.duplicates, first.rejected) == (30, 0, 0)
+    assert (second.accepted, second.duplicates, second.rejected) == (0, 30, 0)
+    after_second = counts(workspace)
+    assert after_second == {**after_first, "imports": after_first["imports"] + 1}
+    assert after_first["visits"] == 30
+    assert after_first["contacts"] == 10
+
+
+def test_overlapping_export_adds_only_the_new_rows(workspace: Workspace, tmp_path: Path) -> None:
+    first = visits_from_file(
+        workspace, write_csv(tmp_path / "1-15.csv", HEADER, _visit_rows(range(1, 16)))
+    )
+    second = visits_from_file(
+        workspace, write_csv(tmp_path / "10-20.csv", HEADER, _visit_rows(range(10, 21)))
+    )
+
+    assert (first.accepted, first.duplicates) == (45, 0)
+    assert (second.accepted, second.duplicates) == (15, 18)
+    assert counts(workspace)["visits"] == 60
+
+
+def test_duplicates_within_a_file(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "dupes.csv",
+        (*HEADER, "visit_id"),
+        [
+            [*row(contact_code="AB1"), "k1"],
+            [*row(contact_code="AB1"), "k1"],  # the same submission exported twice
+            [*row(contact_code="AB1"), "k2"],  # a second visit the same day
+            [*row(), ""],
+            [*row(), ""],  # two people reached at the same place and night
+        ],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.duplicates, result.rejected) == (4, 1, 0)
+
+
+# --- an import that fails half-way --------------------------------------------------------
+
+
+def test_failed_import_leaves_the_store_unchanged(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    visits_from_file(workspace, write_csv(tmp_path / "first.csv", HEADER, _visit_rows(range(1, 3))))
+    before = counts(workspace)
+    reports_before = sorted(workspace.reports_dir.iterdir())
+    monkeypatch.setenv("OUTREACH_MAP_IMPORT_BATCH_ROWS", "4")
+    real_insert_frame = mapping.store.insert_frame
+    batches: list[int] = []
+
+    def insert_then_fail(connection, table, frame):  # type: ignore[no-untyped-def]
+        if table is mapping.store.visits:
+            if batches:
+                raise RuntimeError("disk full")
+            batches.append(frame.height)
+        real_insert_frame(connection, table, frame)
+
+    monkeypatch.setattr(mapping.store, "insert_frame", insert_then_fail)
+    path = write_csv(tmp_path / "second.csv", HEADER, _visit_rows(range(3, 9)))
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        visits_from_file(workspace, path)
+
+    assert batches == [4], "the first batch was written before the failure"
+    assert counts(workspace) == before
+    assert sorted(workspace.reports_dir.iterdir()) == reports_before
+    monkeypatch.undo()
+    assert visits_from_file(workspace, path).accepted == 18
+
+
+# --- contact codes ------------------------------------------------------------------------
+
+
+def test_same_code_same_contact_within_a_workspace_not_across(
+    workspace: Workspace, other_workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "codes.csv",
+        HEADER,
+        [
+            row(contact_code="MAJO85"),
+            row(date="2026-03-20", contact_code=" majo 85 "),
+            row(date="2026-03-21", contact_code="ROSA77"),
+        ],
+    )
+    visits_from_file(workspace, path)
+    visits_from_file(other_workspace, path)
+
+    ids = query(workspace, "SELECT contact_id FROM visits ORDER BY visit_date")
+    assert ids[0] == ids[1] != ids[2]
+    here = {h for (h,) in query(workspace, "SELECT code_hash FROM contacts")}
+    there = {h for (h,) in query(other_workspace, "SELECT code_hash FROM contacts")}
+    assert len(here) == len(there) == 2
+    assert here.isdisjoint(there)
+    assert here == {hash_code("MAJO85", workspace.key()), hash_code("ROSA77", workspace.key())}
+    assert there == {
+        hash_code("MAJO85", other_workspace.key()),
+        hash_code("ROSA77", other_workspace.key()),
+    }
+    summary_here = query(workspace, "SELECT count(DISTINCT contact_id) FROM visits")
+    assert summary_here == [(2,)]
+
+
+def test_hash_code_is_keyed_and_canonical() -> None:
+    key_a, key_b = b"a" * 64, b"b" * 64
+    assert hash_code("ma-jo 85", key_a) == hash_code("MA-JO85", key_a)
+    assert hash_code("MA-JO85", key_a) != hash_code("MA-JO85", key_b)
+    assert hash_code("MA-JO85", key_a) != hash_code("MA-JO86", key_a)
+    assert len(hash_code("MA-JO85", key_a)) == 32
+
+
+# --- N = A + D + R for any dirty file -----------------------------------------------------
+
+_good = st.builds(
+    lambda date, pe, point, code, gender, condoms: [
+        date,
+        pe,
+        "",
+        *point,
+        code,
+        gender,
+        "",
+        str(condoms),
+        "",
+        "",
+    ],
+    st.sampled_from(
+        ["2026-03-14", "14/03/2026", "2026-05-01T22:10:00.000-05:00", "Sep 8, 2026 3:24:32 PM"]
+    ),
+    st.sampled_from(["PE01", "PE02", "pe-03"]),
+    st.sampled_from([LIMA, MIRAFLORES, ("", "")]),
+    st.sampled_from(["", "AB12", "XY-99", "n/a"]),
+    st.sampled_from(["", "female", "mujer trans", "NB"]),
+    st.integers(0, 50),
+)
+_bad_point = st.sampled_from(
+    [("abc", "-77.0"), ("0", "0"), (LIMA[1], LIMA[0]), CUSCO, ("-12.05", ""), ("-200", "5")]
+)
+_bad_coordinates = st.builds(
+    lambda good, point: [good[0], good[1], "", *point, *good[5:]], _good, _bad_point
+)
+_bad_date = st.builds(
+    lambda good, date: [date, *good[1:]],
+    _good,
+    st.sampled_from(["", "31/02/2026", "yesterday", "1999-01-01", FUTURE, "2026-13-01"]),
+)
+_blank = st.just([""] * len(HEADER))
+_junk_text = st.text(
+    alphabet=string.ascii_letters + string.digits + " ,;|\t\"'.-/:áéñ\n#?",
+    max_size=12,
+)
+_junk = st.lists(_junk_text, min_size=len(HEADER), max_size=len(HEADER))
+_kind = st.one_of(_good, _good, _bad_coordinates, _bad_date, _blank, _junk)
+
+
+@st.composite
+def dirty_files(draw: st.DrawFn) -> list[list[str]]:
+    rows = draw(st.lists(_kind, min_size=1, max_size=25))
+    for _ in range(draw(st.integers(0, 4))):
+        rows.insert(draw(st.integers(0, len(rows))), list(draw(st.sampled_from(rows))))
+    return rows
+
+
+@hypothesis_settings(
+    max_examples=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=dirty_files())
+def test_every_row_is_accepted_duplicate_or_rejected(
+    template_workspace: Path, tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]]
+) -> None:
+    folder = tmp_path_factory.mktemp("dirty")
+    workspace = copy_workspace(template_workspace, folder / "workspace")
+    path = folder / "dirty.csv"
+    path.write_text(csv_text(HEADER, rows), encoding="utf-8")
+
+    result = visits_from_file(workspace, path)
+
+    assert result.rows_read == len(rows)
+    assert_adds_up(result)
+    assert counts(workspace)["visits"] == result.accepted
+    reported = {int(line["row"]) for line in report_rows(result)}
+    assert len(reported) == result.rejected
+    assert reported <= set(range(2, len(rows) + 2))
+    [stored] = query(workspace, "SELECT rows_read, accepted, duplicates, rejected FROM imports")
+    assert stored == (result.rows_read, result.accepted, result.duplicates, result.rejected)
+
+    again = visits_from_file(workspace, path)
+    assert again.accepted == 0
+    assert (again.duplicates, again.rejected) == (
+        result.accepted + result.duplicates,
+        result.rejected,
+    )
