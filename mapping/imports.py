@@ -120,8 +120,7 @@ _EMPTY_SPELLINGS = sorted(set().union(*(_every_case(w) for w in EMPTY_VALUES)))
 
 def clean(column: str) -> pl.Expr:
     """Return the column stripped, with the usual spellings of "no answer" turned into null."""
-    stripped = pl.col(column).str.strip_chars()
-    return pl.when(stripped.is_in(_EMPTY_SPELLINGS)).then(None).otherwise(stripped)
+    return pl.col(column).str.strip_chars().replace(_EMPTY_SPELLINGS, None)
 
 
 def normalised(expr: pl.Expr) -> pl.Expr:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -166,9 +167,18 @@ def visits_from_table(
     source_name = table.source_name
     del frame, table
     problems = Problems()
-    work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
-    work = _when(work, problems, mapping)
-    work = _who_and_what(work, problems, mapping)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # hashing codes is Python work that holds the GIL; validation is polars work that
+        # releases it, so the two overlap on the second core
+        contacts = (
+            pool.submit(_contacts_of, work["contact_code"], workspace.key())
+            if "contact_code" in work.columns
+            else None
+        )
+        work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
+        work = _when(work, problems, mapping)
+        work = _who_and_what(work, problems, mapping)
+        by_code = contacts.result() if contacts is not None else None
 
     rejected_rows = problems.rows()
     valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected_rows.implode()))
@@ -179,7 +189,7 @@ def visits_from_table(
             import_id = record_import(
                 connection, kind="visits", source_name=source_name, source_sha256=source_sha256
             )
-            stored, duplicates = _store(connection, valid, workspace, import_id, progress=progress)
+            stored, duplicates = _store(connection, valid, by_code, import_id, progress=progress)
             result = ImportResult(
                 kind="visits",
                 rows_read=rows_read,
@@ -430,18 +440,20 @@ def _codes(
     return existing
 
 
-def _contact_ids(connection: Connection, codes: pl.Series, key: bytes) -> pl.Series:
-    """Return each row's contact id (first 8 bytes of the keyed hash), storing new contacts.
-
-    Each distinct code is hashed once; the id is derived from the hash, so no table of ids is
-    needed in memory, and new contacts are appended in id order (sequential B-tree appends).
-    """
+def _contacts_of(codes: pl.Series, key: bytes) -> pl.DataFrame:
+    """Return each distinct code with its keyed hash and its id (the hash's first 8 bytes)."""
     raw = codes.drop_nulls().unique()
     hashes = hash_many(raw.to_list(), key)
     ids = pl.Series([int.from_bytes(h[:8], "little", signed=True) for h in hashes], dtype=pl.Int64)
-    by_code = pl.DataFrame(
-        {"code": raw, "id": ids, "code_hash": pl.Series(hashes, dtype=pl.Binary)}
-    )
+    return pl.DataFrame({"code": raw, "id": ids, "code_hash": pl.Series(hashes, dtype=pl.Binary)})
+
+
+def _contact_ids(connection: Connection, codes: pl.Series, by_code: pl.DataFrame) -> pl.Series:
+    """Return each row's contact id, storing the contacts not seen before.
+
+    The id is derived from the keyed hash, so no table of ids is needed in memory, and new
+    contacts are appended in id order (sequential B-tree appends).
+    """
     contacts = by_code.unique("id").select("id", "code_hash").sort("id")
     table = store.contacts
     stored: list[tuple[int, bytes]] = []
@@ -472,7 +484,7 @@ def _contact_ids(connection: Connection, codes: pl.Series, key: bytes) -> pl.Ser
 def _store(
     connection: Connection,
     valid: pl.DataFrame,
-    workspace: Workspace,
+    by_code: pl.DataFrame | None,
     import_id: int,
     *,
     progress: bool,
@@ -494,7 +506,8 @@ def _store(
         "id"
     ]
     if "contact_code" in columns:
-        contact_ids = _contact_ids(connection, valid["contact_code"], workspace.key())
+        assert by_code is not None, "contacts are hashed whenever there is a code column"
+        contact_ids = _contact_ids(connection, valid["contact_code"], by_code)
     else:
         contact_ids = pl.Series("id", [None] * valid.height, dtype=pl.Int64)
     profiles = valid.select(
