@@ -16,6 +16,8 @@ from pathlib import Path
 from mapping.errors import MappingError
 
 EXIT_OK = 0
+#: Network address the app listens on; 127.0.0.1 (this machine only) unless a deployment says.
+ADDRESS_ENV = "OUTREACH_MAP_ADDRESS"
 EXIT_UNUSABLE = 2
 
 
@@ -165,6 +167,7 @@ def _run_app(workspace: Path, port: int) -> int:
         )
         return EXIT_UNUSABLE
     env = {**os.environ, "OUTREACH_MAP_WORKSPACE": str(workspace)}
+    address = os.environ.get(ADDRESS_ENV, "127.0.0.1")
     command = [
         sys.executable,
         "-m",
@@ -173,14 +176,20 @@ def _run_app(workspace: Path, port: int) -> int:
         str(app),
         "--server.port",
         str(port),
+        # A specific address (not 0.0.0.0) also stops Streamlit from asking an outside server
+        # for this machine's public IP address when it starts.
+        "--server.address",
+        address,
         "--server.headless",
         "true",
+        "--server.fileWatcherType",
+        "none",
         "--browser.gatherUsageStats",
         "false",
         "--server.enableStaticServing",
         "true",
     ]
-    print(f"starting the app on http://localhost:{port} (workspace {workspace}); Ctrl+C stops it")
+    print(f"starting the app on http://{address}:{port} (workspace {workspace}); Ctrl+C stops it")
     try:
         return subprocess.call(command, cwd=app.parent, env=env)
     except KeyboardInterrupt:

@@ -292,3 +292,31 @@ def paths_drawn(districts: int, visited: int) -> bool:
     assert districts == 50, f"{districts} district outlines drawn"
     assert visited > 50, f"{visited} visited cells drawn"
     return True
+
+
+def test_serve_listens_on_this_machine_only_and_asks_no_outside_server(
+    demo_workspace: Path, tmp_path: Path
+) -> None:
+    """`outreach-map serve` binds 127.0.0.1 and skips Streamlit's public-IP lookup."""
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
+    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(demo_workspace)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output
+        )
+        try:
+            _wait_until_healthy(process, f"http://127.0.0.1:{port}", log)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
+    text = log.read_text(errors="replace")
+    assert f"http://127.0.0.1:{port}" in text
+    assert "external IP" not in text
+    assert "External URL" not in text
+    assert "Network URL" not in text
