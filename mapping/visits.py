@@ -176,7 +176,7 @@ def visits_from_table(
             else None
         )
         work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
-        work = _when(work, problems, mapping)
+        work = _when(work, problems, mapping, submission_stamp=_is_submission(fields))
         work = _who_and_what(work, problems, mapping)
         by_code = contacts.result() if contacts is not None else None
 
@@ -223,8 +223,21 @@ def _hours(times: pl.Series) -> pl.Series:
     return frame.select(pl.when(hour <= 23).then(hour)).to_series()
 
 
-def _when(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.DataFrame:
-    """Reduce date, time and timestamp columns to a date and a day/evening/night bucket."""
+def _is_submission(fields: dict[str, str]) -> bool:
+    """Whether the timestamp column is when the form reached the server (Kobo/ODK, in UTC)."""
+    header = fields.get("timestamp", "")
+    return normalise(header).endswith(("submission_time", "submissiondate"))
+
+
+def _when(
+    work: pl.DataFrame, problems: Problems, mapping: ColumnMapping, *, submission_stamp: bool
+) -> pl.DataFrame:
+    """Reduce date, time and timestamp columns to a date and a day/evening/night bucket.
+
+    The hour comes from, in order: a time column, the date column's own time, or the
+    timestamp (the form's ``start``) when it falls on the visit date. A submission time is
+    when the form reached the server, often in UTC: its hour is never used.
+    """
     day_first = mapping.options.get("date_order", "day_first") != "month_first"
     columns = work.columns
     date_text = pl.coalesce(*(pl.col(c) for c in ("date", "timestamp") if c in columns))
@@ -234,7 +247,21 @@ def _when(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.
         texts, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series()
     )
     parsed = pl.lit(parsed_series)
-    hour_from_stamp = pl.when(pl.lit(with_time)).then(parsed.dt.hour())
+    own_time: pl.Expr = pl.lit(with_time)
+    if submission_stamp:
+        # the date came from the submission time wherever the date column is empty
+        own_time = own_time & pl.col("date").is_not_null() if "date" in columns else pl.lit(False)
+    hour_from_stamp: pl.Expr = pl.when(own_time).then(parsed.dt.hour())
+    if "date" in columns and "timestamp" in columns and not submission_stamp:
+        stamps = work["timestamp"]
+        stamp = pl.lit(map_distinct(stamps, lambda t: datetimes_from_text(t, day_first=day_first)))
+        stamp_timed = pl.lit(
+            map_distinct(
+                stamps, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series()
+            )
+        )
+        same_day = stamp_timed & (stamp.dt.date() == parsed.dt.date())
+        hour_from_stamp = pl.coalesce(hour_from_stamp, pl.when(same_day).then(stamp.dt.hour()))
     if "time" in columns:
         time_hour = pl.lit(map_distinct(work["time"], _hours))
         problems.add(

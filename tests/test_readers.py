@@ -210,10 +210,11 @@ def test_kobo_export(workspace: Workspace, tmp_path: Path) -> None:
     assert problems_by_row(result) == {4: [("male_condoms", "is not a whole number of items")]}
     assert any("'observaciones' (free-text notes)" in w for w in result.warnings)
     assert not any("ignored" in w for w in result.warnings), "Kobo metadata is ignored quietly"
-    # the visit date wins over "today"; a date without a time gives no time of day, and a
-    # visit without a date takes both from the form's start
+    # the visit date wins over "today"; a date without a time takes the hour from the form's
+    # start when it is the same day (21:02: evening), and a visit without a date takes both
+    # from the start; the submission time (UTC) is never used for the hour
     assert stored(workspace) == [
-        ("2026-09-08", None, cell(LIMA), GENDERS.index("trans_woman") + 1),
+        ("2026-09-08", EVENING, cell(LIMA), GENDERS.index("trans_woman") + 1),
         ("2026-09-08", NIGHT, cell(MIRAFLORES), GENDERS.index("female") + 1),
     ]
     assert query(workspace, "SELECT setting, referrals FROM visit_details ORDER BY setting") == [
@@ -437,3 +438,20 @@ def test_geojson_points(workspace: Workspace, tmp_path: Path) -> None:
         (cell(MIRAFLORES), 4),
         (cell(LIMA), 0),
     }
+
+
+def test_submission_time_never_gives_the_hour(workspace: Workspace, tmp_path: Path) -> None:
+    # Kobo's _submission_time is UTC and says when the form reached the server
+    path = tmp_path / "submitted.csv"
+    path.write_text(
+        "_submission_time,fecha,educadora_par\n"
+        "2026-09-09T03:00:01,2026-09-08,PE01\n"
+        "2026-09-09T03:00:01,,PE01\n",
+        encoding="utf-8",
+    )
+    result = visits_from_file(workspace, path)
+    assert (result.accepted, result.rejected) == (2, 0)
+    assert query(workspace, "SELECT visit_date, time_of_day FROM visit_details ORDER BY 1") == [
+        ("2026-09-08", None),
+        ("2026-09-09", None),
+    ]
