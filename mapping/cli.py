@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -189,11 +188,14 @@ def _run_app(workspace: Path, port: int) -> int:
         "--server.enableStaticServing",
         "true",
     ]
-    print(f"starting the app on http://{address}:{port} (workspace {workspace}); Ctrl+C stops it")
-    try:
-        return subprocess.call(command, cwd=app.parent, env=env)
-    except KeyboardInterrupt:
-        return EXIT_OK
+    print(
+        f"starting the app on http://{address}:{port} (workspace {workspace}); Ctrl+C stops it",
+        flush=True,
+    )
+    # Become the Streamlit server rather than its parent, so that stopping this process (Ctrl+C,
+    # SIGTERM from a service manager) stops the server and leaves nothing running.
+    os.chdir(app.parent)
+    os.execve(sys.executable, command, env)
 
 
 _COMMANDS = {

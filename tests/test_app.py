@@ -315,6 +315,9 @@ def test_serve_listens_on_this_machine_only_and_asks_no_outside_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=15)
+    # stopping the command stopped the server too: nothing listens on the port any more
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
     text = log.read_text(errors="replace")
     assert f"http://127.0.0.1:{port}" in text
     assert "external IP" not in text
