@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -177,37 +178,15 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -
     pytest.fail(f"streamlit did not answer at {url} in 90 s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def served_app(demo_workspace: Path, tmp_path: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on a free local port, always stopped afterwards."""
+@contextmanager
+def _serving(workspace: Path, log: Path) -> Iterator[str]:
+    """Run ``outreach-map serve`` (the real command) on a free port; always stop it."""
     port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")},
-        "OUTREACH_MAP_WORKSPACE": str(demo_workspace),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.enableStaticServing",
-        "true",
-    ]
-    log = tmp_path / "streamlit.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
+    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(workspace)]
     with log.open("wb") as output:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output
         )
         try:
             url = f"http://127.0.0.1:{port}"
@@ -220,6 +199,13 @@ def served_app(demo_workspace: Path, tmp_path: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=15)
+
+
+@pytest.fixture
+def served_app(demo_workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """The app on a free local port, always stopped afterwards."""
+    with _serving(demo_workspace, tmp_path / "streamlit.log") as url:
+        yield url
 
 
 @pytest.mark.browser
@@ -298,23 +284,9 @@ def test_serve_listens_on_this_machine_only_and_asks_no_outside_server(
     demo_workspace: Path, tmp_path: Path
 ) -> None:
     """`outreach-map serve` binds 127.0.0.1 and skips Streamlit's public-IP lookup."""
-    port = _free_port()
     log = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
-    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(demo_workspace)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output
-        )
-        try:
-            _wait_until_healthy(process, f"http://127.0.0.1:{port}", log)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
+    with _serving(demo_workspace, log) as url:
+        port = urlsplit(url).port
     # stopping the command stopped the server too: nothing listens on the port any more
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
