@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from mapping import store
 from mapping.cells import cell_centres, cells_covering, is_valid_cell
-from mapping.columns import recognise_columns
+from mapping.columns import Recognised, recognise_columns
 from mapping.errors import InvalidInputError, UnusableFileError
 from mapping.hours import check_hours, days_from_text, intervals_from_text, is_open_at_night
 from mapping.imports import (
@@ -36,7 +36,7 @@ from mapping.imports import (
     write_report,
 )
 from mapping.locations import locate_rows
-from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, table_from_file
+from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable, table_from_file
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS, SERVICE_TYPES
 from mapping.workspace import Workspace, create_workspace
 
@@ -249,14 +249,13 @@ def _cells_from_column(work: pl.DataFrame, problems: Problems, resolution: int) 
 
 def _prepare(
     workspace: Workspace,
-    path: Path,
-    wanted: tuple[str, ...],
+    table: RawTable,
+    recognised: Recognised,
     mapping: ColumnMapping,
     *,
     allow_outside: bool,
 ) -> tuple[pl.DataFrame, Problems, list[str], int]:
-    table = table_from_file(path)
-    recognised = recognise_columns(table.frame, wanted, mapping, source_name=table.source_name)
+    """Clean the recognised columns, apply defaults, and turn locations or cell ids into cells."""
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
     warnings = []
     if recognised.dropped:
@@ -310,19 +309,17 @@ def services_from_file(
     others keep their point, as public clinics may be shown where they are.
     """
     mapping = mapping or ColumnMapping()
-    if (
-        "service_type"
-        not in recognise_columns(
-            table_from_file(path).frame.head(1), SERVICE_FIELDS, mapping, source_name=path.name
-        ).fields
-    ):
+    table = table_from_file(path)
+    recognised = recognise_columns(table.frame, SERVICE_FIELDS, mapping, source_name=path.name)
+    if "service_type" not in recognised.fields:
         raise UnusableFileError(
             f"{path.name} has no service type column — name it type/tipo, or map it"
         )
-    point_source = _service_points(path, mapping)
+    point_source = _service_points(table, recognised.fields)
     work, problems, warnings, rows_read = _prepare(
-        workspace, path, SERVICE_FIELDS, mapping, allow_outside=allow_outside
+        workspace, table, recognised, mapping, allow_outside=allow_outside
     )
+    del table
     problems.add(
         work,
         pl.col("service_type").is_null(),
@@ -420,12 +417,8 @@ def services_from_file(
     )
 
 
-def _service_points(path: Path, mapping: ColumnMapping) -> dict[int, shapely.Point]:
-    """Read a service file's points (public clinics keep theirs) keyed by row number."""
-    table = table_from_file(path)
-    recognised = recognise_columns(
-        table.frame, SERVICE_FIELDS, mapping, source_name=table.source_name
-    ).fields
+def _service_points(table: RawTable, recognised: dict[str, str]) -> dict[int, shapely.Point]:
+    """Return a service file's points (public clinics keep theirs) keyed by row number."""
     if "latitude" not in recognised or "longitude" not in recognised:
         return {}
     lat = (
@@ -457,9 +450,12 @@ def hotspots_from_file(
 ) -> ImportResult:
     """Import the hotspot registry (CSV): each hotspot is a cell, never a venue point."""
     mapping = mapping or ColumnMapping()
+    table = table_from_file(path)
+    recognised = recognise_columns(table.frame, HOTSPOT_FIELDS, mapping, source_name=path.name)
     work, problems, warnings, rows_read = _prepare(
-        workspace, path, HOTSPOT_FIELDS, mapping, allow_outside=allow_outside
+        workspace, table, recognised, mapping, allow_outside=allow_outside
     )
+    del table
     if "typology" not in work.columns:
         raise UnusableFileError(
             f"{path.name} has no typology column — name it typology/tipologia, or map it"
