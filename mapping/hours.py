@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from mapping.errors import InvalidInputError
 from mapping.vocab import normalise
 
@@ -147,3 +149,44 @@ def days_from_text(text: str) -> str:
         DAYS[d]
         for d in sorted(set(_days(text.strip().lower().replace(" ", "").replace(";", ","), text)))
     )
+
+
+#: Minutes per slot of a weekly time mask, and slots per week.
+SLOT_MINUTES = 15
+WEEK_SLOTS = 7 * 24 * 60 // SLOT_MINUTES
+
+
+def weekly_mask(intervals: list[Interval]) -> np.ndarray:
+    """Return a boolean mask of the week's 15-minute slots the intervals cover.
+
+    Hours running past midnight on Sunday wrap to Monday morning.
+
+    Examples
+    --------
+    >>> int(weekly_mask(intervals_from_text("Su 23:00-01:00")).sum()) * SLOT_MINUTES
+    120
+    """
+    mask = np.zeros(WEEK_SLOTS, dtype=bool)
+    for interval in intervals:
+        first = (interval.day * 1440 + interval.start) // SLOT_MINUTES
+        last = (interval.day * 1440 + interval.end + SLOT_MINUTES - 1) // SLOT_MINUTES
+        mask[np.arange(first, last) % WEEK_SLOTS] = True
+    return mask
+
+
+def working_mask(days: str | None, hours: str | None) -> np.ndarray:
+    """Return the weekly mask of a hotspot's working time from its stored days and hours.
+
+    Missing hours mean the whole day and missing days every day: a hotspot whose hours are not
+    known is treated as working at any time, so any open service can serve it.
+
+    Examples
+    --------
+    >>> int(working_mask("fr,sa", "20:00-04:00").sum()) * SLOT_MINUTES // 60
+    16
+    """
+    intervals = intervals_from_text(hours) if hours else intervals_from_text("00:00-24:00")
+    if days:
+        wanted = {DAYS.index(day) for day in days.split(",") if day in DAYS}
+        intervals = [interval for interval in intervals if interval.day in wanted]
+    return weekly_mask(intervals)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 ENV_PREFIX = "OUTREACH_MAP_"
 
@@ -39,6 +40,31 @@ class Settings:
     #: Rows processed per step of an import (the progress bar advances by this much).
     import_batch_rows: int = 250_000
 
+    # --- coverage analytics (docs/coverage.md gives the reason for each default) ---
+    #: Days covered by the default period ``last-90-days``.
+    default_period_days: int = 90
+    #: A hotspot counts as recently visited if a visit fell within this many days.
+    recent_days: int = 30
+    #: A hotspot is overdue when no visit fell within this many weeks.
+    overdue_weeks: int = 4
+    #: Workload norm: estimated sex workers per peer educator (Kenya's national norm, 90:1).
+    workload_norm: int = 90
+    #: A service is within reach of a hotspot at or under this many minutes of travel.
+    reach_minutes: int = 30
+    #: Travel speed in km/h (4.5: an adult walking; set about 15 for public transport).
+    travel_speed_kmh: float = 4.5
+    #: Ratio of the distance travelled on streets to the straight line (urban circuity).
+    detour_factor: float = 1.3
+    #: Least weekly overlap, in minutes, of a service's opening hours with a hotspot's hours.
+    min_overlap_minutes: int = 60
+    #: Population-based prior when a district has no registered hotspot with a size:
+    #: sex workers per 1,000 residents, low and high (women 15-49 are about 26 % of residents,
+    #: 0.4-1.2 % of them sell sex in Latin American estimates).
+    prior_per_1000_min: float = 1.0
+    prior_per_1000_max: float = 3.0
+    #: Service types whose access enters the gap score, comma-separated.
+    key_service_types: str = "hiv_testing,sti_clinic,prep_pep,drop_in_centre"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Return the defaults with any ``OUTREACH_MAP_*`` environment overrides applied.
@@ -49,17 +75,23 @@ class Settings:
         7
         """
         env = os.environ if environ is None else environ
-        changes: dict[str, int] = {}
+        changes: dict[str, Any] = {}
         for field in fields(cls):
             raw = env.get(ENV_PREFIX + field.name.upper())
-            if raw is not None:
-                try:
-                    changes[field.name] = int(raw)
-                except ValueError as exc:
-                    raise ValueError(
-                        f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not a whole number"
-                        " — set it to an integer or unset it"
-                    ) from exc
+            if raw is None:
+                continue
+            kind = type(getattr(cls, field.name))
+            if kind is str:
+                changes[field.name] = raw.strip()
+                continue
+            try:
+                changes[field.name] = kind(raw)
+            except ValueError as exc:
+                what = "a whole number" if kind is int else "a number"
+                raise ValueError(
+                    f"{ENV_PREFIX}{field.name.upper()}={raw!r} is not {what}"
+                    f" — set it to {what} or unset it"
+                ) from exc
         return replace(cls(), **changes)
 
 

@@ -1,0 +1,683 @@
+"""Coverage per cell and per district: reach, size estimates, outreach, service access, workload.
+
+Everything is computed from what the store holds (cells, hashed contacts, the registries) for
+one period, with vectorised polars and numpy: visits are grouped by cell first, and cells are
+matched to districts once per distinct cell, never per visit. Formulas and defaults are in
+docs/coverage.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mapping import store
+from mapping.cells import cell_centres
+from mapping.errors import InvalidInputError
+from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, intervals_from_text, weekly_mask, working_mask
+from mapping.periods import Period, parse_period
+from mapping.settings import Settings, get_settings
+from mapping.travel import StraightLineTravel, TravelModel
+from mapping.vocab import SERVICE_TYPES, SUPPLIES
+from mapping.workspace import Workspace
+
+#: Rows of the district table that are not districts, so that nothing is silently dropped.
+NO_LOCATION = "_no_location"
+OUTSIDE_AREA = "_outside_area"
+#: Weights of the four gaps in the gap score (they sum to 1; see docs/coverage.md).
+GAP_WEIGHTS: dict[str, float] = {"reach": 0.3, "outreach": 0.2, "access": 0.3, "workload": 0.2}
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class CoverageOptions:
+    """The knobs of the coverage analytics; defaults come from :mod:`mapping.settings`."""
+
+    recent_days: int = 30
+    overdue_weeks: int = 4
+    workload_norm: int = 90
+    reach_minutes: float = 30.0
+    min_overlap_minutes: int = 60
+    prior_per_1000: tuple[float, float] = (1.0, 3.0)
+    key_service_types: tuple[str, ...] = ("hiv_testing", "sti_clinic", "prep_pep", "drop_in_centre")
+    require_friendly: bool = True
+    gap_weights: dict[str, float] = field(default_factory=lambda: dict(GAP_WEIGHTS))
+    travel: TravelModel = field(default_factory=StraightLineTravel)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> CoverageOptions:
+        """Return the options a deployment configured (``OUTREACH_MAP_*`` overrides applied)."""
+        settings = settings or get_settings()
+        key_types = tuple(t.strip() for t in settings.key_service_types.split(",") if t.strip())
+        unknown = [t for t in key_types if t not in SERVICE_TYPES]
+        if unknown:
+            raise InvalidInputError(
+                f"key service types {', '.join(unknown)} are not service types — "
+                f"choose from {', '.join(SERVICE_TYPES)}"
+            )
+        return cls(
+            recent_days=settings.recent_days,
+            overdue_weeks=settings.overdue_weeks,
+            workload_norm=settings.workload_norm,
+            reach_minutes=float(settings.reach_minutes),
+            min_overlap_minutes=settings.min_overlap_minutes,
+            prior_per_1000=(settings.prior_per_1000_min, settings.prior_per_1000_max),
+            key_service_types=key_types,
+            travel=StraightLineTravel.from_settings(settings),
+        )
+
+
+@dataclass
+class CoverageData:
+    """What the analytics read from a store, loaded once per period.
+
+    ``visits`` holds every visit up to the period's end (not only the period's), because new
+    versus returning contacts and days since the last visit look back through the whole history.
+    Dates are days since 1970-01-01 (``Int32``) so that grouping stays cheap.
+    """
+
+    period: Period
+    resolution: int
+    visits: pl.DataFrame
+    profiles: pl.DataFrame
+    area_cells: pl.DataFrame
+    districts: pl.DataFrame
+    hotspots: pl.DataFrame
+    services: pl.DataFrame
+
+
+@dataclass
+class CoverageReport:
+    """The results of one coverage run: per cell, per hotspot, per district, and the totals."""
+
+    period: Period
+    options: CoverageOptions
+    cells: pl.DataFrame
+    hotspots: pl.DataFrame
+    districts: pl.DataFrame
+    totals: dict[str, Any]
+
+    def ranked(self) -> pl.DataFrame:
+        """Return the districts ranked by gap score, then the rows for unplaced visits."""
+        return pl.concat(
+            [
+                self.districts.filter(pl.col("rank").is_not_null()).sort("rank"),
+                self.districts.filter(pl.col("rank").is_null()),
+            ]
+        )
+
+
+def epoch_day(day: dt.date) -> int:
+    """Return ``day`` as days since 1970-01-01, the form dates take inside the analytics."""
+    return (day - _EPOCH).days
+
+
+def _epoch_days_sql(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[Any]:
+    if dialect == "sqlite":
+        return sa.cast(sa.func.julianday(column) - 2440587.5, sa.Integer)
+    return sa.cast(column - sa.literal(_EPOCH, sa.Date), sa.Integer)
+
+
+def _frame(connection: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """Run ``query`` through the raw driver cursor (SQLAlchemy's row objects cost ~3x more)."""
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def load_coverage_data(workspace: Workspace, period: Period) -> CoverageData:
+    """Read what the analytics need for ``period`` from the workspace's store."""
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            return _load(connection, period, workspace.resolution)
+    finally:
+        engine.dispose()
+
+
+def _load(connection: Connection, period: Period, resolution: int) -> CoverageData:
+    dialect = connection.dialect.name
+    v = store.visits.c
+    visits = _frame(
+        connection,
+        sa.select(
+            v.cell,
+            v.contact_id,
+            _epoch_days_sql(v.visit_date, dialect),
+            v.worker_id,
+            v.profile_id,
+        ).where(v.visit_date <= period.end),
+        {
+            "cell": pl.Int64,
+            "contact_id": pl.Int64,
+            "day": pl.Int32,
+            "worker_id": pl.Int32,
+            "profile_id": pl.Int32,
+        },
+    )
+    p = store.visit_profiles.c
+    profiles = _frame(
+        connection,
+        sa.select(p.id, p.referrals, *(p[name] for name in SUPPLIES)),
+        {"profile_id": pl.Int32, "referrals": pl.Int64, **{name: pl.Int64 for name in SUPPLIES}},
+    )
+    area_cells = _frame(
+        connection,
+        sa.select(store.area_cells.c.cell, store.area_cells.c.district_id),
+        {"cell": pl.Int64, "district_id": pl.String},
+    )
+    d = store.districts.c
+    districts = _frame(
+        connection,
+        sa.select(d.id, d.name, d.population).order_by(d.id),
+        {"district_id": pl.String, "district": pl.String, "population": pl.Float64},
+    )
+    h = store.hotspots.c
+    hotspots = pl.DataFrame(
+        [
+            dict(row._mapping)
+            for row in connection.execute(
+                sa.select(h.id, h.cell, h.typology, h.days, h.hours, h.size_min, h.size_max)
+                .where(h.active)
+                .order_by(h.id)
+            )
+        ],
+        schema={
+            "id": pl.String,
+            "cell": pl.Int64,
+            "typology": pl.Int16,
+            "days": pl.String,
+            "hours": pl.String,
+            "size_min": pl.Int64,
+            "size_max": pl.Int64,
+        },
+        orient="row",
+    )
+    s = store.services.c
+    services = pl.DataFrame(
+        [
+            dict(row._mapping)
+            for row in connection.execute(
+                sa.select(
+                    s.id,
+                    s.name,
+                    s.service_type,
+                    s.cell,
+                    s.location,
+                    s.friendly,
+                    s.opening_hours,
+                    s.active_from,
+                    s.active_until,
+                ).order_by(s.id)
+            )
+        ],
+        schema={
+            "id": pl.String,
+            "name": pl.String,
+            "service_type": pl.Int16,
+            "cell": pl.Int64,
+            "location": pl.Binary,
+            "friendly": pl.Boolean,
+            "opening_hours": pl.String,
+            "active_from": pl.Date,
+            "active_until": pl.Date,
+        },
+        orient="row",
+    )
+    return CoverageData(
+        period=period,
+        resolution=resolution,
+        visits=visits,
+        profiles=profiles,
+        area_cells=area_cells,
+        districts=districts,
+        hotspots=hotspots,
+        services=services,
+    )
+
+
+def _referral_columns() -> list[pl.Expr]:
+    return [
+        ((pl.col("referrals") & (1 << index)) != 0)
+        .cast(pl.Int64)
+        .mul(pl.col("visits"))
+        .sum()
+        .alias(f"referrals_{name}")
+        for index, name in enumerate(SERVICE_TYPES)
+    ]
+
+
+def cell_coverage(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
+    """Return one row per cell visited up to the period's end or holding a registered hotspot.
+
+    Columns: the cell (as an integer and as its hex id), its district (null outside the area),
+    visits, unique contacts, new and returning contacts, supplies and referrals by service
+    type in the period, the last visit and days since it at the period's end, and whether the
+    cell holds a registered, active hotspot. Visits without a location are not in any cell.
+    """
+    start, end = epoch_day(data.period.start), epoch_day(data.period.end)
+    history = data.visits
+    first_seen = (
+        history.filter(pl.col("contact_id").is_not_null())
+        .group_by("contact_id")
+        .agg(pl.col("day").min().alias("first_day"))
+    )
+    located = history.filter(pl.col("cell").is_not_null())
+    in_period = located.filter(pl.col("day") >= start)
+    by_profile = (
+        in_period.group_by("cell", "profile_id")
+        .agg(pl.len().alias("visits"))
+        .join(data.profiles, on="profile_id", how="left")
+        .group_by("cell")
+        .agg(
+            pl.col("visits").sum(),
+            *(pl.col(name).mul(pl.col("visits")).sum().alias(name) for name in SUPPLIES),
+            *_referral_columns(),
+        )
+    )
+    contacts = (
+        in_period.filter(pl.col("contact_id").is_not_null())
+        .select("cell", "contact_id")
+        .unique()
+        .join(first_seen, on="contact_id", how="left")
+        .group_by("cell")
+        .agg(
+            pl.len().alias("contacts"),
+            (pl.col("first_day") >= start).sum().alias("new_contacts"),
+            (pl.col("first_day") < start).sum().alias("returning_contacts"),
+        )
+    )
+    last = located.group_by("cell").agg(pl.col("day").max().alias("last_day"))
+    hotspot_cells = data.hotspots.select("cell").unique().with_columns(hotspot=pl.lit(True))
+    cells = (
+        pl.concat([last.select("cell"), hotspot_cells.select("cell")])
+        .unique()
+        .join(last, on="cell", how="left")
+        .join(by_profile, on="cell", how="left")
+        .join(contacts, on="cell", how="left")
+        .join(hotspot_cells, on="cell", how="left")
+        .join(data.area_cells, on="cell", how="left")
+    )
+    counts = ["visits", "contacts", "new_contacts", "returning_contacts", *SUPPLIES]
+    counts += [f"referrals_{name}" for name in SERVICE_TYPES]
+    return (
+        cells.with_columns(
+            *(pl.col(name).fill_null(0).cast(pl.Int64) for name in counts),
+            pl.col("hotspot").fill_null(False),
+            (pl.lit(end) - pl.col("last_day")).alias("days_since_last_visit"),
+            (pl.col("last_day").cast(pl.Date)).alias("last_visit"),
+            pl.col("cell")
+            .cast(pl.UInt64)
+            .map_batches(_hex_ids, return_dtype=pl.String)
+            .alias("cell_id"),
+        )
+        .drop("last_day")
+        .select(
+            "cell",
+            "cell_id",
+            "district_id",
+            *counts,
+            "last_visit",
+            "days_since_last_visit",
+            "hotspot",
+        )
+        .sort("cell")
+    )
+
+
+def _hex_ids(cells: pl.Series) -> pl.Series:
+    import polars_h3 as plh3
+
+    return pl.DataFrame({"c": cells}).select(plh3.int_to_str("c"))["c"]
+
+
+def _service_points(services: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Return each service's latitude and longitude: its point if public, else its cell centre."""
+    lat, lng = cell_centres(services["cell"].to_list())
+    lat, lng = lat.copy(), lng.copy()
+    for index, blob in enumerate(services["location"].to_list()):
+        if blob is not None:
+            point = shapely.from_wkb(blob)
+            lat[index], lng[index] = point.y, point.x
+    return lat, lng
+
+
+def _masks(texts: list[str | None], build: Any) -> np.ndarray:
+    """Return one weekly mask per text, building each distinct text once."""
+    cache: dict[Any, np.ndarray] = {}
+    rows = []
+    for text in texts:
+        if text not in cache:
+            cache[text] = build(text)
+        rows.append(cache[text])
+    return np.array(rows, dtype=bool).reshape(len(texts), WEEK_SLOTS)
+
+
+def _service_mask(hours: str | None) -> np.ndarray:
+    # a service whose hours are unknown cannot be recommended for any time of day
+    return weekly_mask(intervals_from_text(hours)) if hours else np.zeros(WEEK_SLOTS, dtype=bool)
+
+
+def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
+    """Return, per active hotspot, its district, recency and access to each service type.
+
+    For every service type: ``minutes_<type>`` to the nearest service of that type that is
+    active on the period's last day, friendly (unless the options say otherwise) and open for
+    at least ``min_overlap_minutes`` a week during the hotspot's working hours; null when there
+    is none. ``reach_<type>`` says whether that is within ``reach_minutes``.
+    """
+    end = data.period.end
+    hotspots = data.hotspots.join(data.area_cells, on="cell", how="left")
+    last = (
+        data.visits.filter(pl.col("cell").is_not_null())
+        .group_by("cell")
+        .agg(pl.col("day").max().alias("last_day"))
+    )
+    hotspots = hotspots.join(last, on="cell", how="left").with_columns(
+        (pl.lit(epoch_day(end)) - pl.col("last_day")).alias("days_since_last_visit")
+    )
+    services = data.services.filter(
+        (pl.col("active_from").is_null() | (pl.col("active_from") <= end))
+        & (pl.col("active_until").is_null() | (pl.col("active_until") >= end))
+    )
+    if options.require_friendly:
+        services = services.filter(pl.col("friendly").fill_null(False))
+    columns: dict[str, Any] = {}
+    if hotspots.height:
+        h_lat, h_lng = cell_centres(hotspots["cell"].to_list())
+        working = _masks(
+            [
+                f"{d}|{h}"
+                for d, h in zip(
+                    hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True
+                )
+            ],
+            lambda key: working_mask(*(part or None for part in key.split("|"))),
+        )
+        s_lat, s_lng = _service_points(services)
+        opening = _masks(services["opening_hours"].to_list(), _service_mask)
+        overlap = working.astype(np.int32) @ opening.T.astype(np.int32)
+        usable = overlap * SLOT_MINUTES >= options.min_overlap_minutes
+        minutes = options.travel.minutes(h_lat, h_lng, s_lat, s_lng)
+        minutes = np.where(usable, minutes, np.inf)
+        kinds = services["service_type"].to_numpy()
+        for code, name in enumerate(SERVICE_TYPES, start=1):
+            of_type = kinds == code
+            nearest = (
+                minutes[:, of_type].min(axis=1)
+                if of_type.any()
+                else np.full(hotspots.height, np.inf)
+            )
+            columns[f"minutes_{name}"] = np.where(
+                np.isfinite(nearest), np.round(nearest, 1), np.nan
+            )
+            columns[f"reach_{name}"] = nearest <= options.reach_minutes
+    else:
+        for name in SERVICE_TYPES:
+            columns[f"minutes_{name}"] = []
+            columns[f"reach_{name}"] = []
+    size_mid = (pl.col("size_min") + pl.col("size_max")) / 2
+    known = hotspots.select(size_mid.drop_nulls().median()).item() if hotspots.height else None
+    return hotspots.with_columns(
+        size_mid.fill_null(known if known is not None else 1.0).alias("weight"),
+        (pl.col("days_since_last_visit") <= options.recent_days)
+        .fill_null(False)
+        .alias("visited_recently"),
+        (pl.col("days_since_last_visit") > options.overdue_weeks * 7)
+        .fill_null(True)
+        .alias("overdue"),
+        pl.col("cell")
+        .cast(pl.UInt64)
+        .map_batches(_hex_ids, return_dtype=pl.String)
+        .alias("cell_id"),
+        *(
+            (
+                pl.Series(name, values, dtype=pl.Float64).fill_nan(None)
+                if name.startswith("min")
+                else pl.Series(name, values, dtype=pl.Boolean)
+            )
+            for name, values in columns.items()
+        ),
+    ).drop("last_day")
+
+
+def _workload(data: CoverageData) -> pl.DataFrame:
+    """Active peer educators per district, each split by the share of their visits there."""
+    start = epoch_day(data.period.start)
+    located = data.visits.filter((pl.col("day") >= start) & pl.col("cell").is_not_null())
+    per_worker = (
+        located.group_by("worker_id", "cell")
+        .agg(pl.len().alias("n"))
+        .join(data.area_cells, on="cell", how="inner")
+        .group_by("worker_id", "district_id")
+        .agg(pl.col("n").sum())
+        .with_columns((pl.col("n") / pl.col("n").sum().over("worker_id")).alias("share"))
+    )
+    return per_worker.group_by("district_id").agg(
+        pl.col("share").sum().alias("peer_educators"),
+        pl.col("worker_id").n_unique().alias("peer_educators_seen"),
+    )
+
+
+def district_coverage(
+    data: CoverageData,
+    options: CoverageOptions,
+    cells: pl.DataFrame,
+    hotspots: pl.DataFrame,
+) -> pl.DataFrame:
+    """Return one row per district with every figure of the gap ranking and its inputs.
+
+    Also two rows that are not districts, ``_no_location`` (phone, SMS and online contacts,
+    which count for reach but are in no cell) and ``_outside_area`` (cells outside every
+    district), so that no visit is dropped; they are not ranked.
+    """
+    start = epoch_day(data.period.start)
+    period_visits = data.visits.filter(pl.col("day") >= start)
+    placed = period_visits.join(data.area_cells, on="cell", how="left").with_columns(
+        pl.when(pl.col("cell").is_null())
+        .then(pl.lit(NO_LOCATION))
+        .otherwise(pl.col("district_id").fill_null(OUTSIDE_AREA))
+        .alias("district_id")
+    )
+    reach = placed.group_by("district_id").agg(
+        pl.len().alias("visits"),
+        pl.col("contact_id").drop_nulls().n_unique().alias("contacts"),
+    )
+    first_seen = (
+        data.visits.filter(pl.col("contact_id").is_not_null())
+        .group_by("contact_id")
+        .agg(pl.col("day").min().alias("first_day"))
+    )
+    new = (
+        placed.filter(pl.col("contact_id").is_not_null())
+        .select("district_id", "contact_id")
+        .unique()
+        .join(first_seen, on="contact_id")
+        .group_by("district_id")
+        .agg((pl.col("first_day") >= start).sum().alias("new_contacts"))
+    )
+    candidates = (
+        cells.filter((pl.col("visits") > 0) & ~pl.col("hotspot"))
+        .group_by("district_id")
+        .agg(pl.len().alias("candidate_cells"))
+    )
+    outreach = hotspots.group_by("district_id").agg(
+        pl.len().alias("hotspots"),
+        pl.col("size_min").is_not_null().sum().alias("hotspots_with_size"),
+        pl.col("size_min").sum().alias("hotspot_size_min"),
+        pl.col("size_max").sum().alias("hotspot_size_max"),
+        pl.col("visited_recently").sum().alias("hotspots_visited_recently"),
+        pl.col("overdue").sum().alias("hotspots_overdue"),
+        (
+            (pl.col("overdue").cast(pl.Float64) * pl.col("weight")).sum() / pl.col("weight").sum()
+        ).alias("gap_outreach"),
+        *(
+            (
+                (pl.col(f"reach_{name}").cast(pl.Float64) * pl.col("weight")).sum()
+                / pl.col("weight").sum()
+            ).alias(f"access_{name}")
+            for name in SERVICE_TYPES
+        ),
+    )
+    low, high = options.prior_per_1000
+    frame = (
+        data.districts.join(reach, on="district_id", how="left")
+        .join(new, on="district_id", how="left")
+        .join(candidates, on="district_id", how="left")
+        .join(outreach, on="district_id", how="left")
+        .join(_workload(data), on="district_id", how="left")
+        .with_columns(
+            *(
+                pl.col(name).fill_null(0)
+                for name in (
+                    "visits",
+                    "contacts",
+                    "new_contacts",
+                    "candidate_cells",
+                    "hotspots",
+                    "hotspots_with_size",
+                    "hotspots_visited_recently",
+                    "hotspots_overdue",
+                    "peer_educators_seen",
+                )
+            ),
+            pl.col("peer_educators").fill_null(0.0).round(2),
+        )
+    )
+    from_hotspots = pl.col("hotspots_with_size") > 0
+    from_prior = pl.col("population").is_not_null() & (pl.col("population") > 0)
+    frame = frame.with_columns(
+        pl.when(from_hotspots)
+        .then(pl.lit("hotspots"))
+        .when(from_prior)
+        .then(pl.lit("population prior"))
+        .otherwise(pl.lit("unknown"))
+        .alias("estimate_source"),
+        pl.when(from_hotspots)
+        .then(pl.col("hotspot_size_min").cast(pl.Float64))
+        .when(from_prior)
+        .then((pl.col("population") * low / 1000).round(0))
+        .alias("estimate_min"),
+        pl.when(from_hotspots)
+        .then(pl.col("hotspot_size_max").cast(pl.Float64))
+        .when(from_prior)
+        .then((pl.col("population") * high / 1000).round(0))
+        .alias("estimate_max"),
+    ).drop("hotspot_size_min", "hotspot_size_max")
+    mid = (pl.col("estimate_min") + pl.col("estimate_max")) / 2
+    key = [f"access_{name}" for name in options.key_service_types]
+    frame = frame.with_columns(
+        (pl.col("contacts") / pl.col("estimate_max")).alias("coverage_low"),
+        pl.when(pl.col("estimate_min") > 0)
+        .then(pl.col("contacts") / pl.col("estimate_min"))
+        .alias("coverage_high"),
+        (pl.col("estimate_min") / pl.col("peer_educators")).alias("workload_low"),
+        (pl.col("estimate_max") / pl.col("peer_educators")).alias("workload_high"),
+        pl.mean_horizontal(*key).alias("access_key") if key else pl.lit(None, pl.Float64),
+        pl.when(mid > 0)
+        .then(1 - (pl.col("contacts") / mid).clip(upper_bound=1.0))
+        .alias("gap_reach"),
+        pl.when(mid > 0)
+        .then(1 - (pl.col("peer_educators") * options.workload_norm / mid).clip(upper_bound=1.0))
+        .alias("gap_workload"),
+    ).with_columns((1 - pl.col("access_key")).alias("gap_access"))
+    weights = options.gap_weights
+    gaps = [f"gap_{name}" for name in weights]
+    frame = frame.with_columns(
+        (100 * pl.sum_horizontal(*(pl.col(g).fill_null(0) * weights[g[4:]] for g in gaps)))
+        .round(1)
+        .alias("gap_score"),
+        pl.sum_horizontal(
+            *(pl.col(g).is_not_null().cast(pl.Float64) * weights[g[4:]] for g in gaps)
+        ).alias("known_weight"),
+    )
+    # Districts whose need rests on the programme's own hotspot registry come first; those
+    # with only a population prior (unmapped) or no estimate follow, so that the top of the
+    # ranking is about places the programme knows sex workers work (docs/coverage.md).
+    basis = (
+        pl.col("estimate_source")
+        .replace_strict({"hotspots": 0, "population prior": 1, "unknown": 2}, return_dtype=pl.Int8)
+        .alias("__basis")
+    )
+    frame = (
+        frame.with_columns(
+            basis,
+            (-pl.col("gap_score")).alias("__score"),
+            (-pl.col("estimate_max").fill_null(0)).alias("__size"),
+        )
+        .sort(["__basis", "__score", "__size", "district_id"], nulls_last=True)
+        .drop("__basis", "__score", "__size")
+        .with_columns(pl.int_range(1, pl.len() + 1).alias("rank"))
+    )
+    extra = (
+        reach.filter(pl.col("district_id").is_in([NO_LOCATION, OUTSIDE_AREA]))
+        .join(new, on="district_id", how="left")
+        .with_columns(
+            pl.col("district_id")
+            .replace(
+                {
+                    NO_LOCATION: "(no location: phone, SMS, online)",
+                    OUTSIDE_AREA: "(outside every district)",
+                }
+            )
+            .alias("district"),
+            pl.col("new_contacts").fill_null(0),
+        )
+    )
+    return pl.concat([frame, extra], how="diagonal_relaxed")
+
+
+def coverage(
+    workspace: Workspace,
+    period: Period | str | None = None,
+    *,
+    options: CoverageOptions | None = None,
+    today: dt.date | None = None,
+) -> CoverageReport:
+    """Compute coverage for ``period`` (default: the last 90 days) on a workspace."""
+    options = options or CoverageOptions.from_settings()
+    if not isinstance(period, Period):
+        period = parse_period(period, today=today, default_days=get_settings().default_period_days)
+    data = load_coverage_data(workspace, period)
+    return coverage_from_data(data, options)
+
+
+def coverage_from_data(data: CoverageData, options: CoverageOptions) -> CoverageReport:
+    """Compute coverage from already-loaded data (what :func:`coverage` does after loading)."""
+    cells = cell_coverage(data, options)
+    hotspots = hotspot_access(data, options)
+    districts = district_coverage(data, options, cells, hotspots)
+    start = epoch_day(data.period.start)
+    in_period = data.visits.filter(pl.col("day") >= start)
+    totals = {
+        "period": data.period.label,
+        "start": data.period.start.isoformat(),
+        "end": data.period.end.isoformat(),
+        "visits": in_period.height,
+        "contacts": in_period["contact_id"].drop_nulls().n_unique(),
+        "visits_without_location": in_period["cell"].null_count(),
+        "cells_outside_area": cells.filter(
+            pl.col("district_id").is_null() & (pl.col("visits") > 0)
+        ).height,
+        "travel": getattr(options.travel, "describe", lambda: type(options.travel).__name__)(),
+    }
+    return CoverageReport(
+        period=data.period,
+        options=options,
+        cells=cells,
+        hotspots=hotspots,
+        districts=districts,
+        totals=totals,
+    )

@@ -1,0 +1,94 @@
+"""Reporting periods: calendar months, quarters and the last N days, and the period before each."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from mapping.errors import InvalidInputError
+
+_QUARTER = re.compile(r"^(\d{4})-?[qQ]([1-4])$")
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_LAST = re.compile(r"^last-(\d{1,4})-days$")
+_HELP = "write 2026-Q3 (a quarter), 2026-09 (a month) or last-90-days"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of days ``start``..``end`` with the label it was asked for by."""
+
+    start: dt.date
+    end: dt.date
+    label: str
+
+    @property
+    def days(self) -> int:
+        """Number of days in the period."""
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        """Return the period of the same kind just before this one (for trends and fading).
+
+        Examples
+        --------
+        >>> parse_period("2026-Q1").previous().label
+        '2025-Q4'
+        >>> parse_period("2026-03").previous().label
+        '2026-02'
+        """
+        quarter = _QUARTER.match(self.label)
+        if quarter:
+            year, number = int(quarter[1]), int(quarter[2])
+            return parse_period(f"{year - 1}-Q4" if number == 1 else f"{year}-Q{number - 1}")
+        month = _MONTH.match(self.label)
+        if month:
+            year, number = int(month[1]), int(month[2])
+            return parse_period(f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}")
+        end = self.start - dt.timedelta(days=1)
+        return Period(end - dt.timedelta(days=self.days - 1), end, f"previous {self.days} days")
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    following = dt.date(year + 1, 1, 1) if month == 12 else dt.date(year, month + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def parse_period(
+    text: str | None, *, today: dt.date | None = None, default_days: int = 90
+) -> Period:
+    """Return the period ``text`` names; ``None`` means the last ``default_days`` days.
+
+    The last N days end today (``today``, for tests), today included.
+
+    Examples
+    --------
+    >>> parse_period("2026-Q3")
+    Period(start=datetime.date(2026, 7, 1), end=datetime.date(2026, 9, 30), label='2026-Q3')
+    >>> parse_period("last-7-days", today=dt.date(2026, 12, 1)).start
+    datetime.date(2026, 11, 25)
+    >>> parse_period("Q3")
+    Traceback (most recent call last):
+    ...
+    mapping.errors.InvalidInputError: period 'Q3' is not a period — write 2026-Q3 ...
+    """
+    today = today or dt.date.today()
+    cleaned = (text or f"last-{default_days}-days").strip().lower()
+    quarter = _QUARTER.match(cleaned)
+    if quarter:
+        year, number = int(quarter[1]), int(quarter[2])
+        first = 3 * (number - 1) + 1
+        return Period(dt.date(year, first, 1), _month_end(year, first + 2), f"{year}-Q{number}")
+    month = _MONTH.match(cleaned)
+    if month:
+        year, number = int(month[1]), int(month[2])
+        if not 1 <= number <= 12:
+            raise InvalidInputError(f"period {text!r}: there is no month {number} — {_HELP}")
+        return Period(dt.date(year, number, 1), _month_end(year, number), f"{year}-{number:02d}")
+    last = _LAST.match(cleaned)
+    if last:
+        days = int(last[1])
+        if days < 1:
+            raise InvalidInputError(f"period {text!r} has no days — {_HELP}")
+        return Period(today - dt.timedelta(days=days - 1), today, f"last-{days}-days")
+    raise InvalidInputError(f"period {text!r} is not a period — {_HELP}")
