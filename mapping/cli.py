@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mapping.errors import MappingError
+from mapping.errors import InvalidInputError, MappingError
 
 EXIT_OK = 0
 #: Network address the app listens on; 127.0.0.1 (this machine only) unless a deployment says.
@@ -62,6 +62,28 @@ def _parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="what the workspace holds")
     summary.add_argument("--workspace", help=workspace_help)
     summary.add_argument("--format", choices=["text", "json"], default="text")
+
+    formats = ("text", "csv", "json")
+    period_help = "2026-Q3, 2026-09 or last-90-days (default: the last 90 days)"
+    cover = sub.add_parser("coverage", help="coverage per district, ranked by gap score")
+    cover.add_argument("--workspace", help=workspace_help)
+    cover.add_argument("--period", help=period_help)
+    cover.add_argument("--format", choices=formats, default="text")
+    cover.add_argument("--cells", action="store_true", help="one row per cell instead")
+    cover.add_argument("--explain", metavar="DISTRICT", help="how one district's row was computed")
+
+    gaps = sub.add_parser("gaps", help="overdue and uncovered hotspots, emerging and fading ones")
+    gaps.add_argument("--workspace", help=workspace_help)
+    gaps.add_argument("--period", help=period_help)
+    gaps.add_argument("--district", help="only this district (id)")
+    gaps.add_argument("--format", choices=formats, default="text")
+
+    sites = sub.add_parser("suggest-sites", help="cells where a new service would reach most")
+    sites.add_argument("--service-type", required=True, help="e.g. hiv_testing, prep_pep")
+    sites.add_argument("--count", type=int, default=5, help="how many sites (default 5)")
+    sites.add_argument("--workspace", help=workspace_help)
+    sites.add_argument("--period", help=period_help)
+    sites.add_argument("--format", choices=formats, default="text")
     return parser
 
 
@@ -198,12 +220,87 @@ def _run_app(workspace: Path, port: int) -> int:
     os.execve(sys.executable, command, env)
 
 
+def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
+    from mapping.coverage import CoverageOptions, load_coverage_data
+    from mapping.periods import parse_period
+    from mapping.settings import get_settings
+    from mapping.workspace import open_workspace, workspace_path
+
+    workspace = open_workspace(workspace_path(args.workspace))
+    options = CoverageOptions.from_settings()
+    period = parse_period(args.period, default_days=get_settings().default_period_days)
+    return load_coverage_data(workspace, period), options
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from mapping.coverage import coverage_from_data
+    from mapping.reports import coverage_text, explain_district, frame_text, render
+
+    data, options = _coverage_data(args)
+    report = coverage_from_data(data, options)  # type: ignore[arg-type]
+    if args.explain:
+        print(explain_district(report, args.explain))
+        return EXIT_OK
+    frame = report.cells.drop("cell") if args.cells else report.ranked()
+    if args.format == "text":
+        print(frame_text(frame) if args.cells else coverage_text(report))
+    else:
+        print(render(frame, args.format, meta=report.totals))
+    return EXIT_OK
+
+
+def _gaps(args: argparse.Namespace) -> int:
+    from mapping.coverage import coverage_from_data
+    from mapping.gaps import hotspot_gaps
+    from mapping.reports import frame_text, render
+
+    data, options = _coverage_data(args)
+    report = coverage_from_data(data, options)  # type: ignore[arg-type]
+    if args.district and args.district not in set(report.districts["district_id"].to_list()):
+        raise InvalidInputError(
+            f"district {args.district!r} is not in this workspace — give a district id "
+            "as `outreach-map coverage` lists them"
+        )
+    frame = hotspot_gaps(report, data, district_id=args.district)  # type: ignore[arg-type]
+    if args.format == "text":
+        print(f"hotspot findings, {report.totals['period']}: {frame.height}")
+        print(frame_text(frame.drop("district_id")))
+    else:
+        print(render(frame, args.format, meta=report.totals))
+    return EXIT_OK
+
+
+def _suggest_sites(args: argparse.Namespace) -> int:
+    from mapping.reports import frame_text, render
+    from mapping.siting import suggest_sites
+
+    data, options = _coverage_data(args)
+    frame = suggest_sites(
+        data,  # type: ignore[arg-type]
+        options,  # type: ignore[arg-type]
+        service_type=args.service_type,
+        count=args.count,
+    )
+    if args.format == "text":
+        print(
+            f"up to {args.count} new {args.service_type} sites, each adding the most hotspots "
+            "not yet within reach (weight = estimated sex workers)"
+        )
+        print(frame_text(frame))
+    else:
+        print(render(frame, args.format, meta={"service_type": args.service_type}))
+    return EXIT_OK
+
+
 _COMMANDS = {
     "init": _init,
     "import": _import,
     "summary": _summary,
     "demo": _demo,
     "serve": _serve,
+    "coverage": _coverage,
+    "gaps": _gaps,
+    "suggest-sites": _suggest_sites,
 }
 
 if __name__ == "__main__":

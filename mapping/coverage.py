@@ -204,6 +204,10 @@ def _load(connection: Connection, period: Period, resolution: int) -> CoverageDa
             "size_max": pl.Int64,
         },
         orient="row",
+    ).with_columns(
+        # a range given by one bound only is taken as that single number
+        pl.coalesce("size_min", "size_max").alias("size_min"),
+        pl.coalesce("size_max", "size_min").alias("size_max"),
     )
     s = store.services.c
     services = pl.DataFrame(
@@ -354,7 +358,7 @@ def _service_points(services: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return lat, lng
 
 
-def _masks(texts: list[str | None], build: Any) -> np.ndarray:
+def _masks(texts: list[Any], build: Any) -> np.ndarray:
     """Return one weekly mask per text, building each distinct text once."""
     cache: dict[Any, np.ndarray] = {}
     rows = []
@@ -398,13 +402,8 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
     if hotspots.height:
         h_lat, h_lng = cell_centres(hotspots["cell"].to_list())
         working = _masks(
-            [
-                f"{d}|{h}"
-                for d, h in zip(
-                    hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True
-                )
-            ],
-            lambda key: working_mask(*(part or None for part in key.split("|"))),
+            list(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True)),
+            lambda key: working_mask(key[0] or None, key[1] or None),
         )
         s_lat, s_lng = _service_points(services)
         opening = _masks(services["opening_hours"].to_list(), _service_mask)
@@ -579,12 +578,18 @@ def district_coverage(
     mid = (pl.col("estimate_min") + pl.col("estimate_max")) / 2
     key = [f"access_{name}" for name in options.key_service_types]
     frame = frame.with_columns(
-        (pl.col("contacts") / pl.col("estimate_max")).alias("coverage_low"),
+        pl.when(pl.col("estimate_max") > 0)
+        .then(pl.col("contacts") / pl.col("estimate_max"))
+        .alias("coverage_low"),
         pl.when(pl.col("estimate_min") > 0)
         .then(pl.col("contacts") / pl.col("estimate_min"))
         .alias("coverage_high"),
-        (pl.col("estimate_min") / pl.col("peer_educators")).alias("workload_low"),
-        (pl.col("estimate_max") / pl.col("peer_educators")).alias("workload_high"),
+        pl.when(pl.col("peer_educators") > 0)
+        .then(pl.col("estimate_min") / pl.col("peer_educators"))
+        .alias("workload_low"),
+        pl.when(pl.col("peer_educators") > 0)
+        .then(pl.col("estimate_max") / pl.col("peer_educators"))
+        .alias("workload_high"),
         pl.mean_horizontal(*key).alias("access_key") if key else pl.lit(None, pl.Float64),
         pl.when(mid > 0)
         .then(1 - (pl.col("contacts") / mid).clip(upper_bound=1.0))
@@ -623,6 +628,7 @@ def district_coverage(
     )
     extra = (
         reach.filter(pl.col("district_id").is_in([NO_LOCATION, OUTSIDE_AREA]))
+        .sort("district_id")
         .join(new, on="district_id", how="left")
         .with_columns(
             pl.col("district_id")

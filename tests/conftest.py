@@ -11,6 +11,7 @@ import pytest
 from helpers import DISTRICTS_SOURCE, copy_workspace
 
 from mapping.area import districts_from_file, init_area
+from mapping.demo import build_demo
 from mapping.workspace import Workspace
 
 
@@ -58,3 +59,14 @@ def other_workspace(template_workspace: Path, tmp_path: Path) -> Workspace:
     copy = copy_workspace(template_workspace, tmp_path / "other")
     (copy.path / "secret.key").write_text(os.urandom(32).hex() + "\n", encoding="ascii")
     return copy
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace (real Lima districts and facilities, synthetic visits), built once.
+
+    Tests only read it.
+    """
+    path = tmp_path_factory.mktemp("demo") / "lima"
+    build_demo(path)
+    return path

@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
-from mapping.demo import build_demo
 from mapping.maps import (
     DEFAULT_ASSETS_URL,
     LEAFLET_VERSION,
@@ -45,14 +44,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-
-@pytest.fixture(scope="module")
-def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo workspace (real Lima districts and facilities, synthetic visits), built once."""
-    path = tmp_path_factory.mktemp("demo") / "lima"
-    build_demo(path)
-    return path
 
 
 @pytest.fixture(scope="module")

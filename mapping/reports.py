@@ -1,0 +1,204 @@
+"""Coverage results as text, CSV or JSON, and the trace of one district's figures to its inputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+import polars as pl
+
+from mapping.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport
+from mapping.errors import InvalidInputError
+
+FORMATS = ("text", "csv", "json")
+
+
+def _pct(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unknown"
+    return f"{100 * value:.0f} %"
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def coverage_interval(low: float | None, high: float | None) -> str:
+    """Return a coverage interval as words: ``"40-72 %"``, ``"at least 40 %"`` or ``"unknown"``.
+
+    Examples
+    --------
+    >>> coverage_interval(0.405, 0.7225), coverage_interval(0.2, None)
+    ('40-72 %', 'at least 20 %')
+    """
+    if low is None:
+        return "unknown"
+    if high is None:
+        return f"at least {_pct(low)}"
+    return f"{100 * low:.0f}-{100 * high:.0f} %"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def coverage_text(report: CoverageReport) -> str:
+    """Return the district ranking as a text table, with the rows no district holds below it."""
+    t = report.totals
+    options = report.options
+    lines = [
+        f"coverage {t['period']} ({t['start']} to {t['end']}): {t['visits']:,} visits, "
+        f"{t['contacts']:,} unique contacts ({t['visits_without_location']:,} visits without "
+        "location)",
+        f"service access: friendly services of {', '.join(options.key_service_types)} open at "
+        f"the hotspot's hours, within {options.reach_minutes:g} min ({t['travel']})",
+        "",
+    ]
+    rows = []
+    extra = []
+    for row in report.ranked().iter_rows(named=True):
+        if row["rank"] is None:
+            extra.append(row)
+            continue
+        rows.append(
+            [
+                str(row["rank"]),
+                row["district"][:28],
+                _number(row["contacts"]),
+                f"{_number(row['estimate_min'])}-{_number(row['estimate_max'])}"
+                if row["estimate_min"] is not None
+                else "unknown",
+                {"hotspots": "hotspots", "population prior": "prior"}.get(
+                    row["estimate_source"], "none"
+                ),
+                coverage_interval(row["coverage_low"], row["coverage_high"]),
+                f"{row['hotspots']}/{row['hotspots_visited_recently']}/{row['hotspots_overdue']}",
+                _pct(row["access_key"]),
+                _number(row["peer_educators"], 1),
+                _number(row["gap_score"], 1),
+            ]
+        )
+    lines.append(
+        _table(
+            [
+                "rank",
+                "district",
+                "reach",
+                "estimate",
+                "from",
+                "coverage",
+                "hotspots/recent/overdue",
+                "access",
+                "peers",
+                "gap",
+            ],
+            rows,
+        )
+    )
+    for row in extra:
+        lines.append(
+            f"{row['district']}: {row['visits']:,} visits, {row['contacts']:,} unique contacts "
+            "(counted in the totals, in no district)"
+        )
+    weights = " + ".join(f"{w:g} {name}" for name, w in options.gap_weights.items())
+    lines.append(
+        f"gap = 100 x ({weights}); districts with registered hotspots are ranked first, "
+        "then those with only a population prior (docs/coverage.md). "
+        "`--explain DISTRICT` shows how a row was computed."
+    )
+    return "\n".join(lines)
+
+
+def _unranked(report: CoverageReport) -> int:
+    return int(report.districts["rank"].null_count())
+
+
+def explain_district(report: CoverageReport, district: str) -> str:
+    """Return how each figure of one district's row was computed, with its inputs.
+
+    ``district`` is a district id or name (case-insensitive).
+    """
+    frame = report.districts.filter(
+        (pl.col("district_id") == district)
+        | (pl.col("district").str.to_lowercase() == district.lower())
+    )
+    if frame.height == 0 or frame["district_id"][0] in (NO_LOCATION, OUTSIDE_AREA):
+        known = ", ".join(report.districts["district_id"].head(5).to_list())
+        raise InvalidInputError(
+            f"district {district!r} is not in this workspace — give an id or a name "
+            f"(ids look like: {known}, ...)"
+        )
+    r = frame.row(0, named=True)
+    o = report.options
+    mid = (r["estimate_min"] + r["estimate_max"]) / 2 if r["estimate_min"] is not None else None
+    source = {
+        "hotspots": f"sum of the size ranges of {r['hotspots_with_size']} registered hotspots",
+        "population prior": (
+            f"no sized hotspot registered: population {_number(r['population'])} x "
+            f"{o.prior_per_1000[0]:g}-{o.prior_per_1000[1]:g} per 1,000"
+        ),
+    }.get(r["estimate_source"], "no hotspot sizes and no population: unknown")
+    lines = [
+        f"{r['district']} ({r['district_id']}), period {report.totals['period']}, "
+        f"rank {r['rank']} of {report.districts.height - _unranked(report)}",
+        f"reach: {r['contacts']} unique contacts ({r['new_contacts']} new) in "
+        f"{r['visits']} visits located in the district",
+        f"estimate: {_number(r['estimate_min'])}-{_number(r['estimate_max'])} sex workers "
+        f"({source})",
+        f"coverage: {r['contacts']} / {_number(r['estimate_max'])} to {r['contacts']} / "
+        f"{_number(r['estimate_min'])} = "
+        f"{coverage_interval(r['coverage_low'], r['coverage_high'])}",
+        f"hotspots: {r['hotspots']} registered, {r['hotspots_visited_recently']} visited within "
+        f"{o.recent_days} days, {r['hotspots_overdue']} overdue (none in {o.overdue_weeks} "
+        f"weeks); {r['candidate_cells']} visited cells not in the registry",
+        "service access (share of hotspot weight within "
+        f"{o.reach_minutes:g} min of a friendly service open at its hours): "
+        + ", ".join(f"{t} {_pct(r[f'access_{t}'])}" for t in o.key_service_types),
+        f"peer educators: {_number(r['peer_educators'], 2)} full-time equivalents "
+        f"({r['peer_educators_seen']} seen, each counted by their share of visits here); "
+        f"workload {_number(r['workload_low'])}-{_number(r['workload_high'])} per peer "
+        f"educator against a norm of {o.workload_norm}",
+        "gaps:",
+        f"  reach    = 1 - min(1, {r['contacts']} / {_number(mid, 1)}) = "
+        f"{_number(r['gap_reach'], 3)}",
+        f"  outreach = size-weighted share of hotspots overdue = {_number(r['gap_outreach'], 3)}",
+        f"  access   = 1 - mean access over key types = {_number(r['gap_access'], 3)}",
+        f"  workload = 1 - min(1, {_number(r['peer_educators'], 2)} x {o.workload_norm} / "
+        f"{_number(mid, 1)}) = {_number(r['gap_workload'], 3)}",
+        "  score    = 100 x ("
+        + " + ".join(f"{w:g} x {name}" for name, w in o.gap_weights.items())
+        + f") = {_number(r['gap_score'], 1)}  (unknown gaps count 0; known weight "
+        f"{_number(r['known_weight'], 2)})",
+    ]
+    return "\n".join(lines)
+
+
+def frame_text(frame: pl.DataFrame) -> str:
+    """Return any result table as aligned text columns."""
+    if frame.height == 0:
+        return "(nothing found)"
+    rows = [["" if v is None else str(v) for v in row] for row in frame.iter_rows()]
+    return _table(frame.columns, rows)
+
+
+def render(frame: pl.DataFrame, fmt: str, *, meta: dict[str, Any] | None = None) -> str:
+    """Return ``frame`` as CSV or as JSON (``{"meta": ..., "rows": [...]}``)."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        frame.write_csv(buffer)
+        return buffer.getvalue().rstrip("\n")
+    if fmt == "json":
+        return json.dumps(
+            {"meta": meta or {}, "rows": frame.to_dicts()}, indent=2, default=str, allow_nan=False
+        )
+    raise InvalidInputError(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")

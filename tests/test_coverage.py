@@ -1,0 +1,405 @@
+"""Coverage analytics on a hand-made area: every figure checked against a value worked by hand.
+
+The area is four square districts side by side (A, B, C, D from west to east, each 0.05° wide).
+A and B have registered hotspots; C has only a population (so its estimate is the prior); D has
+neither (so its coverage is unknown). Visits are imported through the real pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import polars as pl
+import pytest
+import shapely
+from helpers import csv_text
+
+from mapping.area import hotspots_from_file, init_area, services_from_file
+from mapping.coverage import (
+    NO_LOCATION,
+    OUTSIDE_AREA,
+    CoverageOptions,
+    CoverageReport,
+    coverage,
+    load_coverage_data,
+)
+from mapping.errors import InvalidInputError
+from mapping.gaps import SignalOptions, cell_signals, hotspot_gaps
+from mapping.periods import parse_period
+from mapping.reports import coverage_text, explain_district, render
+from mapping.settings import Settings
+from mapping.siting import suggest_sites
+from mapping.visits import visits_from_file
+from mapping.workspace import Workspace
+
+WEST = -77.10
+WIDTH = 0.05
+SOUTH, NORTH = -12.10, -12.05
+LAT = -12.075
+#: Points well inside A, B and C, a second place in A far from the first, and one east of D.
+A_POINT = (LAT, -77.075)
+A_FAR = (-12.095, -77.095)
+B_POINT = (LAT, -77.025)
+C_POINT = (LAT, -76.975)
+OUTSIDE = (LAT, -76.80)
+#: Only key types the test sets up, so that the access gap is easy to work out by hand.
+OPTIONS = replace(CoverageOptions(), key_service_types=("hiv_testing", "sti_clinic"))
+
+
+def cell(point: tuple[float, float]) -> str:
+    """The resolution-8 cell of a point."""
+    return str(h3.latlng_to_cell(point[0], point[1], 8))
+
+
+def border_point() -> tuple[float, float]:
+    """A point in district A whose cell has its centre in district B (the cell crosses)."""
+    for step in range(200):
+        point = (LAT + step * 0.0005, -77.0502)
+        centre_lng = h3.cell_to_latlng(cell(point))[1]
+        if centre_lng > -77.05:
+            return point
+    raise AssertionError("no crossing cell found")
+
+
+BORDER = border_point()
+
+
+@pytest.fixture
+def area(tmp_path: Path) -> Workspace:
+    """The four districts, with hotspots, services and visits imported."""
+    districts = gpd.GeoDataFrame(
+        {
+            "id": ["A", "B", "C", "D"],
+            "name": ["Alfa", "Bravo", "Charlie", "Delta"],
+            "population": [100_000.0, 50_000.0, 20_000.0, None],
+        },
+        geometry=[
+            shapely.box(WEST + i * WIDTH, SOUTH, WEST + (i + 1) * WIDTH, NORTH) for i in range(4)
+        ],
+        crs=4326,
+    )
+    workspace = init_area(tmp_path / "ws", districts, name="Test area", resolution=8)
+    hotspots = tmp_path / "hotspots.csv"
+    hotspots.write_text(
+        csv_text(
+            ("id", "cell", "typology", "days", "opening_hours", "size_min", "size_max"),
+            [
+                ("HA1", cell(A_POINT), "street", "Mo-Su", "20:00-04:00", 10, 20),
+                ("HA2", cell(A_FAR), "bar", "Mo-Su", "20:00-04:00", 4, 6),
+                ("HB1", cell(B_POINT), "bar", "Mo-Su", "20:00-04:00", 6, 10),
+            ],
+        ),
+        encoding="utf-8",
+    )
+    assert hotspots_from_file(workspace, hotspots).accepted == 3
+    services = tmp_path / "services.csv"
+    services.write_text(
+        csv_text(
+            ("id", "name", "type", "cell", "friendly", "opening_hours", "active_until"),
+            [
+                # open in the evening, in HA1's own cell: serves HA1, too far for HA2
+                ("S1", "Evening testing", "hiv_testing", cell(A_POINT), "yes", "18:00-23:00", ""),
+                # the only current testing near HB1 is a daytime clinic; HB1 works at night
+                ("S2", "Day clinic", "hiv_testing", cell(B_POINT), "yes", "Mo-Fr 08:00-16:00", ""),
+                # a night service that closed before the period
+                (
+                    "S3",
+                    "Closed unit",
+                    "hiv_testing",
+                    cell(B_POINT),
+                    "yes",
+                    "20:00-02:00",
+                    "2026-06-30",
+                ),
+                # open at night but not friendly
+                ("S4", "Public STI", "sti_clinic", cell(B_POINT), "no", "20:00-02:00", ""),
+            ],
+        ),
+        encoding="utf-8",
+    )
+    assert services_from_file(workspace, services).accepted == 4
+    visits = tmp_path / "visits.csv"
+    visits.write_text(
+        csv_text(
+            (
+                "date",
+                "peer_educator",
+                "team",
+                "channel",
+                "latitude",
+                "longitude",
+                "contact_code",
+                "male_condoms",
+                "referrals",
+            ),
+            [
+                ("2026-05-10", "PE1", "T1", "in_person", *A_POINT, "AAA01", 4, ""),
+                ("2026-07-05", "PE1", "T1", "in_person", *A_POINT, "AAA01", 10, "hiv_testing"),
+                ("2026-07-06", "PE1", "T1", "in_person", *A_POINT, "BBB02", 5, ""),
+                ("2026-07-20", "PE1", "T1", "in_person", *A_POINT, "BBB02", 5, "sti_clinic"),
+                ("2026-09-20", "PE1", "T1", "in_person", *A_POINT, "BBB02", 0, ""),
+                ("2026-08-01", "PE2", "T2", "in_person", *BORDER, "CCC03", 3, ""),
+                ("2026-08-02", "PE2", "T2", "in_person", *B_POINT, "DDD04", 3, ""),
+                ("2026-09-25", "PE2", "T2", "in_person", *B_POINT, "", 3, ""),
+                ("2026-08-04", "PE2", "T2", "phone", "", "", "EEE05", 0, ""),
+                ("2026-08-05", "PE2", "T2", "phone", "", "", "DDD04", 0, ""),
+                ("2026-09-01", "PE2", "T2", "in_person", *C_POINT, "FFF06", 2, ""),
+                ("2026-09-02", "PE3", "T3", "in_person", *OUTSIDE, "GGG07", 1, ""),
+            ],
+        ),
+        encoding="utf-8",
+    )
+    result = visits_from_file(workspace, visits, allow_outside=True)
+    assert (result.accepted, result.rejected) == (12, 0)
+    return workspace
+
+
+@pytest.fixture
+def report(area: Workspace) -> CoverageReport:
+    """Coverage of the hand-made area for 2026-Q3."""
+    return coverage(area, "2026-Q3", options=OPTIONS)
+
+
+def district(report: CoverageReport, district_id: str) -> dict[str, object]:
+    """One row of the district table."""
+    return report.districts.filter(pl.col("district_id") == district_id).row(0, named=True)
+
+
+def test_cells(report: CoverageReport) -> None:
+    """Per cell: visits, contacts new and returning, supplies, referrals, recency, hotspot."""
+    cells = {row["cell_id"]: row for row in report.cells.iter_rows(named=True)}
+    a = cells[cell(A_POINT)]
+    assert (a["district_id"], a["visits"], a["contacts"]) == ("A", 4, 2)
+    # AAA01 was first seen in May (returning); BBB02 first in July (new)
+    assert (a["new_contacts"], a["returning_contacts"]) == (1, 1)
+    assert a["male_condoms"] == 10 + 5 + 5 + 0  # the May visit is outside the period
+    assert (a["referrals_hiv_testing"], a["referrals_sti_clinic"]) == (1, 1)
+    assert (a["last_visit"], a["days_since_last_visit"]) == (dt.date(2026, 9, 20), 10)
+    assert a["hotspot"] is True
+    far = cells[cell(A_FAR)]
+    assert (far["visits"], far["last_visit"], far["hotspot"]) == (0, None, True)
+    b = cells[cell(B_POINT)]
+    # a visit without a contact code counts as a visit, not as a contact
+    assert (b["visits"], b["contacts"]) == (2, 1)
+
+
+def test_a_cell_crossing_a_border_belongs_to_the_district_holding_its_centre(
+    report: CoverageReport,
+) -> None:
+    """The visit was made on A's side of the line, but its cell's centre is in B."""
+    border = report.cells.filter(pl.col("cell_id") == cell(BORDER)).row(0, named=True)
+    assert border["district_id"] == "B"
+    assert (district(report, "A")["visits"], district(report, "B")["visits"]) == (4, 3)
+
+
+def test_phone_contacts_count_for_reach_but_not_for_any_cell(report: CoverageReport) -> None:
+    """The two phone contacts are in the no-location row and the totals, in no cell."""
+    no_location = district(report, NO_LOCATION)
+    assert (no_location["visits"], no_location["contacts"]) == (2, 2)
+    assert no_location["rank"] is None
+    assert report.cells["visits"].sum() == 12 - 1 - 2  # in period, located (May excluded)
+    assert report.totals["visits"] == 11
+    assert report.totals["contacts"] == 7  # AAA01 BBB02 CCC03 DDD04 EEE05 FFF06 GGG07
+    assert report.totals["visits_without_location"] == 2
+
+
+def test_cells_outside_every_district_are_reported(report: CoverageReport) -> None:
+    """The visit east of D is kept, in a row of its own, never in a district."""
+    outside = district(report, OUTSIDE_AREA)
+    assert (outside["visits"], outside["contacts"]) == (1, 1)
+    assert report.totals["cells_outside_area"] == 1
+    assert report.cells.filter(pl.col("cell_id") == cell(OUTSIDE))["district_id"][0] is None
+
+
+def test_reach_estimate_and_coverage_interval(report: CoverageReport) -> None:
+    """Estimates from hotspot ranges, else the population prior, else unknown."""
+    a, b, c, d = (district(report, x) for x in "ABCD")
+    assert (a["contacts"], a["new_contacts"]) == (2, 1)
+    assert (a["estimate_source"], a["estimate_min"], a["estimate_max"]) == ("hotspots", 14, 26)
+    assert a["coverage_low"] == pytest.approx(2 / 26)
+    assert a["coverage_high"] == pytest.approx(2 / 14)
+    assert (b["contacts"], b["estimate_min"], b["estimate_max"]) == (2, 6, 10)
+    assert (c["estimate_source"], c["estimate_min"], c["estimate_max"]) == (
+        "population prior",
+        20,
+        60,
+    )
+    assert (c["coverage_low"], c["coverage_high"]) == (pytest.approx(1 / 60), pytest.approx(1 / 20))
+    assert d["estimate_source"] == "unknown"
+    assert (d["coverage_low"], d["coverage_high"], d["gap_reach"]) == (None, None, None)
+    assert "unknown" in coverage_text(report)
+
+
+def test_outreach_recency_and_overdue(report: CoverageReport) -> None:
+    """HA1 was visited 10 days before the period's end; HA2 never; HB1 5 days before."""
+    hotspots = {row["id"]: row for row in report.hotspots.iter_rows(named=True)}
+    assert (hotspots["HA1"]["visited_recently"], hotspots["HA1"]["overdue"]) == (True, False)
+    assert (hotspots["HA2"]["days_since_last_visit"], hotspots["HA2"]["overdue"]) == (None, True)
+    assert hotspots["HB1"]["days_since_last_visit"] == 5
+    a = district(report, "A")
+    assert (a["hotspots"], a["hotspots_visited_recently"], a["hotspots_overdue"]) == (2, 1, 1)
+    assert a["gap_outreach"] == pytest.approx(5 / (15 + 5))  # weighted by size midpoints
+    assert district(report, "C")["candidate_cells"] == 1  # FFF06's cell is not registered
+
+
+def test_service_access_needs_a_friendly_service_open_at_the_hotspots_hours(
+    area: Workspace, report: CoverageReport
+) -> None:
+    """HB1 (night) has a friendly daytime clinic, a closed night unit and an unfriendly one."""
+    hotspots = {row["id"]: row for row in report.hotspots.iter_rows(named=True)}
+    assert hotspots["HA1"]["reach_hiv_testing"] is True
+    assert hotspots["HA1"]["minutes_hiv_testing"] == 0.0
+    # HA2's cell centre is km away from S1's cell centre: x 1.3 at 4.5 km/h, over 30 minutes
+    km = h3.great_circle_distance(
+        h3.cell_to_latlng(cell(A_FAR)), h3.cell_to_latlng(cell(A_POINT)), unit="km"
+    )
+    assert hotspots["HA2"]["reach_hiv_testing"] is False
+    assert hotspots["HA2"]["minutes_hiv_testing"] == pytest.approx(km * 1.3 / 4.5 * 60, abs=0.1)
+    assert hotspots["HA2"]["minutes_hiv_testing"] > 30
+    # the nearest testing open at HB1's hours is S1, far off in A
+    assert hotspots["HB1"]["reach_hiv_testing"] is False
+    assert hotspots["HB1"]["minutes_hiv_testing"] > 60
+    assert hotspots["HB1"]["reach_sti_clinic"] is False
+    assert district(report, "A")["access_hiv_testing"] == pytest.approx(15 / 20)
+    assert district(report, "B")["access_hiv_testing"] == 0.0
+    assert district(report, "C")["access_hiv_testing"] is None  # no hotspot: unknown
+
+    # controls: the same data with each condition lifted gives access
+    any_hours = coverage(area, "2026-Q3", options=replace(OPTIONS, min_overlap_minutes=0))
+    assert district(any_hours, "B")["access_hiv_testing"] == 1.0  # the day clinic
+    before_closing = coverage(area, "2026-Q2", options=OPTIONS)
+    assert district(before_closing, "B")["access_hiv_testing"] == 1.0  # the closed unit
+    unfriendly = coverage(area, "2026-Q3", options=replace(OPTIONS, require_friendly=False))
+    assert district(unfriendly, "B")["access_sti_clinic"] == 1.0
+
+
+def test_workload_and_gap_score(report: CoverageReport) -> None:
+    """Peer educators split by their share of visits; the score follows docs/coverage.md."""
+    a, b, c, d = (district(report, x) for x in "ABCD")
+    assert a["peer_educators"] == 1.0
+    assert b["peer_educators"] == 0.75  # PE2: three located visits in B, one in C
+    assert c["peer_educators"] == 0.25
+    assert b["workload_low"] == pytest.approx(6 / 0.75)
+    assert a["gap_reach"] == pytest.approx(1 - 2 / 20)
+    assert a["gap_access"] == pytest.approx(1 - (0.75 + 0) / 2)
+    assert a["gap_workload"] == 0.0
+    assert a["gap_score"] == pytest.approx(100 * (0.3 * 0.9 + 0.2 * 0.25 + 0.3 * 0.625), abs=0.051)
+    assert b["gap_score"] == pytest.approx(100 * (0.3 * 0.75 + 0.3 * 1.0), abs=0.051)
+    # C: only the prior, no hotspot: reach and workload gaps only, half the weight known
+    assert c["gap_workload"] == pytest.approx(1 - 0.25 * 90 / 40)
+    assert c["gap_score"] == pytest.approx(100 * (0.3 * (1 - 1 / 40) + 0.2 * 0.4375), abs=0.051)
+    assert c["known_weight"] == pytest.approx(0.5)
+    assert d["gap_score"] == 0.0
+    # districts with registered hotspots first, by score; then the prior; then unknown
+    ranked = report.ranked()
+    assert ranked["district_id"].to_list() == ["B", "A", "C", "D", NO_LOCATION, OUTSIDE_AREA]
+    assert ranked["rank"].to_list()[:4] == [1, 2, 3, 4]
+
+
+def test_explain_traces_each_figure_to_its_inputs(report: CoverageReport) -> None:
+    """The explanation shows the inputs and the arithmetic of the row."""
+    text = explain_district(report, "bravo")
+    assert "Bravo (B), period 2026-Q3, rank 1 of 4" in text
+    assert "2 unique contacts (2 new) in 3 visits" in text
+    assert "sum of the size ranges of 1 registered hotspots" in text
+    assert "coverage: 2 / 10 to 2 / 6 = 20-33 %" in text
+    assert "reach    = 1 - min(1, 2 / 8.0) = 0.750" in text
+    assert "= 52.5" in text
+    assert "population 20,000 x 1-3 per 1,000" in explain_district(report, "C")
+    with pytest.raises(InvalidInputError, match=r"district 'Echo' is not in this workspace"):
+        explain_district(report, "Echo")
+
+
+def test_json_output_has_no_nan_and_keeps_unplaced_rows(report: CoverageReport) -> None:
+    """JSON is strict (no NaN) and lists the no-location and outside rows."""
+    text = render(report.ranked(), "json", meta=report.totals)
+    assert NO_LOCATION in text and OUTSIDE_AREA in text
+    with pytest.raises(InvalidInputError, match="format 'xml' is not one of"):
+        render(report.ranked(), "xml")
+
+
+def test_fading_and_emerging_hotspots(area: Workspace, tmp_path: Path) -> None:
+    """A registered cell whose visits stop is fading; a busy unregistered cluster is emerging."""
+    rows = []
+    # Q2: HB1 busy; Q3: nothing at HB1, a new cluster in C with a neighbour
+    for day in range(1, 9):
+        rows.append((f"2026-05-{day:02d}", "PE2", "T2", *B_POINT, f"Q2B{day}"))
+    c_cell = cell(C_POINT)
+    neighbour = sorted(h3.grid_ring(c_cell, 1))[0]
+    n_lat, n_lng = h3.cell_to_latlng(neighbour)
+    for day in range(1, 13):
+        rows.append((f"2026-08-{day:02d}", "PE2", "T2", *C_POINT, f"Q3C{day}"))
+    for day in range(1, 5):
+        rows.append((f"2026-08-{day:02d}", "PE2", "T2", n_lat, n_lng, f"Q3N{day}"))
+    path = tmp_path / "more.csv"
+    path.write_text(
+        csv_text(("date", "peer_educator", "team", "latitude", "longitude", "contact_code"), rows),
+        encoding="utf-8",
+    )
+    assert visits_from_file(area, path).rejected == 0
+    period = parse_period("2026-Q3")
+    data = load_coverage_data(area, period)
+    report = coverage(area, period, options=OPTIONS)
+    signals = cell_signals(data, SignalOptions())
+    c_row = signals.filter(pl.col("cell") == h3.str_to_int(c_cell)).row(0, named=True)
+    assert (c_row["visits"], c_row["previous_visits"], c_row["registered"]) == (13, 0, False)
+    assert c_row["z_score"] > 3 and c_row["p_value"] < 0.01
+    gaps = hotspot_gaps(report, data)
+    kinds = {(row["kind"], row["cell_id"]) for row in gaps.iter_rows(named=True)}
+    assert ("emerging", c_cell) in kinds
+    assert ("fading", cell(B_POINT)) in kinds  # 8 visits in Q2 (plus none before), 2 in Q3
+    assert ("overdue", cell(A_FAR)) in kinds
+    assert ("uncovered", cell(B_POINT)) in kinds
+    assert ("fading", cell(A_POINT)) not in kinds
+    only_c = hotspot_gaps(report, data, district_id="C")
+    assert set(only_c["kind"]) == {"emerging"}
+
+
+def test_suggest_sites(area: Workspace) -> None:
+    """Testing is missing for HB1 and HA2: one new site cannot reach both, two can."""
+    data = load_coverage_data(area, parse_period("2026-Q3"))
+    one = suggest_sites(data, OPTIONS, service_type="hiv_testing", count=1)
+    assert one.height == 1
+    # HB1 (midpoint 8) weighs more than HA2 (midpoint 5)
+    assert (one["hotspots_gained"][0], one["weight_gained"][0]) == (1, 8.0)
+    assert (one["sex_workers_min"][0], one["sex_workers_max"][0]) == (6, 10)
+    two = suggest_sites(data, OPTIONS, service_type="hiv_testing", count=5)
+    assert two.height == 2  # a third site would add nothing
+    assert two["cumulative_share"].to_list() == [pytest.approx(8 / 13, abs=1e-3), 1.0]
+    assert set(two["district_id"]) <= {"A", "B"}
+    with pytest.raises(InvalidInputError, match="service type 'clinic' is not one of"):
+        suggest_sites(data, OPTIONS, service_type="clinic", count=1)
+    with pytest.raises(InvalidInputError, match="count 0 is not a number of sites"):
+        suggest_sites(data, OPTIONS, service_type="hiv_testing", count=0)
+
+
+def test_periods() -> None:
+    """Quarters, months and the last N days, and the period before each."""
+    assert parse_period("2026-q1").previous() == parse_period("2025-Q4")
+    assert parse_period("2026-03").days == 31
+    last = parse_period(None, today=dt.date(2026, 12, 1))
+    assert (last.start, last.end, last.days) == (dt.date(2026, 9, 3), dt.date(2026, 12, 1), 90)
+    assert last.previous().end == dt.date(2026, 9, 2)
+    with pytest.raises(InvalidInputError, match="there is no month 13"):
+        parse_period("2026-13")
+    with pytest.raises(InvalidInputError, match="'last-0-days' has no days"):
+        parse_period("last-0-days")
+
+
+def test_options_from_settings() -> None:
+    """Deployments change defaults by environment; bad values are refused with the fix."""
+    settings = Settings.from_env(
+        {"OUTREACH_MAP_TRAVEL_SPEED_KMH": "15", "OUTREACH_MAP_KEY_SERVICE_TYPES": "prep_pep"}
+    )
+    options = CoverageOptions.from_settings(settings)
+    assert options.key_service_types == ("prep_pep",)
+    assert "15 km/h" in options.travel.describe()  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="OUTREACH_MAP_DETOUR_FACTOR='lots' is not a number"):
+        Settings.from_env({"OUTREACH_MAP_DETOUR_FACTOR": "lots"})
+    bad = Settings.from_env({"OUTREACH_MAP_KEY_SERVICE_TYPES": "hiv_testing,clinic"})
+    with pytest.raises(InvalidInputError, match="key service types clinic are not service types"):
+        CoverageOptions.from_settings(bad)
