@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mapping import store
-from mapping.cells import cell_centres
+from mapping.cells import cell_centres, cell_polygons
 from mapping.errors import InvalidInputError
 from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, intervals_from_text, weekly_mask, working_mask
 from mapping.periods import Period, parse_period
@@ -91,6 +91,13 @@ class CoverageData:
     districts: pl.DataFrame
     hotspots: pl.DataFrame
     services: pl.DataFrame
+    #: For each cell visited or holding a hotspot inside the area: the districts it lies in
+    #: and the share of its area in each (1.0 for the many cells inside one district).
+    shares: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(
+            schema={"cell": pl.Int64, "district_id": pl.String, "share": pl.Float64}
+        )
+    )
 
 
 @dataclass
@@ -181,8 +188,13 @@ def _load(connection: Connection, period: Period, resolution: int) -> CoverageDa
     d = store.districts.c
     districts = _frame(
         connection,
-        sa.select(d.id, d.name, d.population).order_by(d.id),
-        {"district_id": pl.String, "district": pl.String, "population": pl.Float64},
+        sa.select(d.id, d.name, d.population, d.geometry).order_by(d.id),
+        {
+            "district_id": pl.String,
+            "district": pl.String,
+            "population": pl.Float64,
+            "geometry": pl.Binary,
+        },
     )
     h = store.hotspots.c
     hotspots = pl.DataFrame(
@@ -240,16 +252,70 @@ def _load(connection: Connection, period: Period, resolution: int) -> CoverageDa
         },
         orient="row",
     )
+    wanted = (
+        pl.concat([visits.select("cell").drop_nulls(), hotspots.select("cell")])
+        .unique()
+        .join(area_cells, on="cell", how="inner")
+    )
+    shares = cell_shares(wanted, districts)
     return CoverageData(
         period=period,
         resolution=resolution,
         visits=visits,
         profiles=profiles,
         area_cells=area_cells,
-        districts=districts,
+        districts=districts.drop("geometry"),
         hotspots=hotspots,
         services=services,
+        shares=shares,
     )
+
+
+#: A district's share of a cell below this is dropped (and the others scaled up to 1): a sliver
+#: of a few percent changes a district figure by less than rounding.
+MIN_SHARE = 0.05
+
+
+def cell_shares(cells: pl.DataFrame, districts: pl.DataFrame) -> pl.DataFrame:
+    """Return the share of each cell's area in each district it overlaps.
+
+    ``cells`` has ``cell`` and ``district_id`` (the district holding its centre, from the area
+    set-up); ``districts`` has ``district_id`` and WKB ``geometry``. Shares are ratios of areas
+    inside one cell, so they are computed in longitude/latitude, where the scale is the same
+    everywhere across a cell. Shares under :data:`MIN_SHARE` are dropped and the rest
+    rescaled to sum to 1; a cell that overlaps no district polygon (the area set-up gave it to
+    the nearest) keeps its district whole.
+    """
+    if cells.height == 0:
+        return pl.DataFrame(
+            schema={"cell": pl.Int64, "district_id": pl.String, "share": pl.Float64}
+        )
+    cell_ids = cells["cell"].to_list()
+    polygons = np.array(cell_polygons(cell_ids), dtype=object)
+    geometries = shapely.from_wkb(districts["geometry"].to_numpy())
+    tree = shapely.STRtree(geometries)
+    left, right = tree.query(polygons, predicate="intersects")
+    areas = shapely.area(shapely.intersection(polygons[left], geometries[right]))
+    pieces = (
+        pl.DataFrame(
+            {
+                "cell": np.asarray(cell_ids, dtype=np.int64)[left],
+                "district_id": districts["district_id"].to_numpy()[right],
+                "area": areas,
+            }
+        )
+        .filter(pl.col("area") > 0)
+        .with_columns((pl.col("area") / pl.col("area").sum().over("cell")).alias("share"))
+        .filter(pl.col("share") >= MIN_SHARE)
+        .with_columns((pl.col("share") / pl.col("share").sum().over("cell")).alias("share"))
+        .select("cell", "district_id", "share")
+    )
+    whole = (
+        cells.join(pieces.select("cell").unique(), on="cell", how="anti")
+        .select("cell", "district_id")
+        .with_columns(pl.lit(1.0).alias("share"))
+    )
+    return pl.concat([pieces, whole]).sort("cell", "district_id")
 
 
 def _referral_columns() -> list[pl.Expr]:
@@ -459,9 +525,9 @@ def _workload(data: CoverageData) -> pl.DataFrame:
     per_worker = (
         located.group_by("worker_id", "cell")
         .agg(pl.len().alias("n"))
-        .join(data.area_cells, on="cell", how="inner")
+        .join(data.shares, on="cell", how="inner")
         .group_by("worker_id", "district_id")
-        .agg(pl.col("n").sum())
+        .agg((pl.col("n") * pl.col("share")).sum().alias("n"))
         .with_columns((pl.col("n") / pl.col("n").sum().over("worker_id")).alias("share"))
     )
     return per_worker.group_by("district_id").agg(
@@ -484,39 +550,74 @@ def district_coverage(
     """
     start = epoch_day(data.period.start)
     period_visits = data.visits.filter(pl.col("day") >= start)
-    placed = period_visits.join(data.area_cells, on="cell", how="left").with_columns(
-        pl.when(pl.col("cell").is_null())
-        .then(pl.lit(NO_LOCATION))
-        .otherwise(pl.col("district_id").fill_null(OUTSIDE_AREA))
-        .alias("district_id")
-    )
-    reach = placed.group_by("district_id").agg(
-        pl.len().alias("visits"),
-        pl.col("contact_id").drop_nulls().n_unique().alias("contacts"),
-    )
     first_seen = (
         data.visits.filter(pl.col("contact_id").is_not_null())
         .group_by("contact_id")
         .agg(pl.col("day").min().alias("first_day"))
     )
-    new = (
-        placed.filter(pl.col("contact_id").is_not_null())
-        .select("district_id", "contact_id")
-        .unique()
-        .join(first_seen, on="contact_id")
-        .group_by("district_id")
-        .agg((pl.col("first_day") >= start).sum().alias("new_contacts"))
+    # visits per contact and cell, then split over the districts each cell lies in
+    per_cell = (
+        period_visits.filter(pl.col("cell").is_not_null())
+        .group_by("cell", "contact_id")
+        .agg(pl.len().alias("n"))
     )
+    inside = per_cell.join(data.shares, on="cell", how="inner")
+    visits_in = inside.group_by("district_id").agg(
+        (pl.col("n") * pl.col("share")).sum().alias("visits")
+    )
+    # a contact seen n times in a cell with share s of it in a district was seen in that
+    # district with probability 1 - (1 - s)^n; summed over contacts this is the expected
+    # number of distinct contacts (exact, and whole, when no cell crosses a boundary)
+    contacts_in = (
+        inside.filter(pl.col("contact_id").is_not_null())
+        .group_by("contact_id", "district_id")
+        .agg((1 - ((1 - pl.col("share")) ** pl.col("n")).product()).alias("p"))
+        .join(first_seen, on="contact_id", how="left")
+        .group_by("district_id")
+        .agg(
+            pl.col("p").sum().alias("contacts"),
+            pl.col("p").filter(pl.col("first_day") >= start).sum().alias("new_contacts"),
+        )
+    )
+    unplaced = (
+        period_visits.join(data.shares.select("cell").unique(), on="cell", how="anti")
+        .with_columns(
+            pl.when(pl.col("cell").is_null())
+            .then(pl.lit(NO_LOCATION))
+            .otherwise(pl.lit(OUTSIDE_AREA))
+            .alias("district_id")
+        )
+        .join(first_seen, on="contact_id", how="left")
+    )
+    unplaced_reach = unplaced.group_by("district_id").agg(
+        pl.len().cast(pl.Float64).alias("visits"),
+        pl.col("contact_id").drop_nulls().n_unique().cast(pl.Float64).alias("contacts"),
+        pl.col("contact_id")
+        .filter(pl.col("first_day") >= start)
+        .drop_nulls()
+        .n_unique()
+        .cast(pl.Float64)
+        .alias("new_contacts"),
+    )
+    reach = visits_in.join(contacts_in, on="district_id", how="left")
     candidates = (
         cells.filter((pl.col("visits") > 0) & ~pl.col("hotspot"))
         .group_by("district_id")
         .agg(pl.len().alias("candidate_cells"))
     )
+    sized = (
+        hotspots.filter(pl.col("size_min").is_not_null())
+        .select("cell", "size_min", "size_max")
+        .join(data.shares, on="cell", how="inner")
+        .group_by("district_id")
+        .agg(
+            pl.col("share").sum().round(2).alias("hotspots_with_size"),
+            (pl.col("size_min") * pl.col("share")).sum().round(1).alias("hotspot_size_min"),
+            (pl.col("size_max") * pl.col("share")).sum().round(1).alias("hotspot_size_max"),
+        )
+    )
     outreach = hotspots.group_by("district_id").agg(
         pl.len().alias("hotspots"),
-        pl.col("size_min").is_not_null().sum().alias("hotspots_with_size"),
-        pl.col("size_min").sum().alias("hotspot_size_min"),
-        pl.col("size_max").sum().alias("hotspot_size_max"),
         pl.col("visited_recently").sum().alias("hotspots_visited_recently"),
         pl.col("overdue").sum().alias("hotspots_overdue"),
         (
@@ -533,9 +634,9 @@ def district_coverage(
     low, high = options.prior_per_1000
     frame = (
         data.districts.join(reach, on="district_id", how="left")
-        .join(new, on="district_id", how="left")
         .join(candidates, on="district_id", how="left")
         .join(outreach, on="district_id", how="left")
+        .join(sized, on="district_id", how="left")
         .join(_workload(data), on="district_id", how="left")
         .with_columns(
             *(
@@ -554,6 +655,7 @@ def district_coverage(
             ),
             pl.col("peer_educators").fill_null(0.0).round(2),
         )
+        .with_columns(pl.col("visits", "contacts", "new_contacts").round(1))
     )
     from_hotspots = pl.col("hotspots_with_size") > 0
     from_prior = pl.col("population").is_not_null() & (pl.col("population") > 0)
@@ -626,21 +728,15 @@ def district_coverage(
         .drop("__basis", "__score", "__size")
         .with_columns(pl.int_range(1, pl.len() + 1).alias("rank"))
     )
-    extra = (
-        reach.filter(pl.col("district_id").is_in([NO_LOCATION, OUTSIDE_AREA]))
-        .sort("district_id")
-        .join(new, on="district_id", how="left")
-        .with_columns(
-            pl.col("district_id")
-            .replace(
-                {
-                    NO_LOCATION: "(no location: phone, SMS, online)",
-                    OUTSIDE_AREA: "(outside every district)",
-                }
-            )
-            .alias("district"),
-            pl.col("new_contacts").fill_null(0),
+    extra = unplaced_reach.sort("district_id").with_columns(
+        pl.col("district_id")
+        .replace(
+            {
+                NO_LOCATION: "(no location: phone, SMS, online)",
+                OUTSIDE_AREA: "(outside every district)",
+            }
         )
+        .alias("district")
     )
     return pl.concat([frame, extra], how="diagonal_relaxed")
 

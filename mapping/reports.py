@@ -142,7 +142,8 @@ def explain_district(report: CoverageReport, district: str) -> str:
     o = report.options
     mid = (r["estimate_min"] + r["estimate_max"]) / 2 if r["estimate_min"] is not None else None
     source = {
-        "hotspots": f"sum of the size ranges of {r['hotspots_with_size']} registered hotspots",
+        "hotspots": f"sum of the size ranges of {r['hotspots_with_size']:g} registered hotspots"
+        " (a hotspot whose cell crosses a boundary counts by area share)",
         "population prior": (
             f"no sized hotspot registered: population {_number(r['population'])} x "
             f"{o.prior_per_1000[0]:g}-{o.prior_per_1000[1]:g} per 1,000"
@@ -151,11 +152,11 @@ def explain_district(report: CoverageReport, district: str) -> str:
     lines = [
         f"{r['district']} ({r['district_id']}), period {report.totals['period']}, "
         f"rank {r['rank']} of {report.districts.height - _unranked(report)}",
-        f"reach: {r['contacts']} unique contacts ({r['new_contacts']} new) in "
-        f"{r['visits']} visits located in the district",
+        f"reach: {r['contacts']:g} unique contacts ({r['new_contacts']:g} new) in "
+        f"{r['visits']:g} visits located in the district",
         f"estimate: {_number(r['estimate_min'])}-{_number(r['estimate_max'])} sex workers "
         f"({source})",
-        f"coverage: {r['contacts']} / {_number(r['estimate_max'])} to {r['contacts']} / "
+        f"coverage: {r['contacts']:g} / {_number(r['estimate_max'])} to {r['contacts']:g} / "
         f"{_number(r['estimate_min'])} = "
         f"{coverage_interval(r['coverage_low'], r['coverage_high'])}",
         f"hotspots: {r['hotspots']} registered, {r['hotspots_visited_recently']} visited within "
@@ -169,7 +170,7 @@ def explain_district(report: CoverageReport, district: str) -> str:
         f"workload {_number(r['workload_low'])}-{_number(r['workload_high'])} per peer "
         f"educator against a norm of {o.workload_norm}",
         "gaps:",
-        f"  reach    = 1 - min(1, {r['contacts']} / {_number(mid, 1)}) = "
+        f"  reach    = 1 - min(1, {r['contacts']:g} / {_number(mid, 1)}) = "
         f"{_number(r['gap_reach'], 3)}",
         f"  outreach = size-weighted share of hotspots overdue = {_number(r['gap_outreach'], 3)}",
         f"  access   = 1 - mean access over key types = {_number(r['gap_access'], 3)}",

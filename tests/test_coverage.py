@@ -68,6 +68,14 @@ def border_point() -> tuple[float, float]:
 BORDER = border_point()
 
 
+def border_shares() -> tuple[float, float]:
+    """Shares of the border cell's area in A and in B, worked out with shapely directly."""
+    polygon = shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(cell(BORDER))])
+    in_a = polygon.intersection(shapely.box(WEST, SOUTH, WEST + WIDTH, NORTH)).area
+    in_b = polygon.intersection(shapely.box(WEST + WIDTH, SOUTH, WEST + 2 * WIDTH, NORTH)).area
+    return in_a / (in_a + in_b), in_b / (in_a + in_b)
+
+
 @pytest.fixture
 def area(tmp_path: Path) -> Workspace:
     """The four districts, with hotspots, services and visits imported."""
@@ -187,13 +195,20 @@ def test_cells(report: CoverageReport) -> None:
     assert (b["visits"], b["contacts"]) == (2, 1)
 
 
-def test_a_cell_crossing_a_border_belongs_to_the_district_holding_its_centre(
-    report: CoverageReport,
-) -> None:
-    """The visit was made on A's side of the line, but its cell's centre is in B."""
+def test_a_cell_crossing_a_border_is_split_by_area_share(report: CoverageReport) -> None:
+    """The border cell's centre is in B, but part of it lies in A: its visit and its contact
+    count for each district by the share of the cell's area there."""
     border = report.cells.filter(pl.col("cell_id") == cell(BORDER)).row(0, named=True)
-    assert border["district_id"] == "B"
-    assert (district(report, "A")["visits"], district(report, "B")["visits"]) == (4, 3)
+    assert border["district_id"] == "B"  # a cell is listed under the district of its centre
+    share_a, share_b = border_shares()
+    assert 0.05 < share_a < 0.5 < share_b
+    a, b = district(report, "A"), district(report, "B")
+    assert a["visits"] == pytest.approx(4 + share_a, abs=0.05)
+    assert b["visits"] == pytest.approx(2 + share_b, abs=0.05)
+    # CCC03 was seen once, in that cell: expected to have been in A with probability share_a
+    assert a["contacts"] == pytest.approx(2 + share_a, abs=0.05)
+    assert b["contacts"] == pytest.approx(1 + share_b, abs=0.05)
+    assert a["new_contacts"] == pytest.approx(1 + share_a, abs=0.05)
 
 
 def test_phone_contacts_count_for_reach_but_not_for_any_cell(report: CoverageReport) -> None:
@@ -218,11 +233,12 @@ def test_cells_outside_every_district_are_reported(report: CoverageReport) -> No
 def test_reach_estimate_and_coverage_interval(report: CoverageReport) -> None:
     """Estimates from hotspot ranges, else the population prior, else unknown."""
     a, b, c, d = (district(report, x) for x in "ABCD")
-    assert (a["contacts"], a["new_contacts"]) == (2, 1)
+    share_a, share_b = border_shares()
     assert (a["estimate_source"], a["estimate_min"], a["estimate_max"]) == ("hotspots", 14, 26)
-    assert a["coverage_low"] == pytest.approx(2 / 26)
-    assert a["coverage_high"] == pytest.approx(2 / 14)
-    assert (b["contacts"], b["estimate_min"], b["estimate_max"]) == (2, 6, 10)
+    assert a["coverage_low"] == pytest.approx((2 + share_a) / 26, abs=0.01)
+    assert a["coverage_high"] == pytest.approx((2 + share_a) / 14, abs=0.01)
+    assert (b["estimate_min"], b["estimate_max"]) == (6, 10)
+    assert b["coverage_high"] == pytest.approx((1 + share_b) / 6, abs=0.01)
     assert (c["estimate_source"], c["estimate_min"], c["estimate_max"]) == (
         "population prior",
         20,
@@ -280,15 +296,20 @@ def test_service_access_needs_a_friendly_service_open_at_the_hotspots_hours(
 def test_workload_and_gap_score(report: CoverageReport) -> None:
     """Peer educators split by their share of visits; the score follows docs/coverage.md."""
     a, b, c, d = (district(report, x) for x in "ABCD")
-    assert a["peer_educators"] == 1.0
-    assert b["peer_educators"] == 0.75  # PE2: three located visits in B, one in C
+    share_a, share_b = border_shares()
+    # PE1: four visits in A. PE2: the border cell, two in B, one in C.
+    assert a["peer_educators"] == pytest.approx(1 + share_a / 4, abs=0.01)
+    assert b["peer_educators"] == pytest.approx((2 + share_b) / 4, abs=0.01)
     assert c["peer_educators"] == 0.25
-    assert b["workload_low"] == pytest.approx(6 / 0.75)
-    assert a["gap_reach"] == pytest.approx(1 - 2 / 20)
+    assert b["workload_low"] == pytest.approx(6 / b["peer_educators"])
+    reach_a = 1 - (2 + share_a) / 20
+    assert a["gap_reach"] == pytest.approx(reach_a, abs=0.005)
     assert a["gap_access"] == pytest.approx(1 - (0.75 + 0) / 2)
     assert a["gap_workload"] == 0.0
-    assert a["gap_score"] == pytest.approx(100 * (0.3 * 0.9 + 0.2 * 0.25 + 0.3 * 0.625), abs=0.051)
-    assert b["gap_score"] == pytest.approx(100 * (0.3 * 0.75 + 0.3 * 1.0), abs=0.051)
+    expected_a = 100 * (0.3 * reach_a + 0.2 * 0.25 + 0.3 * 0.625)
+    assert a["gap_score"] == pytest.approx(expected_a, abs=0.2)
+    expected_b = 100 * (0.3 * (1 - (1 + share_b) / 8) + 0.3 * 1.0)
+    assert b["gap_score"] == pytest.approx(expected_b, abs=0.2)
     # C: only the prior, no hotspot: reach and workload gaps only, half the weight known
     assert c["gap_workload"] == pytest.approx(1 - 0.25 * 90 / 40)
     assert c["gap_score"] == pytest.approx(100 * (0.3 * (1 - 1 / 40) + 0.2 * 0.4375), abs=0.051)
@@ -302,13 +323,14 @@ def test_workload_and_gap_score(report: CoverageReport) -> None:
 
 def test_explain_traces_each_figure_to_its_inputs(report: CoverageReport) -> None:
     """The explanation shows the inputs and the arithmetic of the row."""
+    b = district(report, "B")
     text = explain_district(report, "bravo")
     assert "Bravo (B), period 2026-Q3, rank 1 of 4" in text
-    assert "2 unique contacts (2 new) in 3 visits" in text
+    assert f"reach: {b['contacts']:g} unique contacts ({b['new_contacts']:g} new)" in text
     assert "sum of the size ranges of 1 registered hotspots" in text
-    assert "coverage: 2 / 10 to 2 / 6 = 20-33 %" in text
-    assert "reach    = 1 - min(1, 2 / 8.0) = 0.750" in text
-    assert "= 52.5" in text
+    assert f"coverage: {b['contacts']:g} / 10 to {b['contacts']:g} / 6 = " in text
+    assert f"reach    = 1 - min(1, {b['contacts']:g} / 8.0) = {b['gap_reach']:.3f}" in text
+    assert f"= {b['gap_score']:.1f}" in text
     assert "population 20,000 x 1-3 per 1,000" in explain_district(report, "C")
     with pytest.raises(InvalidInputError, match=r"district 'Echo' is not in this workspace"):
         explain_district(report, "Echo")
