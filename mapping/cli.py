@@ -99,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MappingError as exc:
         print(f"outreach-map: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except BrokenPipeError:
+        # the reader stopped early (`| head`): not an error; keep Python from complaining
+        # again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _init(args: argparse.Namespace) -> int:
