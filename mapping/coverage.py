@@ -24,7 +24,7 @@ from mapping.errors import InvalidInputError
 from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, intervals_from_text, weekly_mask, working_mask
 from mapping.periods import Period, parse_period
 from mapping.settings import Settings, get_settings
-from mapping.travel import StraightLineTravel, TravelModel
+from mapping.travel import StraightLineTravel, TravelModel, travel_model
 from mapping.vocab import SERVICE_TYPES, SUPPLIES
 from mapping.workspace import Workspace
 
@@ -70,7 +70,7 @@ class CoverageOptions:
             min_overlap_minutes=settings.min_overlap_minutes,
             prior_per_1000=(settings.prior_per_1000_min, settings.prior_per_1000_max),
             key_service_types=key_types,
-            travel=StraightLineTravel.from_settings(settings),
+            travel=travel_model(settings),
         )
 
 

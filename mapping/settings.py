@@ -62,6 +62,9 @@ class Settings:
     #: 0.4-1.2 % of them sell sex in Latin American estimates).
     prior_per_1000_min: float = 1.0
     prior_per_1000_max: float = 3.0
+    #: Path of an OpenStreetMap extract (.osm) or OSMnx .graphml for travel along streets;
+    #: empty means straight-line distance times the detour factor.
+    road_network: str = ""
     #: Service types whose access enters the gap score, comma-separated.
     key_service_types: str = "hiv_testing,sti_clinic,prep_pep,drop_in_centre"
 

@@ -425,3 +425,17 @@ def test_options_from_settings() -> None:
     bad = Settings.from_env({"OUTREACH_MAP_KEY_SERVICE_TYPES": "hiv_testing,clinic"})
     with pytest.raises(InvalidInputError, match="key service types clinic are not service types"):
         CoverageOptions.from_settings(bad)
+
+
+def test_coverage_with_a_street_network(area: Workspace, tmp_path: Path) -> None:
+    """The analytics run unchanged on a road network model (tests/test_travel.py checks it)."""
+    from test_travel import river_town
+
+    from mapping.travel import RoadNetworkTravel
+
+    network = RoadNetworkTravel.from_file(river_town(tmp_path / "town.osm"))
+    report = coverage(area, "2026-Q3", options=replace(OPTIONS, travel=network))
+    hotspots = {row["id"]: row for row in report.hotspots.iter_rows(named=True)}
+    assert hotspots["HA1"]["reach_hiv_testing"] is True  # S1 is in the same cell
+    assert report.totals["travel"] == "street network town.osm at 4.5 km/h"
+    assert report.ranked().height == 6
