@@ -118,8 +118,16 @@ def _init(args: argparse.Namespace) -> int:
         name_column=args.district_name,
         population_column=args.population,
     )
-    resolution = args.resolution or get_settings().default_resolution
+    settings = get_settings()
+    resolution = args.resolution or settings.default_resolution
     init_area(path, districts, name=args.name or path.name, resolution=resolution)
+    if resolution >= 9 and resolution <= settings.max_resolution:
+        print(
+            f"warning: resolution {resolution} cells are about one block (0.1 km²) and can "
+            "name a single venue; anyone who sees the map or the store sees where people work. "
+            "Use 8 unless the programme has decided otherwise.",
+            file=sys.stderr,
+        )
     print(f"created workspace {path}: {len(districts)} districts, cells at resolution {resolution}")
     return EXIT_OK
 

@@ -168,6 +168,24 @@ def test_other_unusable_input_exits_2(
     assert "finer than 9" in err
     assert not (tmp_path / "fine").exists()
 
+    # 9 is allowed, with a warning that such cells can name a venue
+    code, out, err = run(
+        capsys,
+        "init",
+        "--workspace",
+        tmp_path / "fine9",
+        "--districts",
+        districts_file,
+        "--district-id",
+        "district_id",
+        "--district-name",
+        "district",
+        "--resolution",
+        "9",
+    )
+    assert code == EXIT_OK and "cells at resolution 9" in out
+    assert "warning: resolution 9 cells are about one block" in err
+
     visits = tmp_path / "v.csv"
     visits.write_text(VISITS, encoding="utf-8")
     mapping = tmp_path / "mapping.toml"
