@@ -21,13 +21,13 @@ from mapping import store
 from mapping.columns import recognise_columns
 from mapping.errors import UnusableFileError, WorkspaceError
 from mapping.imports import (
-    REDACTED,
     ImportResult,
     Problems,
     as_number,
     bools_of,
     category_table,
     check_category,
+    check_code,
     check_text,
     clean,
     datetimes_from_text,
@@ -324,9 +324,11 @@ def _when(
 def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.DataFrame:
     """Check codes, categories, supplies, referrals, test and violence fields."""
     columns = work.columns
-    for name in ("peer_educator", "team", "id"):
+    for name in ("peer_educator", "team"):
         if name in columns:
-            check_text(work, problems, name, name)
+            check_code(work, problems, name, name, names=True)
+    if "id" in columns:
+        check_text(work, problems, "id", "id")
     who = [pl.col(c) for c in ("peer_educator", "team") if c in columns]
     problems.add(
         work,
@@ -337,17 +339,7 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
         fix="say which peer educator or team made the visit",
     )
     if "contact_code" in columns:
-        check_text(work, problems, "contact_code", "contact_code", redact=True)
-        code = pl.col("contact_code")
-        digits = code.str.count_matches(r"\d")
-        problems.add(
-            work,
-            (digits >= 7) & ~code.str.contains(r"[A-Za-z]"),
-            field_name="contact_code",
-            value=REDACTED,
-            problem="looks like a phone number",
-            fix="use the programme's unique identifier code, never a phone number",
-        )
+        check_code(work, problems, "contact_code", "contact_code", redact=True)
     updates: list[pl.Expr] = []
     for name, vocabulary in _CATEGORIES.items():
         if name in columns and name != "time_of_day":

@@ -103,6 +103,10 @@ REJECTIONS = [
     (row(contact_code="987 654 321"), "contact_code", "looks like a phone number"),
     (row(contact_code="+51987654321"), "contact_code", "looks like a phone number"),
     (row(contact_code="C" * 80), "contact_code", "is longer than 64 characters"),
+    (row(contact_code="MA\u200bJO85"), "contact_code", "contains an invisible character"),
+    (row(peer_educator="Rosa Quispe Mamani"), "peer_educator", "looks like a person's name"),
+    (row(team="+51 987 654 321"), "team", "looks like a phone number"),
+    (row(peer_educator="PE\u200d01"), "peer_educator", "contains an invisible character"),
     (row(peer_educator="", team=""), "peer_educator", "is empty (and so is the team)"),
     (row(peer_educator="n/a", team="NA"), "peer_educator", "is empty (and so is the team)"),
     (row(male_condoms="-3"), "male_condoms", "is not a whole number of items"),
@@ -349,6 +353,90 @@ def test_unrecognised_columns_are_named_in_a_warning(workspace: Workspace, tmp_p
 
     assert result.accepted == 1
     assert result.warnings == ["ignored unrecognised columns: 'favourite_colour'"]
+
+
+# --- names, phone numbers and invisible characters in codes ------------------------------
+
+
+def test_names_and_phone_numbers_are_refused_as_peer_educator_or_team_codes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    refused = [
+        ("peer_educator", "Rosa Quispe Mamani", "looks like a person's name"),
+        ("peer_educator", "ROSA Q.", "looks like a person's name"),
+        ("peer_educator", "María-José de la Cruz", "looks like a person's name"),
+        ("team", "Brigada Rosa Quispe", "looks like a person's name"),
+        ("peer_educator", "+51 987 654 321", "looks like a phone number"),
+        ("team", "987654321", "looks like a phone number"),
+        ("team", "Rosa Quispe Mamani Huamán Condori Ccahuana de la Cruz Flores Ttito", "is longer"),
+    ]
+    accepted = ["PE-T4-2", "T1", "EQUIPO 3", "PE 12", "Equipo Norte", "NORTE", "Team A"]
+    rows = [row(**{field: value}) for field, value, _ in refused]
+    rows += [
+        row(peer_educator=code, team=code, date=f"2026-03-{i + 1:02d}")
+        for i, code in enumerate(accepted)
+    ]
+    path = write_csv(tmp_path / "names.csv", HEADER, rows)
+
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (len(accepted), len(refused))
+    lines = report_rows(result)
+    for index, (field, _, problem) in enumerate(refused):
+        mine = [line for line in lines if int(line["row"]) == 2 + index]
+        line = next(line for line in mine if line["field"] == field)
+        assert line["problem"].startswith(problem), mine
+        assert line["value"] == "(redacted)", mine
+        assert line["fix"], mine
+    # the long name is also a name: no problem of that row shows it
+    assert {line["value"] for line in lines} == {"(redacted)"}
+    assert {c for (c,) in query(workspace, "SELECT peer_educator FROM workers")} == set(accepted)
+    stored = b"".join(p.read_bytes() for p in workspace.path.rglob("*") if p.is_file())
+    # ("Santa Rosa" is a district of Lima: "Rosa" alone is in the area's file)
+    for secret in ("Rosa Q", "ROSA Q", "Quispe", "Mamani", "987", "Mar\u00eda-Jos"):
+        assert secret.encode() not in stored
+
+
+@pytest.mark.parametrize(
+    ("character", "name"),
+    [
+        ("\u200b", "ZERO WIDTH SPACE"),
+        ("\u200c", "ZERO WIDTH NON-JOINER"),
+        ("\u200d", "ZERO WIDTH JOINER"),
+        ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"),
+        ("\u2060", "WORD JOINER"),
+        ("\u00ad", "SOFT HYPHEN"),
+        ("\u202e", "RIGHT-TO-LEFT OVERRIDE"),
+    ],
+)
+def test_invisible_characters_in_any_code_are_refused(
+    workspace: Workspace, tmp_path: Path, character: str, name: str
+) -> None:
+    path = write_csv(
+        tmp_path / "invisible.csv",
+        (*HEADER, "visit_id"),
+        [
+            [*row(contact_code=f"MA{character}JO85"), "k1"],
+            [*row(peer_educator=f"PE{character}01"), "k2"],
+            [*row(team=f"{character}NORTE"), "k3"],
+            [*row(), f"k{character}4"],
+            [*row(date="2026-03-15"), "k5"],
+        ],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (1, 4)
+    lines = report_rows(result)
+    assert [(int(line["row"]), line["field"]) for line in lines] == [
+        (2, "contact_code"),
+        (3, "peer_educator"),
+        (4, "team"),
+        (5, "id"),
+    ]
+    for line in lines:
+        assert line["problem"] == f"contains an invisible character (U+{ord(character):04X} {name})"
+        assert "type it again" in line["fix"]
+    assert [line["value"] for line in lines] == ["(redacted)", "PE?01", "?NORTE", "k?4"]
 
 
 # --- whole files that cannot be used ------------------------------------------------------
