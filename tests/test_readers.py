@@ -21,11 +21,12 @@ from helpers import (
 )
 
 from mapping.cells import cells_from_points
+from mapping.columns import recognise_columns
 from mapping.errors import UnusableFileError
 from mapping.imports import ImportResult
-from mapping.readers import mapping_from_file, table_from_file
-from mapping.visits import visits_from_file
-from mapping.vocab import GENDERS, SETTINGS
+from mapping.readers import ColumnMapping, mapping_from_file, table_from_file
+from mapping.visits import VISIT_FIELDS, visits_from_file
+from mapping.vocab import GENDERS, HIV_TESTS, SETTINGS
 from mapping.workspace import Workspace
 
 DAY, EVENING, NIGHT = 1, 2, 3
@@ -221,6 +222,50 @@ def test_kobo_export(workspace: Workspace, tmp_path: Path) -> None:
         (SETTINGS.index("street") + 1, 0b10100),
         (SETTINGS.index("venue") + 1, 0),
     ]
+
+
+def test_kobo_select_multiple_options_never_hold_a_field(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # "Derivaciones/Prueba de VIH" is an option of the referrals question (0/1), not the test
+    header = (
+        "fecha",
+        "educadora_par",
+        "Derivaciones",
+        "Derivaciones/Prueba de VIH",
+        "Derivaciones/PrEP",
+        "Prueba de VIH",
+    )
+    rows = [
+        ["2026-09-08", "PE03", "prueba_vih prep", "1", "1", "ofrecida"],
+        ["2026-09-09", "PE03", "", "0", "0", "realizada"],
+    ]
+    path = tmp_path / "kobo_options.csv"
+    path.write_text(csv_text(header, rows), encoding="utf-8")
+
+    table = table_from_file(path)
+    recognised = recognise_columns(table.frame, VISIT_FIELDS, ColumnMapping(), source_name="x")
+    assert recognised.fields["hiv_test"] == "Prueba de VIH"
+    assert recognised.fields["referrals"] == "Derivaciones"
+    assert "Derivaciones/Prueba de VIH" not in recognised.fields.values()
+
+    result = visits_from_file(workspace, path)
+    assert (result.accepted, result.rejected) == (2, 0)
+    assert not any("ignored" in w for w in result.warnings), result.warnings
+    assert query(workspace, "SELECT hiv_test, referrals FROM visit_details ORDER BY 1") == [
+        (HIV_TESTS.index("offered") + 1, 0b10010),
+        (HIV_TESTS.index("done") + 1, 0),
+    ]
+
+
+def test_a_whole_header_beats_the_same_name_on_a_group_path(tmp_path: Path) -> None:
+    path = tmp_path / "grouped.csv"
+    path.write_text(
+        "fecha,pe,otro_grupo/prueba_vih,prueba_vih\n2026-09-08,PE1,1,realizada\n", encoding="utf-8"
+    )
+    frame = table_from_file(path).frame
+    recognised = recognise_columns(frame, VISIT_FIELDS, ColumnMapping(), source_name="x")
+    assert recognised.fields["hiv_test"] == "prueba_vih"
 
 
 def test_mostly_empty_geopoint_gives_visits_without_a_cell(
