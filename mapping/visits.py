@@ -136,16 +136,17 @@ def visits_from_table(
     frame = table.frame
     recognised = recognise_columns(frame, VISIT_FIELDS, mapping, source_name=table.source_name)
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
+    seen = ", ".join(c for c in frame.columns if not c.startswith("__"))
     if not {"date", "timestamp"} & fields.keys():
         raise UnusableFileError(
             f"{table.source_name} has no usable columns: no visit date was found — name a column "
-            "date/fecha, or say which one it is in a mapping file; columns are: "
-            + ", ".join(c for c in frame.columns if not c.startswith("__"))
+            f"date/fecha, or say which one it is in a mapping file; columns are: {seen}"
         )
     if not {"peer_educator", "team"} & fields.keys():
         raise UnusableFileError(
             f"{table.source_name} has no usable columns: no peer educator or team column was "
-            "found — name one peer_educator/educadora_par or team/equipo, or map it"
+            "found — name one peer_educator/educadora_par or team/equipo, or say which one it is "
+            f"in a mapping file; columns are: {seen}"
         )
     warnings: list[str] = []
     if recognised.dropped:

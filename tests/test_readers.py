@@ -268,6 +268,34 @@ def test_a_whole_header_beats_the_same_name_on_a_group_path(tmp_path: Path) -> N
     assert recognised.fields["hiv_test"] == "prueba_vih"
 
 
+def test_kobo_spanish_label_headers(workspace: Workspace, tmp_path: Path) -> None:
+    # a Kobo export "with labels" instead of question names
+    header = (
+        "Fecha de la visita",
+        "Código de la educadora par",
+        "Código del equipo",
+        "Código único (UIC)",
+        "¿Prueba de VIH?",
+    )
+    path = tmp_path / "kobo_labels.csv"
+    path.write_text(
+        csv_text(header, [["2026-09-08", "PE03", "T1", "MAJO85", "Realizada"]], delimiter=";"),
+        encoding="utf-8",
+    )
+    frame = table_from_file(path).frame
+    recognised = recognise_columns(frame, VISIT_FIELDS, ColumnMapping(), source_name="x")
+    assert recognised.fields == {
+        "date": "Fecha de la visita",
+        "peer_educator": "Código de la educadora par",
+        "team": "Código del equipo",
+        "contact_code": "Código único (UIC)",
+        "hiv_test": "¿Prueba de VIH?",
+    }
+    result = visits_from_file(workspace, path)
+    assert (result.accepted, result.rejected, result.warnings) == (1, 0, [])
+    assert query(workspace, "SELECT peer_educator, team FROM workers") == [("PE03", "T1")]
+
+
 def test_mostly_empty_geopoint_gives_visits_without_a_cell(
     workspace: Workspace, tmp_path: Path
 ) -> None:

@@ -449,8 +449,18 @@ def test_invisible_characters_in_any_code_are_refused(
         (b"  \n\n", "is empty"),
         (b"date,peer_educator,latitude,longitude\n", "has a header but no rows"),
         (b"\x00\x01\xff\xfe\x00garbage\x00\x9c" * 50, "not a text file|UTF-16"),
-        (b"peer_educator,latitude,longitude\nPE01,-12.0464,-77.0428\n", "no visit date was found"),
-        (b"date,latitude,longitude\n2026-03-14,-12.0464,-77.0428\n", "no peer educator or team"),
+        (
+            b"peer_educator,latitude,longitude\nPE01,-12.0464,-77.0428\n",
+            "no visit date was found.*columns are: peer_educator, latitude, longitude$",
+        ),
+        (
+            b"date,latitude,longitude\n2026-03-14,-12.0464,-77.0428\n",
+            "no peer educator or team.*columns are: date, latitude, longitude$",
+        ),
+        (
+            b"Fecha,Nombre de la PE\n2026-03-14,Rosa\n",
+            "no peer educator or team.*columns are: Fecha, Nombre de la PE$",
+        ),
         (b"a,b\n1,2,3,4\n", "no usable columns|not a well-formed CSV"),
     ],
 )
