@@ -182,6 +182,7 @@ def visits_from_table(
         by_code = contacts.result() if contacts is not None else None
 
     rejected_rows = problems.rows()
+    by_submission = "id" in fields and _is_submission_id(fields["id"], work["id"])
     valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected_rows.implode()))
     del work
     engine = workspace.engine()
@@ -190,11 +191,19 @@ def visits_from_table(
             import_id = record_import(
                 connection, kind="visits", source_name=source_name, source_sha256=source_sha256
             )
-            stored, duplicates = _store(connection, valid, by_code, import_id, progress=progress)
+            stored, updated, duplicates = _store(
+                connection,
+                valid,
+                by_code,
+                import_id,
+                by_submission=by_submission,
+                progress=progress,
+            )
             result = ImportResult(
                 kind="visits",
                 rows_read=rows_read,
-                accepted=stored,
+                accepted=stored + updated,
+                updated=updated,
                 duplicates=duplicates,
                 rejected=rejected_rows.len(),
                 warnings=warnings,
@@ -507,11 +516,16 @@ def _store(
     by_code: pl.DataFrame | None,
     import_id: int,
     *,
+    by_submission: bool,
     progress: bool,
-) -> tuple[int, int]:
-    """Write the valid rows; return (stored, duplicates)."""
+) -> tuple[int, int, int]:
+    """Write the valid rows; return (stored, updated, duplicates).
+
+    With ``by_submission`` the ``id`` column is a form submission id and a visit is known by
+    it alone: a stored one is updated when what is stored about it changed, else a duplicate.
+    """
     if valid.height == 0:
-        return 0, 0
+        return 0, 0, 0
     columns = valid.columns
     who = valid.select(
         (pl.col("peer_educator") if "peer_educator" in columns else pl.lit(None, pl.String))
@@ -555,14 +569,28 @@ def _store(
         contact_ids.alias("contact_id"),
         profile_ids.alias("profile_id"),
     )
-    source_ids = valid["id"] if "id" in columns else None
-    rows = rows.with_columns(pl.Series("fingerprint", _fingerprint(rows, profile_keys, source_ids)))
+    source = text_fingerprints(valid["id"]) if "id" in columns else None
     del valid
-    seen = existing_keys(connection, store.visits.c.fingerprint, rows["fingerprint"].to_numpy())
+    content = _fingerprint(rows, profile_keys, source)
+    if by_submission:
+        assert source is not None, "a submission id needs an id column"
+        keys = np.where(source != 0, _submission_fingerprints(source), content)
+    else:
+        keys = content
+    rows = rows.with_columns(pl.Series("fingerprint", keys))
+    seen = existing_keys(connection, store.visits.c.fingerprint, keys)
     first = rows.select(pl.col("fingerprint").is_first_distinct()).to_series().to_numpy()
+    updated = 0
+    if by_submission:
+        # stored before submissions were keyed by their id alone, with the content: unchanged
+        legacy = (keys != content) & existing_keys(connection, store.visits.c.fingerprint, content)
+        changed = _changed(connection, rows.filter(pl.Series(seen & first)))
+        updated = changed.height
+        _update(connection, changed.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
+        seen |= legacy
     keep = ~seen & first
     new = rows.filter(pl.Series(keep)).sort("fingerprint")
-    duplicates = rows.height - new.height
+    duplicates = rows.height - new.height - updated
     del rows
     if connection.dialect.name == "sqlite":
         new = new.with_columns(pl.col("visit_date").cast(pl.String))
@@ -573,7 +601,87 @@ def _store(
             chunk = new.slice(offset, batch)
             store.insert_frame(connection, store.visits, chunk)
             bar.update(chunk.height)
-    return new.height, duplicates
+    return new.height, updated, duplicates
+
+
+#: Stored columns of a visit that a re-imported submission may change.
+_VISIT_VALUES = ("visit_date", "cell", "worker_id", "contact_id", "profile_id")
+
+
+def _changed(connection: Connection, rows: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows whose stored visit (same fingerprint) differs in what is stored."""
+    if rows.height == 0:
+        return rows
+    table = store.visits
+    stored: list[tuple[object, ...]] = []
+    keys = rows["fingerprint"].to_list()
+    for start in range(0, len(keys), 20_000):
+        stored.extend(
+            tuple(row)
+            for row in connection.execute(
+                sa.select(table.c.fingerprint, *(table.c[c] for c in _VISIT_VALUES)).where(
+                    table.c.fingerprint.in_(keys[start : start + 20_000])
+                )
+            )
+        )
+    before = pl.DataFrame(
+        stored,
+        schema=[("fingerprint", pl.Int64), *((f"old_{c}", rows.schema[c]) for c in _VISIT_VALUES)],
+        orient="row",
+    )
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"old_{c}")) for c in _VISIT_VALUES)
+    return (
+        rows.join(before, on="fingerprint", how="inner")
+        .filter(~same)
+        .select("fingerprint", *_VISIT_VALUES)
+    )
+
+
+def _update(connection: Connection, changed: pl.DataFrame) -> None:
+    """Overwrite the stored visits of re-imported submissions that changed."""
+    if changed.height == 0:
+        return
+    table = store.visits
+    statement = (
+        table.update()
+        .where(table.c.fingerprint == sa.bindparam("key"))
+        .values({c: sa.bindparam(f"new_{c}") for c in ("import_id", *_VISIT_VALUES)})
+    )
+    connection.execute(
+        statement,
+        [
+            {"key" if k == "fingerprint" else f"new_{k}": v for k, v in row.items()}
+            for row in changed.iter_rows(named=True)
+        ],
+    )
+
+
+#: Marks a fingerprint made from a submission id alone, apart from content fingerprints.
+_SUBMISSION_TAG = np.uint64(0x5355424D4953534E)
+#: Headers of form submission ids (ODK/SurveyCTO KEY and instanceID, Kobo _uuid and _id).
+_SUBMISSION_ID_HEADERS = frozenset(
+    {"key", "instanceid", "meta_instanceid", "uuid", "_uuid", "_id", "submission_id"}
+)
+_UUID = r"^(?:uuid:)?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+
+
+def _is_submission_id(header: str, ids: pl.Series) -> bool:
+    """Whether the id column identifies a form submission everywhere, not just in this file.
+
+    True for the ids ODK, KoboToolbox and SurveyCTO write (``KEY``, ``meta-instanceID``,
+    ``_uuid``, ``_id``) and for any id column holding only UUIDs. A programme's own ``id`` or
+    ``visit_id`` may restart at 1 in every monthly file, so it is not trusted alone.
+    """
+    raw = header.strip().lower().replace("/", "_").replace("-", "_")
+    if raw in _SUBMISSION_ID_HEADERS or normalise(header) in _SUBMISSION_ID_HEADERS - {"id"}:
+        return True
+    present = ids.drop_nulls()
+    return present.len() > 0 and bool(present.str.contains(_UUID).all())
+
+
+def _submission_fingerprints(source: np.ndarray) -> np.ndarray:
+    """Fingerprint visits by their submission id alone (the hash of the id text)."""
+    return fingerprints([np.full(len(source), _SUBMISSION_TAG), source])
 
 
 def _as_u64(column: pl.Series) -> np.ndarray:
@@ -614,19 +722,16 @@ def _profile_ids(connection: Connection, profiles: pl.DataFrame, keys: np.ndarra
 
 
 def _fingerprint(
-    rows: pl.DataFrame, profile_keys: np.ndarray, source_ids: pl.Series | None
+    rows: pl.DataFrame, profile_keys: np.ndarray, source: np.ndarray | None
 ) -> np.ndarray:
-    """Fingerprint each row from what is stored about it plus its source id, if any.
+    """Fingerprint each row from what is stored about it plus the hash of its source id, if any.
 
     Identical rows without a contact code or a source id can be two real, different contacts
     (two people reached at the same place on the same night); they are told apart by their
     order of appearance, so re-importing the file still adds nothing.
     """
-    source = (
-        text_fingerprints(source_ids)
-        if source_ids is not None
-        else np.zeros(rows.height, np.uint64)
-    )
+    if source is None:
+        source = np.zeros(rows.height, np.uint64)
     base = fingerprints(
         [
             _as_u64(rows["visit_date"].cast(pl.Int32)),

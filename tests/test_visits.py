@@ -549,6 +549,93 @@ def test_duplicates_within_a_file(workspace: Workspace, tmp_path: Path) -> None:
     assert (result.accepted, result.duplicates, result.rejected) == (4, 1, 0)
 
 
+KOBO_HEADER = (
+    "_uuid",
+    "fecha",
+    "educadora_par",
+    "genero",
+    "condones",
+    "Derivaciones",
+    "Derivaciones/Prueba de VIH",
+)
+KOBO_ROWS = [
+    ["5f1c0e2a-0000-4000-8000-000000000001", "2026-03-14", "PE01", "mujer", "10", "prueba", "1"],
+    ["5f1c0e2a-0000-4000-8000-000000000002", "2026-03-14", "PE01", "mujer trans", "4", "", "0"],
+    ["5f1c0e2a-0000-4000-8000-000000000003", "2026-03-15", "PE02", "hombre", "", "", "0"],
+]
+
+
+def test_reimporting_submissions_with_a_corrected_mapping_updates_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from mapping.readers import ColumnMapping
+
+    path = write_csv(tmp_path / "kobo.csv", KOBO_HEADER, KOBO_ROWS)
+    # a wrong mapping: the referral option column taken for the HIV test
+    wrong = ColumnMapping(columns={"hiv_test": "Derivaciones/Prueba de VIH"})
+    first = visits_from_file(workspace, path, mapping=wrong)
+    assert (first.accepted, first.updated, first.duplicates) == (3, 0, 0)
+    assert query(workspace, "SELECT hiv_test FROM visit_details ORDER BY male_condoms") == [
+        (1,),
+        (1,),
+        (3,),
+    ]
+
+    corrected = visits_from_file(workspace, path)
+
+    # the same three submissions: updated in place, never counted twice
+    assert (corrected.accepted, corrected.updated, corrected.duplicates) == (3, 3, 0)
+    assert corrected.summary().startswith("read 3 rows: 3 accepted (3 updated)")
+    assert counts(workspace)["visits"] == 3
+    assert query(workspace, "SELECT hiv_test FROM visit_details") == [(None,)] * 3
+    [(import_id,)] = query(workspace, "SELECT DISTINCT import_id FROM visits")
+    assert import_id == 2, "an updated visit belongs to the import that last wrote it"
+
+    # a submission edited on the server: only that one changes; the rest are duplicates
+    edited = [list(r) for r in KOBO_ROWS]
+    edited[2][4] = "7"
+    again = visits_from_file(workspace, write_csv(tmp_path / "edited.csv", KOBO_HEADER, edited))
+    assert (again.accepted, again.updated, again.duplicates) == (1, 1, 2)
+    assert counts(workspace)["visits"] == 3
+    assert sorted(c for (c,) in query(workspace, "SELECT male_condoms FROM visit_details")) == [
+        4,
+        7,
+        10,
+    ]
+    assert visits_from_file(workspace, path.with_name("edited.csv")).duplicates == 3
+
+
+def test_a_programme_id_restarting_in_every_file_never_overwrites_a_visit(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    march = [[*row(date="2026-03-14"), "1"], [*row(date="2026-03-15"), "2"]]
+    april = [[*row(date="2026-04-14"), "1"], [*row(date="2026-04-15"), "2"]]
+    visits_from_file(workspace, write_csv(tmp_path / "m.csv", (*HEADER, "visit_id"), march))
+    result = visits_from_file(
+        workspace, write_csv(tmp_path / "a.csv", (*HEADER, "visit_id"), april)
+    )
+
+    assert (result.accepted, result.updated, result.duplicates) == (2, 0, 0)
+    assert counts(workspace)["visits"] == 4
+
+
+def test_submissions_stored_by_an_earlier_version_are_still_duplicates(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mapping.visits
+
+    path = write_csv(tmp_path / "kobo.csv", KOBO_HEADER, KOBO_ROWS)
+    # earlier versions fingerprinted the content together with the submission id
+    with monkeypatch.context() as patch:
+        patch.setattr(mapping.visits, "_is_submission_id", lambda header, ids: False)
+        assert visits_from_file(workspace, path).accepted == 3
+
+    again = visits_from_file(workspace, path)
+
+    assert (again.accepted, again.duplicates) == (0, 3)
+    assert counts(workspace)["visits"] == 3
+
+
 # --- an import that fails half-way --------------------------------------------------------
 
 
