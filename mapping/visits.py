@@ -225,9 +225,17 @@ def _counts(texts: pl.Series) -> pl.Series:
 
 
 def _hours(times: pl.Series) -> pl.Series:
-    """Return the hour (0-23) of times like ``21:30``, ``9:05 pm`` or ``21:30:00``; else null."""
+    """Return the hour (0-23) of times like ``21:30``, ``9:05 pm`` or ``21:30:00``; else null.
+
+    A time written with a date (``1899-12-31 20:30:00``, how a spreadsheet's time cell reads,
+    or ``2026-03-14T20:30``) gives the hour of its time part.
+    """
     frame = times.rename("t").to_frame()
-    hour = pl.col("t").str.extract(r"^\s*(\d{1,2}):\d{2}", 1).cast(pl.Int32, strict=False)
+    hour = (
+        pl.col("t")
+        .str.extract(r"^\s*(?:\d{4}-\d{1,2}-\d{1,2}[ T])?(\d{1,2}):\d{2}", 1)
+        .cast(pl.Int32, strict=False)
+    )
     pm = pl.col("t").str.to_lowercase().str.contains(r"p\.?\s*m")
     hour = pl.when(pm & (hour < 12)).then(hour + 12).otherwise(hour)
     return frame.select(pl.when(hour <= 23).then(hour)).to_series()

@@ -468,6 +468,38 @@ def test_xlsx_with_date_cells_and_numbers(workspace: Workspace, tmp_path: Path) 
     ]
 
 
+def test_xlsx_time_cells(workspace: Workspace, tmp_path: Path) -> None:
+    # a time cell reads as a date-time on Excel's day 0 ("1899-12-31 20:30:00")
+    path = tmp_path / "horas.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    date_format = book.add_format({"num_format": "dd/mm/yyyy"})
+    time_format = book.add_format({"num_format": "hh:mm"})
+    sheet.write_row(0, 0, ["Fecha", "Hora", "Educadora par"])
+    for index, (day, time) in enumerate(
+        [(14, dt.time(20, 30)), (15, dt.time(0, 0)), (16, dt.time(9, 15)), (17, None)], start=1
+    ):
+        sheet.write_datetime(index, 0, dt.datetime(2026, 3, day), date_format)
+        if time is not None:
+            sheet.write_datetime(index, 1, time, time_format)
+        sheet.write(index, 2, "PE01")
+    book.close()
+    assert table_from_file(path).frame["Hora"].to_list()[:2] == [
+        "1899-12-31 20:30:00",
+        "1899-12-31 00:00:00",
+    ]
+
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (4, 0)
+    assert query(workspace, "SELECT visit_date, time_of_day FROM visit_details ORDER BY 1") == [
+        ("2026-03-14", EVENING),
+        ("2026-03-15", NIGHT),  # a time cell at 00:00 is midnight, unlike a date cell
+        ("2026-03-16", DAY),
+        ("2026-03-17", None),
+    ]
+
+
 def test_unreadable_spreadsheet(workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04 this is not really a zip file")
@@ -511,6 +543,40 @@ def test_geojson_points(workspace: Workspace, tmp_path: Path) -> None:
         (cell(MIRAFLORES), 4),
         (cell(LIMA), 0),
     }
+
+
+def test_geojson_date_properties_hold_no_time_of_day(workspace: Workspace, tmp_path: Path) -> None:
+    # GDAL types "2026-03-14" as a date and "2026-03-14T21:30:00" as a date-time
+    def feature(**properties: object) -> dict[str, object]:
+        geometry = {"type": "Point", "coordinates": [float(LIMA[1]), float(LIMA[0])]}
+        return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+    dated = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(fecha="2026-03-14", equipo="N"),
+            feature(fecha="2026-03-15", equipo="N"),
+        ],
+    }
+    stamped = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(fecha="2026-03-16T21:30:00", equipo="N"),
+            feature(fecha="2026-03-17T00:00:00", equipo="N"),
+        ],
+    }
+    for name, collection in (("dated", dated), ("stamped", stamped)):
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps(collection), encoding="utf-8")
+        assert visits_from_file(workspace, path).accepted == 2
+
+    assert query(workspace, "SELECT visit_date, time_of_day FROM visit_details ORDER BY 1") == [
+        ("2026-03-14", None),
+        ("2026-03-15", None),
+        ("2026-03-16", EVENING),
+        # a date-time property at midnight is a real midnight
+        ("2026-03-17", NIGHT),
+    ]
 
 
 def test_submission_time_never_gives_the_hour(workspace: Workspace, tmp_path: Path) -> None:
