@@ -423,7 +423,10 @@ def _referral_bits(work: pl.DataFrame, problems: Problems, mapping: ColumnMappin
     unknown: dict[str, str] = {}
     for raw in work["referrals"].drop_nulls().unique().to_list():
         separator = r"\s*[,;|]\s*" if re.search(r"[,;|]", raw) else r"\s+"
-        items = [item for item in re.split(separator, raw.strip()) if item.strip()]
+        # one service type written in words ("prueba móvil") is not a list of two
+        whole = normalise(raw) in table
+        split = re.split(separator, raw.strip())
+        items = [raw] if whole else [item for item in split if item.strip()]
         values = [table.get(normalise(item)) for item in items]
         bits[raw] = sum({1 << SERVICE_TYPES.index(v) for v in values if v is not None})
         bad = [item for item, value in zip(items, values, strict=True) if value is None]

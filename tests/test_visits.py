@@ -302,6 +302,34 @@ def test_phone_contacts_keep_no_location(workspace: Workspace, tmp_path: Path) -
     assert stored == [(1, lima_cell()), (2, None), (4, None)]
 
 
+def test_spanish_spellings_of_services_and_safety() -> None:
+    from mapping.imports import category_table
+    from mapping.readers import ColumnMapping
+    from mapping.vocab import SAFETY_CONCERNS, normalise
+
+    services = category_table(SERVICE_TYPES, "service_type", ColumnMapping())
+    for spelling in ("hiv testing movil", "Prueba móvil", "prueba de VIH móvil", "tamizaje móvil"):
+        assert services[normalise(spelling)] == "hiv_testing", spelling
+    safety = category_table(SAFETY_CONCERNS, "safety", ColumnMapping())
+    for spelling in ("policía", "Policia", "acoso policial"):
+        assert safety[normalise(spelling)] == "police_harassment", spelling
+
+
+def test_a_referral_written_in_words_is_one_service(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "referrals.csv",
+        HEADER,
+        [row(referrals="prueba móvil"), row(date="2026-03-15", referrals="prep its")],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (2, 0)
+    assert query(workspace, "SELECT referrals FROM visit_details ORDER BY visit_date") == [
+        (1 << SERVICE_TYPES.index("hiv_testing"),),
+        ((1 << SERVICE_TYPES.index("prep_pep")) | (1 << SERVICE_TYPES.index("sti_clinic")),),
+    ]
+
+
 # --- columns that must never be stored ----------------------------------------------------
 
 FORBIDDEN = {
