@@ -85,6 +85,8 @@ VISIT_FIELDS: tuple[str, ...] = (
     "perpetrator",
 )
 _MAX_SUPPLIES = 10_000
+#: A slashed, dotted or dashed date whose year has two digits (``15/09/26``).
+_SHORT_YEAR = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(?:\s|T|$)"
 _CATEGORIES = {
     "gender": GENDERS,
     "setting": SETTINGS,
@@ -217,10 +219,14 @@ def visits_from_table(
 
 
 def _counts(texts: pl.Series) -> pl.Series:
-    """Return whole numbers 0..10,000 (``3``, ``3.0``); null for anything else."""
+    """Return whole numbers 0..10,000 written plainly (``3``, ``3.0``); null for anything else.
+
+    ``1e3`` and ``1.000`` (a thousand, or one?) are not plain counts.
+    """
     frame = texts.rename("t").to_frame()
     number = as_number(pl.col("t"))
-    whole = (number >= 0) & (number == number.floor()) & (number <= _MAX_SUPPLIES)
+    plain = pl.col("t").str.contains(r"^\d+(?:[.,]0{1,2})?$")
+    whole = plain & (number >= 0) & (number == number.floor()) & (number <= _MAX_SUPPLIES)
     return frame.select(pl.when(whole).then(number).cast(pl.Int64)).to_series()
 
 
@@ -260,6 +266,7 @@ def _when(
     columns = work.columns
     date_text = pl.coalesce(*(pl.col(c) for c in ("date", "timestamp") if c in columns))
     texts = work.select(date_text).to_series()
+    short_year = pl.lit(map_distinct(texts, lambda t: t.str.contains(_SHORT_YEAR)))
     parsed_series = map_distinct(texts, lambda t: datetimes_from_text(t, day_first=day_first))
     with_time = map_distinct(
         texts, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series()
@@ -302,7 +309,10 @@ def _when(
     settings = get_settings()
     today = dt.date.today()
     earliest = dt.date(settings.earliest_year, 1, 1)
-    work = work.with_columns(parsed.dt.date().alias("visit_date"), bucket.alias("time_of_day"))
+    work = work.with_columns(
+        pl.when(~short_year).then(parsed.dt.date()).alias("visit_date"),
+        bucket.alias("time_of_day"),
+    )
     source = "date" if "date" in columns else "timestamp"
     problems.add(
         work,
@@ -314,7 +324,15 @@ def _when(
     )
     problems.add(
         work,
-        date_text.is_not_null() & pl.col("visit_date").is_null(),
+        short_year,
+        field_name=source,
+        value=date_text.str.slice(0, 40),
+        problem="has a two-digit year",
+        fix="write the year with 4 digits (15/09/2026, not 15/09/26)",
+    )
+    problems.add(
+        work,
+        date_text.is_not_null() & pl.col("visit_date").is_null() & ~short_year,
         field_name=source,
         value=date_text.str.slice(0, 40),
         problem="is not a date this importer understands",

@@ -111,6 +111,9 @@ REJECTIONS = [
     (row(peer_educator="n/a", team="NA"), "peer_educator", "is empty (and so is the team)"),
     (row(male_condoms="-3"), "male_condoms", "is not a whole number of items"),
     (row(lubricant="2.5"), "lubricant", "is not a whole number of items"),
+    (row(male_condoms="1e3"), "male_condoms", "is not a whole number of items"),
+    (row(male_condoms="1.000"), "male_condoms", "is not a whole number of items"),
+    (row(date="15/09/26"), "date", "has a two-digit year"),
     (row(male_condoms="many"), "male_condoms", "is not a whole number of items"),
     (row(referrals="hiv_testing, astrology"), "referrals", "is not a known service type"),
 ]
@@ -300,6 +303,32 @@ def test_phone_contacts_keep_no_location(workspace: Workspace, tmp_path: Path) -
     assert result.accepted == 3
     stored = query(workspace, "SELECT channel, cell FROM visit_details ORDER BY channel")
     assert stored == [(1, lima_cell()), (2, None), (4, None)]
+
+
+def test_plain_counts_and_four_digit_years_are_accepted(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "counts.csv",
+        HEADER,
+        [
+            row(male_condoms="3", lubricant="3.0"),
+            row(date="15/09/2026", male_condoms="4,0", lubricant="0"),
+            row(date="15/09/26", male_condoms="1e3"),
+        ],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (2, 1)
+    lines = report_rows(result)
+    assert [(line["field"], line["value"], line["problem"]) for line in lines] == [
+        ("date", "15/09/26", "has a two-digit year"),
+        ("male_condoms", "1e3", "is not a whole number of items"),
+    ]
+    assert "4 digits" in lines[0]["fix"]
+    assert query(
+        workspace, "SELECT visit_date, male_condoms, lubricant FROM visit_details ORDER BY 1"
+    ) == [("2026-03-14", 3, 3), ("2026-09-15", 4, 0)]
 
 
 def test_spanish_spellings_of_services_and_safety() -> None:
