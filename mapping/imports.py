@@ -49,11 +49,18 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """Return the one-line summary ``read N rows: A accepted, D duplicates, R rejected ...``."""
+        """Return the one-line summary ``read N rows: A accepted, D duplicates, R rejected ...``.
+
+        Examples
+        --------
+        >>> ImportResult("visits", 2, 1, 1, 0).summary()
+        'read 2 rows: 1 accepted, 1 duplicate, 0 rejected (report: None)'
+        """
         updated = f" ({self.updated} updated)" if self.updated else ""
+        duplicates = "duplicate" if self.duplicates == 1 else "duplicates"
         return (
             f"read {self.rows_read} rows: {self.accepted} accepted{updated}, "
-            f"{self.duplicates} duplicates, {self.rejected} rejected (report: {self.report})"
+            f"{self.duplicates} {duplicates}, {self.rejected} rejected (report: {self.report})"
         )
 
 

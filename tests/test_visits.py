@@ -359,6 +359,12 @@ def test_a_referral_written_in_words_is_one_service(workspace: Workspace, tmp_pa
     ]
 
 
+def test_summary_says_one_duplicate(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "twice.csv", (*HEADER, "visit_id"), [[*row(), "k1"]] * 2)
+    summary = visits_from_file(workspace, path).summary()
+    assert summary.startswith("read 2 rows: 1 accepted, 1 duplicate, 0 rejected"), summary
+
+
 # --- columns that must never be stored ----------------------------------------------------
 
 FORBIDDEN = {
