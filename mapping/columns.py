@@ -42,6 +42,8 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
         "fecha_contacto",
         "today",
         "dia_de_visita",
+        "fecha_de_la_visita",
+        "fecha_del_contacto",
     ),
     "time": ("time", "hora", "visit_time", "hora_visita", "hora_de_visita", "hora_de_contacto"),
     "time_of_day": (
@@ -100,8 +102,23 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
         "codigo_educador",
         "codigo_promotora",
         "codigo_pe",
+        "codigo_de_la_educadora_par",
+        "codigo_del_educador_par",
+        "codigo_de_educadora_par",
+        "codigo_educadora_par",
+        "codigo_educador_par",
+        "codigo_de_la_educadora",
+        "codigo_de_la_promotora",
     ),
-    "team": ("team", "team_code", "equipo", "codigo_equipo", "brigada"),
+    "team": (
+        "team",
+        "team_code",
+        "equipo",
+        "codigo_equipo",
+        "brigada",
+        "codigo_del_equipo",
+        "codigo_de_equipo",
+    ),
     "contact_code": (
         "contact_code",
         "uic",
@@ -116,6 +133,9 @@ FIELD_NAMES: dict[str, tuple[str, ...]] = {
         "beneficiary_code",
         "codigo_beneficiaria",
         "codigo_unico_de_identificacion",
+        "codigo_unico_uic",
+        "codigo_uic",
+        "uic_code",
     ),
     "gender": ("gender", "gender_identity", "genero", "identidad_de_genero", "sexo", "sex"),
     "setting": (
@@ -434,9 +454,15 @@ def recognise_columns(
     if location_fields & set(wanted):
         _recognise_location(frame, usable, mapping, result, source_name)
     # when several columns could hold a field, the one with the most specific name wins (a
-    # visit date over ODK's "today", the form's "start" over the server's "SubmissionDate")
+    # visit date over ODK's "today", the form's "start" over the server's "SubmissionDate");
+    # between equally specific names, a whole header beats a name found on a group path
+    options = _option_columns(headers)
     for header in sorted(usable, key=lambda h: _name_rank(h, wanted)):
         if header in result.fields.values():
+            continue
+        if header in options:
+            # a Kobo select_multiple option ("Derivaciones/Prueba de VIH", holding 0/1) is part
+            # of its parent column, never a field of its own
             continue
         for candidate in _segments(header):
             matches = [
@@ -459,17 +485,36 @@ def recognise_columns(
     return result
 
 
-def _name_rank(header: str, wanted: tuple[str, ...]) -> int:
-    """Return the position of the header's name among its field's names (earlier is better).
+def _name_rank(header: str, wanted: tuple[str, ...]) -> tuple[int, int]:
+    """Return how specific the header's name is for its field (smaller is better).
 
-    Headers naming no field rank last, keeping their order in the file.
+    First the position of the name among its field's names, then 0 when the whole header is
+    that name and 1 when it was found on a group path (``group/name``). Headers naming no
+    field rank last, keeping their order in the file.
     """
-    for candidate in _segments(header):
+    for depth, candidate in enumerate(_segments(header)):
         for field_name in wanted:
             names = FIELD_NAMES.get(field_name, ())
             if candidate in names:
-                return names.index(candidate)
-    return len(FIELD_NAMES)
+                return names.index(candidate), min(depth, 1)
+    return len(FIELD_NAMES), 1
+
+
+def _option_columns(headers: list[str]) -> set[str]:
+    """Return the headers that are options of a multiple choice column also in the file.
+
+    KoboToolbox (and ODK with "split select multiples") writes a select_multiple question
+    ``Derivaciones`` as that column plus one ``Derivaciones/Prueba de VIH`` column per option,
+    holding 0 or 1. An option's own name must never be taken for a field.
+    """
+    present = {header.strip() for header in headers}
+    options = set()
+    for header in headers:
+        for separator in ("/", ":"):
+            parent, found, option = header.strip().rpartition(separator)
+            if found and parent and option and parent in present:
+                options.add(header)
+    return options
 
 
 def _recognise_location(

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from mapping import store
 from mapping.cells import cell_to_str
+from mapping.privacy import INVISIBLE_PATTERN, first_invisible, looks_like_phone, names_among
 from mapping.readers import ROW, ColumnMapping
 from mapping.settings import get_settings
 from mapping.vocab import lookup, normalise
@@ -30,6 +31,8 @@ EMPTY_VALUES = ("", "n/a", "na", "null", "nan", "-", "#n/a")
 _TRUE = ("yes", "y", "si", "s", "true", "t", "1", "x", "verdadero")
 _FALSE = ("no", "n", "false", "f", "0", "falso")
 REPORT_COLUMNS = ("row", "field", "value", "problem", "fix", "cell")
+#: Control characters: C0 (line breaks, tabs...), DEL and C1.
+_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 
 
 @dataclass
@@ -46,11 +49,18 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """Return the one-line summary ``read N rows: A accepted, D duplicates, R rejected ...``."""
+        """Return the one-line summary ``read N rows: A accepted, D duplicates, R rejected ...``.
+
+        Examples
+        --------
+        >>> ImportResult("visits", 2, 1, 1, 0).summary()
+        'read 2 rows: 1 accepted, 1 duplicate, 0 rejected (report: None)'
+        """
         updated = f" ({self.updated} updated)" if self.updated else ""
+        duplicates = "duplicate" if self.duplicates == 1 else "duplicates"
         return (
             f"read {self.rows_read} rows: {self.accepted} accepted{updated}, "
-            f"{self.duplicates} duplicates, {self.rejected} rejected (report: {self.report})"
+            f"{self.duplicates} {duplicates}, {self.rejected} rejected (report: {self.report})"
         )
 
 
@@ -262,23 +272,41 @@ def _distinct(frame: pl.DataFrame, column: str) -> list[str]:
 
 
 def check_text(
-    frame: pl.DataFrame, problems: Problems, column: str, field_name: str, *, redact: bool = False
+    frame: pl.DataFrame,
+    problems: Problems,
+    column: str,
+    field_name: str,
+    *,
+    redact: bool = False,
+    hidden: pl.Series | None = None,
 ) -> None:
-    """Reject over-long text and text with control characters in a code field.
+    """Reject over-long text, control characters and invisible characters in a code field.
 
-    Checks each distinct value once: codes repeat (peer educators, returning contacts).
+    Checks each distinct value once: codes repeat (peer educators, returning contacts). With
+    ``redact`` the report never shows the value; values in ``hidden`` (a name or phone number
+    found by :func:`check_code`) are never shown either.
     """
     limit = get_settings().max_text_length
     values = frame.select(pl.col(column).unique()).to_series()
     too_long = values.filter(values.str.len_chars() > limit)
-    control = values.filter(values.str.contains(r"[\x00-\x1f\x7f]"))
-    value = pl.lit(REDACTED) if redact else pl.col(column)
+    control = values.filter(values.str.contains(_CONTROL))
+    invisible = values.filter(values.str.contains(INVISIBLE_PATTERN))
+
+    def shown(expr: pl.Expr) -> pl.Expr:
+        if redact:
+            return pl.lit(REDACTED)
+        if hidden is None or hidden.len() == 0:
+            return expr
+        return (
+            pl.when(pl.col(column).is_in(hidden.implode())).then(pl.lit(REDACTED)).otherwise(expr)
+        )
+
     if too_long.len():
         problems.add(
             frame,
             pl.col(column).is_in(too_long.implode()),
             field_name=field_name,
-            value=value if redact else value.str.slice(0, 80),
+            value=shown(pl.col(column).str.slice(0, 80)),
             problem=f"is longer than {limit} characters",
             fix=f"use a short code (at most {limit} characters); free text is not stored",
         )
@@ -287,9 +315,70 @@ def check_text(
             frame,
             pl.col(column).is_in(control.implode()),
             field_name=field_name,
-            value=value if redact else value.str.replace_all(r"[\x00-\x1f\x7f]", "?"),
+            value=shown(pl.col(column).str.replace_all(_CONTROL, "?")),
             problem="contains control characters (line breaks, tabs or invisible characters)",
             fix="remove the line breaks and invisible characters from the code",
+        )
+    if invisible.len():
+        which = {value: first_invisible(value) for value in invisible.to_list()}
+        problems.add(
+            frame,
+            pl.col(column).is_in(invisible.implode()),
+            field_name=field_name,
+            value=shown(pl.col(column).str.replace_all(INVISIBLE_PATTERN, "?")),
+            problem=pl.lit("contains an invisible character (")
+            + pl.col(column).replace_strict(which, default="", return_dtype=pl.String)
+            + pl.lit(")"),
+            fix="delete the code and type it again by hand: copying it from a chat or a "
+            "document adds characters that cannot be seen (zero-width spaces, joiners)",
+        )
+
+
+def check_code(
+    frame: pl.DataFrame,
+    problems: Problems,
+    column: str,
+    field_name: str,
+    *,
+    redact: bool = False,
+    names: bool = False,
+) -> None:
+    """Check a code field: text checks, phone numbers and, with ``names``, person names.
+
+    Runs :func:`check_text`, then refuses values that look like a phone number (seven or more
+    digits, no letter) and, with ``names``, like a person's name
+    (:func:`mapping.privacy.looks_like_name`). A name or phone number is never repeated in
+    the report: its value shows as ``(redacted)`` whatever the problem. Each distinct value is
+    checked once.
+    """
+    values = frame.select(pl.col(column).unique()).to_series().drop_nulls()
+    checked = values.to_frame("v").with_columns(
+        looks_like_phone(pl.col("v")).alias("phone"),
+        (names_among(values) if names else pl.lit(False)).alias("name"),
+    )
+    phones = checked.filter("phone")["v"]
+    people = checked.filter(pl.col("name") & ~pl.col("phone"))["v"]
+    check_text(
+        frame, problems, column, field_name, redact=redact, hidden=pl.concat([phones, people])
+    )
+    what = "the programme's unique identifier code" if column == "contact_code" else "a code"
+    if phones.len():
+        problems.add(
+            frame,
+            pl.col(column).is_in(phones.implode()),
+            field_name=field_name,
+            value=REDACTED,
+            problem="looks like a phone number",
+            fix=f"use {what}, never a phone number",
+        )
+    if people.len():
+        problems.add(
+            frame,
+            pl.col(column).is_in(people.implode()),
+            field_name=field_name,
+            value=REDACTED,
+            problem="looks like a person's name",
+            fix=f"use {what} (e.g. PE-07, EQUIPO 3), never a name; names are not stored",
         )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import unicodedata
 
 import polars as pl
 
@@ -67,6 +69,137 @@ def forbidden_reason(column: str) -> str | None:
         if word in FORBIDDEN_COLUMN_WORDS:
             return FORBIDDEN_COLUMN_WORDS[word]
     return None
+
+
+#: Words of team and area codes ("Equipo Norte", "Brigada Sur"): never counted as name words.
+PROGRAMME_WORDS = frozenset(
+    {
+        "equipo",
+        "team",
+        "brigada",
+        "grupo",
+        "group",
+        "zona",
+        "zone",
+        "sector",
+        "ruta",
+        "route",
+        "turno",
+        "shift",
+        "norte",
+        "sur",
+        "este",
+        "oeste",
+        "centro",
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "centre",
+        "center",
+        "noche",
+        "dia",
+        "tarde",
+        "manana",
+        "night",
+        "day",
+        "evening",
+        "calle",
+        "street",
+        "movil",
+        "mobile",
+        "pe",
+        "peer",
+        "par",
+        "educadora",
+        "educador",
+        "promotora",
+        "promotor",
+        "outreach",
+        "worker",
+    }
+)
+#: Articles and prepositions inside names ("Rosa de la Cruz") and codes ("Equipo de la Noche").
+_LINKING_WORDS = frozenset({"de", "del", "la", "las", "el", "los", "y", "da", "do", "dos", "das"})
+#: A word of two or more letters (accents allowed), possibly joined by ``-`` or an apostrophe.
+_NAME_WORD = re.compile(r"[^\W\d_]{2,}(?:['’-][^\W\d_]+)*")
+#: An initial: one letter and a full stop (``Q.``).
+_INITIAL = re.compile(r"[^\W\d_]\.")
+#: Cheap vectorised pre-filter: two or more blank-separated words of letters, dots, ``-``, ``'``.
+_MAYBE_NAME = r"^[\p{L}.'’-]+(?:\s+[\p{L}.'’-]+)+$"
+
+
+def looks_like_name(code: str) -> bool:
+    """Return whether a peer educator or team code looks like a person's name.
+
+    A code looks like a name when it is two or more words separated by blanks, every word is
+    made only of letters (a ``-`` or ``'`` inside, accents allowed) or is an initial (``Q.``),
+    and at least two of the words are neither outreach words (:data:`PROGRAMME_WORDS`: equipo,
+    team, brigada, norte...) nor articles (de, la...). A single word cannot be told from a code
+    and is accepted; any digit makes a code.
+
+    Examples
+    --------
+    >>> [looks_like_name(c) for c in ("Rosa Quispe Mamani", "ROSA Q.", "Rosa de la Cruz")]
+    [True, True, True]
+    >>> [looks_like_name(c) for c in ("PE-T4-2", "T1", "EQUIPO 3", "PE 12", "Equipo Norte")]
+    [False, False, False, False, False]
+    >>> [looks_like_name(c) for c in ("NORTE", "Team A", "Equipo de la Noche")]
+    [False, False, False]
+    """
+    words = code.split()
+    if len(words) < 2:
+        return False
+    name_words = 0
+    for word in words:
+        if _INITIAL.fullmatch(word):
+            name_words += 1
+        elif not _NAME_WORD.fullmatch(word):
+            return False
+        elif normalise(word) not in PROGRAMME_WORDS | _LINKING_WORDS:
+            name_words += 1
+    return name_words >= 2
+
+
+def names_among(codes: pl.Series) -> pl.Series:
+    """Return, for each code, whether it :func:`looks_like_name` (null stays false).
+
+    A vectorised pre-filter leaves only blank-separated words of letters for the Python check;
+    callers pass distinct values.
+    """
+    candidates = codes.str.contains(_MAYBE_NAME).fill_null(False)
+    result = [False] * codes.len()
+    for index in candidates.arg_true().to_list():
+        result[index] = looks_like_name(codes[index])
+    return pl.Series(codes.name, result, dtype=pl.Boolean)
+
+
+def looks_like_phone(codes: pl.Expr) -> pl.Expr:
+    """Return whether each code looks like a phone number: seven or more digits and no letter."""
+    return (codes.str.count_matches(r"\d") >= 7) & ~codes.str.contains(r"\p{L}")
+
+
+#: Characters that print as nothing or change how text is shown: zero-width spaces and joiners,
+#: the byte-order mark, word joiner, bidirectional controls, soft hyphen (all Unicode "format"
+#: characters), private-use and unassigned code points, blank fillers and variation selectors.
+INVISIBLE_PATTERN = (
+    r"[\p{Cf}\p{Co}\p{Cn}\x{034F}\x{115F}\x{1160}\x{3164}\x{FFA0}\x{2800}\x{FE00}-\x{FE0F}]"
+)
+
+
+def first_invisible(text: str) -> str | None:
+    """Return ``U+XXXX NAME`` of the first invisible character in ``text``, or ``None``.
+
+    Examples
+    --------
+    >>> first_invisible("PE\u200b01"), first_invisible("PE01")
+    ('U+200B ZERO WIDTH SPACE', None)
+    """
+    matched = pl.Series([text]).str.extract(f"({INVISIBLE_PATTERN})", 1)[0]
+    if matched is None:
+        return None
+    return f"U+{ord(matched):04X} {unicodedata.name(matched, 'unnamed character')}"
 
 
 def normalise_code(code: str) -> str:

@@ -246,11 +246,37 @@ def _table_from_excel(path: Path) -> RawTable:
             f"{path.name} could not be read as a spreadsheet ({type(exc).__name__}) — "
             "open it and save it again as .xlsx, or export it as CSV UTF-8"
         ) from exc
-    # a date cell reads as "2026-03-14 00:00:00": that midnight means "no time", not night
+    # a date cell reads as "2026-03-14 00:00:00": that midnight means "no time", not night;
+    # a time cell reads as "1899-12-31 00:00:00" (Excel's day 0): that one is a real midnight
     frame = frame.with_columns(
-        pl.col(pl.String).str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
+        pl.when(pl.col(name).str.starts_with("1899-12-3"))
+        .then(pl.col(name))
+        .otherwise(_without_midnight(pl.col(name)))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
     )
     return _finish(frame, path.name, encoding="xlsx", delimiter=None)
+
+
+def _without_midnight(texts: pl.Expr) -> pl.Expr:
+    """Return ``2026-03-14`` for ``2026-03-14 00:00:00``: how a date without a time reads."""
+    return texts.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
+
+
+def _date_fields(path: Path) -> set[str]:
+    """Return the properties of a vector file typed as dates (no time of day)."""
+    import pyogrio
+
+    try:
+        info = pyogrio.read_info(path)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
+        return set()
+    return {
+        str(name)
+        for name, dtype in zip(info["fields"], info["dtypes"], strict=True)
+        if str(dtype) == "datetime64[D]"
+    }
 
 
 def _table_from_vector(path: Path) -> RawTable:
@@ -276,6 +302,9 @@ def _table_from_vector(path: Path) -> RawTable:
     properties = gdf.drop(columns=gdf.geometry.name)
     frame = pl.from_pandas(properties.astype(object).where(properties.notna(), None).astype(str))
     frame = frame.with_columns(pl.all().replace("None", None))
+    # a date-typed property reads as "2026-03-14 00:00:00": a date without a time, not night
+    dates = _date_fields(path) & set(frame.columns)
+    frame = frame.with_columns(_without_midnight(pl.col(name)) for name in dates)
     frame = frame.with_columns(
         pl.Series(LAT, shapely.get_y(points), dtype=pl.Float64).cast(pl.String),
         pl.Series(LNG, shapely.get_x(points), dtype=pl.Float64).cast(pl.String),

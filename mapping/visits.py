@@ -21,13 +21,13 @@ from mapping import store
 from mapping.columns import recognise_columns
 from mapping.errors import UnusableFileError, WorkspaceError
 from mapping.imports import (
-    REDACTED,
     ImportResult,
     Problems,
     as_number,
     bools_of,
     category_table,
     check_category,
+    check_code,
     check_text,
     clean,
     datetimes_from_text,
@@ -85,6 +85,8 @@ VISIT_FIELDS: tuple[str, ...] = (
     "perpetrator",
 )
 _MAX_SUPPLIES = 10_000
+#: A slashed, dotted or dashed date whose year has two digits (``15/09/26``).
+_SHORT_YEAR = r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2}(?:\s|T|$)"
 _CATEGORIES = {
     "gender": GENDERS,
     "setting": SETTINGS,
@@ -136,16 +138,17 @@ def visits_from_table(
     frame = table.frame
     recognised = recognise_columns(frame, VISIT_FIELDS, mapping, source_name=table.source_name)
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
+    seen = ", ".join(c for c in frame.columns if not c.startswith("__"))
     if not {"date", "timestamp"} & fields.keys():
         raise UnusableFileError(
             f"{table.source_name} has no usable columns: no visit date was found — name a column "
-            "date/fecha, or say which one it is in a mapping file; columns are: "
-            + ", ".join(c for c in frame.columns if not c.startswith("__"))
+            f"date/fecha, or say which one it is in a mapping file; columns are: {seen}"
         )
     if not {"peer_educator", "team"} & fields.keys():
         raise UnusableFileError(
             f"{table.source_name} has no usable columns: no peer educator or team column was "
-            "found — name one peer_educator/educadora_par or team/equipo, or map it"
+            "found — name one peer_educator/educadora_par or team/equipo, or say which one it is "
+            f"in a mapping file; columns are: {seen}"
         )
     warnings: list[str] = []
     if recognised.dropped:
@@ -181,6 +184,7 @@ def visits_from_table(
         by_code = contacts.result() if contacts is not None else None
 
     rejected_rows = problems.rows()
+    by_submission = "id" in fields and _is_submission_id(fields["id"], work["id"])
     valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected_rows.implode()))
     del work
     engine = workspace.engine()
@@ -189,11 +193,19 @@ def visits_from_table(
             import_id = record_import(
                 connection, kind="visits", source_name=source_name, source_sha256=source_sha256
             )
-            stored, duplicates = _store(connection, valid, by_code, import_id, progress=progress)
+            stored, updated, duplicates = _store(
+                connection,
+                valid,
+                by_code,
+                import_id,
+                by_submission=by_submission,
+                progress=progress,
+            )
             result = ImportResult(
                 kind="visits",
                 rows_read=rows_read,
-                accepted=stored,
+                accepted=stored + updated,
+                updated=updated,
                 duplicates=duplicates,
                 rejected=rejected_rows.len(),
                 warnings=warnings,
@@ -207,17 +219,29 @@ def visits_from_table(
 
 
 def _counts(texts: pl.Series) -> pl.Series:
-    """Return whole numbers 0..10,000 (``3``, ``3.0``); null for anything else."""
+    """Return whole numbers 0..10,000 written plainly (``3``, ``3.0``); null for anything else.
+
+    ``1e3`` and ``1.000`` (a thousand, or one?) are not plain counts.
+    """
     frame = texts.rename("t").to_frame()
     number = as_number(pl.col("t"))
-    whole = (number >= 0) & (number == number.floor()) & (number <= _MAX_SUPPLIES)
+    plain = pl.col("t").str.contains(r"^\d+(?:[.,]0{1,2})?$")
+    whole = plain & (number >= 0) & (number == number.floor()) & (number <= _MAX_SUPPLIES)
     return frame.select(pl.when(whole).then(number).cast(pl.Int64)).to_series()
 
 
 def _hours(times: pl.Series) -> pl.Series:
-    """Return the hour (0-23) of times like ``21:30``, ``9:05 pm`` or ``21:30:00``; else null."""
+    """Return the hour (0-23) of times like ``21:30``, ``9:05 pm`` or ``21:30:00``; else null.
+
+    A time written with a date (``1899-12-31 20:30:00``, how a spreadsheet's time cell reads,
+    or ``2026-03-14T20:30``) gives the hour of its time part.
+    """
     frame = times.rename("t").to_frame()
-    hour = pl.col("t").str.extract(r"^\s*(\d{1,2}):\d{2}", 1).cast(pl.Int32, strict=False)
+    hour = (
+        pl.col("t")
+        .str.extract(r"^\s*(?:\d{4}-\d{1,2}-\d{1,2}[ T])?(\d{1,2}):\d{2}", 1)
+        .cast(pl.Int32, strict=False)
+    )
     pm = pl.col("t").str.to_lowercase().str.contains(r"p\.?\s*m")
     hour = pl.when(pm & (hour < 12)).then(hour + 12).otherwise(hour)
     return frame.select(pl.when(hour <= 23).then(hour)).to_series()
@@ -242,6 +266,7 @@ def _when(
     columns = work.columns
     date_text = pl.coalesce(*(pl.col(c) for c in ("date", "timestamp") if c in columns))
     texts = work.select(date_text).to_series()
+    short_year = pl.lit(map_distinct(texts, lambda t: t.str.contains(_SHORT_YEAR)))
     parsed_series = map_distinct(texts, lambda t: datetimes_from_text(t, day_first=day_first))
     with_time = map_distinct(
         texts, lambda t: t.to_frame().select(has_time(pl.col(t.name))).to_series()
@@ -284,7 +309,10 @@ def _when(
     settings = get_settings()
     today = dt.date.today()
     earliest = dt.date(settings.earliest_year, 1, 1)
-    work = work.with_columns(parsed.dt.date().alias("visit_date"), bucket.alias("time_of_day"))
+    work = work.with_columns(
+        pl.when(~short_year).then(parsed.dt.date()).alias("visit_date"),
+        bucket.alias("time_of_day"),
+    )
     source = "date" if "date" in columns else "timestamp"
     problems.add(
         work,
@@ -296,7 +324,15 @@ def _when(
     )
     problems.add(
         work,
-        date_text.is_not_null() & pl.col("visit_date").is_null(),
+        short_year,
+        field_name=source,
+        value=date_text.str.slice(0, 40),
+        problem="has a two-digit year",
+        fix="write the year with 4 digits (15/09/2026, not 15/09/26)",
+    )
+    problems.add(
+        work,
+        date_text.is_not_null() & pl.col("visit_date").is_null() & ~short_year,
         field_name=source,
         value=date_text.str.slice(0, 40),
         problem="is not a date this importer understands",
@@ -324,9 +360,11 @@ def _when(
 def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping) -> pl.DataFrame:
     """Check codes, categories, supplies, referrals, test and violence fields."""
     columns = work.columns
-    for name in ("peer_educator", "team", "id"):
+    for name in ("peer_educator", "team"):
         if name in columns:
-            check_text(work, problems, name, name)
+            check_code(work, problems, name, name, names=True)
+    if "id" in columns:
+        check_text(work, problems, "id", "id")
     who = [pl.col(c) for c in ("peer_educator", "team") if c in columns]
     problems.add(
         work,
@@ -337,17 +375,7 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
         fix="say which peer educator or team made the visit",
     )
     if "contact_code" in columns:
-        check_text(work, problems, "contact_code", "contact_code", redact=True)
-        code = pl.col("contact_code")
-        digits = code.str.count_matches(r"\d")
-        problems.add(
-            work,
-            (digits >= 7) & ~code.str.contains(r"[A-Za-z]"),
-            field_name="contact_code",
-            value=REDACTED,
-            problem="looks like a phone number",
-            fix="use the programme's unique identifier code, never a phone number",
-        )
+        check_code(work, problems, "contact_code", "contact_code", redact=True)
     updates: list[pl.Expr] = []
     for name, vocabulary in _CATEGORIES.items():
         if name in columns and name != "time_of_day":
@@ -413,7 +441,10 @@ def _referral_bits(work: pl.DataFrame, problems: Problems, mapping: ColumnMappin
     unknown: dict[str, str] = {}
     for raw in work["referrals"].drop_nulls().unique().to_list():
         separator = r"\s*[,;|]\s*" if re.search(r"[,;|]", raw) else r"\s+"
-        items = [item for item in re.split(separator, raw.strip()) if item.strip()]
+        # one service type written in words ("prueba móvil") is not a list of two
+        whole = normalise(raw) in table
+        split = re.split(separator, raw.strip())
+        items = [raw] if whole else [item for item in split if item.strip()]
         values = [table.get(normalise(item)) for item in items]
         bits[raw] = sum({1 << SERVICE_TYPES.index(v) for v in values if v is not None})
         bad = [item for item, value in zip(items, values, strict=True) if value is None]
@@ -514,11 +545,16 @@ def _store(
     by_code: pl.DataFrame | None,
     import_id: int,
     *,
+    by_submission: bool,
     progress: bool,
-) -> tuple[int, int]:
-    """Write the valid rows; return (stored, duplicates)."""
+) -> tuple[int, int, int]:
+    """Write the valid rows; return (stored, updated, duplicates).
+
+    With ``by_submission`` the ``id`` column is a form submission id and a visit is known by
+    it alone: a stored one is updated when what is stored about it changed, else a duplicate.
+    """
     if valid.height == 0:
-        return 0, 0
+        return 0, 0, 0
     columns = valid.columns
     who = valid.select(
         (pl.col("peer_educator") if "peer_educator" in columns else pl.lit(None, pl.String))
@@ -562,14 +598,28 @@ def _store(
         contact_ids.alias("contact_id"),
         profile_ids.alias("profile_id"),
     )
-    source_ids = valid["id"] if "id" in columns else None
-    rows = rows.with_columns(pl.Series("fingerprint", _fingerprint(rows, profile_keys, source_ids)))
+    source = text_fingerprints(valid["id"]) if "id" in columns else None
     del valid
-    seen = existing_keys(connection, store.visits.c.fingerprint, rows["fingerprint"].to_numpy())
+    content = _fingerprint(rows, profile_keys, source)
+    if by_submission:
+        assert source is not None, "a submission id needs an id column"
+        keys = np.where(source != 0, _submission_fingerprints(source), content)
+    else:
+        keys = content
+    rows = rows.with_columns(pl.Series("fingerprint", keys))
+    seen = existing_keys(connection, store.visits.c.fingerprint, keys)
     first = rows.select(pl.col("fingerprint").is_first_distinct()).to_series().to_numpy()
+    updated = 0
+    if by_submission:
+        # stored before submissions were keyed by their id alone, with the content: unchanged
+        legacy = (keys != content) & existing_keys(connection, store.visits.c.fingerprint, content)
+        changed = _changed(connection, rows.filter(pl.Series(seen & first)))
+        updated = changed.height
+        _update(connection, changed.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
+        seen |= legacy
     keep = ~seen & first
     new = rows.filter(pl.Series(keep)).sort("fingerprint")
-    duplicates = rows.height - new.height
+    duplicates = rows.height - new.height - updated
     del rows
     if connection.dialect.name == "sqlite":
         new = new.with_columns(pl.col("visit_date").cast(pl.String))
@@ -580,7 +630,87 @@ def _store(
             chunk = new.slice(offset, batch)
             store.insert_frame(connection, store.visits, chunk)
             bar.update(chunk.height)
-    return new.height, duplicates
+    return new.height, updated, duplicates
+
+
+#: Stored columns of a visit that a re-imported submission may change.
+_VISIT_VALUES = ("visit_date", "cell", "worker_id", "contact_id", "profile_id")
+
+
+def _changed(connection: Connection, rows: pl.DataFrame) -> pl.DataFrame:
+    """Return the rows whose stored visit (same fingerprint) differs in what is stored."""
+    if rows.height == 0:
+        return rows
+    table = store.visits
+    stored: list[tuple[object, ...]] = []
+    keys = rows["fingerprint"].to_list()
+    for start in range(0, len(keys), 20_000):
+        stored.extend(
+            tuple(row)
+            for row in connection.execute(
+                sa.select(table.c.fingerprint, *(table.c[c] for c in _VISIT_VALUES)).where(
+                    table.c.fingerprint.in_(keys[start : start + 20_000])
+                )
+            )
+        )
+    before = pl.DataFrame(
+        stored,
+        schema=[("fingerprint", pl.Int64), *((f"old_{c}", rows.schema[c]) for c in _VISIT_VALUES)],
+        orient="row",
+    )
+    same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"old_{c}")) for c in _VISIT_VALUES)
+    return (
+        rows.join(before, on="fingerprint", how="inner")
+        .filter(~same)
+        .select("fingerprint", *_VISIT_VALUES)
+    )
+
+
+def _update(connection: Connection, changed: pl.DataFrame) -> None:
+    """Overwrite the stored visits of re-imported submissions that changed."""
+    if changed.height == 0:
+        return
+    table = store.visits
+    statement = (
+        table.update()
+        .where(table.c.fingerprint == sa.bindparam("key"))
+        .values({c: sa.bindparam(f"new_{c}") for c in ("import_id", *_VISIT_VALUES)})
+    )
+    connection.execute(
+        statement,
+        [
+            {"key" if k == "fingerprint" else f"new_{k}": v for k, v in row.items()}
+            for row in changed.iter_rows(named=True)
+        ],
+    )
+
+
+#: Marks a fingerprint made from a submission id alone, apart from content fingerprints.
+_SUBMISSION_TAG = np.uint64(0x5355424D4953534E)
+#: Headers of form submission ids (ODK/SurveyCTO KEY and instanceID, Kobo _uuid and _id).
+_SUBMISSION_ID_HEADERS = frozenset(
+    {"key", "instanceid", "meta_instanceid", "uuid", "_uuid", "_id", "submission_id"}
+)
+_UUID = r"^(?:uuid:)?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+
+
+def _is_submission_id(header: str, ids: pl.Series) -> bool:
+    """Whether the id column identifies a form submission everywhere, not just in this file.
+
+    True for the ids ODK, KoboToolbox and SurveyCTO write (``KEY``, ``meta-instanceID``,
+    ``_uuid``, ``_id``) and for any id column holding only UUIDs. A programme's own ``id`` or
+    ``visit_id`` may restart at 1 in every monthly file, so it is not trusted alone.
+    """
+    raw = header.strip().lower().replace("/", "_").replace("-", "_")
+    if raw in _SUBMISSION_ID_HEADERS or normalise(header) in _SUBMISSION_ID_HEADERS - {"id"}:
+        return True
+    present = ids.drop_nulls()
+    return present.len() > 0 and bool(present.str.contains(_UUID).all())
+
+
+def _submission_fingerprints(source: np.ndarray) -> np.ndarray:
+    """Fingerprint visits by their submission id alone (the hash of the id text)."""
+    return fingerprints([np.full(len(source), _SUBMISSION_TAG), source])
 
 
 def _as_u64(column: pl.Series) -> np.ndarray:
@@ -621,19 +751,16 @@ def _profile_ids(connection: Connection, profiles: pl.DataFrame, keys: np.ndarra
 
 
 def _fingerprint(
-    rows: pl.DataFrame, profile_keys: np.ndarray, source_ids: pl.Series | None
+    rows: pl.DataFrame, profile_keys: np.ndarray, source: np.ndarray | None
 ) -> np.ndarray:
-    """Fingerprint each row from what is stored about it plus its source id, if any.
+    """Fingerprint each row from what is stored about it plus the hash of its source id, if any.
 
     Identical rows without a contact code or a source id can be two real, different contacts
     (two people reached at the same place on the same night); they are told apart by their
     order of appearance, so re-importing the file still adds nothing.
     """
-    source = (
-        text_fingerprints(source_ids)
-        if source_ids is not None
-        else np.zeros(rows.height, np.uint64)
-    )
+    if source is None:
+        source = np.zeros(rows.height, np.uint64)
     base = fingerprints(
         [
             _as_u64(rows["visit_date"].cast(pl.Int32)),

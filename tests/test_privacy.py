@@ -173,3 +173,14 @@ def test_key_from_the_environment_wins(
     [(stored,)] = query(workspace, "SELECT code_hash FROM contacts")
     assert stored == hash_code(CODES[0], key.encode())
     assert stored != hash_code(CODES[0], (workspace.path / "secret.key").read_bytes().strip())
+
+
+def test_names_among_agrees_with_looks_like_name() -> None:
+    import polars as pl
+
+    from mapping.privacy import looks_like_name, names_among
+
+    codes = ["Rosa Quispe", "PE 12", None, "ROSA Q.", "EQUIPO NORTE", "Ana María", "T1", "José"]
+    flags = names_among(pl.Series(codes, dtype=pl.String)).to_list()
+    assert flags == [c is not None and looks_like_name(c) for c in codes]
+    assert flags == [True, False, False, True, False, True, False, False]

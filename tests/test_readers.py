@@ -21,11 +21,12 @@ from helpers import (
 )
 
 from mapping.cells import cells_from_points
+from mapping.columns import recognise_columns
 from mapping.errors import UnusableFileError
 from mapping.imports import ImportResult
-from mapping.readers import mapping_from_file, table_from_file
-from mapping.visits import visits_from_file
-from mapping.vocab import GENDERS, SETTINGS
+from mapping.readers import ColumnMapping, mapping_from_file, table_from_file
+from mapping.visits import VISIT_FIELDS, visits_from_file
+from mapping.vocab import GENDERS, HIV_TESTS, SETTINGS
 from mapping.workspace import Workspace
 
 DAY, EVENING, NIGHT = 1, 2, 3
@@ -223,6 +224,78 @@ def test_kobo_export(workspace: Workspace, tmp_path: Path) -> None:
     ]
 
 
+def test_kobo_select_multiple_options_never_hold_a_field(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # "Derivaciones/Prueba de VIH" is an option of the referrals question (0/1), not the test
+    header = (
+        "fecha",
+        "educadora_par",
+        "Derivaciones",
+        "Derivaciones/Prueba de VIH",
+        "Derivaciones/PrEP",
+        "Prueba de VIH",
+    )
+    rows = [
+        ["2026-09-08", "PE03", "prueba_vih prep", "1", "1", "ofrecida"],
+        ["2026-09-09", "PE03", "", "0", "0", "realizada"],
+    ]
+    path = tmp_path / "kobo_options.csv"
+    path.write_text(csv_text(header, rows), encoding="utf-8")
+
+    table = table_from_file(path)
+    recognised = recognise_columns(table.frame, VISIT_FIELDS, ColumnMapping(), source_name="x")
+    assert recognised.fields["hiv_test"] == "Prueba de VIH"
+    assert recognised.fields["referrals"] == "Derivaciones"
+    assert "Derivaciones/Prueba de VIH" not in recognised.fields.values()
+
+    result = visits_from_file(workspace, path)
+    assert (result.accepted, result.rejected) == (2, 0)
+    assert not any("ignored" in w for w in result.warnings), result.warnings
+    assert query(workspace, "SELECT hiv_test, referrals FROM visit_details ORDER BY 1") == [
+        (HIV_TESTS.index("offered") + 1, 0b10010),
+        (HIV_TESTS.index("done") + 1, 0),
+    ]
+
+
+def test_a_whole_header_beats_the_same_name_on_a_group_path(tmp_path: Path) -> None:
+    path = tmp_path / "grouped.csv"
+    path.write_text(
+        "fecha,pe,otro_grupo/prueba_vih,prueba_vih\n2026-09-08,PE1,1,realizada\n", encoding="utf-8"
+    )
+    frame = table_from_file(path).frame
+    recognised = recognise_columns(frame, VISIT_FIELDS, ColumnMapping(), source_name="x")
+    assert recognised.fields["hiv_test"] == "prueba_vih"
+
+
+def test_kobo_spanish_label_headers(workspace: Workspace, tmp_path: Path) -> None:
+    # a Kobo export "with labels" instead of question names
+    header = (
+        "Fecha de la visita",
+        "Código de la educadora par",
+        "Código del equipo",
+        "Código único (UIC)",
+        "¿Prueba de VIH?",
+    )
+    path = tmp_path / "kobo_labels.csv"
+    path.write_text(
+        csv_text(header, [["2026-09-08", "PE03", "T1", "MAJO85", "Realizada"]], delimiter=";"),
+        encoding="utf-8",
+    )
+    frame = table_from_file(path).frame
+    recognised = recognise_columns(frame, VISIT_FIELDS, ColumnMapping(), source_name="x")
+    assert recognised.fields == {
+        "date": "Fecha de la visita",
+        "peer_educator": "Código de la educadora par",
+        "team": "Código del equipo",
+        "contact_code": "Código único (UIC)",
+        "hiv_test": "¿Prueba de VIH?",
+    }
+    result = visits_from_file(workspace, path)
+    assert (result.accepted, result.rejected, result.warnings) == (1, 0, [])
+    assert query(workspace, "SELECT peer_educator, team FROM workers") == [("PE03", "T1")]
+
+
 def test_mostly_empty_geopoint_gives_visits_without_a_cell(
     workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -395,6 +468,38 @@ def test_xlsx_with_date_cells_and_numbers(workspace: Workspace, tmp_path: Path) 
     ]
 
 
+def test_xlsx_time_cells(workspace: Workspace, tmp_path: Path) -> None:
+    # a time cell reads as a date-time on Excel's day 0 ("1899-12-31 20:30:00")
+    path = tmp_path / "horas.xlsx"
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet()
+    date_format = book.add_format({"num_format": "dd/mm/yyyy"})
+    time_format = book.add_format({"num_format": "hh:mm"})
+    sheet.write_row(0, 0, ["Fecha", "Hora", "Educadora par"])
+    for index, (day, time) in enumerate(
+        [(14, dt.time(20, 30)), (15, dt.time(0, 0)), (16, dt.time(9, 15)), (17, None)], start=1
+    ):
+        sheet.write_datetime(index, 0, dt.datetime(2026, 3, day), date_format)
+        if time is not None:
+            sheet.write_datetime(index, 1, time, time_format)
+        sheet.write(index, 2, "PE01")
+    book.close()
+    assert table_from_file(path).frame["Hora"].to_list()[:2] == [
+        "1899-12-31 20:30:00",
+        "1899-12-31 00:00:00",
+    ]
+
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (4, 0)
+    assert query(workspace, "SELECT visit_date, time_of_day FROM visit_details ORDER BY 1") == [
+        ("2026-03-14", EVENING),
+        ("2026-03-15", NIGHT),  # a time cell at 00:00 is midnight, unlike a date cell
+        ("2026-03-16", DAY),
+        ("2026-03-17", None),
+    ]
+
+
 def test_unreadable_spreadsheet(workspace: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04 this is not really a zip file")
@@ -438,6 +543,40 @@ def test_geojson_points(workspace: Workspace, tmp_path: Path) -> None:
         (cell(MIRAFLORES), 4),
         (cell(LIMA), 0),
     }
+
+
+def test_geojson_date_properties_hold_no_time_of_day(workspace: Workspace, tmp_path: Path) -> None:
+    # GDAL types "2026-03-14" as a date and "2026-03-14T21:30:00" as a date-time
+    def feature(**properties: object) -> dict[str, object]:
+        geometry = {"type": "Point", "coordinates": [float(LIMA[1]), float(LIMA[0])]}
+        return {"type": "Feature", "geometry": geometry, "properties": properties}
+
+    dated = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(fecha="2026-03-14", equipo="N"),
+            feature(fecha="2026-03-15", equipo="N"),
+        ],
+    }
+    stamped = {
+        "type": "FeatureCollection",
+        "features": [
+            feature(fecha="2026-03-16T21:30:00", equipo="N"),
+            feature(fecha="2026-03-17T00:00:00", equipo="N"),
+        ],
+    }
+    for name, collection in (("dated", dated), ("stamped", stamped)):
+        path = tmp_path / f"{name}.geojson"
+        path.write_text(json.dumps(collection), encoding="utf-8")
+        assert visits_from_file(workspace, path).accepted == 2
+
+    assert query(workspace, "SELECT visit_date, time_of_day FROM visit_details ORDER BY 1") == [
+        ("2026-03-14", None),
+        ("2026-03-15", None),
+        ("2026-03-16", EVENING),
+        # a date-time property at midnight is a real midnight
+        ("2026-03-17", NIGHT),
+    ]
 
 
 def test_submission_time_never_gives_the_hour(workspace: Workspace, tmp_path: Path) -> None:

@@ -103,10 +103,17 @@ REJECTIONS = [
     (row(contact_code="987 654 321"), "contact_code", "looks like a phone number"),
     (row(contact_code="+51987654321"), "contact_code", "looks like a phone number"),
     (row(contact_code="C" * 80), "contact_code", "is longer than 64 characters"),
+    (row(contact_code="MA\u200bJO85"), "contact_code", "contains an invisible character"),
+    (row(peer_educator="Rosa Quispe Mamani"), "peer_educator", "looks like a person's name"),
+    (row(team="+51 987 654 321"), "team", "looks like a phone number"),
+    (row(peer_educator="PE\u200d01"), "peer_educator", "contains an invisible character"),
     (row(peer_educator="", team=""), "peer_educator", "is empty (and so is the team)"),
     (row(peer_educator="n/a", team="NA"), "peer_educator", "is empty (and so is the team)"),
     (row(male_condoms="-3"), "male_condoms", "is not a whole number of items"),
     (row(lubricant="2.5"), "lubricant", "is not a whole number of items"),
+    (row(male_condoms="1e3"), "male_condoms", "is not a whole number of items"),
+    (row(male_condoms="1.000"), "male_condoms", "is not a whole number of items"),
+    (row(date="15/09/26"), "date", "has a two-digit year"),
     (row(male_condoms="many"), "male_condoms", "is not a whole number of items"),
     (row(referrals="hiv_testing, astrology"), "referrals", "is not a known service type"),
 ]
@@ -298,6 +305,66 @@ def test_phone_contacts_keep_no_location(workspace: Workspace, tmp_path: Path) -
     assert stored == [(1, lima_cell()), (2, None), (4, None)]
 
 
+def test_plain_counts_and_four_digit_years_are_accepted(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = write_csv(
+        tmp_path / "counts.csv",
+        HEADER,
+        [
+            row(male_condoms="3", lubricant="3.0"),
+            row(date="15/09/2026", male_condoms="4,0", lubricant="0"),
+            row(date="15/09/26", male_condoms="1e3"),
+        ],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (2, 1)
+    lines = report_rows(result)
+    assert [(line["field"], line["value"], line["problem"]) for line in lines] == [
+        ("date", "15/09/26", "has a two-digit year"),
+        ("male_condoms", "1e3", "is not a whole number of items"),
+    ]
+    assert "4 digits" in lines[0]["fix"]
+    assert query(
+        workspace, "SELECT visit_date, male_condoms, lubricant FROM visit_details ORDER BY 1"
+    ) == [("2026-03-14", 3, 3), ("2026-09-15", 4, 0)]
+
+
+def test_spanish_spellings_of_services_and_safety() -> None:
+    from mapping.imports import category_table
+    from mapping.readers import ColumnMapping
+    from mapping.vocab import SAFETY_CONCERNS, normalise
+
+    services = category_table(SERVICE_TYPES, "service_type", ColumnMapping())
+    for spelling in ("hiv testing movil", "Prueba móvil", "prueba de VIH móvil", "tamizaje móvil"):
+        assert services[normalise(spelling)] == "hiv_testing", spelling
+    safety = category_table(SAFETY_CONCERNS, "safety", ColumnMapping())
+    for spelling in ("policía", "Policia", "acoso policial"):
+        assert safety[normalise(spelling)] == "police_harassment", spelling
+
+
+def test_a_referral_written_in_words_is_one_service(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "referrals.csv",
+        HEADER,
+        [row(referrals="prueba móvil"), row(date="2026-03-15", referrals="prep its")],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (2, 0)
+    assert query(workspace, "SELECT referrals FROM visit_details ORDER BY visit_date") == [
+        (1 << SERVICE_TYPES.index("hiv_testing"),),
+        ((1 << SERVICE_TYPES.index("prep_pep")) | (1 << SERVICE_TYPES.index("sti_clinic")),),
+    ]
+
+
+def test_summary_says_one_duplicate(workspace: Workspace, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "twice.csv", (*HEADER, "visit_id"), [[*row(), "k1"]] * 2)
+    summary = visits_from_file(workspace, path).summary()
+    assert summary.startswith("read 2 rows: 1 accepted, 1 duplicate, 0 rejected"), summary
+
+
 # --- columns that must never be stored ----------------------------------------------------
 
 FORBIDDEN = {
@@ -351,6 +418,90 @@ def test_unrecognised_columns_are_named_in_a_warning(workspace: Workspace, tmp_p
     assert result.warnings == ["ignored unrecognised columns: 'favourite_colour'"]
 
 
+# --- names, phone numbers and invisible characters in codes ------------------------------
+
+
+def test_names_and_phone_numbers_are_refused_as_peer_educator_or_team_codes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    refused = [
+        ("peer_educator", "Rosa Quispe Mamani", "looks like a person's name"),
+        ("peer_educator", "ROSA Q.", "looks like a person's name"),
+        ("peer_educator", "María-José de la Cruz", "looks like a person's name"),
+        ("team", "Brigada Rosa Quispe", "looks like a person's name"),
+        ("peer_educator", "+51 987 654 321", "looks like a phone number"),
+        ("team", "987654321", "looks like a phone number"),
+        ("team", "Rosa Quispe Mamani Huamán Condori Ccahuana de la Cruz Flores Ttito", "is longer"),
+    ]
+    accepted = ["PE-T4-2", "T1", "EQUIPO 3", "PE 12", "Equipo Norte", "NORTE", "Team A"]
+    rows = [row(**{field: value}) for field, value, _ in refused]
+    rows += [
+        row(peer_educator=code, team=code, date=f"2026-03-{i + 1:02d}")
+        for i, code in enumerate(accepted)
+    ]
+    path = write_csv(tmp_path / "names.csv", HEADER, rows)
+
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (len(accepted), len(refused))
+    lines = report_rows(result)
+    for index, (field, _, problem) in enumerate(refused):
+        mine = [line for line in lines if int(line["row"]) == 2 + index]
+        line = next(line for line in mine if line["field"] == field)
+        assert line["problem"].startswith(problem), mine
+        assert line["value"] == "(redacted)", mine
+        assert line["fix"], mine
+    # the long name is also a name: no problem of that row shows it
+    assert {line["value"] for line in lines} == {"(redacted)"}
+    assert {c for (c,) in query(workspace, "SELECT peer_educator FROM workers")} == set(accepted)
+    stored = b"".join(p.read_bytes() for p in workspace.path.rglob("*") if p.is_file())
+    # ("Santa Rosa" is a district of Lima: "Rosa" alone is in the area's file)
+    for secret in ("Rosa Q", "ROSA Q", "Quispe", "Mamani", "987", "Mar\u00eda-Jos"):
+        assert secret.encode() not in stored
+
+
+@pytest.mark.parametrize(
+    ("character", "name"),
+    [
+        ("\u200b", "ZERO WIDTH SPACE"),
+        ("\u200c", "ZERO WIDTH NON-JOINER"),
+        ("\u200d", "ZERO WIDTH JOINER"),
+        ("\ufeff", "ZERO WIDTH NO-BREAK SPACE"),
+        ("\u2060", "WORD JOINER"),
+        ("\u00ad", "SOFT HYPHEN"),
+        ("\u202e", "RIGHT-TO-LEFT OVERRIDE"),
+    ],
+)
+def test_invisible_characters_in_any_code_are_refused(
+    workspace: Workspace, tmp_path: Path, character: str, name: str
+) -> None:
+    path = write_csv(
+        tmp_path / "invisible.csv",
+        (*HEADER, "visit_id"),
+        [
+            [*row(contact_code=f"MA{character}JO85"), "k1"],
+            [*row(peer_educator=f"PE{character}01"), "k2"],
+            [*row(team=f"{character}NORTE"), "k3"],
+            [*row(), f"k{character}4"],
+            [*row(date="2026-03-15"), "k5"],
+        ],
+    )
+    result = visits_from_file(workspace, path)
+
+    assert (result.accepted, result.rejected) == (1, 4)
+    lines = report_rows(result)
+    assert [(int(line["row"]), line["field"]) for line in lines] == [
+        (2, "contact_code"),
+        (3, "peer_educator"),
+        (4, "team"),
+        (5, "id"),
+    ]
+    for line in lines:
+        assert line["problem"] == f"contains an invisible character (U+{ord(character):04X} {name})"
+        assert "type it again" in line["fix"]
+    assert [line["value"] for line in lines] == ["(redacted)", "PE?01", "?NORTE", "k?4"]
+
+
 # --- whole files that cannot be used ------------------------------------------------------
 
 
@@ -361,8 +512,18 @@ def test_unrecognised_columns_are_named_in_a_warning(workspace: Workspace, tmp_p
         (b"  \n\n", "is empty"),
         (b"date,peer_educator,latitude,longitude\n", "has a header but no rows"),
         (b"\x00\x01\xff\xfe\x00garbage\x00\x9c" * 50, "not a text file|UTF-16"),
-        (b"peer_educator,latitude,longitude\nPE01,-12.0464,-77.0428\n", "no visit date was found"),
-        (b"date,latitude,longitude\n2026-03-14,-12.0464,-77.0428\n", "no peer educator or team"),
+        (
+            b"peer_educator,latitude,longitude\nPE01,-12.0464,-77.0428\n",
+            "no visit date was found.*columns are: peer_educator, latitude, longitude$",
+        ),
+        (
+            b"date,latitude,longitude\n2026-03-14,-12.0464,-77.0428\n",
+            "no peer educator or team.*columns are: date, latitude, longitude$",
+        ),
+        (
+            b"Fecha,Nombre de la PE\n2026-03-14,Rosa\n",
+            "no peer educator or team.*columns are: Fecha, Nombre de la PE$",
+        ),
         (b"a,b\n1,2,3,4\n", "no usable columns|not a well-formed CSV"),
     ],
 )
@@ -449,6 +610,93 @@ def test_duplicates_within_a_file(workspace: Workspace, tmp_path: Path) -> None:
     result = visits_from_file(workspace, path)
 
     assert (result.accepted, result.duplicates, result.rejected) == (4, 1, 0)
+
+
+KOBO_HEADER = (
+    "_uuid",
+    "fecha",
+    "educadora_par",
+    "genero",
+    "condones",
+    "Derivaciones",
+    "Derivaciones/Prueba de VIH",
+)
+KOBO_ROWS = [
+    ["5f1c0e2a-0000-4000-8000-000000000001", "2026-03-14", "PE01", "mujer", "10", "prueba", "1"],
+    ["5f1c0e2a-0000-4000-8000-000000000002", "2026-03-14", "PE01", "mujer trans", "4", "", "0"],
+    ["5f1c0e2a-0000-4000-8000-000000000003", "2026-03-15", "PE02", "hombre", "", "", "0"],
+]
+
+
+def test_reimporting_submissions_with_a_corrected_mapping_updates_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from mapping.readers import ColumnMapping
+
+    path = write_csv(tmp_path / "kobo.csv", KOBO_HEADER, KOBO_ROWS)
+    # a wrong mapping: the referral option column taken for the HIV test
+    wrong = ColumnMapping(columns={"hiv_test": "Derivaciones/Prueba de VIH"})
+    first = visits_from_file(workspace, path, mapping=wrong)
+    assert (first.accepted, first.updated, first.duplicates) == (3, 0, 0)
+    assert query(workspace, "SELECT hiv_test FROM visit_details ORDER BY male_condoms") == [
+        (1,),
+        (1,),
+        (3,),
+    ]
+
+    corrected = visits_from_file(workspace, path)
+
+    # the same three submissions: updated in place, never counted twice
+    assert (corrected.accepted, corrected.updated, corrected.duplicates) == (3, 3, 0)
+    assert corrected.summary().startswith("read 3 rows: 3 accepted (3 updated)")
+    assert counts(workspace)["visits"] == 3
+    assert query(workspace, "SELECT hiv_test FROM visit_details") == [(None,)] * 3
+    [(import_id,)] = query(workspace, "SELECT DISTINCT import_id FROM visits")
+    assert import_id == 2, "an updated visit belongs to the import that last wrote it"
+
+    # a submission edited on the server: only that one changes; the rest are duplicates
+    edited = [list(r) for r in KOBO_ROWS]
+    edited[2][4] = "7"
+    again = visits_from_file(workspace, write_csv(tmp_path / "edited.csv", KOBO_HEADER, edited))
+    assert (again.accepted, again.updated, again.duplicates) == (1, 1, 2)
+    assert counts(workspace)["visits"] == 3
+    assert sorted(c for (c,) in query(workspace, "SELECT male_condoms FROM visit_details")) == [
+        4,
+        7,
+        10,
+    ]
+    assert visits_from_file(workspace, path.with_name("edited.csv")).duplicates == 3
+
+
+def test_a_programme_id_restarting_in_every_file_never_overwrites_a_visit(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    march = [[*row(date="2026-03-14"), "1"], [*row(date="2026-03-15"), "2"]]
+    april = [[*row(date="2026-04-14"), "1"], [*row(date="2026-04-15"), "2"]]
+    visits_from_file(workspace, write_csv(tmp_path / "m.csv", (*HEADER, "visit_id"), march))
+    result = visits_from_file(
+        workspace, write_csv(tmp_path / "a.csv", (*HEADER, "visit_id"), april)
+    )
+
+    assert (result.accepted, result.updated, result.duplicates) == (2, 0, 0)
+    assert counts(workspace)["visits"] == 4
+
+
+def test_submissions_stored_by_an_earlier_version_are_still_duplicates(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mapping.visits
+
+    path = write_csv(tmp_path / "kobo.csv", KOBO_HEADER, KOBO_ROWS)
+    # earlier versions fingerprinted the content together with the submission id
+    with monkeypatch.context() as patch:
+        patch.setattr(mapping.visits, "_is_submission_id", lambda header, ids: False)
+        assert visits_from_file(workspace, path).accepted == 3
+
+    again = visits_from_file(workspace, path)
+
+    assert (again.accepted, again.duplicates) == (0, 3)
+    assert counts(workspace)["visits"] == 3
 
 
 # --- an import that fails half-way --------------------------------------------------------
