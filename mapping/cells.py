@@ -105,12 +105,26 @@ def cells_covering(geometry: BaseGeometry, resolution: int) -> list[int]:
 
 
 def cell_polygons(cells: list[int]) -> list[shapely.Polygon]:
-    """Return the boundary of each cell as a lon/lat shapely polygon."""
-    polygons = []
-    for cell in cells:
-        boundary = h3.cell_to_boundary(cell_to_str(cell))
-        polygons.append(shapely.Polygon([(lng, lat) for lat, lng in boundary]))
-    return polygons
+    """Return the boundary of each cell as a lon/lat shapely polygon (vectorised).
+
+    Examples
+    --------
+    >>> polygon = cell_polygons([cell_to_int("888e62c01bfffff")])[0]
+    >>> polygon.contains(shapely.Point(-77.0428, -12.0464))
+    True
+    """
+    if not cells:
+        return []
+    vertices = (
+        pl.DataFrame({"cell": pl.Series(cells, dtype=pl.UInt64)})
+        .select(plh3.cell_to_boundary("cell").alias("vertex"))
+        .with_row_index("polygon")
+        .explode("vertex")
+    )
+    lat = vertices["vertex"].list.get(0).to_numpy()
+    lng = vertices["vertex"].list.get(1).to_numpy()
+    rings = shapely.linearrings(np.column_stack([lng, lat]), indices=vertices["polygon"].to_numpy())
+    return list(shapely.polygons(rings))
 
 
 def cell_centres(cells: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -247,12 +247,22 @@ def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
 
 def _coverage(args: argparse.Namespace) -> int:
     from mapping.coverage import coverage_from_data
-    from mapping.reports import coverage_text, explain_district, frame_text, render
+    from mapping.reports import (
+        coverage_text,
+        explain_district,
+        explain_frame,
+        frame_text,
+        render,
+    )
 
     data, options = _coverage_data(args)
     report = coverage_from_data(data, options)  # type: ignore[arg-type]
     if args.explain:
-        print(explain_district(report, args.explain))
+        if args.format == "text":
+            print(explain_district(report, args.explain))
+        else:
+            meta = {**report.totals, "explanation": explain_district(report, args.explain)}
+            print(render(explain_frame(report, args.explain), args.format, meta=meta))
         return EXIT_OK
     frame = report.cells.drop("cell") if args.cells else report.ranked()
     if args.format == "text":
@@ -265,28 +275,41 @@ def _coverage(args: argparse.Namespace) -> int:
 def _gaps(args: argparse.Namespace) -> int:
     from mapping.coverage import coverage_from_data
     from mapping.gaps import hotspot_gaps
-    from mapping.reports import frame_text, render
+    from mapping.reports import coverage_notes, find_district, frame_text, render
 
     data, options = _coverage_data(args)
     report = coverage_from_data(data, options)  # type: ignore[arg-type]
-    if args.district and args.district not in set(report.districts["district_id"].to_list()):
-        raise InvalidInputError(
-            f"district {args.district!r} is not in this workspace — give a district id "
-            "as `outreach-map coverage` lists them"
-        )
-    frame = hotspot_gaps(report, data, district_id=args.district)  # type: ignore[arg-type]
+    district = find_district(report.districts, args.district) if args.district else None
+    frame = hotspot_gaps(
+        report,
+        data,  # type: ignore[arg-type]
+        district_id=district["district_id"] if district else None,
+    )
     if args.format == "text":
-        print(f"hotspot findings, {report.totals['period']}: {frame.height}")
-        print(frame_text(frame.drop("district_id")))
+        where = f" in {district['district']}" if district else ""
+        print(f"hotspot findings{where}, {report.totals['period']}: {frame.height}")
+        for note in coverage_notes(report):
+            print(f"note: {note}")
+        print(frame_text(frame.drop("district_id", "z_score")))
     else:
         print(render(frame, args.format, meta=report.totals))
     return EXIT_OK
 
 
 def _suggest_sites(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from mapping.reports import frame_text, render
     from mapping.siting import suggest_sites
+    from mapping.vocab import SERVICE_TYPES
 
+    # check the arguments before reading the store
+    if args.service_type not in SERVICE_TYPES:
+        raise InvalidInputError(
+            f"service type {args.service_type!r} is not one of: {', '.join(SERVICE_TYPES)}"
+        )
+    if args.count < 1:
+        raise InvalidInputError(f"count {args.count} is not a number of sites — give 1 or more")
     data, options = _coverage_data(args)
     frame = suggest_sites(
         data,  # type: ignore[arg-type]
@@ -299,7 +322,21 @@ def _suggest_sites(args: argparse.Namespace) -> int:
             f"up to {args.count} new {args.service_type} sites, each adding the most hotspots "
             "not yet within reach (weight = estimated sex workers)"
         )
-        print(frame_text(frame))
+        if frame.height == 0:
+            print(
+                "nothing to add: every active hotspot already has this service within reach, "
+                "or no hotspot is registered"
+            )
+            return EXIT_OK
+        print(
+            frame_text(
+                frame.with_columns(
+                    pl.format("{} %", (pl.col("cumulative_share") * 100).round(0).cast(pl.Int64))
+                )
+            )
+        )
+        if frame.height < args.count:
+            print(f"{frame.height} sites reach every hotspot that lacks this service")
     else:
         print(render(frame, args.format, meta={"service_type": args.service_type}))
     return EXIT_OK

@@ -122,6 +122,7 @@ def _getis_ord(cells: list[int], y: np.ndarray, options: SignalOptions) -> tuple
 
 def _findings(frame: pl.DataFrame, kind: str, detail: pl.Expr) -> pl.DataFrame:
     hotspot = pl.col("id") if "id" in frame.columns else pl.lit(None, pl.String)
+    z_score = pl.col("z_score") if kind == "emerging" else pl.lit(None, pl.Float64)
     return frame.select(
         pl.lit(kind).alias("kind"),
         pl.col("district_id"),
@@ -130,7 +131,7 @@ def _findings(frame: pl.DataFrame, kind: str, detail: pl.Expr) -> pl.DataFrame:
         pl.col("visits").fill_null(0),
         pl.col("previous_visits").fill_null(0),
         pl.col("days_since_last_visit"),
-        pl.col("z_score"),
+        z_score.alias("z_score"),
         detail.alias("detail"),
     )
 
@@ -181,24 +182,22 @@ def hotspot_gaps(
     ]
     key = list(options.key_service_types)
     if key:
-        missing = pl.concat_list(
-            [pl.when(~pl.col(f"reach_{t}")).then(pl.lit(t)).otherwise(None) for t in key]
-        ).list.drop_nulls()
-        uncovered = hotspots.with_columns(missing.alias("missing")).filter(
-            pl.col("missing").list.len() > 0
-        )
+        # uncovered: no key service of any type serves it (per-type gaps are in the
+        # district's access_<type> figures; listing every hotspot missing one type is noise)
+        uncovered = hotspots.filter(~pl.any_horizontal(*(pl.col(f"reach_{t}") for t in key)))
         findings.append(
             _findings(
                 uncovered,
                 "uncovered",
-                pl.format(
-                    "no friendly service open at its hours within {} min: {}",
-                    pl.lit(f"{options.reach_minutes:g}"),
-                    pl.col("missing").list.join(", "),
+                pl.lit(
+                    f"no friendly {', '.join(key)} open at its hours within "
+                    f"{options.reach_minutes:g} min"
                 ),
             )
         )
-    days, previous_days = data.period.days, data.period.previous().days
+    # a period that has not ended is compared by visits per day so far
+    days = (data.as_of - data.period.start).days + 1
+    previous_days = data.period.previous().days
     rate = pl.col("visits") / days
     previous_rate = pl.col("previous_visits") / previous_days
     emerging = cells.filter(
@@ -213,10 +212,12 @@ def hotspot_gaps(
             emerging,
             "emerging",
             pl.format(
-                "not in the registry; visits cluster here (Gi* z = {}, p = {}); "
+                "not in the registry; visits cluster here (Gi* z = {}, p {}); "
                 "{} visits against {} in the previous period",
                 "z_score",
-                "p_value",
+                pl.when(pl.col("p_value") < 0.0001)
+                .then(pl.lit("< 0.0001"))
+                .otherwise(pl.format("= {}", pl.col("p_value").round(4))),
                 "visits",
                 "previous_visits",
             ),

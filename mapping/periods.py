@@ -12,6 +12,7 @@ _QUARTER = re.compile(r"^(\d{4})-?[qQ]([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _LAST = re.compile(r"^last-(\d{1,4})-days$")
 _HELP = "write 2026-Q3 (a quarter), 2026-09 (a month) or last-90-days"
+_FIRST_YEAR, _LAST_YEAR = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,12 @@ def parse_period(
     """
     today = today or dt.date.today()
     cleaned = (text or f"last-{default_days}-days").strip().lower()
+    year_match = re.match(r"^(\d{4})", cleaned)
+    if year_match and not _FIRST_YEAR <= int(year_match[1]) <= _LAST_YEAR:
+        raise InvalidInputError(
+            f"period {text!r}: the year {year_match[1]} is outside {_FIRST_YEAR}-{_LAST_YEAR} "
+            f"— check the year ({_HELP})"
+        )
     quarter = _QUARTER.match(cleaned)
     if quarter:
         year, number = int(quarter[1]), int(quarter[2])
@@ -88,6 +95,8 @@ def parse_period(
     last = _LAST.match(cleaned)
     if last:
         days = int(last[1])
+        if days > 3660:
+            raise InvalidInputError(f"period {text!r} is longer than ten years — {_HELP}")
         if days < 1:
             raise InvalidInputError(f"period {text!r} has no days — {_HELP}")
         return Period(today - dt.timedelta(days=days - 1), today, f"last-{days}-days")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import io
 import json
 import math
@@ -11,6 +12,7 @@ import polars as pl
 
 from mapping.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport
 from mapping.errors import InvalidInputError
+from mapping.vocab import normalise
 
 FORMATS = ("text", "csv", "json")
 
@@ -27,6 +29,10 @@ def _number(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}" if 0 < value < 0.1 else f"{100 * value:.0f}"
+
+
 def coverage_interval(low: float | None, high: float | None) -> str:
     """Return a coverage interval as words: ``"40-72 %"``, ``"at least 40 %"`` or ``"unknown"``.
 
@@ -34,12 +40,42 @@ def coverage_interval(low: float | None, high: float | None) -> str:
     --------
     >>> coverage_interval(0.405, 0.7225), coverage_interval(0.2, None)
     ('40-72 %', 'at least 20 %')
+    >>> coverage_interval(0.004, 0.012), coverage_interval(0.0, 0.0)
+    ('0.4-1.2 %', '0 %')
     """
     if low is None:
         return "unknown"
     if high is None:
-        return f"at least {_pct(low)}"
-    return f"{100 * low:.0f}-{100 * high:.0f} %"
+        return f"at least {_percent(low)} %"
+    if low == high:
+        return f"{_percent(low)} %"
+    return f"{_percent(low)}-{_percent(high)} %"
+
+
+def find_district(districts: pl.DataFrame, text: str) -> dict[str, Any]:
+    """Return the row of the district ``text`` names: its id or name, in any case or accents.
+
+    Raises with the closest names when there is no such district.
+
+    Examples
+    --------
+    >>> table = pl.DataFrame({"district_id": ["PE-150105"], "district": ["BREÑA"]})
+    >>> find_district(table, " brena ")["district_id"]
+    'PE-150105'
+    """
+    wanted = normalise(text)
+    real = districts.filter(~pl.col("district_id").is_in([NO_LOCATION, OUTSIDE_AREA]))
+    for row in real.iter_rows(named=True):
+        if wanted in (normalise(row["district_id"]), normalise(row["district"])):
+            return row
+    names = {normalise(name): name for name in real["district"].to_list()}
+    close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
+    hint = (
+        "did you mean " + " or ".join(repr(names[c]) for c in close) + "?"
+        if close
+        else "`outreach-map coverage --format csv` lists the ids and names"
+    )
+    raise InvalidInputError(f"district {text!r} is not in this workspace — {hint}")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -62,8 +98,9 @@ def coverage_text(report: CoverageReport) -> str:
         "location)",
         f"service access: friendly services of {', '.join(options.key_service_types)} open at "
         f"the hotspot's hours, within {options.reach_minutes:g} min ({t['travel']})",
-        "",
     ]
+    lines += [f"note: {note}" for note in coverage_notes(report)]
+    lines.append("")
     rows = []
     extra = []
     for row in report.ranked().iter_rows(named=True):
@@ -85,7 +122,7 @@ def coverage_text(report: CoverageReport) -> str:
                 f"{row['hotspots']}/{row['hotspots_visited_recently']}/{row['hotspots_overdue']}",
                 _pct(row["access_key"]),
                 _number(row["peer_educators"], 1),
-                _number(row["gap_score"], 1),
+                _number(row["gap_score"], 1) + (" *" if row["estimate_too_low"] else ""),
             ]
         )
     lines.append(
@@ -98,7 +135,7 @@ def coverage_text(report: CoverageReport) -> str:
                 "from",
                 "coverage",
                 "hotspots/recent/overdue",
-                "access",
+                "key access",
                 "peers",
                 "gap",
             ],
@@ -107,16 +144,47 @@ def coverage_text(report: CoverageReport) -> str:
     )
     for row in extra:
         lines.append(
-            f"{row['district']}: {row['visits']:,} visits, {row['contacts']:,} unique contacts "
-            "(counted in the totals, in no district)"
+            f"{row['district']}: {row['visits']:,.0f} visits, {row['contacts']:,.0f} unique "
+            "contacts (counted in the totals, in no district)"
         )
     weights = " + ".join(f"{w:g} {name}" for name, w in options.gap_weights.items())
-    lines.append(
+    lines += [
+        "",
+        "reach: unique contacts (cells crossing a boundary split by area); estimate: sex workers "
+        "(hotspot ranges, or a population prior); key access: mean share of hotspots served, "
+        "over the key types; peers: peer educators, each by their share of visits here.",
         f"gap = 100 x ({weights}); districts with registered hotspots are ranked first, "
-        "then those with only a population prior (docs/coverage.md). "
-        "`--explain DISTRICT` shows how a row was computed."
-    )
+        "then those with only a population prior (docs/coverage.md). * more people reached "
+        "than estimated: the estimate is too low (update hotspot sizes or map the district). "
+        "`--explain DISTRICT` shows how a row was computed.",
+    ]
     return "\n".join(lines)
+
+
+def coverage_notes(report: CoverageReport) -> list[str]:
+    """Return what a reader must know to read the figures right (empty periods, missing data)."""
+    t = report.totals
+    notes = []
+    if t["as_of"] != t["end"]:
+        notes.append(f"the period has not ended: figures are as of today, {t['as_of']}")
+    if t["first_visit"] is None:
+        notes.append("no visits imported yet — outreach-map import visits FILE")
+    elif t["visits"] == 0:
+        notes.append(
+            f"no visits in this period; the store holds visits from {t['first_visit']} "
+            f"to {t['last_visit']}"
+        )
+    if t["hotspots"] == 0:
+        notes.append(
+            "no active hotspot registered: outreach and service access are unknown — "
+            "outreach-map import hotspots FILE"
+        )
+    if t["services_without_hours"]:
+        notes.append(
+            f"{t['services_without_hours']} active friendly services have no opening hours "
+            "and are not counted for access — add their hours"
+        )
+    return notes
 
 
 def _unranked(report: CoverageReport) -> int:
@@ -126,19 +194,9 @@ def _unranked(report: CoverageReport) -> int:
 def explain_district(report: CoverageReport, district: str) -> str:
     """Return how each figure of one district's row was computed, with its inputs.
 
-    ``district`` is a district id or name (case-insensitive).
+    ``district`` is a district id or name (any case, with or without accents).
     """
-    frame = report.districts.filter(
-        (pl.col("district_id") == district)
-        | (pl.col("district").str.to_lowercase() == district.lower())
-    )
-    if frame.height == 0 or frame["district_id"][0] in (NO_LOCATION, OUTSIDE_AREA):
-        known = ", ".join(report.districts["district_id"].head(5).to_list())
-        raise InvalidInputError(
-            f"district {district!r} is not in this workspace — give an id or a name "
-            f"(ids look like: {known}, ...)"
-        )
-    r = frame.row(0, named=True)
+    r = find_district(report.districts, district)
     o = report.options
     mid = (r["estimate_min"] + r["estimate_max"]) / 2 if r["estimate_min"] is not None else None
     source = {
@@ -154,21 +212,34 @@ def explain_district(report: CoverageReport, district: str) -> str:
         f"rank {r['rank']} of {report.districts.height - _unranked(report)}",
         f"reach: {r['contacts']:g} unique contacts ({r['new_contacts']:g} new) in "
         f"{r['visits']:g} visits located in the district",
-        f"estimate: {_number(r['estimate_min'])}-{_number(r['estimate_max'])} sex workers "
-        f"({source})",
-        f"coverage: {r['contacts']:g} / {_number(r['estimate_max'])} to {r['contacts']:g} / "
-        f"{_number(r['estimate_min'])} = "
-        f"{coverage_interval(r['coverage_low'], r['coverage_high'])}",
+        (
+            f"estimate: {_number(r['estimate_min'])}-{_number(r['estimate_max'])} sex workers "
+            f"({source})"
+            if r["estimate_min"] is not None
+            else f"estimate: unknown ({source})"
+        ),
+        (
+            f"coverage: {r['contacts']:g} / {_number(r['estimate_max'])} to {r['contacts']:g} / "
+            f"{_number(r['estimate_min'])} = "
+            f"{coverage_interval(r['coverage_low'], r['coverage_high'])}"
+            + (" — more than estimated: the estimate is too low" if r["estimate_too_low"] else "")
+            if r["estimate_min"] is not None
+            else "coverage: unknown (no estimate)"
+        ),
         f"hotspots: {r['hotspots']} registered, {r['hotspots_visited_recently']} visited within "
         f"{o.recent_days} days, {r['hotspots_overdue']} overdue (none in {o.overdue_weeks} "
         f"weeks); {r['candidate_cells']} visited cells not in the registry",
         "service access (share of hotspot weight within "
         f"{o.reach_minutes:g} min of a friendly service open at its hours): "
         + ", ".join(f"{t} {_pct(r[f'access_{t}'])}" for t in o.key_service_types),
-        f"peer educators: {_number(r['peer_educators'], 2)} full-time equivalents "
-        f"({r['peer_educators_seen']} seen, each counted by their share of visits here); "
-        f"workload {_number(r['workload_low'])}-{_number(r['workload_high'])} per peer "
-        f"educator against a norm of {o.workload_norm}",
+        f"peer educators: {_number(r['peer_educators'], 2)} ({r['peer_educators_seen']} "
+        "worked here, each counted by the share of their visits made here); "
+        + (
+            f"workload {_number(r['workload_low'])}-{_number(r['workload_high'])} per peer "
+            f"educator against a norm of {o.workload_norm}"
+            if r["workload_low"] is not None
+            else "workload unknown (no estimate, or no peer educator worked here)"
+        ),
         "gaps:",
         f"  reach    = 1 - min(1, {r['contacts']:g} / {_number(mid, 1)}) = "
         f"{_number(r['gap_reach'], 3)}",
@@ -203,3 +274,9 @@ def render(frame: pl.DataFrame, fmt: str, *, meta: dict[str, Any] | None = None)
             {"meta": meta or {}, "rows": frame.to_dicts()}, indent=2, default=str, allow_nan=False
         )
     raise InvalidInputError(f"format {fmt!r} is not one of: {', '.join(FORMATS)}")
+
+
+def explain_frame(report: CoverageReport, district: str) -> pl.DataFrame:
+    """Return the one row of the district table that :func:`explain_district` explains."""
+    row = find_district(report.districts, district)
+    return report.districts.filter(pl.col("district_id") == row["district_id"])

@@ -45,8 +45,9 @@ class Settings:
     default_period_days: int = 90
     #: A hotspot counts as recently visited if a visit fell within this many days.
     recent_days: int = 30
-    #: A hotspot is overdue when no visit fell within this many weeks.
-    overdue_weeks: int = 4
+    #: A hotspot is overdue when no visit fell within this many weeks (a missed monthly visit
+    #: plus a week's grace; never shorter than ``recent_days``).
+    overdue_weeks: int = 5
     #: Workload norm: estimated sex workers per peer educator (Kenya's national norm, 90:1).
     workload_norm: int = 90
     #: A service is within reach of a hotspot at or under this many minutes of travel.

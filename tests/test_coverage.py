@@ -16,6 +16,7 @@ import h3
 import polars as pl
 import pytest
 import shapely
+import sqlalchemy as sa
 from helpers import csv_text
 
 from mapping.area import hotspots_from_file, init_area, services_from_file
@@ -30,7 +31,7 @@ from mapping.coverage import (
 from mapping.errors import InvalidInputError
 from mapping.gaps import SignalOptions, cell_signals, hotspot_gaps
 from mapping.periods import parse_period
-from mapping.reports import coverage_text, explain_district, render
+from mapping.reports import coverage_text, explain_district, find_district, render
 from mapping.settings import Settings
 from mapping.siting import suggest_sites
 from mapping.visits import visits_from_file
@@ -439,3 +440,72 @@ def test_coverage_with_a_street_network(area: Workspace, tmp_path: Path) -> None
     assert hotspots["HA1"]["reach_hiv_testing"] is True  # S1 is in the same cell
     assert report.totals["travel"] == "street network town.osm at 4.5 km/h"
     assert report.ranked().height == 6
+
+
+def test_a_period_not_ended_is_measured_today(area: Workspace) -> None:
+    """Recency and overdue count from today, not from the period's future last day."""
+    today = dt.date(2026, 9, 26)
+    report = coverage(area, "2026-Q3", options=OPTIONS, today=today)
+    assert report.totals["as_of"] == "2026-09-26"
+    hotspots = {row["id"]: row for row in report.hotspots.iter_rows(named=True)}
+    assert hotspots["HA1"]["days_since_last_visit"] == 6  # 2026-09-20
+    assert "figures are as of today, 2026-09-26" in coverage_text(report)
+    with pytest.raises(InvalidInputError, match="starts on 2026-10-01, after today"):
+        coverage(area, "2026-Q4", options=OPTIONS, today=today)
+
+
+def test_notes_for_missing_data(workspace: Workspace, area: Workspace) -> None:
+    """An empty workspace, a period before the data, services without hours: each is said."""
+    empty = coverage(workspace, "2026-Q3", options=OPTIONS)
+    text = coverage_text(empty)
+    assert "note: no visits imported yet — outreach-map import visits FILE" in text
+    assert "note: no active hotspot registered" in text
+    assert empty.ranked().filter(pl.col("rank").is_not_null()).height == 50
+    data = load_coverage_data(workspace, parse_period("2026-Q3"))
+    assert suggest_sites(data, OPTIONS, service_type="hiv_testing", count=3).height == 0
+    early = coverage_text(coverage(area, "2025-Q1", options=OPTIONS))
+    assert "no visits in this period; the store holds visits from 2026-05-10 to" in early
+    engine = area.engine()
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE services SET opening_hours = NULL WHERE id = 'S1'"))
+    engine.dispose()
+    text = coverage_text(coverage(area, "2026-Q3", options=OPTIONS))
+    assert "note: 1 active friendly services have no opening hours" in text
+
+
+def test_more_reached_than_estimated_is_flagged(area: Workspace) -> None:
+    """Reach above the estimate's maximum marks the estimate as too low."""
+    report = coverage(area, "2026-Q3", options=OPTIONS)
+    c = district(report, "C")
+    assert c["estimate_too_low"] is False
+    small = replace(OPTIONS, prior_per_1000=(0.01, 0.02))  # C: 0.2-0.4 sex workers
+    c = district(coverage(area, "2026-Q3", options=small), "C")
+    assert c["estimate_too_low"] is True
+    assert "the estimate is too low" in explain_district(
+        coverage(area, "2026-Q3", options=small), "C"
+    )
+
+
+def test_districts_are_found_by_id_or_name_in_any_spelling(report: CoverageReport) -> None:
+    """Case, accents and spaces do not matter; a near miss gets a suggestion."""
+    assert find_district(report.districts, " b ")["district"] == "Bravo"
+    assert find_district(report.districts, "CHÁRLIE")["district_id"] == "C"
+    with pytest.raises(InvalidInputError, match=r"district 'Brovo' .* did you mean 'Bravo'\?"):
+        find_district(report.districts, "Brovo")
+    with pytest.raises(InvalidInputError, match="lists the ids and names"):
+        find_district(report.districts, "zzzz")
+    with pytest.raises(InvalidInputError, match="'_no_location' is not in this workspace"):
+        find_district(report.districts, NO_LOCATION)
+
+
+def test_bad_periods_and_settings_are_refused() -> None:
+    """Years far off, very long periods, and an overdue time shorter than 'recent'."""
+    with pytest.raises(InvalidInputError, match="the year 0000 is outside 2000-2100"):
+        parse_period("0000-Q1")
+    with pytest.raises(InvalidInputError, match="the year 9999 is outside"):
+        parse_period("9999-12")
+    with pytest.raises(InvalidInputError, match="longer than ten years"):
+        parse_period("last-5000-days")
+    settings = Settings.from_env({"OUTREACH_MAP_OVERDUE_WEEKS": "3"})
+    with pytest.raises(InvalidInputError, match=r"\(21 days\) is shorter than .*RECENT_DAYS=30"):
+        CoverageOptions.from_settings(settings)

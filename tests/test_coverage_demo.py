@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -71,6 +72,10 @@ def test_coverage_command(demo_workspace: Path, capsys: pytest.CaptureFixture[st
     )
     code, out, _ = run(["coverage", *ws, "--explain", "Puente Piedra"], capsys)
     assert code == 0 and "score    = 100 x (" in out
+    code, out, _ = run(["coverage", *ws, "--explain", "puente piedra", "--format", "json"], capsys)
+    explained = json.loads(out)
+    assert code == 0 and explained["rows"][0]["district"] == "PUENTE PIEDRA"
+    assert "score    = 100 x (" in explained["meta"]["explanation"]
     code, _, err = run(["coverage", *ws, "--period", "2026-Q5"], capsys)
     assert code == 2 and "period '2026-Q5' is not a period" in err
 
@@ -87,8 +92,10 @@ def test_gaps_command(demo_workspace: Path, capsys: pytest.CaptureFixture[str]) 
     assert "H11-01" in set(gaps.filter(pl.col("kind") == "fading")["hotspot_id"])
     code, out, _ = run(["gaps", *ws, "--district", "PE-150142"], capsys)
     assert code == 0 and "VILLA EL SALVADOR" in out and "ATE " not in out
-    code, _, err = run(["gaps", *ws, "--district", "NOPE"], capsys)
-    assert code == 2 and "district 'NOPE' is not in this workspace" in err
+    code, out, _ = run(["gaps", *ws, "--district", "villa el salvador"], capsys)
+    assert code == 0 and out.startswith("hotspot findings in VILLA EL SALVADOR")
+    code, _, err = run(["gaps", *ws, "--district", "Vila El Salvador"], capsys)
+    assert code == 2 and "did you mean 'VILLA EL SALVADOR'" in err
 
 
 def test_suggest_sites_command(demo_workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -104,3 +111,22 @@ def test_suggest_sites_command(demo_workspace: Path, capsys: pytest.CaptureFixtu
     assert sites["cumulative_share"].is_sorted()
     code, _, err = run(["suggest-sites", *ws, "--service-type", "clinic"], capsys)
     assert code == 2 and "service type 'clinic' is not one of" in err
+    code, _, err = run(["suggest-sites", *ws, "--service-type", "shelter", "--count", "0"], capsys)
+    assert code == 2 and "count 0 is not a number of sites" in err
+    code, out, _ = run(["suggest-sites", *ws, "--service-type", "shelter", "--count", "60"], capsys)
+    assert code == 0 and "sites reach every hotspot that lacks this service" in out
+
+
+def test_a_closed_pipe_is_not_an_error(demo_workspace: Path) -> None:
+    """`outreach-map coverage | head -1` ends quietly with exit code 0."""
+    result = subprocess.run(
+        f"outreach-map coverage --workspace '{demo_workspace}' | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("coverage last-90-days")
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
