@@ -26,6 +26,7 @@ from mapping.coverage import (
     CoverageOptions,
     CoverageReport,
     coverage,
+    districts_with_geometry,
     load_coverage_data,
 )
 from mapping.errors import InvalidInputError
@@ -509,3 +510,13 @@ def test_bad_periods_and_settings_are_refused() -> None:
     settings = Settings.from_env({"OUTREACH_MAP_OVERDUE_WEEKS": "3"})
     with pytest.raises(InvalidInputError, match=r"\(21 days\) is shorter than .*RECENT_DAYS=30"):
         CoverageOptions.from_settings(settings)
+
+
+def test_districts_as_a_geodataframe(area: Workspace, report: CoverageReport) -> None:
+    """The app draws the ranking on a map: the four districts with their squares."""
+    frame = districts_with_geometry(area, report)
+    assert sorted(frame["district_id"]) == ["A", "B", "C", "D"]
+    assert frame.crs.to_epsg() == 4326
+    a = frame[frame["district_id"] == "A"].iloc[0]
+    assert a.geometry.equals(shapely.box(WEST, SOUTH, WEST + WIDTH, NORTH))
+    assert a["gap_score"] == district(report, "A")["gap_score"]
