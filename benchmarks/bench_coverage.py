@@ -470,7 +470,8 @@ def main() -> None:
             f"where the time goes, {labels[step].split(', ')[1]} (best run): "
             f"load_coverage_data {p['load']:.2f} s ({p['history_rows']:,} visits read: the "
             f"whole history to the period's end), coverage_from_data {p['compute']:.2f} s; "
-            f"its parts, re-run on the cached pass over visits: cell_coverage {p['cell_coverage']:.2f}, hotspot_access "
+            "its parts, re-run on the cached pass over visits: "
+            f"cell_coverage {p['cell_coverage']:.2f}, hotspot_access "
             f"{p['hotspot_access']:.2f}, district_coverage {p['district_coverage']:.2f} s"
         )
     nd = naive["detail"]
