@@ -140,8 +140,11 @@ class RoadNetworkTravel:
                 f"road network {path.name} could not be read ({exc}) — check the file"
             ) from exc
         ids = list(graph.nodes)
-        if not ids:
-            raise UnusableFileError(f"road network {path.name} holds no streets — check the file")
+        if not ids or graph.number_of_edges() == 0:
+            raise UnusableFileError(
+                f"road network {path.name} holds no streets (ways tagged highway=*) — check "
+                "that the extract covers the area and was exported with its ways"
+            )
         index = {node: i for i, node in enumerate(ids)}
         lat = np.array([graph.nodes[n]["y"] for n in ids], dtype=float)
         lng = np.array([graph.nodes[n]["x"] for n in ids], dtype=float)

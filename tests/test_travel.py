@@ -85,3 +85,7 @@ def test_travel_model_follows_settings(tmp_path: Path) -> None:
     broken.write_text("<osm><node", encoding="utf-8")
     with pytest.raises(UnusableFileError, match=r"broken\.osm could not be read"):
         RoadNetworkTravel.from_file(broken)
+    bare = tmp_path / "bare.osm"
+    bare.write_text('<osm version="0.6"><node id="1" lat="-12" lon="-77"/></osm>', encoding="utf-8")
+    with pytest.raises(UnusableFileError, match=r"bare\.osm holds no streets"):
+        RoadNetworkTravel.from_file(bare)
