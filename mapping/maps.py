@@ -340,7 +340,8 @@ def visited_cell_layer(connection: Connection) -> tuple[GeoJSON, tuple[int, ...]
     return _collection(features), breaks
 
 
-def _bounds(*layers: GeoJSON) -> tuple[float, float, float, float] | None:
+def layer_bounds(*layers: GeoJSON) -> tuple[float, float, float, float] | None:
+    """Return the bounds (min lon, min lat, max lon, max lat) of GeoJSON layers, if any."""
     geometries = [
         shapely.geometry.shape(feature["geometry"])
         for layer in layers
@@ -380,8 +381,8 @@ def overview_layers(workspace: Workspace) -> OverviewLayers:
         service_cells=service_cells,
         visited_cells=visited,
         visit_breaks=breaks,
-        bounds=_bounds(outlines, points, service_cells, visited),
-        focus=_bounds(visited) or _bounds(outlines, points, service_cells),
+        bounds=layer_bounds(outlines, points, service_cells, visited),
+        focus=layer_bounds(visited) or layer_bounds(outlines, points, service_cells),
     )
 
 
@@ -406,7 +407,7 @@ def basemap_from_env(environ: dict[str, str] | None = None) -> tuple[str, str] |
     return url, attribution or f"Tiles: {urlsplit(url).hostname or url}"
 
 
-_TOOLTIP = JsCode(
+TOOLTIP_JS = JsCode(
     """function (feature, layer) {
         var tip = document.createElement("div");
         tip.className = "om-tip";
@@ -419,7 +420,7 @@ _CIRCLE = JsCode(
         return L.circleMarker(latlng, feature.properties.style);
     }"""
 )
-_LABEL = JsCode(
+LABEL_JS = JsCode(
     """function (feature, latlng) {
         var text = document.createElement("span");
         text.textContent = feature.properties.name;
@@ -459,8 +460,8 @@ _STYLE = """
 """
 
 
-class _Overlay(MacroElement):  # type: ignore[misc]
-    """The page's styles, a legend, district names shown once they fit, dots sized by zoom."""
+class MapOverlay(MacroElement):  # type: ignore[misc]
+    """The maps' styles, a legend, district names shown once they fit, dots sized by zoom."""
 
     _template = Template(
         r"""
@@ -568,6 +569,26 @@ def use_local_assets(m: folium.Map, assets_url: str = DEFAULT_ASSETS_URL) -> fol
     return m
 
 
+#: Bounds (min lon, min lat, max lon, max lat) of a map with nothing to show.
+WORLD = (-180.0, -60.0, 180.0, 75.0)
+
+
+def base_map(
+    bounds: tuple[float, float, float, float],
+    *,
+    assets_url: str = DEFAULT_ASSETS_URL,
+    basemap: tuple[str, str] | None = None,
+) -> folium.Map:
+    """Return an empty map centred on ``bounds``: vendored Leaflet only, tiles only if asked."""
+    centre = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2]
+    m = folium.Map(location=centre, zoom_start=10, tiles=None, control_scale=True, zoom_snap=0.5)
+    use_local_assets(m, assets_url)
+    if basemap is not None:
+        url, attribution = basemap
+        folium.TileLayer(url, attr=attribution, name="Basemap", max_zoom=19).add_to(m)
+    return m
+
+
 def overview_map(
     layers: OverviewLayers,
     *,
@@ -593,29 +614,24 @@ def overview_map(
     folium.Map
         A map whose only scripts and styles are Leaflet's, from ``assets_url``.
     """
-    bounds = layers.focus or layers.bounds or (-180.0, -60.0, 180.0, 75.0)
-    centre = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2]
-    m = folium.Map(location=centre, zoom_start=10, tiles=None, control_scale=True, zoom_snap=0.5)
-    use_local_assets(m, assets_url)
-    if basemap is not None:
-        url, attribution = basemap
-        folium.TileLayer(url, attr=attribution, name="Basemap", max_zoom=19).add_to(m)
+    bounds = layers.focus or layers.bounds or WORLD
+    m = base_map(bounds, assets_url=assets_url, basemap=basemap)
     folium.GeoJson(
-        layers.districts, name="Districts", on_each_feature=_TOOLTIP, smooth_factor=0.5
+        layers.districts, name="Districts", on_each_feature=TOOLTIP_JS, smooth_factor=0.5
     ).add_to(m)
-    folium.GeoJson(layers.visited_cells, name="Visited cells", on_each_feature=_TOOLTIP).add_to(m)
+    folium.GeoJson(layers.visited_cells, name="Visited cells", on_each_feature=TOOLTIP_JS).add_to(m)
     folium.GeoJson(
-        layers.service_cells, name="Services (cell only)", on_each_feature=_TOOLTIP
+        layers.service_cells, name="Services (cell only)", on_each_feature=TOOLTIP_JS
     ).add_to(m)
     folium.GeoJson(
         layers.service_points,
         name="Services",
-        on_each_feature=_TOOLTIP,
+        on_each_feature=TOOLTIP_JS,
         point_to_layer=_CIRCLE,
     ).add_to(m)
-    folium.GeoJson(layers.district_labels, name="District names", point_to_layer=_LABEL).add_to(m)
+    folium.GeoJson(layers.district_labels, name="District names", point_to_layer=LABEL_JS).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    _Overlay(legend_html(layers)).add_to(m)
+    MapOverlay(legend_html(layers)).add_to(m)
     if layers.focus is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(24, 24))
     return m

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,12 +21,17 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
+from mapping.coverage import CoverageReport, coverage
+from mapping.coverage_map import GAP_COLOURS, SELECTED_COLOUR, coverage_layer, coverage_map
+from mapping.i18n import translator
 from mapping.maps import (
     DEFAULT_ASSETS_URL,
     LEAFLET_VERSION,
     VISIT_COLOURS,
+    GeoJSON,
     OverviewLayers,
     basemap_from_env,
+    district_layers,
     overview_layers,
     overview_map,
 )
@@ -248,10 +254,15 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
             page.wait_for_timeout(1000)  # let the tooltip-free map settle before the picture
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+            coverage_page = _coverage_page_in_chromium(page, iframe)
         finally:
             browser.close()
 
     assert paths_drawn(districts, visited)
+    assert coverage_page["districts"] == 50
+    assert coverage_page["before"].startswith("VILLA MARIA DEL TRIUNFO (PE-150143)")
+    assert coverage_page["after"].split(" (")[0] != "VILLA MARIA DEL TRIUNFO"
+    assert "district=" in coverage_page["url"]
     assert version == LEAFLET_VERSION
     outside = [
         url
@@ -262,6 +273,37 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
     assert not outside, f"requests left the machine: {sorted(set(outside))}"
     assert any("/app/static/vendor/leaflet-" in url for url in requested)
     assert not failed, f"failed requests: {failed}"
+
+
+def _coverage_page_in_chromium(page: Any, iframe: str) -> dict[str, Any]:
+    """Open the coverage page, click a mapped district, and return what the page showed."""
+    # through the sidebar, as people do (a deep link makes Streamlit probe /coverage/_stcore/
+    # for its base path first, which answers 404 before it falls back)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Coverage").click()
+    page.get_by_text("Districts ranked by gap").wait_for(timeout=90_000)
+    page.wait_for_timeout(1000)
+    frame = page.frame_locator(iframe).first
+    frame.locator(".leaflet-container").wait_for(timeout=90_000)
+    frame.locator(".om-legend").wait_for(timeout=30_000)
+    paths = frame.locator(".leaflet-overlay-pane path")
+    deadline = time.monotonic() + 30
+    while paths.count() < 50 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    found = {"districts": paths.count(), "before": page.locator("code").first.inner_text()}
+    # a district coloured in the 20-40 class (mapped, moderate gap)
+    frame.locator(f'.leaflet-overlay-pane path[fill="{GAP_COLOURS[1]}"]').first.dispatch_event(
+        "click"
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found["after"] = page.locator("code").first.inner_text()
+        if found["after"] != found["before"]:
+            break
+        time.sleep(0.5)
+    found["url"] = page.url
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SCREENSHOT.with_name("coverage.png")), full_page=True)
+    return found
 
 
 def paths_drawn(districts: int, visited: int) -> bool:
@@ -286,3 +328,65 @@ def test_serve_listens_on_this_machine_only_and_asks_no_outside_server(
     assert "external IP" not in text
     assert "External URL" not in text
     assert "Network URL" not in text
+
+
+@pytest.fixture(scope="module")
+def demo_coverage(demo_workspace: Path) -> tuple[CoverageReport, GeoJSON, GeoJSON]:
+    """The demo's coverage report and its district outlines and labels."""
+    workspace = open_workspace(demo_workspace)
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            outlines, labels = district_layers(connection)
+    finally:
+        engine.dispose()
+    return coverage(workspace), outlines, labels
+
+
+def test_coverage_map_is_offline_and_holds_districts_only(
+    demo_coverage: tuple[CoverageReport, GeoJSON, GeoJSON],
+) -> None:
+    """One polygon per district coloured by gap, a legend, no outside link, no cell or point."""
+    report, outlines, labels = demo_coverage
+    t = translator("en")
+    layer = coverage_layer(report, outlines, t, selected="PE-150125")
+    assert len(layer["features"]) == 50
+    assert {f["geometry"]["type"] for f in layer["features"]} <= {"Polygon", "MultiPolygon"}
+    assert all(set(f["properties"]) == {"id", "name", "tip", "style"} for f in layer["features"])
+    puente = next(f for f in layer["features"] if f["properties"]["id"] == "PE-150125")
+    assert puente["properties"]["style"]["color"] == SELECTED_COLOUR
+    assert "PUENTE PIEDRA\nrank " in puente["properties"]["tip"]
+    unmapped = [f for f in layer["features"] if f["properties"]["style"]["fillColor"] == "#d9d9d9"]
+    assert len(unmapped) == (report.districts["estimate_source"] == "population prior").sum()
+    page = coverage_map(layer, labels, t).get_root().render()
+    links = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sorted(links) == [
+        f"{DEFAULT_ASSETS_URL}/leaflet.css",
+        f"{DEFAULT_ASSETS_URL}/leaflet.js",
+    ]
+    assert not re.search(r"https?://", page)
+    assert "Gap score" in page and "not mapped" in page
+    es = translator("es")
+    spanish = coverage_map(coverage_layer(report, outlines, es), labels, es).get_root().render()
+    assert "Brecha" in spanish and "sin mapear" in spanish
+
+
+def test_coverage_page_in_english_and_spanish(
+    demo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coordinator's coverage page runs, ranks 50 districts and explains one."""
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("views/coverage.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Coverage"
+    ranking = at.dataframe[0].value
+    assert len(ranking) == 50 and list(ranking.columns)[:2] == ["Rank", "District"]
+    assert "score    = 100 x (" in at.code[0].value
+    at.query_params["lang"] = "es"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Cobertura"
+    assert list(at.dataframe[0].value.columns)[:2] == ["Puesto", "Distrito"]
