@@ -17,12 +17,9 @@ page = st.navigation(
         st.Page(
             "views/overview.py", title=t("overview.title"), icon=":material/map:", default=True
         ),
-        st.Page(
-            "views/coverage.py",
-            title=t("coverage.title"),
-            icon=":material/insights:",
-            url_path="coverage",
-        ),
+        st.Page("views/coverage.py", title=t("coverage.title"), icon=":material/insights:"),
+        st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
+        st.Page("views/sites.py", title=t("sites.title"), icon=":material/add_location_alt:"),
     ]
 )
 language_picker()

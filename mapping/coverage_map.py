@@ -1,13 +1,16 @@
-"""The coverage map: districts coloured by gap score, with names and a legend, served offline."""
+"""The coordinator's maps: districts by gap score, hotspots by recency, suggested sites."""
 
 from __future__ import annotations
 
 import html
 import math
 from collections.abc import Callable
+from typing import Any
 
 import folium
+import polars as pl
 
+from mapping.cells import cell_polygons, cell_to_int
 from mapping.coverage import CoverageReport
 from mapping.maps import (
     DEFAULT_ASSETS_URL,
@@ -17,6 +20,7 @@ from mapping.maps import (
     GeoJSON,
     MapOverlay,
     base_map,
+    geo_feature,
     layer_bounds,
 )
 from mapping.reports import coverage_interval
@@ -135,4 +139,170 @@ def coverage_map(
     folium.GeoJson(labels, name="names", point_to_layer=LABEL_JS).add_to(m)
     MapOverlay(coverage_legend(t)).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(12, 12))
+    return m
+
+
+#: Recency classes of a hotspot and their colours (Okabe-Ito: readable with colour-vision
+#: deficiencies): visited this week, this month, due, overdue or never.
+RECENCY_COLOURS: dict[str, str] = {
+    "week": "#0072B2",
+    "month": "#56B4E9",
+    "due": "#F0E442",
+    "overdue": "#D55E00",
+}
+EMERGING_COLOUR = "#CC79A7"
+
+
+def recency_class(days: int | None, *, recent_days: int, overdue_days: int) -> str:
+    """Return a hotspot's recency class from the days since its last visit.
+
+    Examples
+    --------
+    >>> [recency_class(d, recent_days=30, overdue_days=35) for d in (3, 20, 33, 40, None)]
+    ['week', 'month', 'due', 'overdue', 'overdue']
+    """
+    if days is None or days > overdue_days:
+        return "overdue"
+    if days <= 7:
+        return "week"
+    return "month" if days <= recent_days else "due"
+
+
+def _cell_feature(cell: int, properties: dict[str, Any]) -> dict[str, Any]:
+    return geo_feature(cell_polygons([cell])[0], properties)
+
+
+def hotspot_layer(report: CoverageReport, t: Callable[..., str]) -> GeoJSON:
+    """Return the active hotspots as cells coloured by recency, each with its id and last visit."""
+    options = report.options
+    features = []
+    for row in report.hotspots.iter_rows(named=True):
+        days = row["days_since_last_visit"]
+        kind = recency_class(
+            days, recent_days=options.recent_days, overdue_days=options.overdue_weeks * 7
+        )
+        when = t("hotspots.tip_never") if days is None else t("hotspots.tip_days", days=days)
+        colour = RECENCY_COLOURS[kind]
+        features.append(
+            _cell_feature(
+                row["cell"],
+                {
+                    "tip": f"{row['id']}\n{when}",
+                    "style": {
+                        "color": "#333",
+                        "weight": 1,
+                        "fillColor": colour,
+                        "fillOpacity": 0.9,
+                    },
+                },
+            )
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def findings_layer(findings: pl.DataFrame, t: Callable[..., str]) -> GeoJSON:
+    """Return the emerging cells of :func:`mapping.gaps.hotspot_gaps` as dashed outlines."""
+    features = []
+    for row in findings.filter(pl.col("kind") == "emerging").iter_rows(named=True):
+        features.append(
+            _cell_feature(
+                cell_to_int(row["cell_id"]),
+                {
+                    "tip": f"{t('hotspots.emerging')}\n{row['cell_id']}",
+                    "style": {
+                        "color": EMERGING_COLOUR,
+                        "weight": 3,
+                        "dashArray": "5 4",
+                        "fillColor": EMERGING_COLOUR,
+                        "fillOpacity": 0.35,
+                    },
+                },
+            )
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def recency_legend(t: Callable[..., str], recent_days: int) -> str:
+    """Return the hotspot map's legend HTML."""
+    labels = {
+        "week": t("hotspots.week"),
+        "month": t("hotspots.month"),
+        "due": t("hotspots.due", days=recent_days),
+        "overdue": t("hotspots.overdue"),
+    }
+    parts = [f"<h4>{html.escape(t('hotspots.legend_title'))}</h4>"]
+    parts += [
+        f'<div><i style="background:{RECENCY_COLOURS[k]}"></i>{html.escape(v)}</div>'
+        for k, v in labels.items()
+    ]
+    parts.append(
+        f'<div><i style="background:{EMERGING_COLOUR};opacity:0.6"></i>'
+        f"{html.escape(t('hotspots.emerging'))}</div>"
+    )
+    return "".join(parts)
+
+
+def sites_layers(
+    sites: pl.DataFrame, uncovered: pl.DataFrame, t: Callable[..., str]
+) -> tuple[GeoJSON, GeoJSON]:
+    """Return suggested sites (cells with their order) and the hotspots lacking the service."""
+    site_features = [
+        _cell_feature(
+            cell_to_int(row["cell_id"]),
+            {
+                "tip": f"{t('sites.site', rank=row['rank'])}\n{row['district']}",
+                "style": {
+                    "color": "#000",
+                    "weight": 3,
+                    "fillColor": "#0072B2",
+                    "fillOpacity": 0.85,
+                },
+            },
+        )
+        for row in sites.iter_rows(named=True)
+    ]
+    hotspot_features = [
+        _cell_feature(
+            row["cell"],
+            {
+                "tip": f"{row['id']}\n{t('sites.uncovered')}",
+                "style": {"color": "#333", "weight": 1, "fillColor": "#D55E00", "fillOpacity": 0.8},
+            },
+        )
+        for row in uncovered.iter_rows(named=True)
+    ]
+    return (
+        {"type": "FeatureCollection", "features": site_features},
+        {"type": "FeatureCollection", "features": hotspot_features},
+    )
+
+
+def sites_legend(t: Callable[..., str]) -> str:
+    """Return the suggested-sites map's legend HTML."""
+    return (
+        f"<h4>{html.escape(t('sites.legend_title'))}</h4>"
+        f'<div><i style="background:#0072B2;border:2px solid #000"></i>'
+        f"{html.escape(t('sites.site', rank='1, 2…'))}</div>"
+        f'<div><i style="background:#D55E00"></i>{html.escape(t("sites.uncovered"))}</div>'
+    )
+
+
+def cells_map(
+    outlines: GeoJSON,
+    labels: GeoJSON,
+    layers: list[tuple[str, GeoJSON]],
+    legend: str,
+    *,
+    assets_url: str = DEFAULT_ASSETS_URL,
+    basemap: tuple[str, str] | None = None,
+) -> folium.Map:
+    """Return a map of district outlines with cell layers on top, a legend, and no tiles."""
+    bounds = layer_bounds(*(layer for _, layer in layers)) or layer_bounds(outlines) or WORLD
+    m = base_map(bounds, assets_url=assets_url, basemap=basemap)
+    folium.GeoJson(outlines, name="districts", on_each_feature=TOOLTIP_JS).add_to(m)
+    for name, layer in layers:
+        folium.GeoJson(layer, name=name, on_each_feature=TOOLTIP_JS).add_to(m)
+    folium.GeoJson(labels, name="names", point_to_layer=LABEL_JS).add_to(m)
+    MapOverlay(legend).add_to(m)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(24, 24))
     return m

@@ -139,7 +139,8 @@ def _collection(features: list[dict[str, Any]]) -> GeoJSON:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _feature(geometry: BaseGeometry, properties: dict[str, Any]) -> dict[str, Any]:
+def geo_feature(geometry: BaseGeometry, properties: dict[str, Any]) -> dict[str, Any]:
+    """Return a GeoJSON feature with the geometry's coordinates rounded."""
     return {"type": "Feature", "geometry": _rounded(geometry), "properties": properties}
 
 
@@ -198,13 +199,13 @@ def district_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
         tip = name if people is None else f"{name}\npopulation {people:,}"
         style = {"color": "#4a4a4a", "weight": 1.2, "fillColor": "#ffffff", "fillOpacity": 0.75}
         outlines.append(
-            _feature(
+            geo_feature(
                 simple,
                 {"id": district_id, "name": name, "population": people, "tip": tip, "style": style},
             )
         )
         point, size = _label_point(geometry)
-        labels.append(_feature(point, {"name": name, "zoom": label_zoom(name, size)}))
+        labels.append(geo_feature(point, {"name": name, "zoom": label_zoom(name, size)}))
     return _collection(outlines), _collection(labels)
 
 
@@ -244,7 +245,7 @@ def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
                 "fillOpacity": 0.95,
             }
             props = {"service_type": code, "tip": f"{name}\n{service_label(code)}", "style": style}
-            points.append(_feature(shapely.from_wkb(wkb), props))
+            points.append(geo_feature(shapely.from_wkb(wkb), props))
         else:
             in_cells[int(cell)].append((code, None if sensitive else name))
     cells: list[dict[str, Any]] = []
@@ -266,7 +267,7 @@ def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
             "fillOpacity": 0.25,
         }
         tip = "\n".join([heading, *lines])
-        cells.append(_feature(polygon, {"services": len(held), "tip": tip, "style": style}))
+        cells.append(geo_feature(polygon, {"services": len(held), "tip": tip, "style": style}))
     return _collection(points), _collection(cells)
 
 
@@ -336,7 +337,7 @@ def visited_cell_layer(connection: Connection) -> tuple[GeoJSON, tuple[int, ...]
         colour = VISIT_COLOURS[visit_class(count, breaks)]
         style = {"color": colour, "weight": 0.8, "fillColor": colour, "fillOpacity": 0.75}
         tip = f"{count:,} visit{'s' if count != 1 else ''} in this cell"
-        features.append(_feature(polygon, {"visits": count, "tip": tip, "style": style}))
+        features.append(geo_feature(polygon, {"visits": count, "tip": tip, "style": style}))
     return _collection(features), breaks
 
 

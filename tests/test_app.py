@@ -16,13 +16,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
-from mapping.coverage import CoverageReport, coverage
-from mapping.coverage_map import GAP_COLOURS, SELECTED_COLOUR, coverage_layer, coverage_map
+from mapping.coverage import CoverageReport, coverage, load_coverage_data
+from mapping.coverage_map import (
+    GAP_COLOURS,
+    RECENCY_COLOURS,
+    SELECTED_COLOUR,
+    cells_map,
+    coverage_layer,
+    coverage_map,
+    findings_layer,
+    hotspot_layer,
+    recency_legend,
+    sites_layers,
+    sites_legend,
+)
+from mapping.gaps import hotspot_gaps
 from mapping.i18n import translator
 from mapping.maps import (
     DEFAULT_ASSETS_URL,
@@ -35,6 +49,7 @@ from mapping.maps import (
     overview_layers,
     overview_map,
 )
+from mapping.siting import suggest_sites
 from mapping.workspace import open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -263,6 +278,8 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
     assert coverage_page["before"].startswith("VILLA MARIA DEL TRIUNFO (PE-150143)")
     assert coverage_page["after"].split(" (")[0] != "VILLA MARIA DEL TRIUNFO"
     assert "district=" in coverage_page["url"]
+    assert coverage_page["Hotspots"] > 50 + 100  # district outlines and 111 hotspot cells
+    assert coverage_page["Suggest sites"] > 50 + 3
     assert version == LEAFLET_VERSION
     outside = [
         url
@@ -303,6 +320,15 @@ def _coverage_page_in_chromium(page: Any, iframe: str) -> dict[str, Any]:
     found["url"] = page.url
     page.wait_for_timeout(1500)
     page.screenshot(path=str(SCREENSHOT.with_name("coverage.png")), full_page=True)
+    for name, heading in (("Hotspots", "Needs attention"), ("Suggest sites", "Service type")):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+        page.get_by_text(heading).first.wait_for(timeout=90_000)
+        frame = page.frame_locator(iframe).first
+        frame.locator(".om-legend").wait_for(timeout=90_000)
+        found[name] = frame.locator(".leaflet-overlay-pane path").count()
+        page.wait_for_timeout(1000)
+        shot = SCREENSHOT.with_name(name.lower().replace(" ", "-") + ".png")
+        page.screenshot(path=str(shot), full_page=True)
     return found
 
 
@@ -390,3 +416,63 @@ def test_coverage_page_in_english_and_spanish(
     assert not at.exception, at.exception
     assert at.title[0].value == "Cobertura"
     assert list(at.dataframe[0].value.columns)[:2] == ["Puesto", "Distrito"]
+
+
+@pytest.mark.parametrize(
+    ("page", "english", "spanish"),
+    [
+        ("views/hotspots.py", "Hotspots", "Puntos de trabajo"),
+        ("views/sites.py", "Suggest sites", "Sugerir sitios"),
+    ],
+)
+def test_coordinator_pages_run_in_english_and_spanish(
+    page: str, english: str, spanish: str, demo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page runs without an error and shows its table, in both languages."""
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == english
+    assert len(at.dataframe[0].value) > 0
+    at.query_params["lang"] = "es"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == spanish
+
+
+def test_hotspot_and_site_maps_hold_cells_only_and_stay_offline(
+    demo_workspace: Path, demo_coverage: tuple[CoverageReport, GeoJSON, GeoJSON]
+) -> None:
+    """Hotspots as cells coloured by recency; sites and the hotspots they serve as cells."""
+    report, outlines, labels = demo_coverage
+    t = translator("en")
+    workspace = open_workspace(demo_workspace)
+    data = load_coverage_data(workspace, report.period)
+    findings = hotspot_gaps(report, data)
+    hotspots = hotspot_layer(report, t)
+    assert len(hotspots["features"]) == report.hotspots.height == 111
+    colours = {f["properties"]["style"]["fillColor"] for f in hotspots["features"]}
+    assert RECENCY_COLOURS["week"] in colours and RECENCY_COLOURS["overdue"] in colours
+    emerging = findings_layer(findings, t)
+    assert len(emerging["features"]) == (findings["kind"] == "emerging").sum() > 0
+    sites = suggest_sites(data, report.options, service_type="hiv_testing", count=3)
+    uncovered = report.hotspots.filter(~pl.col("reach_hiv_testing")).select("id", "cell")
+    site_layer, lacking = sites_layers(sites, uncovered, t)
+    assert len(site_layer["features"]) == 3 and len(lacking["features"]) == uncovered.height
+    for layers, legend in (
+        ([("hotspots", hotspots), ("emerging", emerging)], recency_legend(t, 30)),
+        ([("lacking", lacking), ("sites", site_layer)], sites_legend(t)),
+    ):
+        for _, layer in layers:
+            assert {f["geometry"]["type"] for f in layer["features"]} == {"Polygon"}
+            # a cell's outline: six (or five) corners, never a point
+            assert all(len(f["geometry"]["coordinates"][0]) in (6, 7) for f in layer["features"])
+        page = cells_map(outlines, labels, layers, legend).get_root().render()
+        assert not re.search(r"https?://", page)
+        assert sorted(re.findall(r'(?:src|href)="([^"]+)"', page)) == [
+            f"{DEFAULT_ASSETS_URL}/leaflet.css",
+            f"{DEFAULT_ASSETS_URL}/leaflet.js",
+        ]

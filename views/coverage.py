@@ -3,58 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage import NO_LOCATION, CoverageReport, coverage
+from mapping.coverage import NO_LOCATION, CoverageReport
 from mapping.coverage_map import coverage_layer, coverage_map
-from mapping.maps import GeoJSON, basemap_from_env, district_layers
-from mapping.periods import parse_period
+from mapping.maps import basemap_from_env
 from mapping.reports import coverage_interval, coverage_notes, explain_district
-from mapping.workspace import open_workspace
-from views.shared import open_or_explain, store_stamp, tr
+from views.shared import (
+    open_or_explain,
+    outlines_for,
+    period_picker,
+    report_for,
+    store_stamp,
+    tr,
+)
 
 MAP_HEIGHT = 560
-
-
-def period_choices(today: dt.date) -> list[str]:
-    """Return the last 90 days, this and the 3 previous quarters, this and the 5 previous months."""
-    quarter = (today.month - 1) // 3 + 1
-    quarters = []
-    year, number = today.year, quarter
-    for _ in range(4):
-        quarters.append(f"{year}-Q{number}")
-        year, number = (year - 1, 4) if number == 1 else (year, number - 1)
-    months = []
-    year, month = today.year, today.month
-    for _ in range(6):
-        months.append(f"{year}-{month:02d}")
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return ["last-90-days", *quarters, *months]
-
-
-@st.cache_data(show_spinner="…", max_entries=16)
-def report_for(path: str, stamp: tuple[int, ...], period: str, today: str) -> CoverageReport:
-    """Return the coverage report of one period, cached per workspace, store state and day."""
-    del stamp
-    day = dt.date.fromisoformat(today)
-    return coverage(open_workspace(Path(path)), parse_period(period, today=day), today=day)
-
-
-@st.cache_data(show_spinner="…", max_entries=8)
-def outlines_for(path: str, stamp: tuple[int, ...]) -> tuple[GeoJSON, GeoJSON]:
-    """Return the district outlines and label points, cached per workspace and store state."""
-    del stamp
-    engine = open_workspace(Path(path)).engine()
-    try:
-        with engine.connect() as connection:
-            return district_layers(connection)
-    finally:
-        engine.dispose()
 
 
 def ranking_table(report: CoverageReport, t: Any) -> pl.DataFrame:
@@ -86,18 +54,9 @@ t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
 today = dt.date.today()
-choices = period_choices(today)
-asked = st.query_params.get("period", choices[0])
-st.session_state.setdefault("period", asked if asked in choices else choices[0])
 st.title(t("coverage.title"))
 st.caption(t("coverage.intro"))
-period = st.selectbox(
-    t("coverage.period"),
-    choices,
-    format_func=lambda p: t("coverage.last_days", days=90) if p == "last-90-days" else p,
-    key="period",
-)
-st.query_params["period"] = period
+period = period_picker(t, today)
 report = report_for(str(workspace.path), stamp, period, today.isoformat())
 for note in coverage_notes(report):
     st.info(t("coverage.note", note=note))

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import polars as pl
 import streamlit as st
 
+from mapping.coverage import (
+    CoverageOptions,
+    CoverageReport,
+    coverage,
+    coverage_from_data,
+    hotspot_access,
+    load_coverage_data,
+)
 from mapping.errors import WorkspaceError
+from mapping.gaps import hotspot_gaps
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from mapping.maps import GeoJSON, district_layers
+from mapping.periods import parse_period
+from mapping.siting import suggest_sites
 from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 
 
@@ -64,3 +78,86 @@ def open_or_explain() -> Workspace:
         st.info(t("app.how_to_start", env=WORKSPACE_ENV))
         st.stop()
         raise  # unreachable: st.stop() ends the run
+
+
+def period_choices(today: dt.date) -> list[str]:
+    """Return the last 90 days, this and the 3 previous quarters, this and the 5 previous months."""
+    quarter = (today.month - 1) // 3 + 1
+    quarters = []
+    year, number = today.year, quarter
+    for _ in range(4):
+        quarters.append(f"{year}-Q{number}")
+        year, number = (year - 1, 4) if number == 1 else (year, number - 1)
+    months = []
+    year, month = today.year, today.month
+    for _ in range(6):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return ["last-90-days", *quarters, *months]
+
+
+@st.cache_data(show_spinner="…", max_entries=16)
+def report_for(path: str, stamp: tuple[int, ...], period: str, today: str) -> CoverageReport:
+    """Return the coverage report of one period, cached per workspace, store state and day."""
+    del stamp
+    day = dt.date.fromisoformat(today)
+    return coverage(open_workspace(Path(path)), parse_period(period, today=day), today=day)
+
+
+@st.cache_data(show_spinner="…", max_entries=8)
+def outlines_for(path: str, stamp: tuple[int, ...]) -> tuple[GeoJSON, GeoJSON]:
+    """Return the district outlines and label points, cached per workspace and store state."""
+    del stamp
+    engine = open_workspace(Path(path)).engine()
+    try:
+        with engine.connect() as connection:
+            return district_layers(connection)
+    finally:
+        engine.dispose()
+
+
+def period_picker(t: Callable[..., str], today: dt.date) -> str:
+    """Draw the period choice (kept in the URL as ``?period=``) and return the chosen period."""
+    choices = period_choices(today)
+    asked = st.query_params.get("period", choices[0])
+    st.session_state.setdefault("period", asked if asked in choices else choices[0])
+    period = str(
+        st.selectbox(
+            t("coverage.period"),
+            choices,
+            format_func=lambda p: t("coverage.last_days", days=90) if p == "last-90-days" else p,
+            key="period",
+        )
+    )
+    st.query_params["period"] = period
+    return period
+
+
+@st.cache_data(show_spinner="…", max_entries=16)
+def findings_for(
+    path: str, stamp: tuple[int, ...], period: str, today: str
+) -> tuple[CoverageReport, pl.DataFrame]:
+    """Return the report and the hotspot findings of one period, cached like the report."""
+    del stamp
+    day = dt.date.fromisoformat(today)
+    data = load_coverage_data(
+        open_workspace(Path(path)), parse_period(period, today=day), today=day
+    )
+    report = coverage_from_data(data, CoverageOptions.from_settings())
+    return report, hotspot_gaps(report, data)
+
+
+@st.cache_data(show_spinner="…", max_entries=32)
+def sites_for(
+    path: str, stamp: tuple[int, ...], period: str, today: str, service_type: str, count: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return suggested sites and the hotspots lacking the service, cached per choice."""
+    del stamp
+    day = dt.date.fromisoformat(today)
+    data = load_coverage_data(
+        open_workspace(Path(path)), parse_period(period, today=day), today=day
+    )
+    options = CoverageOptions.from_settings()
+    uncovered = hotspot_access(data, options).filter(~pl.col(f"reach_{service_type}"))
+    sites = suggest_sites(data, options, service_type=service_type, count=count)
+    return sites, uncovered.select("id", "cell")

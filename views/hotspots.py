@@ -1,0 +1,66 @@
+"""The coordinator's hotspots page: the registry by recency, and what needs attention."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+from streamlit_folium import st_folium
+
+from mapping.coverage_map import cells_map, findings_layer, hotspot_layer, recency_legend
+from mapping.maps import basemap_from_env
+from views.shared import findings_for, open_or_explain, outlines_for, period_picker, store_stamp, tr
+
+MAP_HEIGHT = 560
+
+t = tr()
+workspace = open_or_explain()
+stamp = store_stamp(workspace)
+today = dt.date.today()
+st.title(t("hotspots.title"))
+st.caption(t("hotspots.intro"))
+period = period_picker(t, today)
+report, findings = findings_for(str(workspace.path), stamp, period, today.isoformat())
+outlines, labels = outlines_for(str(workspace.path), stamp)
+st_folium(
+    cells_map(
+        outlines,
+        labels,
+        [
+            (t("hotspots.title"), hotspot_layer(report, t)),
+            (t("hotspots.emerging"), findings_layer(findings, t)),
+        ],
+        recency_legend(t, report.options.recent_days),
+        basemap=basemap_from_env(),
+    ),
+    height=MAP_HEIGHT,
+    use_container_width=True,
+    returned_objects=[],
+    key=f"hotspots-map-{period}",
+)
+st.subheader(t("hotspots.findings"))
+if findings.height == 0:
+    st.info(t("hotspots.none"))
+else:
+    kinds = {k: t(f"hotspots.kind_{k}") for k in ("overdue", "uncovered", "emerging", "fading")}
+    table = findings.join(
+        report.districts.select("district_id", pl.col("district").alias("__name")),
+        on="district_id",
+        how="left",
+    )
+    st.dataframe(
+        pl.DataFrame(
+            {
+                t("hotspots.kind"): table["kind"].replace_strict(kinds),
+                t("coverage.district"): table["__name"],
+                t("hotspots.hotspot"): table["hotspot_id"],
+                t("hotspots.cell"): table["cell_id"],
+                t("hotspots.visits"): table["visits"],
+                t("hotspots.previous"): table["previous_visits"],
+                t("hotspots.days"): table["days_since_last_visit"],
+                t("hotspots.detail"): table["detail"],
+            }
+        ),
+        hide_index=True,
+    )
