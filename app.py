@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views.shared import language_picker, tr
+from views.shared import language_picker, role, role_picker, tr
 
 st.set_page_config(page_title="outreach-map", page_icon="🗺️", layout="wide")
 st.markdown(  # less empty space above the title than Streamlit's default
@@ -12,15 +12,20 @@ st.markdown(  # less empty space above the title than Streamlit's default
     unsafe_allow_html=True,
 )
 t = tr()
-page = st.navigation(
-    [
+PAGES = {
+    "coordinator": [
         st.Page(
             "views/overview.py", title=t("overview.title"), icon=":material/map:", default=True
         ),
         st.Page("views/coverage.py", title=t("coverage.title"), icon=":material/insights:"),
         st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
         st.Page("views/sites.py", title=t("sites.title"), icon=":material/add_location_alt:"),
-    ]
-)
+    ],
+    "peer": [
+        st.Page("views/my_area.py", title=t("peer.title"), icon=":material/near_me:", default=True),
+    ],
+}
+page = st.navigation(PAGES[role()])
 language_picker()
+role_picker()
 page.run()

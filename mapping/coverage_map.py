@@ -222,8 +222,8 @@ def findings_layer(findings: pl.DataFrame, t: Callable[..., str]) -> GeoJSON:
     return {"type": "FeatureCollection", "features": features}
 
 
-def recency_legend(t: Callable[..., str], recent_days: int) -> str:
-    """Return the hotspot map's legend HTML."""
+def recency_legend(t: Callable[..., str], recent_days: int, *, emerging: bool = True) -> str:
+    """Return the legend HTML of a map of cells by recency (with emerging cells, if shown)."""
     labels = {
         "week": t("hotspots.week"),
         "month": t("hotspots.month"),
@@ -235,10 +235,11 @@ def recency_legend(t: Callable[..., str], recent_days: int) -> str:
         f'<div><i style="background:{RECENCY_COLOURS[k]}"></i>{html.escape(v)}</div>'
         for k, v in labels.items()
     ]
-    parts.append(
-        f'<div><i style="background:{EMERGING_COLOUR};opacity:0.6"></i>'
-        f"{html.escape(t('hotspots.emerging'))}</div>"
-    )
+    if emerging:
+        parts.append(
+            f'<div><i style="background:{EMERGING_COLOUR};opacity:0.6"></i>'
+            f"{html.escape(t('hotspots.emerging'))}</div>"
+        )
     return "".join(parts)
 
 
@@ -306,3 +307,32 @@ def cells_map(
     MapOverlay(legend).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(24, 24))
     return m
+
+
+def team_layer(
+    cells: pl.DataFrame, t: Callable[..., str], *, recent_days: int, overdue_days: int
+) -> GeoJSON:
+    """Return a team's cells (from :func:`mapping.peers.team_cells`) coloured by recency.
+
+    The tooltip says when someone last went there; it holds no count of visits or people.
+    """
+    features = []
+    for row in cells.iter_rows(named=True):
+        days = row["days_since_last_visit"]
+        kind = recency_class(days, recent_days=recent_days, overdue_days=overdue_days)
+        when = t("hotspots.tip_never") if days is None else t("hotspots.tip_days", days=days)
+        features.append(
+            _cell_feature(
+                row["cell"],
+                {
+                    "tip": when,
+                    "style": {
+                        "color": "#333",
+                        "weight": 1,
+                        "fillColor": RECENCY_COLOURS[kind],
+                        "fillOpacity": 0.9,
+                    },
+                },
+            )
+        )
+    return {"type": "FeatureCollection", "features": features}

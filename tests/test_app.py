@@ -270,6 +270,16 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
             coverage_page = _coverage_page_in_chromium(page, iframe)
+            phone = browser.new_context(viewport={"width": 390, "height": 844})
+            phone.on("request", lambda request: requested.append(request.url))
+            mobile = phone.new_page()
+            mobile.goto(f"{served_app}/?role=peer", wait_until="domcontentloaded")
+            mobile.get_by_text("Open now, friendly").wait_for(timeout=90_000)
+            mobile.frame_locator(iframe).first.locator(".om-legend").wait_for(timeout=90_000)
+            peer_cells = mobile.frame_locator(iframe).first.locator(".leaflet-overlay-pane path")
+            peer_paths = peer_cells.count()
+            mobile.wait_for_timeout(1000)
+            mobile.screenshot(path=str(SCREENSHOT.with_name("my-area-phone.png")), full_page=True)
         finally:
             browser.close()
 
@@ -280,6 +290,7 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
     assert "district=" in coverage_page["url"]
     assert coverage_page["Hotspots"] > 50 + 100  # district outlines and 111 hotspot cells
     assert coverage_page["Suggest sites"] > 50 + 3
+    assert peer_paths > 50  # district outlines and the team's cells
     assert version == LEAFLET_VERSION
     outside = [
         url
@@ -476,3 +487,22 @@ def test_hotspot_and_site_maps_hold_cells_only_and_stay_offline(
             f"{DEFAULT_ASSETS_URL}/leaflet.css",
             f"{DEFAULT_ASSETS_URL}/leaflet.js",
         ]
+
+
+def test_peer_page_shows_places_and_services_but_no_counts(
+    demo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo role switch shows the peer educator's page only: no table of figures."""
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["role"] = "peer"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "My area"
+    assert not at.dataframe and not at.metric
+    assert "Demo only" in " ".join(c.value for c in at.sidebar.caption)
+    assert next(m.value for m in at.markdown if m.value.startswith("**")) == "**HIV testing**"
+    at.query_params["lang"] = "es"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Mi zona"

@@ -161,3 +161,30 @@ def sites_for(
     uncovered = hotspot_access(data, options).filter(~pl.col(f"reach_{service_type}"))
     sites = suggest_sites(data, options, service_type=service_type, count=count)
     return sites, uncovered.select("id", "cell")
+
+
+ROLES = ("coordinator", "peer")
+
+
+def role() -> str:
+    """Return the role chosen in the sidebar (``?role=peer``); coordinator by default."""
+    chosen = st.query_params.get("role", ROLES[0])
+    return chosen if chosen in ROLES else ROLES[0]
+
+
+def role_picker() -> None:
+    """Draw the demo-only role switch in the sidebar; the choice goes into the URL.
+
+    Until accounts exist (the access-control release) anyone can switch: it only chooses which
+    pages show, it protects nothing, and it says so.
+    """
+    t = tr()
+    current = role()
+    st.session_state["role"] = current
+    chosen = st.sidebar.selectbox(
+        t("roles.label"), ROLES, format_func=lambda r: t(f"roles.{r}"), key="role"
+    )
+    st.sidebar.caption(t("roles.demo_only"))
+    if chosen != current:
+        st.query_params["role"] = chosen
+        st.rerun()
