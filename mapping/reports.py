@@ -6,12 +6,14 @@ import difflib
 import io
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 
 from mapping.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport
 from mapping.errors import InvalidInputError
+from mapping.i18n import DEFAULT_LANGUAGE, translator
 from mapping.vocab import normalise
 
 FORMATS = ("text", "csv", "json")
@@ -161,29 +163,24 @@ def coverage_text(report: CoverageReport) -> str:
     return "\n".join(lines)
 
 
-def coverage_notes(report: CoverageReport) -> list[str]:
-    """Return what a reader must know to read the figures right (empty periods, missing data)."""
+def coverage_notes(report: CoverageReport, tr: Callable[..., str] | None = None) -> list[str]:
+    """Return what a reader must know to read the figures right (empty periods, missing data).
+
+    ``tr`` is a translation function (:func:`mapping.i18n.translator`); English by default.
+    """
+    tr = tr or translator(DEFAULT_LANGUAGE)
     t = report.totals
     notes = []
     if t["as_of"] != t["end"]:
-        notes.append(f"the period has not ended: figures are as of today, {t['as_of']}")
+        notes.append(tr("notes.not_ended", day=t["as_of"]))
     if t["first_visit"] is None:
-        notes.append("no visits imported yet — outreach-map import visits FILE")
+        notes.append(tr("notes.no_visits_yet"))
     elif t["visits"] == 0:
-        notes.append(
-            f"no visits in this period; the store holds visits from {t['first_visit']} "
-            f"to {t['last_visit']}"
-        )
+        notes.append(tr("notes.no_visits_period", first=t["first_visit"], last=t["last_visit"]))
     if t["hotspots"] == 0:
-        notes.append(
-            "no active hotspot registered: outreach and service access are unknown — "
-            "outreach-map import hotspots FILE"
-        )
+        notes.append(tr("notes.no_hotspots"))
     if t["services_without_hours"]:
-        notes.append(
-            f"{t['services_without_hours']} active friendly services have no opening hours "
-            "and are not counted for access — add their hours"
-        )
+        notes.append(tr("notes.no_hours", count=t["services_without_hours"]))
     return notes
 
 
@@ -191,66 +188,119 @@ def _unranked(report: CoverageReport) -> int:
     return int(report.districts["rank"].null_count())
 
 
-def explain_district(report: CoverageReport, district: str) -> str:
+def explain_district(
+    report: CoverageReport, district: str, tr: Callable[..., str] | None = None
+) -> str:
     """Return how each figure of one district's row was computed, with its inputs.
 
-    ``district`` is a district id or name (any case, with or without accents).
+    ``district`` is a district id or name (any case, with or without accents); ``tr`` is a
+    translation function (:func:`mapping.i18n.translator`), English by default.
     """
+    tr = tr or translator(DEFAULT_LANGUAGE)
     r = find_district(report.districts, district)
     o = report.options
-    mid = (r["estimate_min"] + r["estimate_max"]) / 2 if r["estimate_min"] is not None else None
-    source = {
-        "hotspots": f"sum of the size ranges of {r['hotspots_with_size']:g} registered hotspots"
-        " (a hotspot whose cell crosses a boundary counts by area share)",
-        "population prior": (
-            f"no sized hotspot registered: population {_number(r['population'])} x "
-            f"{o.prior_per_1000[0]:g}-{o.prior_per_1000[1]:g} per 1,000"
-        ),
-    }.get(r["estimate_source"], "no hotspot sizes and no population: unknown")
+    known = r["estimate_min"] is not None
+    mid = (r["estimate_min"] + r["estimate_max"]) / 2 if known else None
+    unknown = tr("coverage.unknown")
+    if r["estimate_source"] == "hotspots":
+        source = tr("explain.source_hotspots", count=f"{r['hotspots_with_size']:g}")
+    elif r["estimate_source"] == "population prior":
+        source = tr(
+            "explain.source_prior",
+            population=_number(r["population"]),
+            low=f"{o.prior_per_1000[0]:g}",
+            high=f"{o.prior_per_1000[1]:g}",
+        )
+    else:
+        source = tr("explain.source_unknown")
+    contacts = f"{r['contacts']:g}"
+    shares = ", ".join(
+        f"{tr(f'service_types.{name}')} "
+        + (_pct(r[f"access_{name}"]) if r[f"access_{name}"] is not None else unknown)
+        for name in o.key_service_types
+    )
+    workload = (
+        tr(
+            "explain.workload",
+            low=_number(r["workload_low"]),
+            high=_number(r["workload_high"]),
+            norm=o.workload_norm,
+        )
+        if r["workload_low"] is not None
+        else tr("explain.workload_unknown")
+    )
+    terms = " + ".join(f"{w:g} x {name}" for name, w in o.gap_weights.items())
     lines = [
-        f"{r['district']} ({r['district_id']}), period {report.totals['period']}, "
-        f"rank {r['rank']} of {report.districts.height - _unranked(report)}",
-        f"reach: {r['contacts']:g} unique contacts ({r['new_contacts']:g} new) in "
-        f"{r['visits']:g} visits located in the district",
-        (
-            f"estimate: {_number(r['estimate_min'])}-{_number(r['estimate_max'])} sex workers "
-            f"({source})"
-            if r["estimate_min"] is not None
-            else f"estimate: unknown ({source})"
+        tr(
+            "explain.head",
+            district=r["district"],
+            id=r["district_id"],
+            period=report.totals["period"],
+            rank=r["rank"],
+            total=report.districts.height - _unranked(report),
         ),
-        (
-            f"coverage: {r['contacts']:g} / {_number(r['estimate_max'])} to {r['contacts']:g} / "
-            f"{_number(r['estimate_min'])} = "
-            f"{coverage_interval(r['coverage_low'], r['coverage_high'])}"
-            + (" — more than estimated: the estimate is too low" if r["estimate_too_low"] else "")
-            if r["estimate_min"] is not None
-            else "coverage: unknown (no estimate)"
+        tr(
+            "explain.reach",
+            contacts=contacts,
+            new=f"{r['new_contacts']:g}",
+            visits=f"{r['visits']:g}",
         ),
-        f"hotspots: {r['hotspots']} registered, {r['hotspots_visited_recently']} visited within "
-        f"{o.recent_days} days, {r['hotspots_overdue']} overdue (none in {o.overdue_weeks} "
-        f"weeks); {r['candidate_cells']} visited cells not in the registry",
-        "service access (share of hotspot weight within "
-        f"{o.reach_minutes:g} min of a friendly service open at its hours): "
-        + ", ".join(f"{t} {_pct(r[f'access_{t}'])}" for t in o.key_service_types),
-        f"peer educators: {_number(r['peer_educators'], 2)} ({r['peer_educators_seen']} "
-        "worked here, each counted by the share of their visits made here); "
-        + (
-            f"workload {_number(r['workload_low'])}-{_number(r['workload_high'])} per peer "
-            f"educator against a norm of {o.workload_norm}"
-            if r["workload_low"] is not None
-            else "workload unknown (no estimate, or no peer educator worked here)"
+        tr(
+            "explain.estimate",
+            low=_number(r["estimate_min"]),
+            high=_number(r["estimate_max"]),
+            source=source,
+        )
+        if known
+        else tr("explain.estimate_unknown", source=source),
+        tr(
+            "explain.coverage",
+            contacts=contacts,
+            high=_number(r["estimate_max"]),
+            low=_number(r["estimate_min"]),
+            interval=coverage_interval(r["coverage_low"], r["coverage_high"]),
+        )
+        + (tr("explain.too_low") if r["estimate_too_low"] else "")
+        if known
+        else tr("explain.coverage_unknown"),
+        tr(
+            "explain.hotspots",
+            count=r["hotspots"],
+            recent=r["hotspots_visited_recently"],
+            days=o.recent_days,
+            overdue=r["hotspots_overdue"],
+            weeks=o.overdue_weeks,
+            candidates=r["candidate_cells"],
         ),
-        "gaps:",
-        f"  reach    = 1 - min(1, {r['contacts']:g} / {_number(mid, 1)}) = "
-        f"{_number(r['gap_reach'], 3)}",
-        f"  outreach = size-weighted share of hotspots overdue = {_number(r['gap_outreach'], 3)}",
-        f"  access   = 1 - mean access over key types = {_number(r['gap_access'], 3)}",
-        f"  workload = 1 - min(1, {_number(r['peer_educators'], 2)} x {o.workload_norm} / "
-        f"{_number(mid, 1)}) = {_number(r['gap_workload'], 3)}",
-        "  score    = 100 x ("
-        + " + ".join(f"{w:g} x {name}" for name, w in o.gap_weights.items())
-        + f") = {_number(r['gap_score'], 1)}  (unknown gaps count 0; known weight "
-        f"{_number(r['known_weight'], 2)})",
+        tr("explain.access", minutes=f"{o.reach_minutes:g}", shares=shares),
+        tr(
+            "explain.peers",
+            fte=_number(r["peer_educators"], 2),
+            seen=r["peer_educators_seen"],
+        )
+        + workload,
+        tr("explain.gaps"),
+        tr(
+            "explain.gap_reach",
+            contacts=contacts,
+            mid=_number(mid, 1),
+            value=_number(r["gap_reach"], 3),
+        ),
+        tr("explain.gap_outreach", value=_number(r["gap_outreach"], 3)),
+        tr("explain.gap_access", value=_number(r["gap_access"], 3)),
+        tr(
+            "explain.gap_workload",
+            fte=_number(r["peer_educators"], 2),
+            norm=o.workload_norm,
+            mid=_number(mid, 1),
+            value=_number(r["gap_workload"], 3),
+        ),
+        tr(
+            "explain.score",
+            terms=terms,
+            value=_number(r["gap_score"], 1),
+            known=_number(r["known_weight"], 2),
+        ),
     ]
     return "\n".join(lines)
 

@@ -427,6 +427,7 @@ def test_coverage_page_in_english_and_spanish(
     assert not at.exception, at.exception
     assert at.title[0].value == "Cobertura"
     assert list(at.dataframe[0].value.columns)[:2] == ["Puesto", "Distrito"]
+    assert "puntaje  = 100 x (" in at.code[0].value  # the explanation is translated too
 
 
 @pytest.mark.parametrize(

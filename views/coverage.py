@@ -58,7 +58,7 @@ st.title(t("coverage.title"))
 st.caption(t("coverage.intro"))
 period = period_picker(t, today)
 report = report_for(str(workspace.path), stamp, period, today.isoformat())
-for note in coverage_notes(report):
+for note in coverage_notes(report, t):
     st.info(t("coverage.note", note=note))
 
 names = {
@@ -105,7 +105,7 @@ if selected is not None:
         st.query_params["district"] = pick
         st.rerun()
     st.subheader(t("coverage.how"))
-    st.code(explain_district(report, selected), language=None)
+    st.code(explain_district(report, selected, t), language=None)
     st.subheader(t("coverage.cells"))
     cells = report.cells.filter(pl.col("district_id") == selected).select(
         "cell_id",
