@@ -182,6 +182,8 @@ def _demo(args: argparse.Namespace) -> int:
     build_demo(path, echo=print)
     if args.no_serve:
         return EXIT_OK
+    # the demo is Lima: "open now" on the peer educator's page follows Lima's clock
+    os.environ.setdefault("OUTREACH_MAP_TIMEZONE", "America/Lima")
     return _run_app(path, args.port)
 
 

@@ -222,7 +222,9 @@ def findings_layer(findings: pl.DataFrame, t: Callable[..., str]) -> GeoJSON:
     return {"type": "FeatureCollection", "features": features}
 
 
-def recency_legend(t: Callable[..., str], recent_days: int, *, emerging: bool = True) -> str:
+def recency_legend(
+    t: Callable[..., str], recent_days: int, *, emerging: bool = True, title: str | None = None
+) -> str:
     """Return the legend HTML of a map of cells by recency (with emerging cells, if shown)."""
     labels = {
         "week": t("hotspots.week"),
@@ -230,7 +232,7 @@ def recency_legend(t: Callable[..., str], recent_days: int, *, emerging: bool = 
         "due": t("hotspots.due", days=recent_days),
         "overdue": t("hotspots.overdue"),
     }
-    parts = [f"<h4>{html.escape(t('hotspots.legend_title'))}</h4>"]
+    parts = [f"<h4>{html.escape(title or t('hotspots.legend_title'))}</h4>"]
     parts += [
         f'<div><i style="background:{RECENCY_COLOURS[k]}"></i>{html.escape(v)}</div>'
         for k, v in labels.items()
@@ -300,7 +302,15 @@ def cells_map(
     """Return a map of district outlines with cell layers on top, a legend, and no tiles."""
     bounds = layer_bounds(*(layer for _, layer in layers)) or layer_bounds(outlines) or WORLD
     m = base_map(bounds, assets_url=assets_url, basemap=basemap)
-    folium.GeoJson(outlines, name="districts", on_each_feature=TOOLTIP_JS).add_to(m)
+    # district tooltips: the name only (the overview's tooltip adds an English population line)
+    named = {
+        "type": "FeatureCollection",
+        "features": [
+            {**f, "properties": {**f["properties"], "tip": f["properties"]["name"]}}
+            for f in outlines["features"]
+        ],
+    }
+    folium.GeoJson(named, name="districts", on_each_feature=TOOLTIP_JS).add_to(m)
     for name, layer in layers:
         folium.GeoJson(layer, name=name, on_each_feature=TOOLTIP_JS).add_to(m)
     folium.GeoJson(labels, name="names", point_to_layer=LABEL_JS).add_to(m)

@@ -143,7 +143,8 @@ def services_open_now(
     for name in REFERRAL_TYPES:
         code = SERVICE_TYPES.index(name) + 1
         of_type = np.flatnonzero(services["service_type"].to_numpy() == code)
-        if len(of_type) == 0:
+        # with no place to measure from, "nearest" means nothing: say nothing is known
+        if len(of_type) == 0 or not near:
             rows.append({"service_type": name})
             continue
         best = int(of_type[np.argmin(minutes[of_type])])

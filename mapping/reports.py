@@ -6,6 +6,7 @@ import difflib
 import io
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -229,13 +230,16 @@ def explain_district(
         if r["workload_low"] is not None
         else tr("explain.workload_unknown")
     )
-    terms = " + ".join(f"{w:g} x {name}" for name, w in o.gap_weights.items())
+    terms = " + ".join(f"{w:g} x {tr(f'explain.term_{name}')}" for name, w in o.gap_weights.items())
+    period = report.totals["period"]
+    days = re.fullmatch(r"last-(\d+)-days", period)
+    period = tr("coverage.last_days", days=int(days[1])) if days else period
     lines = [
         tr(
             "explain.head",
             district=r["district"],
             id=r["district_id"],
-            period=report.totals["period"],
+            period=period,
             rank=r["rank"],
             total=report.districts.height - _unranked(report),
         ),

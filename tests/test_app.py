@@ -507,3 +507,31 @@ def test_peer_page_shows_places_and_services_but_no_counts(
     at.run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Mi zona"
+
+
+def test_choices_take_effect_and_survive_page_switches(
+    demo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Language, period and district picked in the boxes apply, and stay across pages."""
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.sidebar.selectbox(key="language__box").set_value("es").run()
+    assert not at.exception, at.exception
+    assert at.query_params["lang"] in ("es", ["es"])
+    at.switch_page("views/coverage.py")
+    at.run()
+    assert at.title[0].value == "Cobertura"  # still Spanish on the next page
+    at.selectbox(key="district__box").set_value("PE-150125").run()
+    assert at.code[0].value.startswith("PUENTE PIEDRA (PE-150125)")
+    quarter = next(p for p in at.selectbox(key="period__box").options if "-Q" in p)
+    at.selectbox(key="period__box").set_value(quarter).run()
+    at.switch_page("views/hotspots.py")
+    at.run()
+    assert at.selectbox(key="period__box").value == quarter
+    at.switch_page("views/coverage.py")
+    at.run()
+    assert at.code[0].value.startswith("PUENTE PIEDRA (PE-150125)")
+    assert at.title[0].value == "Cobertura"
+    at.sidebar.selectbox(key="role__box").set_value("peer").run()
+    assert at.title[0].value == "Mi zona"

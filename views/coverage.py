@@ -17,6 +17,8 @@ from views.shared import (
     open_or_explain,
     outlines_for,
     period_picker,
+    pick,
+    remembered,
     report_for,
     store_stamp,
     tr,
@@ -65,8 +67,8 @@ names = {
     row["district_id"]: row["district"]
     for row in report.ranked().filter(pl.col("rank").is_not_null()).iter_rows(named=True)
 }
-selected = st.query_params.get("district")
-selected = selected if selected in names else next(iter(names), None)
+ids = list(names)
+selected = remembered("district", "district", ids, ids[0]) if ids else None
 outlines, labels = outlines_for(str(workspace.path), stamp)
 left, right = st.columns([3, 2])
 with left:
@@ -85,36 +87,33 @@ with left:
     drawn = (clicked or {}).get("last_active_drawing") or {}
     chosen_on_map = (drawn.get("properties") or {}).get("id")
     if chosen_on_map in names and chosen_on_map != selected:
-        st.query_params["district"] = chosen_on_map
+        st.session_state["district"] = chosen_on_map
         st.rerun()
 with right:
     st.subheader(t("coverage.ranking"))
     st.dataframe(ranking_table(report, t), hide_index=True, height=MAP_HEIGHT - 60)
 
 if selected is not None:
-    ids = list(names)
-    st.session_state["district"] = selected  # a click on the map, or the URL, wins
-    pick = st.selectbox(
+    selected = pick(
         t("coverage.pick"),
         ids,
+        state_key="district",
+        param="district",
+        default=ids[0],
         format_func=names.__getitem__,
-        help=t("coverage.pick_help"),
-        key="district",
+        help_text=t("coverage.pick_help"),
     )
-    if pick != selected:
-        st.query_params["district"] = pick
-        st.rerun()
     st.subheader(t("coverage.how"))
     st.code(explain_district(report, selected, t), language=None)
     st.subheader(t("coverage.cells"))
     cells = report.cells.filter(pl.col("district_id") == selected).select(
-        "cell_id",
-        "visits",
-        "contacts",
-        "new_contacts",
-        "last_visit",
-        "days_since_last_visit",
-        "hotspot",
+        pl.col("cell_id").alias(t("cells.cell")),
+        pl.col("visits").alias(t("cells.visits")),
+        pl.col("contacts").alias(t("cells.contacts")),
+        pl.col("new_contacts").alias(t("cells.new_contacts")),
+        pl.col("last_visit").alias(t("cells.last_visit")),
+        pl.col("days_since_last_visit").alias(t("cells.days")),
+        pl.col("hotspot").alias(t("cells.hotspot")),
     )
     st.dataframe(cells, hide_index=True)
 unplaced = report.districts.filter(pl.col("district_id") == NO_LOCATION)

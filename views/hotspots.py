@@ -14,6 +14,20 @@ from views.shared import findings_for, open_or_explain, outlines_for, period_pic
 
 MAP_HEIGHT = 560
 
+
+def detail(row: dict[str, object]) -> str:
+    """Return a finding's detail in the page's language, from its figures."""
+    kind, days = row["kind"], row["days_since_last_visit"]
+    if kind == "overdue":
+        return t("hotspots.tip_never") if days is None else t("hotspots.tip_days", days=days)
+    if kind == "uncovered":
+        return t("details.uncovered", minutes=f"{report.options.reach_minutes:g}")
+    if kind == "emerging":
+        z = row["z_score"]
+        return t("details.emerging", z=z, visits=row["visits"], previous=row["previous_visits"])
+    return t("details.fading", previous=row["previous_visits"], visits=row["visits"])
+
+
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
@@ -59,7 +73,7 @@ else:
                 t("hotspots.visits"): table["visits"],
                 t("hotspots.previous"): table["previous_visits"],
                 t("hotspots.days"): table["days_since_last_visit"],
-                t("hotspots.detail"): table["detail"],
+                t("hotspots.detail"): [detail(row) for row in table.iter_rows(named=True)],
             }
         ),
         hide_index=True,

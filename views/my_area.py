@@ -61,7 +61,7 @@ st_folium(
                 ),
             )
         ],
-        recency_legend(t, options.recent_days, emerging=False),
+        recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title")),
         basemap=basemap_from_env(),
     ),
     height=420,
@@ -69,6 +69,8 @@ st_folium(
     returned_objects=[],
     key=f"my-area-{team}",
 )
+if cells.height == 0:
+    st.info(t("peer.no_cells"))
 st.subheader(t("peer.open_now"))
 for row in services.iter_rows(named=True):
     kind = t(f"service_types.{row['service_type']}")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -26,10 +27,64 @@ from mapping.siting import suggest_sites
 from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 
 
+def remembered(state_key: str, param: str, options: Sequence[str], default: str) -> str:
+    """Return a choice kept for the whole session, first taken from the URL (``?param=``).
+
+    Session state is the memory, because Streamlit drops the query string when the sidebar
+    switches pages; the choice is written back into the URL (for sharing and the back button),
+    and a URL that changed by other means (a shared link, the back button) wins.
+    """
+    asked = st.query_params.get(param)
+    written = st.session_state.get(f"{state_key}__url")
+    if asked in options and asked != written:
+        # the URL changed by other means than this app (a shared link, the back button)
+        st.session_state[state_key] = asked
+    elif st.session_state.get(state_key) not in options:
+        st.session_state[state_key] = default
+    value = str(st.session_state[state_key])
+    if asked != value:
+        st.query_params[param] = value
+    st.session_state[f"{state_key}__url"] = value
+    return value
+
+
+def pick(
+    label: str,
+    options: Sequence[str],
+    *,
+    state_key: str,
+    param: str,
+    default: str,
+    format_func: Callable[[str], str] = str,
+    where: Any = st,
+    help_text: str | None = None,
+) -> str:
+    """Draw a select box for a remembered choice; return the choice, kept in the URL too.
+
+    The box has its own widget key, set from the remembered choice before it is drawn, and a
+    callback copies the person's pick back: the pick always wins, and so does a click elsewhere
+    (a district chosen on the map) that changed the remembered choice.
+    """
+    current = remembered(state_key, param, options, default)
+    widget = f"{state_key}__box"
+    st.session_state[widget] = current
+
+    def keep() -> None:
+        st.session_state[state_key] = st.session_state[widget]
+
+    where.selectbox(
+        label, options, key=widget, format_func=format_func, on_change=keep, help=help_text
+    )
+    chosen = str(st.session_state[state_key])
+    if st.query_params.get(param) != chosen:
+        st.query_params[param] = chosen
+    st.session_state[f"{state_key}__url"] = chosen
+    return chosen
+
+
 def language() -> str:
     """Return the language chosen in the sidebar (kept in the URL as ``?lang=es``)."""
-    chosen = st.query_params.get("lang", DEFAULT_LANGUAGE)
-    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+    return remembered("language", "lang", list(LANGUAGES), DEFAULT_LANGUAGE)
 
 
 def tr() -> Callable[..., str]:
@@ -38,20 +93,16 @@ def tr() -> Callable[..., str]:
 
 
 def language_picker() -> None:
-    """Draw the language switch in the sidebar; the choice goes into the URL."""
-    codes = list(LANGUAGES)
-    current = language()
-    # the URL wins over the widget's remembered value (a shared link, the browser's back button)
-    st.session_state["language"] = current
-    chosen = st.sidebar.selectbox(
+    """Draw the language switch in the sidebar."""
+    pick(
         tr()("app.language"),
-        codes,
+        list(LANGUAGES),
+        state_key="language",
+        param="lang",
+        default=DEFAULT_LANGUAGE,
         format_func=LANGUAGES.__getitem__,
-        key="language",
+        where=st.sidebar,
     )
-    if chosen != current:
-        st.query_params["lang"] = chosen
-        st.rerun()
 
 
 def store_stamp(workspace: Workspace) -> tuple[int, ...]:
@@ -117,20 +168,16 @@ def outlines_for(path: str, stamp: tuple[int, ...]) -> tuple[GeoJSON, GeoJSON]:
 
 
 def period_picker(t: Callable[..., str], today: dt.date) -> str:
-    """Draw the period choice (kept in the URL as ``?period=``) and return the chosen period."""
+    """Draw the period choice, the same on every page, and return it (``?period=`` too)."""
     choices = period_choices(today)
-    asked = st.query_params.get("period", choices[0])
-    st.session_state.setdefault("period", asked if asked in choices else choices[0])
-    period = str(
-        st.selectbox(
-            t("coverage.period"),
-            choices,
-            format_func=lambda p: t("coverage.last_days", days=90) if p == "last-90-days" else p,
-            key="period",
-        )
+    return pick(
+        t("coverage.period"),
+        choices,
+        state_key="period",
+        param="period",
+        default=choices[0],
+        format_func=lambda p: t("coverage.last_days", days=90) if p == "last-90-days" else p,
     )
-    st.query_params["period"] = period
-    return period
 
 
 @st.cache_data(show_spinner="…", max_entries=16)
@@ -168,23 +215,23 @@ ROLES = ("coordinator", "peer")
 
 def role() -> str:
     """Return the role chosen in the sidebar (``?role=peer``); coordinator by default."""
-    chosen = st.query_params.get("role", ROLES[0])
-    return chosen if chosen in ROLES else ROLES[0]
+    return remembered("role", "role", ROLES, ROLES[0])
 
 
 def role_picker() -> None:
-    """Draw the demo-only role switch in the sidebar; the choice goes into the URL.
+    """Draw the demo-only role switch in the sidebar.
 
     Until accounts exist (the access-control release) anyone can switch: it only chooses which
     pages show, it protects nothing, and it says so.
     """
     t = tr()
-    current = role()
-    st.session_state["role"] = current
-    chosen = st.sidebar.selectbox(
-        t("roles.label"), ROLES, format_func=lambda r: t(f"roles.{r}"), key="role"
+    pick(
+        t("roles.label"),
+        list(ROLES),
+        state_key="role",
+        param="role",
+        default=ROLES[0],
+        format_func=lambda r: t(f"roles.{r}"),
+        where=st.sidebar,
     )
     st.sidebar.caption(t("roles.demo_only"))
-    if chosen != current:
-        st.query_params["role"] = chosen
-        st.rerun()
