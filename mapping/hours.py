@@ -190,3 +190,25 @@ def working_mask(days: str | None, hours: str | None) -> np.ndarray:
         wanted = {DAYS.index(day) for day in days.split(",") if day in DAYS}
         intervals = [interval for interval in intervals if interval.day in wanted]
     return weekly_mask(intervals)
+
+
+#: Day abbreviations by language, in the order of :data:`DAYS`.
+DAY_NAMES: dict[str, tuple[str, ...]] = {
+    "en": ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"),
+    "es": ("Lu", "Ma", "Mi", "Ju", "Vi", "Sá", "Do"),
+}
+
+
+def hours_for_reading(text: str, language: str) -> str:
+    """Return opening hours with the day names of ``language`` (other languages: as written).
+
+    Examples
+    --------
+    >>> hours_for_reading("Mo-Fr 08:00-14:00; Sa 09:00-13:00", "es")
+    'Lu-Vi 08:00-14:00; Sá 09:00-13:00'
+    """
+    names = DAY_NAMES.get(language)
+    if names is None:
+        return text
+    english = DAY_NAMES["en"]
+    return re.sub(r"\b(Mo|Tu|We|Th|Fr|Sa|Su)\b", lambda m: names[english.index(m.group(1))], text)

@@ -11,11 +11,12 @@ from streamlit_folium import st_folium
 
 from mapping.coverage import CoverageOptions, load_coverage_data
 from mapping.coverage_map import cells_map, recency_legend, team_layer
+from mapping.hours import hours_for_reading
 from mapping.maps import basemap_from_env
 from mapping.peers import local_now, services_open_now, team_cells, team_worker_ids, teams
 from mapping.periods import parse_period
 from mapping.workspace import open_workspace
-from views.shared import open_or_explain, outlines_for, store_stamp, tr
+from views.shared import language, open_or_explain, outlines_for, store_stamp, tr
 
 
 @st.cache_data(show_spinner="…", max_entries=16)
@@ -83,4 +84,5 @@ for row in services.iter_rows(named=True):
         t("peer.minutes", minutes=row["minutes"]) if row["minutes"] is not None else t("peer.far")
     )
     st.markdown(f"**{kind}**")
-    st.caption(f"{where} · {away} · {t('peer.hours', hours=row['opening_hours'])}")
+    hours = hours_for_reading(row["opening_hours"], language())
+    st.caption(f"{where} · {away} · {t('peer.hours', hours=hours)}")
