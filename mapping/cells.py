@@ -140,3 +140,15 @@ def parent_cells(cells: pl.Series, resolution: int) -> pl.Series:
     return pl.DataFrame({"cell": cells.cast(pl.UInt64)}).select(
         plh3.cell_to_parent("cell", resolution)
     )["cell"]
+
+
+def hex_ids(cells: pl.Expr) -> pl.Expr:
+    """Return the hex form of integer cell ids as a polars expression (vectorised).
+
+    Examples
+    --------
+    >>> pl.DataFrame({"c": [cell_to_int("888e62c01bfffff")]}).select(hex_ids(pl.col("c")))["c"][0]
+    '888e62c01bfffff'
+    """
+    expr: pl.Expr = plh3.int_to_str(cells.cast(pl.UInt64))
+    return expr

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mapping import store
-from mapping.cells import cell_centres, cell_polygons
+from mapping.cells import cell_centres, cell_polygons, hex_ids
 from mapping.errors import InvalidInputError
-from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, intervals_from_text, weekly_mask, working_mask
+from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
 from mapping.periods import Period, parse_period
 from mapping.settings import Settings, get_settings
 from mapping.travel import StraightLineTravel, TravelModel, travel_model
@@ -508,10 +508,7 @@ def cell_coverage(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
             pl.col("hotspot").fill_null(False),
             (pl.lit(end) - pl.col("last_day")).alias("days_since_last_visit"),
             (pl.col("last_day").cast(pl.Date)).alias("last_visit"),
-            pl.col("cell")
-            .cast(pl.UInt64)
-            .map_batches(_hex_ids, return_dtype=pl.String)
-            .alias("cell_id"),
+            hex_ids(pl.col("cell")).alias("cell_id"),
         )
         .drop("last_day")
         .select(
@@ -527,12 +524,6 @@ def cell_coverage(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
     )
 
 
-def _hex_ids(cells: pl.Series) -> pl.Series:
-    import polars_h3 as plh3
-
-    return pl.DataFrame({"c": cells}).select(plh3.int_to_str("c"))["c"]
-
-
 def _service_points(services: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return each service's latitude and longitude: its point if public, else its cell centre."""
     lat, lng = cell_centres(services["cell"].to_list())
@@ -544,20 +535,14 @@ def _service_points(services: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return lat, lng
 
 
-def _masks(texts: list[Any], build: Any) -> np.ndarray:
-    """Return one weekly mask per text, building each distinct text once."""
-    cache: dict[Any, np.ndarray] = {}
-    rows = []
-    for text in texts:
-        if text not in cache:
-            cache[text] = build(text)
-        rows.append(cache[text])
-    return np.array(rows, dtype=bool).reshape(len(texts), WEEK_SLOTS)
-
-
-def _service_mask(hours: str | None) -> np.ndarray:
-    # a service whose hours are unknown cannot be recommended for any time of day
-    return weekly_mask(intervals_from_text(hours)) if hours else np.zeros(WEEK_SLOTS, dtype=bool)
+def servable(services: pl.DataFrame, day: dt.date, *, friendly_only: bool) -> pl.DataFrame:
+    """Return the services active on ``day`` (and friendly, if asked; unknown counts as not)."""
+    active = (pl.col("active_from").is_null() | (pl.col("active_from") <= day)) & (
+        pl.col("active_until").is_null() | (pl.col("active_until") >= day)
+    )
+    if friendly_only:
+        active &= pl.col("friendly").fill_null(False)
+    return services.filter(active)
 
 
 def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
@@ -573,21 +558,16 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
     hotspots = hotspots.join(data.last_visits, on="cell", how="left").with_columns(
         (pl.lit(epoch_day(end)) - pl.col("last_day")).alias("days_since_last_visit")
     )
-    services = data.services.filter(
-        (pl.col("active_from").is_null() | (pl.col("active_from") <= end))
-        & (pl.col("active_until").is_null() | (pl.col("active_until") >= end))
-    )
-    if options.require_friendly:
-        services = services.filter(pl.col("friendly").fill_null(False))
+    services = servable(data.services, end, friendly_only=options.require_friendly)
     columns: dict[str, Any] = {}
     if hotspots.height:
         h_lat, h_lng = cell_centres(hotspots["cell"].to_list())
-        working = _masks(
-            list(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True)),
-            lambda key: working_mask(key[0] or None, key[1] or None),
-        )
+        # a hotspot's working time: a missing day or hour means any (see working_mask)
+        keys = list(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True))
+        by_key = {key: working_mask(key[0] or None, key[1] or None) for key in set(keys)}
+        working = np.array([by_key[key] for key in keys], dtype=bool).reshape(-1, WEEK_SLOTS)
         s_lat, s_lng = _service_points(services)
-        opening = _masks(services["opening_hours"].to_list(), _service_mask)
+        opening = opening_masks(services["opening_hours"].to_list())
         overlap = working.astype(np.int32) @ opening.T.astype(np.int32)
         usable = overlap * SLOT_MINUTES >= options.min_overlap_minutes
         minutes = options.travel.minutes(h_lat, h_lng, s_lat, s_lng)
@@ -618,10 +598,7 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
         (pl.col("days_since_last_visit") > options.overdue_weeks * 7)
         .fill_null(True)
         .alias("overdue"),
-        pl.col("cell")
-        .cast(pl.UInt64)
-        .map_batches(_hex_ids, return_dtype=pl.String)
-        .alias("cell_id"),
+        hex_ids(pl.col("cell")).alias("cell_id"),
         *(
             (
                 pl.Series(name, values, dtype=pl.Float64).fill_nan(None)
@@ -917,15 +894,8 @@ def _day_text(day: object) -> str | None:
 
 def _services_without_hours(data: CoverageData, options: CoverageOptions) -> int:
     """Count active (and friendly, if required) services left out for unknown opening hours."""
-    end = data.as_of
-    services = data.services.filter(
-        (pl.col("active_from").is_null() | (pl.col("active_from") <= end))
-        & (pl.col("active_until").is_null() | (pl.col("active_until") >= end))
-        & pl.col("opening_hours").is_null()
-    )
-    if options.require_friendly:
-        services = services.filter(pl.col("friendly").fill_null(False))
-    return services.height
+    services = servable(data.services, data.as_of, friendly_only=options.require_friendly)
+    return int(services["opening_hours"].null_count())
 
 
 def _as_date(value: object) -> dt.date | None:

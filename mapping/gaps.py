@@ -9,7 +9,7 @@ import h3
 import numpy as np
 import polars as pl
 
-from mapping.cells import cell_to_str
+from mapping.cells import cell_to_str, hex_ids
 from mapping.coverage import CoverageData, CoverageOptions, CoverageReport, epoch_day
 
 #: Columns of the table :func:`hotspot_gaps` returns, in order.
@@ -158,11 +158,7 @@ def hotspot_gaps(
         .join(
             report.cells.select("cell", "cell_id", "days_since_last_visit"), on="cell", how="left"
         )
-        .with_columns(
-            pl.col("cell_id").fill_null(
-                pl.col("cell").cast(pl.UInt64).map_elements(cell_to_str, return_dtype=pl.String)
-            )
-        )
+        .with_columns(pl.col("cell_id").fill_null(hex_ids(pl.col("cell"))))
     )
     hotspots = (
         report.hotspots.select(

@@ -212,3 +212,15 @@ def hours_for_reading(text: str, language: str) -> str:
         return text
     english = DAY_NAMES["en"]
     return re.sub(r"\b(Mo|Tu|We|Th|Fr|Sa|Su)\b", lambda m: names[english.index(m.group(1))], text)
+
+
+def opening_masks(texts: list[str | None]) -> np.ndarray:
+    """Return one weekly mask per opening-hours text (rows), each distinct text parsed once.
+
+    A service whose hours are unknown (``None``) is open at no time: nobody can be sent to it
+    at a known hour.
+    """
+    cache: dict[str | None, np.ndarray] = {None: np.zeros(WEEK_SLOTS, dtype=bool)}
+    for text in set(texts) - {None}:
+        cache[text] = weekly_mask(intervals_from_text(text))  # type: ignore[arg-type]
+    return np.array([cache[text] for text in texts], dtype=bool).reshape(len(texts), WEEK_SLOTS)

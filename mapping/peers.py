@@ -14,10 +14,10 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping import store
-from mapping.cells import cell_centres, cell_to_str
-from mapping.coverage import CoverageData, CoverageOptions, epoch_day
+from mapping.cells import cell_centres, cell_to_str, hex_ids
+from mapping.coverage import CoverageData, CoverageOptions, epoch_day, servable
 from mapping.errors import InvalidInputError
-from mapping.hours import SLOT_MINUTES, intervals_from_text, weekly_mask
+from mapping.hours import SLOT_MINUTES, opening_masks
 from mapping.settings import Settings, get_settings
 from mapping.vocab import SERVICE_TYPES
 from mapping.workspace import Workspace
@@ -79,7 +79,7 @@ def team_cells(data: CoverageData, worker_ids: list[int]) -> pl.DataFrame:
         worked.join(data.last_visits, on="cell", how="left")
         .with_columns(
             (pl.lit(epoch_day(data.as_of)) - pl.col("last_day")).alias("days_since_last_visit"),
-            pl.col("cell").map_elements(cell_to_str, return_dtype=pl.String).alias("cell_id"),
+            hex_ids(pl.col("cell")).alias("cell_id"),
         )
         .select("cell", "cell_id", "days_since_last_visit")
         .sort("cell")
@@ -122,16 +122,8 @@ def services_open_now(
     coordinator), ``cell_id``, ``minutes``, ``opening_hours``; a type with no service open now
     has nulls. Services with unknown hours are never "open now".
     """
-    today = now.date()
-    services = data.services.filter(
-        pl.col("friendly").fill_null(False)
-        & pl.col("opening_hours").is_not_null()
-        & (pl.col("active_from").is_null() | (pl.col("active_from") <= today))
-        & (pl.col("active_until").is_null() | (pl.col("active_until") >= today))
-    )
-    slot = _slot(now)
-    hours = services["opening_hours"].to_list()
-    is_open = np.array([bool(weekly_mask(intervals_from_text(h))[slot]) for h in hours], bool)
+    services = servable(data.services, now.date(), friendly_only=True)
+    is_open = opening_masks(services["opening_hours"].to_list())[:, _slot(now)]
     services = services.filter(pl.Series(is_open))
     rows: list[dict[str, object]] = []
     minutes = np.full(services.height, np.inf)

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import polars as pl
 
-from mapping.cells import cell_centres, cell_to_str
+from mapping.cells import cell_centres, hex_ids
 from mapping.coverage import CoverageData, CoverageOptions, hotspot_access
 from mapping.errors import InvalidInputError
 from mapping.vocab import SERVICE_TYPES
@@ -92,7 +92,7 @@ def suggest_sites(
         .with_row_index("rank", offset=1)
         .with_columns(
             pl.col("rank").cast(pl.Int64),
-            pl.col("cell").map_elements(cell_to_str, return_dtype=pl.String).alias("cell_id"),
+            hex_ids(pl.col("cell")).alias("cell_id"),
         )
         .join(data.area_cells, on="cell", how="left")
         .join(data.districts.select("district_id", "district"), on="district_id", how="left")
