@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import serving
 from helpers import DISTRICTS_SOURCE, copy_workspace
 
 from mapping.area import districts_from_file, init_area
@@ -70,3 +71,21 @@ def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("demo") / "lima"
     build_demo(path)
     return path
+
+
+@pytest.fixture
+def served_app(demo_workspace: Path, tmp_path: Path) -> Iterator[str]:
+    """The app on the demo workspace, on a free local port, always stopped afterwards.
+
+    For tests that only read: the workspace is the session's shared demo.
+    """
+    with serving(demo_workspace, tmp_path / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def served_copy(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The app on a private copy of the demo workspace, for tests that change data."""
+    copy = copy_workspace(demo_workspace, tmp_path / "demo-copy").path
+    with serving(copy, tmp_path / "streamlit.log") as url:
+        yield url, copy

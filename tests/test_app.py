@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +12,7 @@ from urllib.parse import urlsplit
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from browser import CHROMIUM, CHROMIUM_ARGS, need_chromium, outside_requests, serving
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
@@ -55,16 +49,6 @@ from mapping.workspace import open_workspace
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 SCREENSHOT = ROOT / "screenshots" / "overview.png"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @pytest.fixture(scope="module")
@@ -169,64 +153,9 @@ def test_app_explains_a_missing_workspace(
     assert ("OUTREACH_MAP_WORKSPACE" if where == "unset" else "not a workspace") in message
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer at {url} in 90 s:\n{log.read_text()[-3000:]}")
-
-
-@contextmanager
-def _serving(workspace: Path, log: Path) -> Iterator[str]:
-    """Run ``outreach-map serve`` (the real command) on a free port; always stop it."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
-    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(workspace)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_until_healthy(process, url, log)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-
-
-@pytest.fixture
-def served_app(demo_workspace: Path, tmp_path: Path) -> Iterator[str]:
-    """The app on a free local port, always stopped afterwards."""
-    with _serving(demo_workspace, tmp_path / "streamlit.log") as url:
-        yield url
-
-
 @pytest.mark.browser
 def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> None:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: install Debian's chromium package"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    need_chromium()
     from playwright.sync_api import sync_playwright
 
     requested: list[str] = []
@@ -292,12 +221,7 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
     assert coverage_page["Suggest sites"] > 50 + 3
     assert peer_paths > 50  # district outlines and the team's cells
     assert version == LEAFLET_VERSION
-    outside = [
-        url
-        for url in requested
-        if urlsplit(url).scheme in {"http", "https", "ws", "wss"}
-        and urlsplit(url).hostname not in LOCAL_HOSTS
-    ]
+    outside = outside_requests(requested)
     assert not outside, f"requests left the machine: {sorted(set(outside))}"
     assert any("/app/static/vendor/leaflet-" in url for url in requested)
     assert not failed, f"failed requests: {failed}"
@@ -355,7 +279,7 @@ def test_serve_listens_on_this_machine_only_and_asks_no_outside_server(
 ) -> None:
     """`outreach-map serve` binds 127.0.0.1 and skips Streamlit's public-IP lookup."""
     log = tmp_path / "serve.log"
-    with _serving(demo_workspace, log) as url:
+    with serving(demo_workspace, log) as url:
         port = urlsplit(url).port
     # stopping the command stopped the server too: nothing listens on the port any more
     with socket.socket() as probe:

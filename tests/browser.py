@@ -1,0 +1,94 @@
+"""Driving the real app: serve it with the real command, open it in Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+#: Where browser tests save their pictures (gitignored).
+SCREENSHOTS = ROOT / "screenshots"
+
+
+def need_chromium() -> None:
+    """Fail under CI, skip elsewhere, when Debian's chromium is not installed."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: install Debian's chromium package"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def outside_requests(urls: Iterable[str]) -> list[str]:
+    """Return the requests (http, https, ws, wss) that went to another host than this one."""
+    return [
+        url
+        for url in urls
+        if urlsplit(url).scheme in {"http", "https", "ws", "wss"}
+        and urlsplit(url).hostname not in LOCAL_HOSTS
+    ]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer at {url} in 90 s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def serving(workspace: Path, log: Path) -> Iterator[str]:
+    """Run ``outreach-map serve`` (the real command) on a free port; always stop it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
+    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(workspace)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(process, url, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=15)
