@@ -23,6 +23,7 @@ PAGES = {
     ],
     "peer": [
         st.Page("views/my_area.py", title=t("peer.title"), icon=":material/near_me:", default=True),
+        st.Page("views/log_visit.py", title=t("log.title"), icon=":material/add_circle:"),
     ],
 }
 page = st.navigation(PAGES[role()])

@@ -346,3 +346,12 @@ def team_layer(
             )
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def chosen_cell_layer(cell: int | None, tip: str) -> GeoJSON:
+    """Return the one cell a person just picked on the map, outlined to stand out (or none)."""
+    features = []
+    if cell is not None:
+        style = {"color": SELECTED_COLOUR, "weight": 4, "fillColor": SELECTED_COLOUR}
+        features.append(_cell_feature(cell, {"tip": tip, "style": {**style, "fillOpacity": 0.35}}))
+    return {"type": "FeatureCollection", "features": features}

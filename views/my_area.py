@@ -2,48 +2,32 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
-
-import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage import CoverageOptions, load_coverage_data
+from mapping.coverage import CoverageOptions
 from mapping.coverage_map import cells_map, recency_legend, team_layer
 from mapping.hours import hours_for_reading
 from mapping.maps import basemap_from_env
-from mapping.peers import local_now, services_open_now, team_cells, team_worker_ids, teams
-from mapping.periods import parse_period
-from mapping.workspace import open_workspace
-from views.shared import language, open_or_explain, outlines_for, store_stamp, tr
-
-
-@st.cache_data(show_spinner="…", max_entries=16)
-def area_for(
-    path: str, stamp: tuple[int, ...], team: str, now: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return the team's cells and the services open now, cached per team and quarter hour."""
-    del stamp
-    moment = dt.datetime.fromisoformat(now)
-    workspace = open_workspace(Path(path))
-    data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
-    cells = team_cells(data, team_worker_ids(workspace, team))
-    services = services_open_now(
-        data, CoverageOptions.from_settings(), near=cells["cell"].to_list(), now=moment
-    )
-    return cells, services
-
+from mapping.peers import teams
+from views.shared import (
+    language,
+    open_or_explain,
+    outlines_for,
+    quarter_hour,
+    store_stamp,
+    team_area_for,
+    team_picker,
+    tr,
+)
 
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
 st.title(t("peer.title"))
 codes = teams(workspace)
-team = str(st.selectbox(t("peer.team"), codes, key="team")) if codes else ""
-now = local_now().replace(second=0, microsecond=0, tzinfo=None)
-now = now.replace(minute=now.minute - now.minute % 15)
-cells, services = area_for(str(workspace.path), stamp, team, now.isoformat())
+team = team_picker(t, codes)
+cells, services = team_area_for(str(workspace.path), stamp, team, quarter_hour().isoformat())
 options = CoverageOptions.from_settings()
 st.caption(t("peer.intro"))
 outlines, labels = outlines_for(str(workspace.path), stamp)

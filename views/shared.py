@@ -22,6 +22,7 @@ from mapping.errors import WorkspaceError
 from mapping.gaps import hotspot_gaps
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from mapping.maps import GeoJSON, district_layers
+from mapping.peers import local_now, services_open_now, team_cells, team_worker_ids
 from mapping.periods import parse_period
 from mapping.siting import suggest_sites
 from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
@@ -235,3 +236,32 @@ def role_picker() -> None:
         where=st.sidebar,
     )
     st.sidebar.caption(t("roles.demo_only"))
+
+
+@st.cache_data(show_spinner="…", max_entries=16)
+def team_area_for(
+    path: str, stamp: tuple[int, ...], team: str, now: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return a team's cells and the services open now, cached per team and quarter hour."""
+    del stamp
+    moment = dt.datetime.fromisoformat(now)
+    workspace = open_workspace(Path(path))
+    data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
+    cells = team_cells(data, team_worker_ids(workspace, team))
+    services = services_open_now(
+        data, CoverageOptions.from_settings(), near=cells["cell"].to_list(), now=moment
+    )
+    return cells, services
+
+
+def quarter_hour() -> dt.datetime:
+    """Return the programme's local time now, down to the quarter hour (a cache key)."""
+    now = local_now().replace(second=0, microsecond=0, tzinfo=None)
+    return now.replace(minute=now.minute - now.minute % 15)
+
+
+def team_picker(t: Callable[..., str], codes: Sequence[str]) -> str:
+    """Draw the team choice of the peer pages (``?team=``), the same on each; "" if none."""
+    if not codes:
+        return ""
+    return pick(t("peer.team"), list(codes), state_key="team", param="team", default=codes[0])
