@@ -12,8 +12,10 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import h3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,3 +94,19 @@ def serving(workspace: Path, log: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=15)
+
+
+def tap_cell(page: Any, iframe: str, cell: int) -> None:
+    """Tap the map at the centre of ``cell``, found through the page's own Leaflet map."""
+    lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
+    content = page.locator(iframe).first.element_handle().content_frame()
+    point = content.evaluate(
+        """([lat, lng]) => {
+            const name = Object.keys(window).find((k) => k.startsWith("map_"));
+            const p = window[name].latLngToContainerPoint([lat, lng]);
+            return [p.x, p.y];
+        }""",
+        [lat, lng],
+    )
+    box = page.locator(iframe).first.bounding_box()
+    page.mouse.click(box["x"] + point[0], box["y"] + point[1])

@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Any
 
 import h3
 import pytest
 import sqlalchemy as sa
-from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    need_chromium,
+    outside_requests,
+    tap_cell,
+)
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
@@ -187,7 +193,7 @@ def test_a_visit_logged_on_a_phone_shows_its_cell(served_copy: tuple[str, Path])
             cells = frame.locator(".leaflet-overlay-pane path")
             drawn = cells.count()
             started = time.monotonic()
-            _tap(page, iframe, new_cell)
+            tap_cell(page, iframe, new_cell)
             page.get_by_text("Place chosen").wait_for(timeout=30_000)
             condoms = page.get_by_label("Condoms", exact=True)
             condoms.fill("12")
@@ -230,19 +236,3 @@ def _cell_next_to_the_team(workspace: Workspace, team: str) -> int:
             if candidate in area and candidate not in visited:
                 return int(candidate)
     raise AssertionError(f"no free cell near team {team}")
-
-
-def _tap(page: Any, iframe: str, cell: int) -> None:
-    """Tap the map at the centre of ``cell``, found through the page's own Leaflet map."""
-    lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
-    content = page.locator(iframe).first.element_handle().content_frame()
-    point = content.evaluate(
-        """([lat, lng]) => {
-            const name = Object.keys(window).find((k) => k.startsWith("map_"));
-            const p = window[name].latLngToContainerPoint([lat, lng]);
-            return [p.x, p.y];
-        }""",
-        [lat, lng],
-    )
-    box = page.locator(iframe).first.bounding_box()
-    page.mouse.click(box["x"] + point[0], box["y"] + point[1])

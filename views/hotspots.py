@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage_map import cells_map, findings_layer, hotspot_layer, recency_legend
+from mapping.coverage_map import (
+    cells_map,
+    chosen_cell_layer,
+    findings_layer,
+    hotspot_layer,
+    recency_legend,
+)
 from mapping.maps import basemap_from_env
+from views.hotspot_editor import editor, take_click
 from views.shared import findings_for, open_or_explain, outlines_for, period_picker, store_stamp, tr
 
 MAP_HEIGHT = 560
@@ -37,6 +45,8 @@ st.caption(t("hotspots.intro"))
 period = period_picker(t, today)
 report, findings = findings_for(str(workspace.path), stamp, period, today.isoformat())
 outlines, labels = outlines_for(str(workspace.path), stamp)
+picked = st.session_state.get("hs_cell")
+key = f"hotspots-map-{period}-{st.session_state.get('hs_map', 0)}"
 st_folium(
     cells_map(
         outlines,
@@ -44,14 +54,16 @@ st_folium(
         [
             (t("hotspots.title"), hotspot_layer(report, t)),
             (t("hotspots.emerging"), findings_layer(findings, t)),
+            (t("registry.picked"), chosen_cell_layer(picked, t("registry.picked"))),
         ],
         recency_legend(t, report.options.recent_days),
         basemap=basemap_from_env(),
     ),
     height=MAP_HEIGHT,
     use_container_width=True,
-    returned_objects=[],
-    key=f"hotspots-map-{period}",
+    returned_objects=["last_clicked"],  # a click picks a cell; panning does not rerun
+    key=key,
+    on_change=partial(take_click, workspace, key),
 )
 st.subheader(t("hotspots.findings"))
 if findings.height == 0:
@@ -78,3 +90,4 @@ else:
         ),
         hide_index=True,
     )
+editor(workspace, t, today)
