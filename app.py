@@ -6,11 +6,21 @@ import streamlit as st
 
 from views.shared import language_picker, role, role_picker, tr
 
+#: Less empty space above the title; on a phone, controls at least 44 px high (WCAG 2.5.5).
+STYLE = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem !important; }
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 1.5rem !important; }
+  .stButton button, .stFormSubmitButton button, [data-testid="stBaseButton-pills"],
+  [data-testid="stBaseButton-pillsActive"], [data-testid="stBaseButton-segmented_control"],
+  [data-testid="stBaseButton-segmented_controlActive"] { min-height: 44px; }
+  [data-testid="stNumberInputStepDown"], [data-testid="stNumberInputStepUp"] { min-width: 44px; }
+  [data-baseweb="select"] > div, [data-baseweb="input"] { min-height: 44px; }
+}
+</style>"""
+
 st.set_page_config(page_title="outreach-map", page_icon="🗺️", layout="wide")
-st.markdown(  # less empty space above the title than Streamlit's default
-    '<style>[data-testid="stMainBlockContainer"] { padding-top: 2.5rem !important; }</style>',
-    unsafe_allow_html=True,
-)
+st.markdown(STYLE, unsafe_allow_html=True)  # fixed text, no data
 t = tr()
 PAGES = {
     "coordinator": [

@@ -298,9 +298,18 @@ def cells_map(
     *,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
+    fit: GeoJSON | None = None,
 ) -> folium.Map:
-    """Return a map of district outlines with cell layers on top, a legend, and no tiles."""
-    bounds = layer_bounds(*(layer for _, layer in layers)) or layer_bounds(outlines) or WORLD
+    """Return a map of district outlines with cell layers on top, a legend, and no tiles.
+
+    The map opens on ``fit`` (a layer) if it has features, else on all the layers.
+    """
+    bounds = (
+        (layer_bounds(fit) if fit is not None else None)
+        or layer_bounds(*(layer for _, layer in layers))
+        or layer_bounds(outlines)
+        or WORLD
+    )
     m = base_map(bounds, assets_url=assets_url, basemap=basemap)
     # district tooltips: the name only (the overview's tooltip adds an English population line)
     named = {
@@ -355,3 +364,44 @@ def chosen_cell_layer(cell: int | None, tip: str) -> GeoJSON:
         style = {"color": SELECTED_COLOUR, "weight": 4, "fillColor": SELECTED_COLOUR}
         features.append(_cell_feature(cell, {"tip": tip, "style": {**style, "fillOpacity": 0.35}}))
     return {"type": "FeatureCollection", "features": features}
+
+
+#: Friendly services open now on the peer educator's map (Okabe-Ito bluish green).
+OPEN_SERVICE_COLOUR = "#009E73"
+
+
+def open_services_layer(services: pl.DataFrame, t: Callable[..., str]) -> GeoJSON:
+    """Return the cells of the services open now (from :func:`mapping.peers.services_open_now`).
+
+    One cell per service however many types it offers; the tooltip lists its types and, for a
+    public service, its name (a sensitive one is "ask your coordinator where").
+    """
+    shown = services.filter(pl.col("cell_id").is_not_null())
+    features = []
+    for cell_id, group in shown.group_by("cell_id", maintain_order=True):
+        kinds = ", ".join(t(f"service_types.{k}") for k in group["service_type"])
+        name = group["name"][0] or t("peer.ask")
+        features.append(
+            _cell_feature(
+                cell_to_int(str(cell_id[0])),
+                {
+                    "tip": f"{kinds}\n{name}",
+                    "style": {
+                        "color": "#000",
+                        "weight": 2.5,
+                        "dashArray": "4 3",
+                        "fillColor": OPEN_SERVICE_COLOUR,
+                        "fillOpacity": 0.85,
+                    },
+                },
+            )
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def open_services_legend(t: Callable[..., str]) -> str:
+    """Return the legend line of the open services' cells (added under a recency legend)."""
+    return (
+        f'<div><i style="background:{OPEN_SERVICE_COLOUR};border:1.5px dashed #000"></i>'
+        f"{html.escape(t('peer.open_legend'))}</div>"
+    )

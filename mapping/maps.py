@@ -458,6 +458,22 @@ _STYLE = """
 }
 .om-legend i.om-dot { width: 10px; height: 10px; border-radius: 50%; margin: 0 8px 0 2px; }
 .om-legend i.om-cell { border: 2px dashed #555; background: rgba(85, 85, 85, 0.25); }
+/* a phone: a smaller legend that leaves the map visible */
+@media (max-width: 480px) {
+  .om-legend { font-size: 11px; line-height: 15px; padding: 5px 7px; max-height: 45vh; }
+  .om-legend i { width: 11px; height: 10px; margin-right: 4px; }
+}
+/* the device's dark mode (a phone at night): dark ground, light outlines and names */
+@media (prefers-color-scheme: dark) {
+  .leaflet-container { background: #0e1117; }
+  .leaflet-overlay-pane path[fill="#ffffff"] { fill: #262730; }
+  .leaflet-overlay-pane path[stroke="#4a4a4a"] { stroke: #9aa0a6; }
+  .om-label span { color: #e8eaed; text-shadow: 0 0 3px #000, 0 0 3px #000, 0 0 2px #000; }
+  .om-legend { background: rgba(38, 39, 48, 0.94); color: #e8eaed; }
+  .leaflet-control-scale-line { background: rgba(38, 39, 48, 0.8); color: #e8eaed; }
+  .leaflet-bar a { background: #262730; color: #e8eaed; }
+  .leaflet-control-attribution { background: rgba(38, 39, 48, 0.8) !important; color: #bbb; }
+}
 """
 
 

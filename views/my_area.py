@@ -6,7 +6,13 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping.coverage import CoverageOptions
-from mapping.coverage_map import cells_map, recency_legend, team_layer
+from mapping.coverage_map import (
+    cells_map,
+    open_services_layer,
+    open_services_legend,
+    recency_legend,
+    team_layer,
+)
 from mapping.hours import hours_for_reading
 from mapping.maps import basemap_from_env
 from mapping.peers import teams
@@ -31,23 +37,16 @@ cells, services = team_area_for(str(workspace.path), stamp, team, quarter_hour()
 options = CoverageOptions.from_settings()
 st.caption(t("peer.intro"))
 outlines, labels = outlines_for(str(workspace.path), stamp)
+ours = team_layer(cells, t, recent_days=options.recent_days, overdue_days=options.overdue_weeks * 7)
 st_folium(
     cells_map(
         outlines,
         labels,
-        [
-            (
-                t("peer.title"),
-                team_layer(
-                    cells,
-                    t,
-                    recent_days=options.recent_days,
-                    overdue_days=options.overdue_weeks * 7,
-                ),
-            )
-        ],
-        recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title")),
+        [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
+        recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
+        + open_services_legend(t),
         basemap=basemap_from_env(),
+        fit=ours,
     ),
     height=420,
     use_container_width=True,
@@ -64,8 +63,13 @@ for row in services.iter_rows(named=True):
         st.caption(t("peer.closed"))
         continue
     where = row["name"] or t("peer.ask")
+    minutes = row["minutes"]
     away = (
-        t("peer.minutes", minutes=row["minutes"]) if row["minutes"] is not None else t("peer.far")
+        t("peer.far")
+        if minutes is None
+        else t("peer.here")
+        if minutes == 0
+        else t("peer.minutes", minutes=minutes)
     )
     st.markdown(f"**{kind}**")
     hours = hours_for_reading(row["opening_hours"], language())
