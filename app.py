@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views.shared import language_picker, role, role_picker, tr
+from views.shared import carried_params, language_picker, role, role_picker, tr, write_url
 
 #: Less empty space above the title; on a phone, controls at least 44 px high (WCAG 2.5.5).
 STYLE = """<style>
@@ -36,7 +36,14 @@ PAGES = {
         st.Page("views/log_visit.py", title=t("log.title"), icon=":material/add_circle:"),
     ],
 }
-page = st.navigation(PAGES[role()])
+pages = PAGES[role()]
+page = st.navigation(pages, position="hidden")
+links = st.sidebar.container()  # filled after the page has made its choices
+st.sidebar.divider()
 language_picker()
 role_picker()
 page.run()
+# the page links carry the session's choices, so a switch of page is one history entry
+for link in pages:
+    links.page_link(link, query_params=carried_params())
+write_url()  # after the page: every choice it restored, in one history entry

@@ -231,7 +231,7 @@ def _coverage_page_in_chromium(page: Any, iframe: str) -> dict[str, Any]:
     """Open the coverage page, click a mapped district, and return what the page showed."""
     # through the sidebar, as people do (a deep link makes Streamlit probe /coverage/_stcore/
     # for its base path first, which answers 404 before it falls back)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Coverage").click()
+    page.locator('[data-testid="stSidebar"] a', has_text="Coverage").click()
     page.get_by_text("Districts ranked by gap").wait_for(timeout=90_000)
     page.wait_for_timeout(1000)
     frame = page.frame_locator(iframe).first
@@ -256,7 +256,7 @@ def _coverage_page_in_chromium(page: Any, iframe: str) -> dict[str, Any]:
     page.wait_for_timeout(1500)
     page.screenshot(path=str(SCREENSHOT.with_name("coverage.png")), full_page=True)
     for name, heading in (("Hotspots", "Needs attention"), ("Suggest sites", "Service type")):
-        page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+        page.locator('[data-testid="stSidebar"] a', has_text=name).click()
         page.get_by_text(heading).first.wait_for(timeout=90_000)
         frame = page.frame_locator(iframe).first
         frame.locator(".om-legend").wait_for(timeout=90_000)

@@ -34,20 +34,20 @@ def ranking_table(report: CoverageReport, t: Any) -> pl.DataFrame:
         {
             t("coverage.rank"): rows["rank"],
             t("coverage.district"): rows["district"],
+            t("coverage.gap"): rows["gap_score"],
+            t("coverage.coverage"): [
+                coverage_interval(lo, hi)
+                for lo, hi in zip(rows["coverage_low"], rows["coverage_high"], strict=True)
+            ],
             t("coverage.reach"): rows["contacts"].round(0).cast(pl.Int64),
             t("coverage.estimate"): [
                 f"{lo:,.0f}–{hi:,.0f}" if lo is not None else t("coverage.unknown")
                 for lo, hi in zip(rows["estimate_min"], rows["estimate_max"], strict=True)
             ],
-            t("coverage.coverage"): [
-                coverage_interval(lo, hi)
-                for lo, hi in zip(rows["coverage_low"], rows["coverage_high"], strict=True)
-            ],
             t("coverage.hotspots"): rows["hotspots"],
             t("coverage.overdue"): rows["hotspots_overdue"],
             t("coverage.access"): (rows["access_key"] * 100).round(0),
             t("coverage.peers"): rows["peer_educators"].round(1),
-            t("coverage.gap"): rows["gap_score"],
         }
     )
 
@@ -70,7 +70,7 @@ names = {
 ids = list(names)
 selected = remembered("district", "district", ids, ids[0]) if ids else None
 outlines, labels = outlines_for(str(workspace.path), stamp)
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])  # the ranking needs room: rank, name, gap, coverage first
 with left:
     clicked = st_folium(
         coverage_map(
@@ -91,7 +91,18 @@ with left:
         st.rerun()
 with right:
     st.subheader(t("coverage.ranking"))
-    st.dataframe(ranking_table(report, t), hide_index=True, height=MAP_HEIGHT - 60)
+    st.dataframe(
+        ranking_table(report, t),
+        hide_index=True,
+        height=MAP_HEIGHT - 60,
+        column_config={
+            t("coverage.rank"): st.column_config.NumberColumn(width=40, pinned=True),
+            t("coverage.district"): st.column_config.TextColumn(width="medium", pinned=True),
+            t("coverage.gap"): st.column_config.ProgressColumn(
+                min_value=0, max_value=100, format="%.0f", width=90
+            ),
+        },
+    )
 
 if selected is not None:
     selected = pick(
@@ -104,7 +115,7 @@ if selected is not None:
         help_text=t("coverage.pick_help"),
     )
     st.subheader(t("coverage.how"))
-    st.code(explain_district(report, selected, t), language=None)
+    st.code(explain_district(report, selected, t), language=None, wrap_lines=True)
     st.subheader(t("coverage.cells"))
     cells = report.cells.filter(pl.col("district_id") == selected).select(
         pl.col("cell_id").alias(t("cells.cell")),

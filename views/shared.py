@@ -27,6 +27,9 @@ from mapping.periods import parse_period
 from mapping.siting import suggest_sites
 from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 
+#: Where the query parameters to write at the end of the run wait (see :func:`write_url`).
+_PENDING = "__url_pending"
+
 
 def remembered(state_key: str, param: str, options: Sequence[str], default: str) -> str:
     """Return a choice kept for the whole session, first taken from the URL (``?param=``).
@@ -35,7 +38,8 @@ def remembered(state_key: str, param: str, options: Sequence[str], default: str)
     switches pages; the choice is written back into the URL (for sharing and the back button),
     and a URL that changed by other means (a shared link, the back button) wins.
     """
-    asked = st.query_params.get(param)
+    # a value noted for the URL in this run counts as the URL's (it is written at the end)
+    asked = st.session_state.get(_PENDING, {}).get(param, st.query_params.get(param))
     written = st.session_state.get(f"{state_key}__url")
     if asked in options and asked != written:
         # the URL changed by other means than this app (a shared link, the back button)
@@ -44,9 +48,39 @@ def remembered(state_key: str, param: str, options: Sequence[str], default: str)
         st.session_state[state_key] = default
     value = str(st.session_state[state_key])
     if asked != value:
-        st.query_params[param] = value
+        url_wants(param, value)
     st.session_state[f"{state_key}__url"] = value
     return value
+
+
+def url_wants(param: str, value: str) -> None:
+    """Note a query parameter to write; :func:`write_url` writes them all at once.
+
+    Each write of ``st.query_params`` adds an entry to the browser's history, so the back button
+    would step through every choice a page restored; one write per run adds one at most.
+    """
+    st.session_state.setdefault(_PENDING, {})[param] = value
+
+
+#: The choices every page shares, carried in the links between pages.
+CARRIED = {"language": "lang", "role": "role", "period": "period", "team": "team"}
+
+
+def carried_params() -> dict[str, str]:
+    """Return the shared choices made so far, as query parameters for a link to another page."""
+    state = st.session_state
+    return {param: str(state[key]) for key, param in CARRIED.items() if state.get(key) is not None}
+
+
+def write_url() -> None:
+    """Write the query parameters noted during this run, in one update (one history entry).
+
+    The links between pages carry the shared choices (:func:`carried_params`), so a switch of
+    page usually writes nothing more.
+    """
+    pending = st.session_state.pop(_PENDING, None) or {}
+    if any(st.query_params.get(k) != v for k, v in pending.items()):
+        st.query_params.update(pending)
 
 
 def pick(
@@ -77,8 +111,8 @@ def pick(
         label, options, key=widget, format_func=format_func, on_change=keep, help=help_text
     )
     chosen = str(st.session_state[state_key])
-    if st.query_params.get(param) != chosen:
-        st.query_params[param] = chosen
+    if st.session_state.get(_PENDING, {}).get(param, st.query_params.get(param)) != chosen:
+        url_wants(param, chosen)
     st.session_state[f"{state_key}__url"] = chosen
     return chosen
 
