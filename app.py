@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views.shared import carried_params, language_picker, role, role_picker, tr, write_url
+from views.shared import (
+    carried_params,
+    keep_uploads_in_memory,
+    language_picker,
+    role,
+    role_picker,
+    tr,
+    write_url,
+)
 
 #: Less empty space above the title; on a phone, controls at least 44 px high (WCAG 2.5.5).
 STYLE = """<style>
@@ -20,6 +28,7 @@ STYLE = """<style>
 </style>"""
 
 st.set_page_config(page_title="outreach-map", page_icon="🗺️", layout="wide")
+keep_uploads_in_memory()  # before any upload box: an upload must never touch the disk
 st.markdown(STYLE, unsafe_allow_html=True)  # fixed text, no data
 t = tr()
 PAGES = {
@@ -30,6 +39,7 @@ PAGES = {
         st.Page("views/coverage.py", title=t("coverage.title"), icon=":material/insights:"),
         st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
         st.Page("views/sites.py", title=t("sites.title"), icon=":material/add_location_alt:"),
+        st.Page("views/import_data.py", title=t("import.title"), icon=":material/upload_file:"),
     ],
     "peer": [
         st.Page("views/my_area.py", title=t("peer.title"), icon=":material/near_me:", default=True),

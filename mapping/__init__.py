@@ -3,7 +3,14 @@
 The library under the app and the command line. It never imports Streamlit.
 """
 
-from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
+from mapping.area import (
+    districts_from_file,
+    hotspots_from_file,
+    init_area,
+    prepare_hotspots,
+    prepare_services,
+    services_from_file,
+)
 from mapping.cells import cells_from_points, check_resolution, is_valid_cell
 from mapping.errors import (
     InvalidInputError,
@@ -12,22 +19,26 @@ from mapping.errors import (
     UnusableFileError,
     WorkspaceError,
 )
-from mapping.imports import ImportResult
-from mapping.readers import ColumnMapping, mapping_from_file
-from mapping.visits import visits_from_file, visits_from_table
+from mapping.imports import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.readers import ColumnMapping, mapping_from_file, table_from_bytes
+from mapping.uploads import IMPORT_KINDS, prepare_upload
+from mapping.visits import prepare_visits, visits_from_file, visits_from_table
 from mapping.workspace import Workspace, create_workspace, open_workspace
 
 __all__ = [
+    "IMPORT_KINDS",
     "ColumnMapping",
     "ImportResult",
     "InvalidInputError",
     "MappingError",
+    "PreparedImport",
     "ResolutionError",
     "UnusableFileError",
     "Workspace",
     "WorkspaceError",
     "cells_from_points",
     "check_resolution",
+    "commit_prepared",
     "create_workspace",
     "districts_from_file",
     "hotspots_from_file",
@@ -35,7 +46,13 @@ __all__ = [
     "is_valid_cell",
     "mapping_from_file",
     "open_workspace",
+    "prepare_hotspots",
+    "prepare_services",
+    "prepare_upload",
+    "prepare_visits",
+    "preview_prepared",
     "services_from_file",
+    "table_from_bytes",
     "visits_from_file",
     "visits_from_table",
 ]

@@ -12,6 +12,7 @@ import polars as pl
 import pyogrio
 import shapely
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from mapping import store
 from mapping.cells import cell_centres, cells_covering, is_valid_cell
@@ -20,6 +21,7 @@ from mapping.errors import InvalidInputError, UnusableFileError
 from mapping.hours import check_hours, days_from_text, intervals_from_text, is_open_at_night
 from mapping.imports import (
     ImportResult,
+    PreparedImport,
     Problems,
     as_bool,
     as_datetime,
@@ -27,16 +29,13 @@ from mapping.imports import (
     check_category,
     check_text,
     clean,
-    file_digest,
+    column_warnings,
     fingerprints,
-    finish_import,
-    record_import,
-    report_path,
+    import_file,
     text_fingerprints,
-    write_report,
 )
 from mapping.locations import locate_rows
-from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable, table_from_file
+from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS, SERVICE_TYPES
 from mapping.workspace import Workspace, create_workspace
 
@@ -254,19 +253,10 @@ def _prepare(
     mapping: ColumnMapping,
     *,
     allow_outside: bool,
-) -> tuple[pl.DataFrame, Problems, list[str], int]:
+) -> tuple[pl.DataFrame, Problems, tuple[str, ...], int]:
     """Clean the recognised columns, apply defaults, and turn locations or cell ids into cells."""
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
-    warnings = []
-    if recognised.dropped:
-        warnings.append(
-            "dropped columns that must never be stored: "
-            + ", ".join(f"{c!r} ({why})" for c, why in recognised.dropped.items())
-        )
-    if recognised.ignored:
-        warnings.append(
-            "ignored unrecognised columns: " + ", ".join(repr(c) for c in recognised.ignored)
-        )
+    warnings = column_warnings(recognised.dropped, recognised.ignored)
     frame = table.frame
     work = frame.select(
         pl.col(ROW),
@@ -308,12 +298,30 @@ def services_from_file(
     A sensitive service (run from someone's home, an informal doctor) keeps only its cell;
     others keep their point, as public clinics may be shown where they are.
     """
+    return import_file(
+        workspace, path, prepare_services, mapping=mapping, allow_outside=allow_outside
+    )
+
+
+def prepare_services(
+    workspace: Workspace,
+    table: RawTable,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+    source_sha256: str = "",
+) -> PreparedImport:
+    """Check a service registry read as text columns and make it ready to store.
+
+    Stores nothing. Locations become cells; only a service that is not sensitive keeps its
+    point. Raises :class:`~mapping.errors.UnusableFileError` without a service type column.
+    """
     mapping = mapping or ColumnMapping()
-    table = table_from_file(path)
-    recognised = recognise_columns(table.frame, SERVICE_FIELDS, mapping, source_name=path.name)
+    source_name = table.source_name
+    recognised = recognise_columns(table.frame, SERVICE_FIELDS, mapping, source_name=source_name)
     if "service_type" not in recognised.fields:
         raise UnusableFileError(
-            f"{path.name} has no service type column — name it type/tipo, or map it"
+            f"{source_name} has no service type column — name it type/tipo, or map it"
         )
     point_source = _service_points(table, recognised.fields)
     work, problems, warnings, rows_read = _prepare(
@@ -403,17 +411,16 @@ def services_from_file(
             "active_until": row.get("active_until"),
         }
         records.append(record)
-    return _upsert(
+    return _registry(
         workspace,
-        path,
-        "services",
-        store.services,
-        valid.get_column("id").to_list() if "id" in valid.columns else None,
-        records,
-        problems,
-        warnings,
-        rows_read,
-        rejected.len(),
+        table_name="services",
+        source_name=source_name,
+        source_sha256=source_sha256,
+        ids=valid.get_column("id").to_list() if "id" in valid.columns else None,
+        records=records,
+        problems=problems,
+        warnings=warnings,
+        rows_read=rows_read,
     )
 
 
@@ -449,16 +456,34 @@ def hotspots_from_file(
     allow_outside: bool = False,
 ) -> ImportResult:
     """Import the hotspot registry (CSV): each hotspot is a cell, never a venue point."""
+    return import_file(
+        workspace, path, prepare_hotspots, mapping=mapping, allow_outside=allow_outside
+    )
+
+
+def prepare_hotspots(
+    workspace: Workspace,
+    table: RawTable,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+    source_sha256: str = "",
+) -> PreparedImport:
+    """Check a hotspot registry read as text columns and make it ready to store (as cells).
+
+    Stores nothing. Raises :class:`~mapping.errors.UnusableFileError` without a typology
+    column.
+    """
     mapping = mapping or ColumnMapping()
-    table = table_from_file(path)
-    recognised = recognise_columns(table.frame, HOTSPOT_FIELDS, mapping, source_name=path.name)
+    source_name = table.source_name
+    recognised = recognise_columns(table.frame, HOTSPOT_FIELDS, mapping, source_name=source_name)
     work, problems, warnings, rows_read = _prepare(
         workspace, table, recognised, mapping, allow_outside=allow_outside
     )
     del table
     if "typology" not in work.columns:
         raise UnusableFileError(
-            f"{path.name} has no typology column — name it typology/tipologia, or map it"
+            f"{source_name} has no typology column — name it typology/tipologia, or map it"
         )
     problems.add(
         work,
@@ -565,17 +590,16 @@ def hotspots_from_file(
         }
         for row in valid.iter_rows(named=True)
     ]
-    return _upsert(
+    return _registry(
         workspace,
-        path,
-        "hotspots",
-        store.hotspots,
-        valid.get_column("id").to_list() if "id" in valid.columns else None,
-        records,
-        problems,
-        warnings,
-        rows_read,
-        rejected.len(),
+        table_name="hotspots",
+        source_name=source_name,
+        source_sha256=source_sha256,
+        ids=valid.get_column("id").to_list() if "id" in valid.columns else None,
+        records=records,
+        problems=problems,
+        warnings=warnings,
+        rows_read=rows_read,
     )
 
 
@@ -592,66 +616,65 @@ def _record_fingerprint(record: dict[str, object]) -> int:
     return int(fingerprints([text_fingerprints(text)])[0])
 
 
-def _upsert(
+def _registry(
     workspace: Workspace,
-    path: Path,
-    kind: str,
-    table: sa.Table,
+    *,
+    table_name: str,
+    source_name: str,
+    source_sha256: str,
     ids: list[str | None] | None,
     records: list[dict[str, object]],
     problems: Problems,
-    warnings: list[str],
+    warnings: tuple[str, ...],
     rows_read: int,
-    rejected: int,
-) -> ImportResult:
-    """Insert new records, update changed ones (same id), count unchanged ones as duplicates."""
+) -> PreparedImport:
+    """Give each record its fingerprint and id (the given one, else one made from the record)."""
     for index, record in enumerate(records):
         fingerprint = _record_fingerprint(record)
         record["fingerprint"] = fingerprint
         given = ids[index] if ids else None
-        record["id"] = given or f"{kind[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"
-    engine = workspace.engine()
-    accepted = duplicates = updated = 0
-    try:
-        with engine.begin() as connection:
-            import_id = record_import(
-                connection,
-                kind=kind,
-                source_name=path.name,
-                source_sha256=file_digest(path.read_bytes()),
-            )
-            existing = {
-                row.id: row.fingerprint
-                for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
-            }
-            seen: set[object] = set()
-            for record in records:
-                if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:
-                    duplicates += 1
-                    continue
-                seen.add(record["id"])
-                record["import_id"] = import_id
-                if record["id"] in existing:
-                    connection.execute(
-                        table.update().where(table.c.id == record["id"]).values(**record)
-                    )
-                    updated += 1
-                else:
-                    connection.execute(table.insert().values(**record))
-                accepted += 1
-            result = ImportResult(
-                kind=kind,
-                rows_read=rows_read,
-                accepted=accepted,
-                duplicates=duplicates,
-                rejected=rejected,
-                updated=updated,
-                warnings=warnings,
-                report=report_path(workspace.reports_dir, kind, import_id),
-            )
-            finish_import(connection, import_id, result)
-    finally:
-        engine.dispose()
-    assert result.report is not None
-    write_report(problems, result.report)
-    return result
+        record["id"] = given or f"{table_name[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"
+    return PreparedImport(
+        kind=table_name,
+        source_name=source_name,
+        source_sha256=source_sha256,
+        rows_read=rows_read,
+        # every record has the same keys; the whole list decides each column's type
+        rows=pl.DataFrame(records, infer_schema_length=None),
+        problems=problems,
+        warnings=warnings,
+        workspace_path=workspace.path.resolve(),
+        resolution=workspace.resolution,
+        write=_upsert,
+    )
+
+
+def _upsert(
+    connection: Connection, prepared: PreparedImport, import_id: int, *, progress: bool
+) -> tuple[int, int, int]:
+    """Insert new records, update changed ones (same id), count unchanged ones as duplicates.
+
+    Returns (new, updated, duplicates). A registry holds thousands of rows, not millions: one
+    statement a record keeps this simple.
+    """
+    del progress
+    table = store.services if prepared.kind == "services" else store.hotspots
+    existing = {
+        row.id: row.fingerprint
+        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
+    }
+    new = duplicates = updated = 0
+    seen: set[object] = set()
+    for record in prepared.rows.to_dicts():
+        if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:
+            duplicates += 1
+            continue
+        seen.add(record["id"])
+        record["import_id"] = import_id
+        if record["id"] in existing:
+            connection.execute(table.update().where(table.c.id == record["id"]).values(**record))
+            updated += 1
+        else:
+            connection.execute(table.insert().values(**record))
+            new += 1
+    return new, updated, duplicates

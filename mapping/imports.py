@@ -3,6 +3,11 @@
 Every input row ends as accepted, duplicate or rejected, and the summary always adds up. A
 rejection names the row, the field, the value (coordinates and contact codes redacted) and the
 fix; the report never holds a coordinate or a contact code.
+
+An import runs in two steps: *prepare* (read, validate, turn locations into cells and contact
+codes into keyed hashes, giving a :class:`PreparedImport`), then :func:`commit_prepared`.
+:func:`preview_prepared` runs the very same write and rolls it back, to say what a commit would
+do before anything is stored.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -20,10 +26,12 @@ from sqlalchemy.engine import Connection
 
 from mapping import store
 from mapping.cells import cell_to_str
+from mapping.errors import WorkspaceError
 from mapping.privacy import INVISIBLE_PATTERN, first_invisible, looks_like_phone, names_among
-from mapping.readers import ROW, ColumnMapping
+from mapping.readers import ROW, ColumnMapping, RawTable, table_from_file
 from mapping.settings import get_settings
 from mapping.vocab import lookup, normalise
+from mapping.workspace import Workspace
 
 REDACTED = "(redacted)"
 #: Values that mean "no answer": ODK/SurveyCTO write n/a for skipped questions.
@@ -114,6 +122,167 @@ class Problems:
         frame = pl.concat(self._parts).sort("row", maintain_order=True)
         hexes = frame["cell"].map_elements(cell_to_str, return_dtype=pl.String, skip_nulls=True)
         return frame.with_columns(hexes.alias("cell"))
+
+
+class Writer(Protocol):
+    """Writes a prepared import's rows in the caller's transaction: (new, updated, duplicates)."""
+
+    def __call__(
+        self, connection: Connection, prepared: PreparedImport, import_id: int, *, progress: bool
+    ) -> tuple[int, int, int]:
+        """Store the rows under ``import_id``; return how many were new, updated, duplicates."""
+
+
+@dataclass(frozen=True)
+class PreparedImport:
+    """A file read, checked and made safe to keep, but not stored yet.
+
+    It holds no coordinate and no raw contact code: locations are cells already, contact codes
+    keyed hashes (``contacts``: ``id``, ``code_hash``; ``rows`` refer to the ``id``), and only a
+    public, non-sensitive service keeps its point (as the store does). Commit it with
+    :func:`commit_prepared`, or see what a commit would do with :func:`preview_prepared`.
+    """
+
+    kind: str
+    source_name: str
+    source_sha256: str
+    rows_read: int
+    #: The accepted rows, ready to store.
+    rows: pl.DataFrame
+    #: Every problem of the rejected rows (values already redacted where they must be).
+    problems: Problems
+    warnings: tuple[str, ...]
+    #: The workspace it was prepared for: cells and hashes are only valid there.
+    workspace_path: Path
+    resolution: int
+    write: Writer = field(repr=False)
+    #: Visits only: each contact's id and keyed hash.
+    contacts: pl.DataFrame | None = None
+    #: Visits only: the id column is a form submission id (a re-import updates the visit).
+    by_submission: bool = False
+
+    @property
+    def rejected(self) -> int:
+        """Return how many rows have at least one problem."""
+        return self.problems.rows().len()
+
+
+class Preparer(Protocol):
+    """Reads, checks and prepares one kind of file read as text columns (``prepare_visits``...)."""
+
+    def __call__(
+        self,
+        workspace: Workspace,
+        table: RawTable,
+        *,
+        mapping: ColumnMapping | None = None,
+        allow_outside: bool = False,
+        source_sha256: str = "",
+    ) -> PreparedImport:
+        """Return the table prepared for ``workspace``, storing nothing."""
+
+
+def import_file(
+    workspace: Workspace,
+    path: Path,
+    prepare: Preparer,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+    progress: bool = False,
+) -> ImportResult:
+    """Read a file, prepare it with ``prepare`` and commit it: what each ``*_from_file`` does."""
+    data = path.read_bytes() if path.is_file() else b""
+    prepared = prepare(
+        workspace,
+        table_from_file(path, data=data),
+        mapping=mapping,
+        allow_outside=allow_outside,
+        source_sha256=file_digest(data),
+    )
+    return commit_prepared(workspace, prepared, progress=progress)
+
+
+def commit_prepared(
+    workspace: Workspace, prepared: PreparedImport, *, progress: bool = False
+) -> ImportResult:
+    """Store a prepared import in one transaction and write its rejection report.
+
+    Returns the counts and where the report is. Raises
+    :class:`~mapping.errors.WorkspaceError` if it was prepared for another workspace.
+    """
+    result = _write(workspace, prepared, keep=True, progress=progress)
+    assert result.report is not None, "a committed import has a report"
+    write_report(prepared.problems, result.report)
+    return result
+
+
+def preview_prepared(workspace: Workspace, prepared: PreparedImport) -> ImportResult:
+    """Return what :func:`commit_prepared` would do now, storing nothing.
+
+    Runs the same write in a transaction that is rolled back, so the counts (accepted,
+    updated, duplicates, rejected) are exactly those of a commit made now; no import is
+    recorded and no report is written (``report`` is ``None``).
+    """
+    return _write(workspace, prepared, keep=False, progress=False)
+
+
+def _write(
+    workspace: Workspace, prepared: PreparedImport, *, keep: bool, progress: bool
+) -> ImportResult:
+    """Record the import and write its rows; commit with ``keep``, else roll everything back."""
+    if (
+        workspace.path.resolve() != prepared.workspace_path
+        or workspace.resolution != prepared.resolution
+    ):
+        raise WorkspaceError(
+            f"{prepared.source_name} was prepared for the workspace {prepared.workspace_path}, "
+            f"not {workspace.path} — its cells and contact hashes belong to that one; prepare "
+            "the file again for this workspace"
+        )
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection, connection.begin() as transaction:
+            import_id = record_import(
+                connection,
+                kind=prepared.kind,
+                source_name=prepared.source_name,
+                source_sha256=prepared.source_sha256,
+            )
+            new, updated, duplicates = prepared.write(
+                connection, prepared, import_id, progress=progress
+            )
+            result = ImportResult(
+                kind=prepared.kind,
+                rows_read=prepared.rows_read,
+                accepted=new + updated,
+                updated=updated,
+                duplicates=duplicates,
+                rejected=prepared.rejected,
+                warnings=list(prepared.warnings),
+            )
+            if keep:
+                result.report = report_path(workspace.reports_dir, prepared.kind, import_id)
+                finish_import(connection, import_id, result)
+            else:
+                transaction.rollback()
+    finally:
+        engine.dispose()
+    return result
+
+
+def column_warnings(dropped: dict[str, str], ignored: Iterable[str]) -> tuple[str, ...]:
+    """Return the warnings about columns dropped (never stored) and ignored (not recognised)."""
+    warnings = []
+    if dropped:
+        warnings.append(
+            "dropped columns that must never be stored: "
+            + ", ".join(f"{c!r} ({why})" for c, why in dropped.items())
+        )
+    ignored = list(ignored)
+    if ignored:
+        warnings.append("ignored unrecognised columns: " + ", ".join(repr(c) for c in ignored))
+    return tuple(warnings)
 
 
 def _every_case(word: str) -> set[str]:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import tomllib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,10 +106,32 @@ def table_from_file(path: Path, *, data: bytes | None = None) -> RawTable:
     if path.stat().st_size == 0:
         raise UnusableFileError(f"{path} is empty — export the data again")
     if suffix in _EXCEL:
-        return _table_from_excel(path)
+        return _table_from_excel(path, path.name)
     if suffix in _VECTOR:
-        return _table_from_vector(path)
+        return _table_from_vector(path, path.name)
     return table_from_csv_bytes(data or path.read_bytes(), source_name=path.name)
+
+
+def table_from_bytes(data: bytes, *, source_name: str) -> RawTable:
+    """Read a file's content, held in memory, as text columns; the name's ending says its kind.
+
+    For files uploaded in the app: nothing is written to disk on the way (spreadsheets and
+    GeoJSON/GeoPackage are parsed from memory). A Shapefile is several files, so it cannot come
+    alone.
+    """
+    suffix = Path(source_name).suffix.lower()
+    if not data:
+        raise UnusableFileError(f"{source_name} is empty — export the data again")
+    if suffix == ".shp":
+        raise UnusableFileError(
+            f"{source_name} is a Shapefile, which needs its .shx and .dbf files beside it — "
+            "export the layer as GeoJSON or GeoPackage and upload that instead"
+        )
+    if suffix in _EXCEL:
+        return _table_from_excel(data, source_name)
+    if suffix in _VECTOR:
+        return _table_from_vector(data, source_name)
+    return table_from_csv_bytes(data, source_name=source_name)
 
 
 def _decode(data: bytes, source_name: str) -> tuple[str, str]:
@@ -238,12 +263,12 @@ def _finish(
     return RawTable(frame=frame, source_name=source_name, encoding=encoding, delimiter=delimiter)
 
 
-def _table_from_excel(path: Path) -> RawTable:
+def _table_from_excel(source: Path | bytes, source_name: str) -> RawTable:
     try:
-        frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+        frame = pl.read_excel(source, engine="calamine", infer_schema_length=0)
     except Exception as exc:
         raise UnusableFileError(
-            f"{path.name} could not be read as a spreadsheet ({type(exc).__name__}) — "
+            f"{source_name} could not be read as a spreadsheet ({type(exc).__name__}) — "
             "open it and save it again as .xlsx, or export it as CSV UTF-8"
         ) from exc
     # a date cell reads as "2026-03-14 00:00:00": that midnight means "no time", not night;
@@ -256,7 +281,7 @@ def _table_from_excel(path: Path) -> RawTable:
         for name, dtype in frame.schema.items()
         if dtype == pl.String
     )
-    return _finish(frame, path.name, encoding="xlsx", delimiter=None)
+    return _finish(frame, source_name, encoding="xlsx", delimiter=None)
 
 
 def _without_midnight(texts: pl.Expr) -> pl.Expr:
@@ -264,12 +289,27 @@ def _without_midnight(texts: pl.Expr) -> pl.Expr:
     return texts.str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
 
 
-def _date_fields(path: Path) -> set[str]:
+@contextmanager
+def _in_memory_quietly() -> Iterator[None]:
+    """Read bytes without GDAL's warning that its in-memory copy lacks a file ending.
+
+    Bytes are read by GDAL from its in-memory file system (``/vsimem/``), never from a
+    temporary file; that copy has no name ending, which GDAL remarks on for a GeoPackage.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*non conformant file extension", category=RuntimeWarning
+        )
+        yield
+
+
+def _date_fields(source: Path | bytes) -> set[str]:
     """Return the properties of a vector file typed as dates (no time of day)."""
     import pyogrio
 
     try:
-        info = pyogrio.read_info(path)
+        with _in_memory_quietly():
+            info = pyogrio.read_info(source)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError):
         return set()
     return {
@@ -279,17 +319,18 @@ def _date_fields(path: Path) -> set[str]:
     }
 
 
-def _table_from_vector(path: Path) -> RawTable:
+def _table_from_vector(source: Path | bytes, source_name: str) -> RawTable:
     import geopandas as gpd
     import numpy as np
     import pyogrio
     import shapely
 
     try:
-        gdf = gpd.read_file(path)
+        with _in_memory_quietly():
+            gdf = gpd.read_file(io.BytesIO(source) if isinstance(source, bytes) else source)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         raise UnusableFileError(
-            f"{path.name} could not be read as a GeoJSON/GeoPackage/Shapefile ({exc}) — "
+            f"{source_name} could not be read as a GeoJSON/GeoPackage/Shapefile ({exc}) — "
             "check the file, or export the data as CSV"
         ) from exc
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
@@ -303,7 +344,7 @@ def _table_from_vector(path: Path) -> RawTable:
     frame = pl.from_pandas(properties.astype(object).where(properties.notna(), None).astype(str))
     frame = frame.with_columns(pl.all().replace("None", None))
     # a date-typed property reads as "2026-03-14 00:00:00": a date without a time, not night
-    dates = _date_fields(path) & set(frame.columns)
+    dates = _date_fields(source) & set(frame.columns)
     frame = frame.with_columns(_without_midnight(pl.col(name)) for name in dates)
     frame = frame.with_columns(
         pl.Series(LAT, shapely.get_y(points), dtype=pl.Float64).cast(pl.String),
@@ -318,4 +359,4 @@ def _table_from_vector(path: Path) -> RawTable:
         ),
     )
     del gdf, geometry, points
-    return _finish(frame, path.name, encoding="utf-8", delimiter=None)
+    return _finish(frame, source_name, encoding="utf-8", delimiter=None)

@@ -22,6 +22,7 @@ from mapping.columns import recognise_columns
 from mapping.errors import UnusableFileError, WorkspaceError
 from mapping.imports import (
     ImportResult,
+    PreparedImport,
     Problems,
     as_number,
     bools_of,
@@ -30,22 +31,20 @@ from mapping.imports import (
     check_code,
     check_text,
     clean,
+    column_warnings,
+    commit_prepared,
     datetimes_from_text,
     existing_keys,
-    file_digest,
     fingerprints,
-    finish_import,
     has_time,
+    import_file,
     map_distinct,
-    record_import,
-    report_path,
     text_fingerprints,
     time_of_day_from_hour,
-    write_report,
 )
 from mapping.locations import locate_rows
 from mapping.privacy import hash_many
-from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable, table_from_file
+from mapping.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
 from mapping.settings import get_settings
 from mapping.vocab import (
     CHANNELS,
@@ -112,15 +111,13 @@ def visits_from_file(
     :class:`~mapping.errors.UnusableFileError` for a file that cannot be used at all, leaving the
     store unchanged.
     """
-    data = path.read_bytes() if path.is_file() else b""
-    table = table_from_file(path, data=data)
-    return visits_from_table(
+    return import_file(
         workspace,
-        table,
+        path,
+        prepare_visits,
         mapping=mapping,
         allow_outside=allow_outside,
         progress=progress,
-        source_sha256=file_digest(data),
     )
 
 
@@ -134,6 +131,27 @@ def visits_from_table(
     source_sha256: str = "",
 ) -> ImportResult:
     """Import visits already read as text columns (see :func:`visits_from_file`)."""
+    prepared = prepare_visits(
+        workspace, table, mapping=mapping, allow_outside=allow_outside, source_sha256=source_sha256
+    )
+    del table
+    return commit_prepared(workspace, prepared, progress=progress)
+
+
+def prepare_visits(
+    workspace: Workspace,
+    table: RawTable,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+    source_sha256: str = "",
+) -> PreparedImport:
+    """Check visits read as text columns and make them ready to store, storing nothing.
+
+    Locations become cells and contact codes keyed hashes here: the result holds neither a
+    coordinate nor a raw code. Raises :class:`~mapping.errors.UnusableFileError` for a file
+    without a date or without a peer educator or team column.
+    """
     mapping = mapping or ColumnMapping()
     frame = table.frame
     recognised = recognise_columns(frame, VISIT_FIELDS, mapping, source_name=table.source_name)
@@ -150,17 +168,7 @@ def visits_from_table(
             "found — name one peer_educator/educadora_par or team/equipo, or say which one it is "
             f"in a mapping file; columns are: {seen}"
         )
-    warnings: list[str] = []
-    if recognised.dropped:
-        warnings.append(
-            "dropped columns that must never be stored: "
-            + ", ".join(f"{c!r} ({why})" for c, why in recognised.dropped.items())
-        )
-    if recognised.ignored:
-        warnings.append(
-            "ignored unrecognised columns: " + ", ".join(repr(c) for c in recognised.ignored)
-        )
-
+    warnings = column_warnings(recognised.dropped, recognised.ignored)
     work = frame.select(
         pl.col(ROW),
         *(clean(header).alias(name) for name, header in fields.items()),
@@ -187,35 +195,72 @@ def visits_from_table(
     by_submission = "id" in fields and _is_submission_id(fields["id"], work["id"])
     valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected_rows.implode()))
     del work
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            import_id = record_import(
-                connection, kind="visits", source_name=source_name, source_sha256=source_sha256
-            )
-            stored, updated, duplicates = _store(
-                connection,
-                valid,
-                by_code,
-                import_id,
-                by_submission=by_submission,
-                progress=progress,
-            )
-            result = ImportResult(
-                kind="visits",
-                rows_read=rows_read,
-                accepted=stored + updated,
-                updated=updated,
-                duplicates=duplicates,
-                rejected=rejected_rows.len(),
-                warnings=warnings,
-            )
-            result.report = report_path(workspace.reports_dir, "visits", import_id)
-            finish_import(connection, import_id, result)
-    finally:
-        engine.dispose()
-    write_report(problems, result.report)
-    return result
+    rows, known = _storable(valid, by_code)
+    return PreparedImport(
+        kind="visits",
+        source_name=source_name,
+        source_sha256=source_sha256,
+        rows_read=rows_read,
+        rows=rows,
+        problems=problems,
+        warnings=warnings,
+        workspace_path=workspace.path.resolve(),
+        resolution=workspace.resolution,
+        write=_store,
+        contacts=known,
+        by_submission=by_submission,
+    )
+
+
+def _storable(
+    valid: pl.DataFrame, by_code: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Return the valid rows as they will be stored, and the keyed hashes of their contacts.
+
+    Only what is stored is kept, named column by column: the date, the cell, the peer educator
+    and team codes, the contact's id (not its code), the profile's category codes and counts,
+    and a hash of the source id. Contacts only seen in rejected rows are left out.
+    """
+    columns = valid.columns
+    contact_id: pl.Expr = pl.lit(None, pl.Int64)
+    known = None
+    if "contact_code" in columns:
+        assert by_code is not None, "contacts are hashed whenever there is a code column"
+        contact_id = pl.col("contact_code").replace_strict(
+            by_code["code"], by_code["id"], default=None, return_dtype=pl.Int64
+        )
+    profiles = (
+        category_code_expr("time_of_day", TIMES_OF_DAY),
+        category_code_expr("channel", CHANNELS),
+        *(
+            category_code_expr(n, v) if n in columns else pl.lit(None, pl.Int16).alias(n)
+            for n, v in (("gender", GENDERS), ("setting", SETTINGS), ("hiv_test", HIV_TESTS))
+        ),
+        *(pl.col(s) for s in SUPPLIES),
+        pl.col("referrals"),
+        category_code_expr("violence_type", VIOLENCE_TYPES),
+        category_code_expr("perpetrator", PERPETRATORS)
+        if "perpetrator" in columns
+        else pl.lit(None, pl.Int16).alias("perpetrator"),
+    )
+    rows = valid.select(
+        pl.col("visit_date"),
+        pl.col("cell"),
+        (pl.col("peer_educator") if "peer_educator" in columns else pl.lit(None, pl.String))
+        .fill_null("")
+        .alias("peer_educator"),
+        (pl.col("team") if "team" in columns else pl.lit(None, pl.String))
+        .fill_null("")
+        .alias("team"),
+        contact_id.alias("contact_id"),
+        *profiles,
+    )
+    if "id" in columns:
+        rows = rows.with_columns(pl.Series("source", text_fingerprints(valid["id"])))
+    if by_code is not None:
+        used = rows["contact_id"].drop_nulls().unique().implode()
+        known = by_code.filter(pl.col("id").is_in(used)).select("id", "code_hash")
+    return rows, known
 
 
 def _counts(texts: pl.Series) -> pl.Series:
@@ -506,13 +551,13 @@ def _contacts_of(codes: pl.Series, key: bytes) -> pl.DataFrame:
     return pl.DataFrame({"code": raw, "id": ids, "code_hash": pl.Series(hashes, dtype=pl.Binary)})
 
 
-def _contact_ids(connection: Connection, codes: pl.Series, by_code: pl.DataFrame) -> pl.Series:
-    """Return each row's contact id, storing the contacts not seen before.
+def _store_contacts(connection: Connection, contacts: pl.DataFrame) -> None:
+    """Store the contacts not seen before (``id``, ``code_hash``).
 
     The id is derived from the keyed hash, so no table of ids is needed in memory, and new
     contacts are appended in id order (sequential B-tree appends).
     """
-    contacts = by_code.unique("id").select("id", "code_hash").sort("id")
+    contacts = contacts.unique("id").sort("id")
     table = store.contacts
     stored: list[tuple[int, bytes]] = []
     if connection.execute(sa.select(table.c.id).limit(1)).first() is not None:
@@ -532,61 +577,29 @@ def _contact_ids(connection: Connection, codes: pl.Series, by_code: pl.DataFrame
             "should never happen; report it, and re-import with a new workspace key"
         )
     store.insert_frame(connection, table, contacts.join(known, on="id", how="anti"))
-    return (
-        codes.rename("code")
-        .to_frame()
-        .join(by_code.select("code", "id"), on="code", how="left", maintain_order="left")["id"]
-    )
 
 
 def _store(
-    connection: Connection,
-    valid: pl.DataFrame,
-    by_code: pl.DataFrame | None,
-    import_id: int,
-    *,
-    by_submission: bool,
-    progress: bool,
+    connection: Connection, prepared: PreparedImport, import_id: int, *, progress: bool
 ) -> tuple[int, int, int]:
-    """Write the valid rows; return (stored, updated, duplicates).
+    """Write a prepared import's visits; return (stored, updated, duplicates).
 
-    With ``by_submission`` the ``id`` column is a form submission id and a visit is known by
-    it alone: a stored one is updated when what is stored about it changed, else a duplicate.
+    When the id column is a form submission id (``prepared.by_submission``) a visit is known
+    by it alone: a stored one is updated when what is stored about it changed, else a
+    duplicate.
     """
+    valid = prepared.rows
+    by_submission = prepared.by_submission
     if valid.height == 0:
         return 0, 0, 0
-    columns = valid.columns
-    who = valid.select(
-        (pl.col("peer_educator") if "peer_educator" in columns else pl.lit(None, pl.String))
-        .fill_null("")
-        .alias("peer_educator"),
-        (pl.col("team") if "team" in columns else pl.lit(None, pl.String))
-        .fill_null("")
-        .alias("team"),
-    )
+    who = valid.select("peer_educator", "team")
     workers = _codes(connection, store.workers, ["peer_educator", "team"], who)
     worker_ids = who.join(workers, on=["peer_educator", "team"], how="left", maintain_order="left")[
         "id"
     ]
-    if "contact_code" in columns:
-        assert by_code is not None, "contacts are hashed whenever there is a code column"
-        contact_ids = _contact_ids(connection, valid["contact_code"], by_code)
-    else:
-        contact_ids = pl.Series("id", [None] * valid.height, dtype=pl.Int64)
-    profiles = valid.select(
-        category_code_expr("time_of_day", TIMES_OF_DAY),
-        category_code_expr("channel", CHANNELS),
-        *(
-            category_code_expr(n, v) if n in columns else pl.lit(None, pl.Int16).alias(n)
-            for n, v in (("gender", GENDERS), ("setting", SETTINGS), ("hiv_test", HIV_TESTS))
-        ),
-        *(pl.col(s) for s in SUPPLIES),
-        pl.col("referrals"),
-        category_code_expr("violence_type", VIOLENCE_TYPES),
-        category_code_expr("perpetrator", PERPETRATORS)
-        if "perpetrator" in columns
-        else pl.lit(None, pl.Int16).alias("perpetrator"),
-    ).select(store.PROFILE_COLUMNS)
+    if prepared.contacts is not None:
+        _store_contacts(connection, prepared.contacts)
+    profiles = valid.select(store.PROFILE_COLUMNS)
     profile_keys = fingerprints(_as_u64(profiles[c]) for c in store.PROFILE_COLUMNS)
     profile_ids = _profile_ids(connection, profiles, profile_keys)
     del profiles
@@ -595,10 +608,10 @@ def _store(
         pl.col("visit_date"),
         pl.col("cell").cast(pl.Int64),
         worker_ids.alias("worker_id"),
-        contact_ids.alias("contact_id"),
+        pl.col("contact_id"),
         profile_ids.alias("profile_id"),
     )
-    source = text_fingerprints(valid["id"]) if "id" in columns else None
+    source = valid["source"].to_numpy() if "source" in valid.columns else None
     del valid
     content = _fingerprint(rows, profile_keys, source)
     if by_submission:

@@ -299,3 +299,18 @@ def team_picker(t: Callable[..., str], codes: Sequence[str]) -> str:
     if not codes:
         return ""
     return pick(t("peer.team"), list(codes), state_key="team", param="team", default=codes[0])
+
+
+def keep_uploads_in_memory() -> None:
+    """Make the web server keep every upload in memory while it receives it.
+
+    Starlette, which serves Streamlit, writes a file part over 1 MB to a temporary file before
+    Streamlit reads it into memory: for a file of visits, coordinates on disk. Its spool limit
+    is raised to Streamlit's own upload limit, before any upload box is drawn.
+    """
+    try:
+        from starlette.formparsers import MultiPartParser
+    except ImportError:  # an older Streamlit, served by Tornado, keeps request bodies in memory
+        return
+    limit = (int(st.get_option("server.maxUploadSize")) + 1) * 1024 * 1024
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, limit)

@@ -1,0 +1,199 @@
+"""The coordinator's Import page: upload a file, see what it would change, then commit it.
+
+The uploaded file holds coordinates and contact codes. It is prepared at once (locations become
+cells, codes keyed hashes), then dropped: the uploader gets a new key and Streamlit's copy is
+removed. Only the prepared import, which holds neither, is kept in the session until the
+coordinator commits or cancels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from mapping.errors import MappingError
+from mapping.imports import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.uploads import IMPORT_KINDS, UPLOAD_TYPES, prepare_upload
+from views.shared import open_or_explain, store_stamp, tr
+
+ICONS = {
+    "visits": ":material/directions_walk:",
+    "services": ":material/local_hospital:",
+    "hotspots": ":material/location_on:",
+}
+#: Problems shown on the page; the report saved on commit has them all.
+SHOWN_PROBLEMS = 1000
+#: Session state keys. Nothing here holds a coordinate or a contact code.
+PREPARED, PREVIEW, MESSAGE = "import_prepared", "import_preview", "import_message"
+UPLOADER, KIND = "import_uploader", "import_last_kind"
+
+
+t = tr()
+workspace = open_or_explain()
+state = st.session_state
+
+
+def forget(upload: Any) -> None:
+    """Drop the uploaded file: Streamlit's copy now, the widget (with a new key) on rerun."""
+    context = get_script_run_ctx()
+    if context is not None:
+        context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=upload.file_id)
+    state[UPLOADER] = state.get(UPLOADER, 0) + 1
+
+
+def take(upload: Any, kind: str, *, allow_outside: bool) -> None:
+    """Prepare the uploaded file as ``kind``, forget the file, and show the preview."""
+    data, name = upload.getvalue(), upload.name
+    forget(upload)
+    state[KIND] = kind
+    try:
+        with st.spinner(t("import.reading")):
+            state[PREPARED] = prepare_upload(
+                workspace, kind, data, source_name=name, allow_outside=allow_outside
+            )
+    except MappingError as exc:  # a file that cannot be used, or a workspace without its key
+        state[MESSAGE] = ("error", t("import.unusable", error=exc))
+    del data
+    st.rerun()
+
+
+def preview(prepared: PreparedImport) -> ImportResult:
+    """Return what a commit would do now, worked out again only when the store changed."""
+    stamp = store_stamp(workspace)
+    kept = state.get(PREVIEW)
+    if kept is None or kept[0] is not prepared or kept[1] != stamp:
+        kept = (prepared, stamp, preview_prepared(workspace, prepared))
+        state[PREVIEW] = kept
+    result: ImportResult = kept[2]
+    return result
+
+
+def done(level: str, text: str) -> None:
+    """Let go of the prepared import, and say what happened on the next run."""
+    state.pop(PREPARED, None)
+    state.pop(PREVIEW, None)
+    state[MESSAGE] = (level, text)
+    st.rerun()
+
+
+def kind_name(kind: str) -> str:
+    """Return the kind in plain words, with its icon."""
+    return f"{ICONS[kind]} {t(f'import.kind_{kind}')}"
+
+
+def draw_problems(prepared: PreparedImport) -> None:
+    """Draw the rejected rows: row, field, value (redacted where needed), problem and fix."""
+    st.subheader(t("import.rejected_rows"))
+    problems = prepared.problems.frame()
+    if problems.height == 0:
+        st.success(t("import.no_problems"), icon=":material/check_circle:")
+        return
+    columns = ("row", "field", "value", "problem", "fix", "cell")
+    shown = problems.head(SHOWN_PROBLEMS).select(
+        pl.col(name).alias(t(f"import.{name}")) for name in columns
+    )
+    st.dataframe(shown, hide_index=True, width="stretch")
+    if problems.height > SHOWN_PROBLEMS:
+        st.caption(t("import.more_problems", shown=SHOWN_PROBLEMS, total=problems.height))
+    st.caption(t("import.report_on_commit"))
+
+
+def draw_preview(prepared: PreparedImport) -> None:
+    """Draw the counts a commit would give, the warnings, the rejected rows, the buttons."""
+    result = preview(prepared)
+    kind = kind_name(prepared.kind)
+    st.subheader(t("import.preview", name=prepared.source_name, kind=kind))
+    st.caption(t("import.preview_note"))
+    figures = (
+        ("rows_read", result.rows_read),
+        ("accepted", result.accepted),
+        ("updated", result.updated),
+        ("duplicates", result.duplicates),
+        ("rejected", result.rejected),
+    )
+    row = st.container(horizontal=True, gap="medium")  # wraps on a phone instead of stacking
+    for key, value in figures:
+        row.metric(
+            t(f"import.{key}"),
+            f"{value:,}",
+            help=t(f"import.{key}_help"),
+            border=True,
+            width="content",
+        )
+    for warning in result.warnings:
+        st.warning(t("import.warning", warning=warning), icon=":material/warning:")
+    draw_problems(prepared)
+    st.divider()
+    if result.accepted == 0:
+        st.info(t("import.nothing_new"), icon=":material/info:")
+    confirmed = st.checkbox(
+        t(
+            "import.confirm",
+            accepted=f"{result.accepted:,}",
+            rows=f"{result.rows_read:,}",
+            name=prepared.source_name,
+        ),
+        key=f"import_confirm_{state.get(UPLOADER, 0)}",
+    )
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button(
+        t("import.commit"),
+        type="primary",
+        disabled=not confirmed,
+        icon=":material/save:",
+        width="stretch",
+    ):
+        committed = commit_prepared(workspace, prepared)
+        done("success", changed(prepared, committed, kind))
+    if right.button(t("import.cancel"), icon=":material/close:", width="stretch"):
+        done("info", t("import.cancelled", name=prepared.source_name))
+
+
+def changed(prepared: PreparedImport, result: ImportResult, kind: str) -> str:
+    """Say what a commit changed, and where its report is."""
+    return t(
+        "import.changed",
+        name=prepared.source_name,
+        kind=kind,
+        added=f"{result.accepted - result.updated:,}",
+        updated=f"{result.updated:,}",
+        duplicates=f"{result.duplicates:,}",
+        rejected=f"{result.rejected:,}",
+        report=result.report,
+    )
+
+
+st.title(t("import.title"))
+st.caption(t("import.intro"))
+if MESSAGE in state:
+    level, text = state.pop(MESSAGE)
+    {"success": st.success, "info": st.info, "error": st.error}[level](text)
+prepared = state.get(PREPARED)
+if prepared is None:
+    kind = str(
+        st.radio(
+            t("import.kind"),
+            IMPORT_KINDS,
+            index=IMPORT_KINDS.index(state.get(KIND, IMPORT_KINDS[0])),
+            format_func=kind_name,
+            captions=[t(f"import.kind_{k}_help") for k in IMPORT_KINDS],
+            key="import_kind",
+        )
+    )
+    upload = st.file_uploader(
+        t("import.file"),
+        type=list(UPLOAD_TYPES),
+        key=f"import_file_{state.get(UPLOADER, 0)}",
+        help=t("import.file_help"),
+    )
+    allow_outside = st.checkbox(
+        t("import.allow_outside"), help=t("import.allow_outside_help"), key="import_outside"
+    )
+    st.caption(t("import.privacy"))
+    if upload is not None:
+        take(upload, kind, allow_outside=allow_outside)
+else:
+    draw_preview(prepared)
