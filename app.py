@@ -38,6 +38,7 @@ PAGES = {
         ),
         st.Page("views/coverage.py", title=t("coverage.title"), icon=":material/insights:"),
         st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
+        st.Page("views/services.py", title=t("services_page.title"), icon=":material/healing:"),
         st.Page("views/sites.py", title=t("sites.title"), icon=":material/add_location_alt:"),
         st.Page("views/import_data.py", title=t("import.title"), icon=":material/upload_file:"),
     ],

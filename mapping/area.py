@@ -611,7 +611,12 @@ def _check_days(text: str) -> str | None:
     return None
 
 
-def _record_fingerprint(record: dict[str, object]) -> int:
+def record_fingerprint(record: dict[str, object]) -> int:
+    """Return the stable fingerprint of a registry record (its values, without id or import).
+
+    An import that brings the same values again counts the row as a duplicate; the app's
+    service editor stores the same fingerprint, so a file matching an edit changes nothing.
+    """
     text = pl.Series([repr(sorted((k, v) for k, v in record.items() if k != "fingerprint"))])
     return int(fingerprints([text_fingerprints(text)])[0])
 
@@ -630,7 +635,7 @@ def _registry(
 ) -> PreparedImport:
     """Give each record its fingerprint and id (the given one, else one made from the record)."""
     for index, record in enumerate(records):
-        fingerprint = _record_fingerprint(record)
+        fingerprint = record_fingerprint(record)
         record["fingerprint"] = fingerprint
         given = ids[index] if ids else None
         record["id"] = given or f"{table_name[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import folium
 import polars as pl
+from folium.utilities import JsCode
 
 from mapping.cells import cell_polygons, cell_to_int
 from mapping.coverage import CoverageReport
@@ -298,17 +299,17 @@ def cells_map(
     *,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
-    fit: GeoJSON | None = None,
+    markers: Mapping[str, JsCode] | None = None,
+    focus: tuple[float, float, float, float] | None = None,
 ) -> folium.Map:
     """Return a map of district outlines with cell layers on top, a legend, and no tiles.
 
-    The map opens on ``fit`` (a layer) if it has features, else on all the layers.
+    ``markers`` gives, by layer name, the ``pointToLayer`` function that draws the layer's
+    points (Leaflet's default marker image otherwise). The map opens on ``focus`` (min lon,
+    min lat, max lon, max lat) if given, else on the layers, else on the districts.
     """
     bounds = (
-        (layer_bounds(fit) if fit is not None else None)
-        or layer_bounds(*(layer for _, layer in layers))
-        or layer_bounds(outlines)
-        or WORLD
+        focus or layer_bounds(*(layer for _, layer in layers)) or layer_bounds(outlines) or WORLD
     )
     m = base_map(bounds, assets_url=assets_url, basemap=basemap)
     # district tooltips: the name only (the overview's tooltip adds an English population line)
@@ -321,7 +322,12 @@ def cells_map(
     }
     folium.GeoJson(named, name="districts", on_each_feature=TOOLTIP_JS).add_to(m)
     for name, layer in layers:
-        folium.GeoJson(layer, name=name, on_each_feature=TOOLTIP_JS).add_to(m)
+        folium.GeoJson(
+            layer,
+            name=name,
+            on_each_feature=TOOLTIP_JS,
+            point_to_layer=(markers or {}).get(name),  # None: folium leaves the option out
+        ).add_to(m)
     folium.GeoJson(labels, name="names", point_to_layer=LABEL_JS).add_to(m)
     MapOverlay(legend).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(24, 24))

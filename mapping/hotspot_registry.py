@@ -17,7 +17,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping import store
-from mapping.area import _record_fingerprint
+from mapping.area import record_fingerprint
 from mapping.cells import hex_ids
 from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, days_from_text
@@ -179,7 +179,7 @@ def _record(draft: HotspotDraft) -> dict[str, Any]:
         "active": draft.active,
         "safety": SAFETY_CONCERNS.index(draft.safety) + 1 if draft.safety else None,
     }
-    record["fingerprint"] = _record_fingerprint(record)
+    record["fingerprint"] = record_fingerprint(record)
     return record
 
 

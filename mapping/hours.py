@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -154,6 +155,17 @@ def days_from_text(text: str) -> str:
 #: Minutes per slot of a weekly time mask, and slots per week.
 SLOT_MINUTES = 15
 WEEK_SLOTS = 7 * 24 * 60 // SLOT_MINUTES
+
+
+def week_slot(moment: dt.datetime) -> int:
+    """Return the week's 15-minute slot a moment falls in (Monday 00:00 is slot 0).
+
+    Examples
+    --------
+    >>> week_slot(dt.datetime(2026, 11, 30, 0, 14)), week_slot(dt.datetime(2026, 12, 6, 23, 59))
+    (0, 671)
+    """
+    return (moment.weekday() * 1440 + moment.hour * 60 + moment.minute) // SLOT_MINUTES
 
 
 def weekly_mask(intervals: list[Interval]) -> np.ndarray:

@@ -17,7 +17,7 @@ from mapping import store
 from mapping.cells import cell_centres, cell_to_str, hex_ids
 from mapping.coverage import CoverageData, CoverageOptions, epoch_day, servable
 from mapping.errors import InvalidInputError
-from mapping.hours import SLOT_MINUTES, opening_masks
+from mapping.hours import opening_masks, week_slot
 from mapping.settings import Settings, get_settings
 from mapping.vocab import SERVICE_TYPES
 from mapping.workspace import Workspace
@@ -103,11 +103,6 @@ def local_now(settings: Settings | None = None) -> dt.datetime:
         ) from exc
 
 
-def _slot(moment: dt.datetime) -> int:
-    """Return the week's 15-minute slot of a moment (Monday 00:00 is slot 0)."""
-    return (moment.weekday() * 1440 + moment.hour * 60 + moment.minute) // SLOT_MINUTES
-
-
 def services_open_now(
     data: CoverageData,
     options: CoverageOptions,
@@ -123,7 +118,7 @@ def services_open_now(
     has nulls. Services with unknown hours are never "open now".
     """
     services = servable(data.services, now.date(), friendly_only=True)
-    is_open = opening_masks(services["opening_hours"].to_list())[:, _slot(now)]
+    is_open = opening_masks(services["opening_hours"].to_list())[:, week_slot(now)]
     services = services.filter(pl.Series(is_open))
     rows: list[dict[str, object]] = []
     minutes = np.full(services.height, np.inf)

@@ -14,7 +14,7 @@ from mapping.coverage_map import (
     team_layer,
 )
 from mapping.hours import hours_for_reading
-from mapping.maps import basemap_from_env
+from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
 from views.shared import (
     language,
@@ -46,7 +46,7 @@ st_folium(
         recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
         + open_services_legend(t),
         basemap=basemap_from_env(),
-        fit=ours,
+        focus=layer_bounds(ours),
     ),
     height=420,
     use_container_width=True,

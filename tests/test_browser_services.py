@@ -1,0 +1,186 @@
+"""The Services page in Chromium: map, legend, a filter, a service added by clicking the map."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import h3
+import numpy as np
+import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
+from helpers import query
+
+from mapping.cells import cell_centres
+from mapping.service_registry import read_services
+from mapping.workspace import open_workspace
+
+IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+#: Central Lima: the added service goes to the free cell nearest to it.
+CENTRE = (-12.06, -77.03)
+
+
+def candidate_cells(path: Path) -> list[str]:
+    """Cells of the area at least 1.5 km from every service, nearest central Lima first.
+
+    A click there lands on the map, not on a service's icon.
+    """
+    workspace = open_workspace(path)
+    cells = [int(cell) for (cell,) in query(workspace, "SELECT cell FROM area_cells")]
+    lat, lng = cell_centres(cells)
+    services = read_services(workspace)
+    s_lat, s_lng = cell_centres(services["cell"].to_list())
+    km = 111.0 * np.hypot(
+        lat[:, None] - s_lat[None, :], (lng[:, None] - s_lng[None, :]) * np.cos(np.radians(12))
+    )
+    free = km.min(axis=1) >= 1.5
+    order = np.argsort(np.hypot(lat - CENTRE[0], lng - CENTRE[1]))
+    return [h3.int_to_str(cells[i]) for i in order if free[i]][:40]
+
+
+def wait_for_count(locator: Any, ok: Any, seconds: float = 60) -> int:
+    """Wait until ``ok(count)`` holds for the locator's count; return the count."""
+    deadline = time.monotonic() + seconds
+    count = locator.count()
+    while not ok(count) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        count = locator.count()
+    return int(count)
+
+
+def click_free_place(page: Any, cells: list[str]) -> str:
+    """Click the map at the centre of the first candidate cell clear of the controls."""
+    handle = page.locator(IFRAME).first.element_handle()
+    content = handle.content_frame()
+    for cell in cells:
+        lat, lng = h3.cell_to_latlng(cell)
+        x, y, inside = content.evaluate(
+            """([lat, lng]) => {
+                const p = map.latLngToContainerPoint([lat, lng]);
+                const box = map.getContainer().getBoundingClientRect();
+                const blocked = [...document.querySelectorAll(
+                    ".om-legend, .leaflet-control-zoom, .leaflet-control-scale, "
+                    + ".leaflet-control-attribution, .om-service")].some((el) => {
+                    const r = el.getBoundingClientRect();
+                    return p.x >= r.left - 12 && p.x <= r.right + 12
+                        && p.y >= r.top - 12 && p.y <= r.bottom + 12;
+                });
+                const inside = p.x > 20 && p.y > 20 && p.x < box.width - 20
+                    && p.y < box.height - 20 && !blocked;
+                return [p.x, p.y, inside];
+            }""",
+            [lat, lng],
+        )
+        if inside:
+            page.frame_locator(IFRAME).first.locator(".leaflet-container").click(
+                position={"x": x, "y": y}
+            )
+            return cell
+    pytest.fail("no free place of the area is visible on the map")
+
+
+@pytest.mark.browser
+def test_services_page_in_chromium(served_copy: tuple[str, Path]) -> None:
+    """Filter the map, add a sensitive service by clicking it, confirm, see it stored."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    url, path = served_copy
+    cells = candidate_cells(path)
+    requested: list[str] = []
+    failed: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.on("request", lambda request: requested.append(request.url))
+            context.on(
+                "response",
+                lambda response: (
+                    failed.append(f"{response.status} {response.url}")
+                    if response.status >= 400
+                    else None
+                ),
+            )
+            page = context.new_page()
+            page.on("websocket", lambda socket: requested.append(socket.url))
+            page.goto(url, wait_until="domcontentloaded")
+            page.get_by_text("Unique contacts").first.wait_for(timeout=90_000)
+            page.locator('[data-testid="stSidebar"] a', has_text="Services").click()
+            page.get_by_text("Services shown", exact=True).wait_for(timeout=90_000)
+            frame = page.frame_locator(IFRAME).first
+            frame.locator(".leaflet-container").wait_for(timeout=90_000)
+            legend = frame.locator(".om-legend")
+            legend.wait_for(timeout=30_000)
+            legend_text = legend.inner_text()
+            icons = frame.locator(".om-service")
+            every = wait_for_count(icons, lambda n: n > 300)
+
+            # a filter: only services open at night (most of them are cells, not icons)
+            before = page.get_by_text("services shown.").inner_text()
+            page.get_by_text("Open at night").click()
+            page.get_by_text("services shown.").filter(has_not_text=before).wait_for()
+            night = page.get_by_text("services shown.").inner_text()
+            frame = page.frame_locator(IFRAME).first
+            frame.locator(".om-legend").wait_for(timeout=30_000)
+            drawn = frame.locator(".om-service, .leaflet-overlay-pane path[stroke-dasharray]")
+            night_drawn = wait_for_count(drawn, lambda n: n > 0)
+
+            # add a sensitive service where the map is clicked
+            page.get_by_text("Sensitive: show only its cell").click()
+            page.get_by_role("textbox", name="Name").fill("Consultorio de confianza (prueba)")
+            page.get_by_role("textbox", name="Opening hours").fill("Fr-Sa 21:00-03:00")
+            page.get_by_role("textbox", name="Opening hours").press("Enter")
+            page.get_by_text("No place yet").first.wait_for(timeout=30_000)
+            page.wait_for_timeout(1000)
+            cell = click_free_place(page, cells)
+            page.get_by_text(f"Place: cell {cell}; only the cell is stored.").wait_for(
+                timeout=60_000
+            )
+            page.get_by_text("Saving adds service S-0001:").wait_for(timeout=30_000)
+            picked = page.frame_locator(IFRAME).first.locator(
+                '.leaflet-overlay-pane path[stroke="#000000"]'
+            )
+            outlined = wait_for_count(picked, lambda n: n == 1, 30)
+            page.get_by_text("I checked these details").click()
+            page.get_by_role("button", name="Save").click()
+            page.get_by_text("Added service S-0001:").wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)
+            shown = page.get_by_text("services shown.").inner_text()
+            # Streamlit scrolls its main block, not the page: back to the top for the picture
+            page.locator('[data-testid="stMain"]').evaluate("main => main.scrollTo(0, 0)")
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SCREENSHOTS / "services.png"))
+
+            phone = browser.new_context(viewport={"width": 390, "height": 844})
+            phone.on("request", lambda request: requested.append(request.url))
+            mobile = phone.new_page()
+            mobile.goto(url, wait_until="domcontentloaded")
+            mobile.get_by_text("Unique contacts").first.wait_for(timeout=90_000)
+            mobile.locator('[data-testid="stExpandSidebarButton"]').click()
+            mobile.locator('[data-testid="stSidebar"] a', has_text="Services").click()
+            mobile.get_by_text("Services shown", exact=True).wait_for(timeout=90_000)
+            mobile.locator('[data-testid="stSidebarCollapseButton"] button').click()
+            mobile.frame_locator(IFRAME).first.locator(".om-legend").wait_for(timeout=90_000)
+            mobile.wait_for_timeout(1500)
+            mobile.screenshot(path=str(SCREENSHOTS / "services-phone.png"))
+        finally:
+            browser.close()
+
+    assert "HIV testing" in legend_text and "cell only" in legend_text, legend_text
+    assert before.endswith("services shown.") and night != before
+    assert int(night.split()[0]) < int(before.split()[0]) and 0 < night_drawn < every
+    assert outlined == 1
+    total = len(read_services(open_workspace(path)))
+    assert shown.endswith(f"of {total} services shown."), shown
+    stored = query(
+        open_workspace(path),
+        "SELECT name, cell, location, sensitive, opening_hours FROM services WHERE id = 'S-0001'",
+    )
+    assert stored == [
+        ("Consultorio de confianza (prueba)", h3.str_to_int(cell), None, 1, "Fr-Sa 21:00-03:00")
+    ]
+    outside = outside_requests(requested)
+    assert not outside, f"requests left the machine: {sorted(set(outside))}"
+    assert not failed, f"failed requests: {failed}"
