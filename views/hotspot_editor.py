@@ -51,8 +51,14 @@ def describe(change: HotspotChange, t: Callable[..., str]) -> str:
     """Return a change in the page's language: the action, then each field before → after."""
     if not change.changed:
         return t("registry.unchanged", id=change.hotspot_id)
+
+    def shown(name: str, value: Any) -> str:
+        if name == "days" and value:  # day names, not the stored codes
+            return ", ".join(t(f"days.{day}") for day in str(value).split(","))
+        return _shown(value, t)
+
     parts = [
-        f"{t(f'registry.field_{name}')}: {_shown(before, t)} → {_shown(after, t)}"
+        f"{t(f'registry.field_{name}')}: {shown(name, before)} → {shown(name, after)}"
         for name, (before, after) in change.changed.items()
         if name != "cell" or change.action == "added"
     ]
