@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import altair as alt
@@ -25,7 +26,7 @@ from mapping.reach import (
     reach_trend,
 )
 from mapping.workspace import Workspace, open_workspace
-from views.shared import open_or_explain, outlines_for, pick, store_stamp, tr
+from views.shared import open_or_explain, outlines_for, pick, remembered, store_stamp, tr
 
 MAP_HEIGHT = 520
 #: Okabe-Ito blue (reach) and orange (target): told apart with colour-vision deficiencies.
@@ -56,7 +57,7 @@ def release_for(path: str, stamp: tuple[int, ...], today: str) -> ReachRelease:
     return reach_release(open_workspace(Path(path)), today=dt.date.fromisoformat(today))
 
 
-def trend_chart(trend: pl.DataFrame) -> alt.Chart:
+def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
     """Return the trend as lines with points (a lone figure between hidden ones still shows).
 
     Reach is a solid blue line, the target a dashed orange one: told apart without colour too.
@@ -64,7 +65,9 @@ def trend_chart(trend: pl.DataFrame) -> alt.Chart:
     leaves the machine.
     """
     quarter, *series = trend.columns
-    long = trend.unpivot(index=quarter, variable_name="series", value_name="value")
+    kind, value = t("reach.trend_series"), t("reach.trend_value")
+    long = trend.unpivot(index=quarter, variable_name=kind, value_name=value)
+    legend = alt.Legend(orient="bottom", title=None, symbolType="stroke")
     return (
         alt.Chart(long.to_pandas(), height=MAP_HEIGHT - 170)
         .mark_line(point=True, strokeWidth=2.5)
@@ -72,25 +75,20 @@ def trend_chart(trend: pl.DataFrame) -> alt.Chart:
             x=alt.X(
                 f"{quarter}:N",
                 sort=None,
-                axis=alt.Axis(
-                    labelAngle=0,
-                    labelOverlap=False,
-                    labelExpr=TWO_LINES,
-                    title=None,
-                ),
+                axis=alt.Axis(labelAngle=0, labelOverlap=False, labelExpr=TWO_LINES, title=None),
             ),
-            y=alt.Y("value:Q", title=None),
+            y=alt.Y(f"{value}:Q", title=None),
             color=alt.Color(
-                "series:N",
+                f"{kind}:N",
                 scale=alt.Scale(domain=series, range=list(TREND_COLOURS)),
-                legend=alt.Legend(orient="bottom", title=None, symbolType="stroke"),
+                legend=legend,
             ),
             strokeDash=alt.StrokeDash(
-                "series:N",
+                f"{kind}:N",
                 scale=alt.Scale(domain=series, range=[[1, 0], [6, 4]]),
-                legend=alt.Legend(orient="bottom", title=None, symbolType="stroke"),
+                legend=legend,
             ),
-            tooltip=[quarter, "series", "value"],
+            tooltip=[quarter, kind, alt.Tooltip(f"{value}:Q", format=",")],
         )
     )
 
@@ -122,7 +120,8 @@ quarter = pick(
     default=complete[-1] if complete else labels[-1],
     format_func=lambda q: quarter_label(release, q, t),
 )
-total = release.totals().filter(release.totals()["quarter"] == quarter).row(0, named=True)
+totals = release.totals()
+total = totals.filter(totals["quarter"] == quarter).row(0, named=True)
 with st.container(horizontal=True, gap="small"):
     st.metric(t("reach.reached"), f"{total['reach'] or 0:,}", help=t("reach.reached_help"))
     st.metric(
@@ -140,7 +139,7 @@ districts = release.figures.filter(
     (release.figures["quarter"] == quarter) & ~release.figures["district_id"].str.starts_with("_")
 )
 names = dict(zip(districts["district_id"], districts["district"], strict=True))
-chosen = st.session_state.get("reach_district")
+chosen = remembered("reach_district", "trend", [AREA, *names], AREA)
 outlines, places = outlines_for(str(workspace.path), stamp)
 left, right = st.columns([3, 2], gap="medium")
 with left:
@@ -173,7 +172,7 @@ with right:
         help_text=t("reach.trend_help"),
     )
     trend = reach_trend(release, t, district_id=None if scope == AREA else scope)
-    st.altair_chart(trend_chart(trend), width="stretch")
+    st.altair_chart(trend_chart(trend, t), width="stretch")
     st.caption(t("reach.trend_gap", k=k))
 
 st.subheader(t("reach.districts", quarter=quarter_label(release, quarter, t)))
