@@ -46,6 +46,9 @@ PAGES = {
         st.Page("views/my_area.py", title=t("peer.title"), icon=":material/near_me:", default=True),
         st.Page("views/log_visit.py", title=t("log.title"), icon=":material/add_circle:"),
     ],
+    "funder": [
+        st.Page("views/reach.py", title=t("reach.title"), icon=":material/groups:", default=True),
+    ],
 }
 pages = PAGES[role()]
 page = st.navigation(pages, position="hidden")

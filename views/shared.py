@@ -245,7 +245,7 @@ def sites_for(
     return sites, uncovered.select("id", "cell")
 
 
-ROLES = ("coordinator", "peer")
+ROLES = ("coordinator", "peer", "funder")
 
 
 def role() -> str:

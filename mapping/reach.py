@@ -1,0 +1,705 @@
+"""What a funder may see of reach: unique contacts per district and quarter, disclosure-controlled.
+
+Reach is released per calendar quarter only, per district (no cell), through a
+:class:`DisclosureRule`. Until the access-control release brings differential privacy, the rule
+is :class:`SuppressAndRound`: a figure under k (11) is hidden and the others are rounded to 5.
+Totals and trends are sums of released figures, never of raw counts, so subtracting one
+published number from another gives only published numbers. The rule, its parameters and what
+it does not protect against are in docs/reach.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol, cast
+
+import folium
+import polars as pl
+from branca.element import MacroElement
+from folium.template import Template
+
+from mapping.coverage import (
+    NO_LOCATION,
+    OUTSIDE_AREA,
+    CoverageOptions,
+    coverage_from_data,
+    epoch_day,
+    load_coverage_data,
+)
+from mapping.coverage_map import SELECTED_COLOUR, cells_map
+from mapping.errors import InvalidInputError
+from mapping.maps import DEFAULT_ASSETS_URL, GeoJSON
+from mapping.periods import Period, parse_period
+from mapping.settings import Settings
+from mapping.workspace import Workspace
+
+#: Quarters a release offers at most: the latest one with visits and those before it.
+QUARTERS = 6
+#: Released counts are multiples of this.
+ROUNDING_BASE = 5
+#: The smallest k a deployment may set: below it a figure could describe two or three people.
+LOWEST_MIN_COUNT = 5
+#: Optional file in the workspace folder with agreed targets (``district_id,quarter,target``).
+TARGETS_FILE = "targets.csv"
+TARGET_COLUMNS = ("district_id", "quarter", "target")
+
+
+@dataclass(frozen=True)
+class ReachSettings(Settings):
+    """The deployment settings plus those of the interim reach rule (``OUTREACH_MAP_*``).
+
+    They live here rather than in :class:`mapping.settings.Settings` until the access-control
+    release replaces the interim rule (docs/reach.md).
+    """
+
+    #: k: the least number of people a released figure may describe; smaller counts are hidden.
+    min_count: int = 11
+    #: Share of a district's estimated number of sex workers taken as its quarterly target.
+    target_share: float = 0.8
+
+
+def _round_to_base(values: pl.Expr) -> pl.Expr:
+    """Round to the nearest multiple of :data:`ROUNDING_BASE`, halves up (12.5 gives 15)."""
+    return ((values / ROUNDING_BASE + 0.5).floor() * ROUNDING_BASE).cast(pl.Int64)
+
+
+class DisclosureRule(Protocol):
+    """How raw counts of people become figures that may leave the organisation.
+
+    The access-control release swaps :class:`SuppressAndRound` for a differentially private
+    mechanism with the same method; everything built on a release (totals, trends, tables,
+    maps) uses released figures only, so it stays as it is.
+    """
+
+    @property
+    def min_count(self) -> int:
+        """Counts of people under this are never released as such."""
+        ...
+
+    def release(self, counts: pl.Series) -> pl.Series:
+        """Return the released figure of each count (``Int64``; null where it is hidden)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SuppressAndRound:
+    """The interim rule: a count under ``min_count`` is hidden, the others rounded to 5.
+
+    A released figure is never below the smallest multiple of 5 at or above ``min_count``
+    (15 for k = 11): rounding 11 down to 10 would show a number under k, which the page says
+    it never does.
+
+    Examples
+    --------
+    >>> rule = SuppressAndRound(min_count=11)
+    >>> rule.release(pl.Series([0.0, 10.9, 11.0, 17.4, 17.5, 23.0, 142.6])).to_list()
+    [None, None, 15, 15, 20, 25, 145]
+    >>> SuppressAndRound(min_count=3)
+    Traceback (most recent call last):
+    ...
+    mapping.errors.InvalidInputError: minimum count k = 3 is below 5: ...
+    """
+
+    min_count: int = 11
+
+    def __post_init__(self) -> None:
+        if self.min_count < LOWEST_MIN_COUNT:
+            raise InvalidInputError(
+                f"minimum count k = {self.min_count} is below {LOWEST_MIN_COUNT}: figures about "
+                f"fewer than {LOWEST_MIN_COUNT} people could be released — set "
+                f"OUTREACH_MAP_MIN_COUNT to {LOWEST_MIN_COUNT} or more (11 by default)"
+            )
+
+    @property
+    def smallest(self) -> int:
+        """The smallest figure this rule releases."""
+        return math.ceil(self.min_count / ROUNDING_BASE) * ROUNDING_BASE
+
+    def release(self, counts: pl.Series) -> pl.Series:
+        """Return each count hidden (null) under ``min_count``, else rounded to 5."""
+        count = pl.col("count")
+        return (
+            pl.DataFrame({"count": counts.cast(pl.Float64)})
+            .select(
+                pl.when(count >= self.min_count)
+                .then(pl.max_horizontal(_round_to_base(count), pl.lit(self.smallest)))
+                .otherwise(None)
+                .cast(pl.Int64)
+                .alias(counts.name)
+            )
+            .to_series()
+        )
+
+
+@dataclass(frozen=True)
+class ReachOptions:
+    """The rule figures pass, the share of the estimate a target is, and quarters offered."""
+
+    rule: DisclosureRule = SuppressAndRound()
+    target_share: float = 0.8
+    quarters: int = QUARTERS
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target_share <= 1:
+            raise InvalidInputError(
+                f"target share {self.target_share} is not between 0 and 1 — set "
+                "OUTREACH_MAP_TARGET_SHARE to the share of the estimate to reach, e.g. 0.8"
+            )
+        if self.quarters < 1:
+            raise InvalidInputError(f"{self.quarters} quarters: offer at least one")
+
+    @classmethod
+    def from_settings(cls, settings: ReachSettings | None = None) -> ReachOptions:
+        """Return the options a deployment configured; a k under 5 is refused.
+
+        ``OUTREACH_MAP_MIN_COUNT`` sets k and ``OUTREACH_MAP_TARGET_SHARE`` the target share.
+
+        Examples
+        --------
+        >>> env = {"OUTREACH_MAP_MIN_COUNT": "4"}
+        >>> ReachOptions.from_settings(cast(ReachSettings, ReachSettings.from_env(env)))
+        Traceback (most recent call last):
+        ...
+        mapping.errors.InvalidInputError: minimum count k = 4 is below 5: ...
+        """
+        settings = settings or cast(ReachSettings, ReachSettings.from_env())
+        return cls(
+            rule=SuppressAndRound(min_count=settings.min_count),
+            target_share=settings.target_share,
+        )
+
+
+def quarter_of(day: dt.date) -> Period:
+    """Return the calendar quarter holding ``day``.
+
+    Examples
+    --------
+    >>> quarter_of(dt.date(2026, 12, 2)).label
+    '2026-Q4'
+    """
+    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+
+
+def reach_quarters(first: dt.date, last: dt.date, *, count: int = QUARTERS) -> list[Period]:
+    """Return up to ``count`` quarters, oldest first, ending with the one holding ``last``.
+
+    None starts before the quarter of ``first`` (the first visit).
+
+    Examples
+    --------
+    >>> [q.label for q in reach_quarters(dt.date(2025, 12, 3), dt.date(2026, 12, 2))]
+    ['2025-Q4', '2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4']
+    >>> [q.label for q in reach_quarters(dt.date(2020, 1, 1), dt.date(2026, 2, 1), count=3)]
+    ['2025-Q3', '2025-Q4', '2026-Q1']
+    """
+    oldest = quarter_of(first).start
+    quarters = [quarter_of(last)]
+    while len(quarters) < count and quarters[0].start > oldest:
+        quarters.insert(0, quarters[0].previous())
+    return quarters
+
+
+@dataclass(frozen=True)
+class ReachRelease:
+    """Reach as it may leave the organisation: released figures only, nothing raw.
+
+    ``figures`` has one row per quarter and district (every district of the area, whether it
+    had visits or not), one ``_no_location`` row per quarter (phone, SMS and online contacts)
+    and an ``_outside_area`` row where one is released. Columns: ``quarter``, ``district_id``,
+    ``district``, ``reach`` (null: hidden), ``target``, ``target_source`` (``estimate`` or
+    ``targets.csv``) and ``percent`` (of the target, from the released figures).
+    """
+
+    quarters: tuple[Period, ...]
+    #: The day figures are measured at (a quarter not yet over is measured to this day).
+    today: dt.date
+    rule: DisclosureRule
+    target_share: float
+    figures: pl.DataFrame
+
+    def is_complete(self, quarter: str) -> bool:
+        """Say whether ``quarter`` had ended on :attr:`today`."""
+        return parse_period(quarter).end < self.today
+
+    def totals(self) -> pl.DataFrame:
+        """Return per quarter the sum of the released figures and of the targets.
+
+        ``reach`` adds up every released figure (hidden ones count nothing); ``target`` adds up
+        the targets; ``percent`` is the released reach of the districts with a target over the
+        sum of their targets, like for like. Nothing here is computed from a raw count.
+        """
+        return (
+            self.figures.group_by("quarter", maintain_order=True)
+            .agg(
+                pl.col("reach").sum().alias("reach"),
+                pl.col("target").sum().alias("target"),
+                pl.col("reach").filter(pl.col("target").is_not_null()).sum().alias("__reached"),
+            )
+            .with_columns(
+                pl.when(pl.col("target") > 0)
+                .then((100 * pl.col("__reached") / pl.col("target")).round(0))
+                .cast(pl.Int64)
+                .alias("percent")
+            )
+            .drop("__reached")
+        )
+
+
+def _raw_reach(
+    workspace: Workspace, today: dt.date, count: int, options: CoverageOptions
+) -> tuple[list[Period], pl.DataFrame]:
+    """Return the quarters offered and their raw reach, never released as such.
+
+    Per quarter and district: unique contacts and the size estimate.
+
+    Visits are read once (the whole history to today); each quarter's reach is the coverage
+    analytics' reach for it (docs/coverage.md: a cell crossing a district boundary counts by
+    area share, so a district's reach is an expected number of distinct contacts).
+    """
+    data = load_coverage_data(workspace, quarter_of(today), today=today)
+    # the store may hold visits dated after today in this quarter: they are not reach yet
+    data = replace(data, visits=data.visits.filter(pl.col("day") <= epoch_day(today)))
+    if data.visits.is_empty():
+        return [], pl.DataFrame()
+    days = data.visits["day"].cast(pl.Date)
+    quarters = reach_quarters(days.min(), days.max(), count=count)  # type: ignore[arg-type]
+    frames = []
+    for quarter in quarters:
+        # CoverageData holds the visits up to its period's end: cut them for each quarter
+        of_quarter = replace(
+            data,
+            period=quarter,
+            as_of=min(quarter.end, today),
+            visits=data.visits.filter(pl.col("day") <= epoch_day(quarter.end)),
+        )
+        districts = coverage_from_data(of_quarter, options).districts
+        frames.append(
+            districts.select(
+                pl.lit(quarter.label).alias("quarter"),
+                "district_id",
+                "district",
+                "contacts",
+                "estimate_source",
+                "estimate_min",
+                "estimate_max",
+            )
+        )
+    return quarters, pl.concat(frames, how="diagonal_relaxed")
+
+
+def _estimate_targets(options: ReachOptions) -> pl.Expr:
+    """Target from the size estimate: a share of its midpoint, rounded to 5.
+
+    Only where the estimate comes from the programme's hotspot registry and its low end is at
+    least k people: a population prior is an assumption, not a plan, and a smaller estimate
+    would describe fewer than k people.
+    """
+    mid = (pl.col("estimate_min") + pl.col("estimate_max")) / 2
+    target = _round_to_base(mid * options.target_share)
+    usable = (pl.col("estimate_source") == "hotspots") & (
+        pl.col("estimate_min") >= options.rule.min_count
+    )
+    return pl.when(usable & (target > 0)).then(target).otherwise(None).cast(pl.Int64)
+
+
+def targets_from_file(path: Path, districts: list[str]) -> pl.DataFrame:
+    """Read agreed targets (``district_id,quarter,target``), checking every row.
+
+    Every problem in the file is reported together, by row; a file with any problem is refused
+    whole, so that a funder never sees half of what was agreed.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``district_id``, ``quarter`` (``2026-Q3``) and ``target`` (whole number).
+    """
+    try:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise InvalidInputError(f"{path.name}: cannot read it as CSV ({exc})") from exc
+    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
+    missing = [c for c in TARGET_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(
+            f"{path.name}: no column {', '.join(missing)} — the header must be "
+            f"{','.join(TARGET_COLUMNS)}"
+        )
+    quarter = (
+        pl.col("quarter").str.strip_chars().str.to_uppercase().str.replace(r"^(\d{4})Q", "$1-Q")
+    )
+    checked = frame.select(
+        (pl.int_range(pl.len()) + 2).alias("row"),
+        pl.col("district_id").str.strip_chars(),
+        quarter.alias("quarter"),
+        pl.col("target").str.strip_chars().alias("text"),
+    ).with_columns(pl.col("text").cast(pl.Int64, strict=False).alias("target"))
+    problems = pl.concat(
+        [
+            checked.filter(~pl.col("district_id").is_in(districts)).select(
+                "row",
+                pl.format("district {} is not a district of this area", "district_id").alias(
+                    "problem"
+                ),
+            ),
+            checked.filter(
+                ~pl.col("quarter").str.contains(r"^\d{4}-Q[1-4]$").fill_null(False)
+            ).select(
+                "row",
+                pl.format("quarter {} is not a quarter — write 2026-Q3", "quarter").alias(
+                    "problem"
+                ),
+            ),
+            checked.filter(pl.col("target").is_null() | (pl.col("target") < 0)).select(
+                "row",
+                pl.format("target {} is not a whole number of people", "text").alias("problem"),
+            ),
+            checked.filter(pl.struct("district_id", "quarter").is_duplicated()).select(
+                "row",
+                pl.format("district {} has two targets for {}", "district_id", "quarter").alias(
+                    "problem"
+                ),
+            ),
+        ]
+    ).sort("row")
+    if problems.height:
+        lines = [f"row {row}: {text}" for row, text in problems.iter_rows()]
+        raise InvalidInputError(
+            f"{path.name}: {problems.height} problem(s), no target used — fix them and reload:\n"
+            + "\n".join(lines)
+        )
+    return checked.select("district_id", "quarter", "target")
+
+
+def reach_release(
+    workspace: Workspace,
+    *,
+    options: ReachOptions | None = None,
+    coverage_options: CoverageOptions | None = None,
+    today: dt.date | None = None,
+) -> ReachRelease:
+    """Compute the funder's reach: released figures per district and quarter, with targets.
+
+    The quarters are the last :data:`QUARTERS` calendar quarters up to the one holding the
+    latest visit, none before the one holding the first (a quarter without visits in between
+    is offered, its figures all hidden: a pause in outreach shows); the current quarter is
+    measured to ``today``. Each figure passes ``options.rule``; targets
+    come from :data:`TARGETS_FILE` in the workspace folder where it names the district and
+    quarter, else from the size estimate (:func:`_estimate_targets`).
+    """
+    options = options or ReachOptions.from_settings()
+    today = today or dt.date.today()
+    quarters, raw = _raw_reach(
+        workspace, today, options.quarters, coverage_options or CoverageOptions.from_settings()
+    )
+    if not quarters:
+        return ReachRelease((), today, options.rule, options.target_share, _empty_figures())
+    # every quarter has its no-location row, released or hidden like a district
+    labels = pl.DataFrame({"quarter": [q.label for q in quarters]})
+    unplaced = labels.join(
+        raw.filter(pl.col("district_id") == NO_LOCATION), on="quarter", how="left"
+    ).with_columns(pl.lit(NO_LOCATION).alias("district_id"), pl.col("contacts").fill_null(0.0))
+    raw = pl.concat(
+        [raw.filter(pl.col("district_id") != NO_LOCATION), unplaced], how="diagonal_relaxed"
+    )
+    released = raw.with_columns(
+        options.rule.release(raw["contacts"]).alias("reach"),
+        _estimate_targets(options).alias("target"),
+        pl.lit("estimate").alias("target_source"),
+    ).drop("contacts", "estimate_source", "estimate_min", "estimate_max")
+    # the outside-area row shows only when released: its absence says nothing about 0 or 1-10
+    released = released.filter(
+        (pl.col("district_id") != OUTSIDE_AREA) | pl.col("reach").is_not_null()
+    )
+    path = workspace.path / TARGETS_FILE
+    if path.exists():
+        ids = released.filter(~pl.col("district_id").str.starts_with("_"))["district_id"]
+        agreed = targets_from_file(path, ids.unique().to_list())
+        released = (
+            released.join(agreed, on=["district_id", "quarter"], how="left", suffix="_agreed")
+            .with_columns(
+                pl.coalesce("target_agreed", "target").alias("target"),
+                pl.when(pl.col("target_agreed").is_not_null())
+                .then(pl.lit(TARGETS_FILE))
+                .otherwise(pl.lit("estimate"))
+                .alias("target_source"),
+            )
+            .drop("target_agreed")
+        )
+    figures = released.with_columns(
+        pl.when(pl.col("target").is_null())
+        .then(None)
+        .otherwise(pl.col("target_source"))
+        .alias("target_source"),
+        pl.when(pl.col("target") > 0)
+        .then((100 * pl.col("reach") / pl.col("target")).round(0))
+        .cast(pl.Int64)
+        .alias("percent"),
+        pl.col("district_id").str.starts_with("_").alias("__special"),
+    )
+    figures = figures.sort("quarter", "__special", "district", "district_id").select(
+        *_FIGURE_COLUMNS
+    )
+    return ReachRelease(tuple(quarters), today, options.rule, options.target_share, figures)
+
+
+_FIGURE_COLUMNS = {
+    "quarter": pl.String,
+    "district_id": pl.String,
+    "district": pl.String,
+    "reach": pl.Int64,
+    "target": pl.Int64,
+    "target_source": pl.String,
+    "percent": pl.Int64,
+}
+
+
+def _empty_figures() -> pl.DataFrame:
+    return pl.DataFrame(schema=_FIGURE_COLUMNS)
+
+
+# --- what the page shows: the table, its CSV, the trend, the map ---
+
+
+def quarter_label(release: ReachRelease, quarter: str, t: Callable[..., str]) -> str:
+    """Return a quarter's name, saying so when it has not ended (``2026-Q4, to 2026-12-02``)."""
+    if release.is_complete(quarter):
+        return quarter
+    return t("reach.so_far", quarter=quarter, day=release.today.isoformat())
+
+
+def _place_name(t: Callable[..., str]) -> pl.Expr:
+    return (
+        pl.when(pl.col("district_id") == NO_LOCATION)
+        .then(pl.lit(t("reach.no_location")))
+        .when(pl.col("district_id") == OUTSIDE_AREA)
+        .then(pl.lit(t("reach.outside_area")))
+        .otherwise(pl.col("district"))
+    )
+
+
+def reach_table(release: ReachRelease, quarter: str, t: Callable[..., str]) -> pl.DataFrame:
+    """Return the table the page shows for one quarter, with translated headers and notes.
+
+    One row per district, the no-location row, and a last row adding up the figures shown.
+    Hidden figures are empty with the note "fewer than k"; the CSV download is this table
+    (:func:`reach_csv`), so it says exactly what the page says.
+    """
+    hidden = t("reach.hidden", k=release.rule.min_count)
+    rows = release.figures.filter(pl.col("quarter") == quarter).select(
+        _place_name(t).alias("district"),
+        "reach",
+        "target",
+        "percent",
+        pl.when(pl.col("reach").is_null()).then(pl.lit(hidden)).otherwise(pl.lit("")).alias("note"),
+    )
+    total = release.totals().filter(pl.col("quarter") == quarter)
+    if total.height:
+        rows = pl.concat(
+            [
+                rows,
+                total.select(
+                    pl.lit(t("reach.total")).alias("district"),
+                    "reach",
+                    "target",
+                    "percent",
+                    pl.lit(t("reach.total_note")).alias("note"),
+                ),
+            ]
+        )
+    return rows.select(
+        pl.lit(quarter_label(release, quarter, t)).alias(t("reach.col_quarter")),
+        pl.col("district").alias(t("reach.col_district")),
+        pl.col("reach").alias(t("reach.col_reach")),
+        pl.col("target").alias(t("reach.col_target")),
+        pl.col("percent").alias(t("reach.col_percent")),
+        pl.col("note").alias(t("reach.col_note")),
+    )
+
+
+def reach_csv(table: pl.DataFrame) -> bytes:
+    """Return the table as CSV bytes: UTF-8 with a byte-order mark, so spreadsheets read accents.
+
+    Hidden figures are empty cells, as on the page.
+    """
+    return ("\ufeff" + table.write_csv()).encode("utf-8")
+
+
+def reach_trend(
+    release: ReachRelease, t: Callable[..., str], *, district_id: str | None = None
+) -> pl.DataFrame:
+    """Return reach and target per quarter: the area's sums of released figures, or a district's.
+
+    A hidden figure is null (a gap in the chart); nothing is filled in from raw counts. A
+    quarter that has not ended is named so (``2026-Q4 (so far)``).
+    """
+    if district_id is None:
+        rows = release.totals()
+    else:
+        rows = release.figures.filter(pl.col("district_id") == district_id)
+    names = {
+        q.label: q.label
+        if release.is_complete(q.label)
+        else t("reach.so_far_short", quarter=q.label)
+        for q in release.quarters
+    }
+    return rows.select(
+        pl.col("quarter").replace_strict(names).alias(t("reach.col_quarter")),
+        pl.col("reach").alias(t("reach.trend_reach")),
+        pl.col("target").alias(t("reach.trend_target")),
+    )
+
+
+#: Sequential fills for released reach, fewest first (ColorBrewer YlGnBu: readable with the
+#: common colour-vision deficiencies and in grey).
+REACH_COLOURS: tuple[str, ...] = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+#: Hidden figures: a grey hatch, told apart by texture as well as colour.
+HIDDEN_FILL = "url(#om-hatch)"
+_HIDDEN_SWATCH = "background: repeating-linear-gradient(45deg, #8c8c8c 0 2px, #f0f0f0 2px 5px)"
+_HATCH = (
+    '<defs><pattern id="om-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f0f0f0"></rect>'
+    '<line x1="0" y1="0" x2="0" y2="6" stroke="#8c8c8c" stroke-width="2.5"></line>'
+    "</pattern></defs>"
+)
+
+
+def reach_breaks(release: ReachRelease) -> tuple[int, ...]:
+    """Return the lower bound of each colour class, from the released district figures.
+
+    The classes are quintiles of every quarter's released figures (so a colour means the same
+    in every quarter), rounded to 5; fewer classes when there are few distinct figures.
+
+    Examples
+    --------
+    >>> figures = pl.DataFrame({"district_id": ["a"] * 6, "reach": [15, 20, 40, 80, 120, None]})
+    >>> reach_breaks(ReachRelease((), dt.date(2026, 1, 1), SuppressAndRound(), 0.8, figures))
+    (15, 20, 40, 80)
+    """
+    values = release.figures.filter(~pl.col("district_id").str.starts_with("_"))["reach"]
+    values = values.drop_nulls()
+    if values.is_empty():
+        return ()
+    cuts = {
+        int(ROUNDING_BASE * round(float(values.quantile(q, "lower") or 0) / ROUNDING_BASE))
+        for q in (0.0, 0.2, 0.4, 0.6, 0.8)
+    }
+    return tuple(sorted(cuts))
+
+
+def reach_colour(reach: int | None, breaks: tuple[int, ...]) -> str:
+    """Return the fill of a district: its class colour, or the hatch where the figure is hidden.
+
+    Examples
+    --------
+    >>> reach_colour(None, (15, 40)), reach_colour(15, (15, 40)), reach_colour(90, (15, 40))
+    ('url(#om-hatch)', '#ffffcc', '#a1dab4')
+    """
+    if reach is None or not breaks:
+        return HIDDEN_FILL
+    index = max((i for i, low in enumerate(breaks) if reach >= low), default=0)
+    return REACH_COLOURS[index]
+
+
+def reach_layer(
+    release: ReachRelease,
+    quarter: str,
+    outlines: GeoJSON,
+    t: Callable[..., str],
+    *,
+    selected: str | None = None,
+) -> GeoJSON:
+    """Return the district outlines coloured by released reach in ``quarter``.
+
+    Each feature keeps only its id, name, a tooltip of released figures, and its style.
+    """
+    breaks = reach_breaks(release)
+    rows = {
+        row["district_id"]: row
+        for row in release.figures.filter(pl.col("quarter") == quarter).iter_rows(named=True)
+    }
+    hidden = t("reach.hidden", k=release.rule.min_count)
+    features = []
+    for feature in outlines["features"]:
+        district_id = feature["properties"]["id"]
+        row = rows.get(district_id)
+        if row is None:
+            continue
+        reach, target = row["reach"], row["target"]
+        tip = [
+            str(row["district"]),
+            f"{t('reach.col_reach')}: " + (hidden if reach is None else f"{reach:,}"),
+        ]
+        if target is not None:
+            tip.append(f"{t('reach.col_target')}: {target:,}")
+        if row["percent"] is not None:
+            tip.append(f"{t('reach.col_percent')}: {row['percent']}")
+        chosen = district_id == selected
+        style = {
+            "color": SELECTED_COLOUR if chosen else "#4a4a4a",
+            "weight": 3.5 if chosen else 1.0,
+            "fillColor": reach_colour(reach, breaks),
+            "fillOpacity": 0.85,
+        }
+        # the outline's own properties (its population among them) are not carried over
+        properties = {"id": district_id, "name": row["district"], "tip": "\n".join(tip)}
+        features.append({**feature, "properties": {**properties, "style": style}})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def reach_legend(release: ReachRelease, quarter: str, t: Callable[..., str]) -> str:
+    """Return the legend's HTML: the reach classes and the hatch of hidden figures."""
+    breaks = reach_breaks(release)
+    parts = [f"<h4>{html.escape(t('reach.legend_title', quarter=quarter))}</h4>"]
+    for index, low in enumerate(breaks):
+        high = breaks[index + 1] - ROUNDING_BASE if index + 1 < len(breaks) else None
+        text = f"{low:,}+" if high is None else f"{low:,}" if high == low else f"{low:,}–{high:,}"
+        parts.append(f'<div><i style="background:{REACH_COLOURS[index]}"></i>{text}</div>')
+    hidden = t("reach.hidden", k=release.rule.min_count)
+    parts.append(f'<div><i style="{_HIDDEN_SWATCH}"></i>{html.escape(hidden)}</div>')
+    return "".join(parts)
+
+
+class _HatchPattern(MacroElement):  # type: ignore[misc]
+    """The grey hatch hidden districts are filled with, added to the map's vector layer."""
+
+    _template = Template(
+        r"""
+        {% macro script(this, kwargs) %}
+            (function (map) {
+                var box = map.getPanes().overlayPane.querySelector("svg");
+                if (box && !box.querySelector("#om-hatch")) {
+                    box.insertAdjacentHTML("afterbegin", {{ this.defs|tojson }});
+                }
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "HatchPattern"
+        self.defs = _HATCH
+
+
+def reach_map(
+    layer: GeoJSON,
+    labels: GeoJSON,
+    legend: str,
+    *,
+    assets_url: str = DEFAULT_ASSETS_URL,
+    basemap: tuple[str, str] | None = None,
+) -> folium.Map:
+    """Return the reach map: districts coloured by released reach, names, a legend; no cells.
+
+    Drawn like the coordinator's maps (vendored Leaflet only, no tiles unless a deployment
+    sets a basemap), with the districts as the one layer.
+    """
+    empty: GeoJSON = {"type": "FeatureCollection", "features": []}
+    m = cells_map(empty, labels, [("reach", layer)], legend, assets_url=assets_url, basemap=basemap)
+    _HatchPattern().add_to(m)
+    return m
