@@ -1,0 +1,92 @@
+"""Every page of every role, in Chromium on a desktop and on a phone: drawn, offline, pictured."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
+
+from mapping.coverage_map import SELECTED_COLOUR
+
+IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+#: role -> (page path, sidebar link, text that shows the page is there, has a map)
+PAGES: dict[str, list[tuple[str, str, str, bool]]] = {
+    "coordinator": [
+        ("", "Overview", "Unique contacts", True),
+        ("coverage", "Coverage", "Districts ranked by gap", True),
+        ("hotspots", "Hotspots", "Needs attention", True),
+        ("services", "Services", "Services", True),
+        ("sites", "Suggest sites", "Service type", True),
+        ("import_data", "Import", "What does the file hold?", False),
+    ],
+    "peer": [
+        ("", "My area", "Open now, friendly", True),
+        ("log_visit", "Log a visit", "Tap the map where you met", True),
+    ],
+    "funder": [("", "Reach", "Reach", True)],
+}
+#: Districts are outlined in grey on every map, the chosen one (coverage, reach) in orange.
+DISTRICT_STROKES = ("#4a4a4a", SELECTED_COLOUR)
+
+
+def _drawn(page: Any, marker: str, has_map: bool) -> int:
+    """Wait for the page and its map; return how many district outlines the map holds."""
+    page.get_by_text(marker).first.wait_for(timeout=120_000)
+    if not has_map:
+        return 0
+    frame = page.frame_locator(IFRAME).first
+    frame.locator(".leaflet-container").wait_for(timeout=120_000)
+    frame.locator(".om-legend").first.wait_for(timeout=120_000)
+    outlines = frame.locator(
+        ", ".join(f'.leaflet-overlay-pane path[stroke="{c}"]' for c in DISTRICT_STROKES)
+    )
+    deadline = time.monotonic() + 30
+    while outlines.count() < 50 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
+    )
+    page.wait_for_timeout(800)  # let the map settle before the picture
+    return int(outlines.count())
+
+
+@pytest.mark.browser
+def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) -> None:
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    requested: list[str] = []
+    outlines: dict[str, int] = {}
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for role, pages in PAGES.items():
+                desktop = browser.new_context(viewport={"width": 1400, "height": 1000})
+                desktop.on("request", lambda request: requested.append(request.url))
+                page = desktop.new_page()
+                page.on("websocket", lambda socket: requested.append(socket.url))
+                page.goto(f"{served_app}/?role={role}", wait_until="domcontentloaded")
+                for path, link, marker, has_map in pages:
+                    # through the sidebar, as people do (the links appear once a run ends)
+                    page.locator('[data-testid="stSidebar"] a', has_text=link).first.click()
+                    outlines[f"{role}/{link}"] = _drawn(page, marker, has_map)
+                    name = (path or pages[0][1]).lower().replace(" ", "-").replace("_", "-")
+                    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+                desktop.close()
+                phone = browser.new_context(viewport={"width": 390, "height": 844})
+                phone.on("request", lambda request: requested.append(request.url))
+                mobile = phone.new_page()
+                for path, link, marker, has_map in pages:
+                    mobile.goto(f"{served_app}/{path}?role={role}", wait_until="domcontentloaded")
+                    outlines[f"{role}/{link} (phone)"] = _drawn(mobile, marker, has_map)
+                    name = (path or pages[0][1]).lower().replace(" ", "-").replace("_", "-")
+                    mobile.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"))
+                phone.close()
+        finally:
+            browser.close()
+    mapped = {page: count for page, count in outlines.items() if "Import" not in page}
+    assert all(count == 50 for count in mapped.values()), sorted(mapped.items())
+    assert not outside_requests(requested), sorted(set(outside_requests(requested)))
