@@ -379,14 +379,16 @@ OPEN_SERVICE_COLOUR = "#009E73"
 def open_services_layer(services: pl.DataFrame, t: Callable[..., str]) -> GeoJSON:
     """Return the cells of the services open now (from :func:`mapping.peers.services_open_now`).
 
-    One cell per service however many types it offers; the tooltip lists its types and, for a
-    public service, its name (a sensitive one is "ask your coordinator where").
+    One cell per service however many types it offers; the tooltip lists its types and its name.
+    A sensitive service (no name in ``services``) is not drawn at all, not even as a cell: the
+    page says "ask your coordinator where", and a phone taken from a peer educator shows no
+    informal clinic's area.
     """
-    shown = services.filter(pl.col("cell_id").is_not_null())
+    shown = services.filter(pl.col("cell_id").is_not_null() & pl.col("name").is_not_null())
     features = []
     for cell_id, group in shown.group_by("cell_id", maintain_order=True):
         kinds = ", ".join(t(f"service_types.{k}") for k in group["service_type"])
-        name = group["name"][0] or t("peer.ask")
+        name = group["name"][0]
         features.append(
             _cell_feature(
                 cell_to_int(str(cell_id[0])),

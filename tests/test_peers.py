@@ -68,3 +68,21 @@ def test_local_time_follows_the_setting() -> None:
     assert lima.utcoffset() == dt.timedelta(hours=-5)
     with pytest.raises(InvalidInputError, match="'Lima/Peru' is not a time zone"):
         local_now(Settings.from_env({"OUTREACH_MAP_TIMEZONE": "Lima/Peru"}))
+
+
+def test_the_peer_map_draws_public_open_services_and_never_a_sensitive_one() -> None:
+    from mapping.coverage_map import open_services_layer
+    from mapping.i18n import translator
+
+    services = pl.DataFrame(
+        {
+            "service_type": ["hiv_testing", "sti_clinic", "prep_pep"],
+            "name": ["Clínica Norte", "Clínica Norte", None],
+            "cell_id": ["888e62c0cdfffff", "888e62c0cdfffff", "888e62c0c1fffff"],
+            "minutes": [0, 0, 5],
+            "opening_hours": ["24/7", "24/7", "Mo-Fr 20:00-02:00"],
+        }
+    )
+    layer = open_services_layer(services, translator("en"))
+    [feature] = layer["features"]  # the public clinic once (two types); the sensitive one never
+    assert feature["properties"]["tip"] == "HIV testing, STI clinic\nClínica Norte"
