@@ -11,6 +11,7 @@ from views.shared import (
     role,
     role_picker,
     tr,
+    warm_up,
     write_url,
 )
 
@@ -29,6 +30,7 @@ STYLE = """<style>
 
 st.set_page_config(page_title="outreach-map", page_icon="🗺️", layout="wide")
 keep_uploads_in_memory()  # before any upload box: an upload must never touch the disk
+warm_up()  # the analytics libraries load in the background while the first page draws
 st.markdown(STYLE, unsafe_allow_html=True)  # fixed text, no data
 t = tr()
 PAGES = {

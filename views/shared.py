@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,23 @@ def keep_uploads_in_memory() -> None:
         return
     limit = (int(st.get_option("server.maxUploadSize")) + 1) * 1024 * 1024
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, limit)
+
+
+def _import_analytics() -> None:
+    """Import the spatial-statistics and optimisation libraries (seconds, the first time)."""
+    import esda  # noqa: F401
+    import libpysal.weights  # noqa: F401
+    import pulp  # noqa: F401
+    import spopt.locate  # noqa: F401
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import the heavy analytics libraries in the background, once per server process.
+
+    Importing esda, libpysal and spopt takes about 2.5 s on these machines; done while the first
+    page draws, the Hotspots and Suggest sites pages do not pay it on their first visit.
+    """
+    thread = threading.Thread(target=_import_analytics, name="outreach-map-warm-up", daemon=True)
+    thread.start()
+    return thread
