@@ -52,6 +52,18 @@ def _drawn(page: Any, marker: str, has_map: bool) -> int:
     return int(outlines.count())
 
 
+def _pan_and_zoom(page: Any) -> None:
+    """Drag the map and zoom it with the + button, as people do; wait as long as a rerun takes."""
+    box = page.locator(IFRAME).first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 120, y + 80, steps=8)
+    page.mouse.up()
+    page.frame_locator(IFRAME).first.locator(".leaflet-control-zoom-in").click()
+    page.wait_for_timeout(1500)
+
+
 @pytest.mark.browser
 def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) -> None:
     need_chromium()
@@ -59,6 +71,7 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
 
     requested: list[str] = []
     outlines: dict[str, int] = {}
+    reruns: dict[str, int] = {}
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -67,12 +80,23 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
                 desktop = browser.new_context(viewport={"width": 1400, "height": 1000})
                 desktop.on("request", lambda request: requested.append(request.url))
                 page = desktop.new_page()
-                page.on("websocket", lambda socket: requested.append(socket.url))
+                sent: list[int] = []
+
+                def watch(socket: Any, sent: list[int] = sent) -> None:
+                    requested.append(socket.url)
+                    socket.on("framesent", lambda payload: sent.append(len(payload)))
+
+                page.on("websocket", watch)
                 page.goto(f"{served_app}/?role={role}", wait_until="domcontentloaded")
                 for path, link, marker, has_map in pages:
                     # through the sidebar, as people do (the links appear once a run ends)
                     page.locator('[data-testid="stSidebar"] a', has_text=link).first.click()
                     outlines[f"{role}/{link}"] = _drawn(page, marker, has_map)
+                    assert sent, "the page switch itself was seen on the websocket"
+                    if has_map:  # panning and zooming the map does not rerun the page
+                        before = len(sent)
+                        _pan_and_zoom(page)
+                        reruns[f"{role}/{link}"] = len(sent) - before
                     name = (path or pages[0][1]).lower().replace(" ", "-").replace("_", "-")
                     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
                 desktop.close()
@@ -90,3 +114,4 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
     mapped = {page: count for page, count in outlines.items() if "Import" not in page}
     assert all(count == 50 for count in mapped.values()), sorted(mapped.items())
     assert not outside_requests(requested), sorted(set(outside_requests(requested)))
+    assert reruns and not any(reruns.values()), reruns  # the browser sent nothing back
