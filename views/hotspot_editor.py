@@ -27,6 +27,7 @@ from mapping.hotspot_registry import (
 from mapping.hours import DAYS
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS
 from mapping.workspace import Workspace
+from views.shared import tr
 
 NEW = ""
 state = st.session_state
@@ -41,8 +42,8 @@ def take_click(workspace: Workspace, key: str) -> None:
             state.pop("hs_error", None)
             state.pop("hs_pending", None)
             state.pop("hs_pick", None)  # the cell chooses the hotspot again
-        except InvalidInputError as exc:
-            state["hs_error"] = str(exc)
+        except InvalidInputError:  # outside the area's districts (a click cannot be off the map)
+            state["hs_error"] = tr()("registry.outside")
     state.pop(key, None)
     state["hs_map"] = state.get("hs_map", 0) + 1
 

@@ -64,8 +64,8 @@ def take_tap(key: str) -> None:
         try:
             state["log_cell"] = cell_at(workspace, float(tap["lat"]), float(tap["lng"]))
             state.pop("log_error", None)
-        except InvalidInputError as exc:
-            state["log_error"] = str(exc)
+        except InvalidInputError:  # outside the area's districts (a tap cannot be off the map)
+            state["log_error"] = tr()("log.outside")
     state.pop(key, None)
     state["log_map"] += 1
 
