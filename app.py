@@ -18,13 +18,22 @@ from views.shared import (
 #: Less empty space above the title; on a phone, controls at least 44 px high (WCAG 2.5.5).
 STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem !important; }
+[data-testid="stMain"] [data-testid="stPageLink"] a {
+  border: 1px solid rgba(128, 128, 128, 0.4); border-radius: 0.5rem; justify-content: center;
+}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding-top: 1.5rem !important; }
-  .stButton button, .stFormSubmitButton button, [data-testid="stBaseButton-pills"],
-  [data-testid="stBaseButton-pillsActive"], [data-testid="stBaseButton-segmented_control"],
-  [data-testid="stBaseButton-segmented_controlActive"] { min-height: 44px; }
+  .stButton button, .stFormSubmitButton button, .stDownloadButton button,
+  [data-testid="stButtonGroup"] button, [data-testid="stPageLink"] a,
+  [data-testid="stNumberInputStepDown"], [data-testid="stNumberInputStepUp"],
+  .stTextInput input, .stNumberInput input, .stSelectbox input, .stSelectbox button,
+  .stMultiSelect input, [data-baseweb="select"] > div {
+    min-height: 44px;
+  }
   [data-testid="stNumberInputStepDown"], [data-testid="stNumberInputStepUp"] { min-width: 44px; }
-  [data-baseweb="select"] > div, [data-baseweb="input"] { min-height: 44px; }
+  [data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapseButton"] button {
+    min-width: 44px; min-height: 44px;
+  }
 }
 </style>"""
 

@@ -420,7 +420,7 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
         fix="say which peer educator or team made the visit",
     )
     if "contact_code" in columns:
-        check_code(work, problems, "contact_code", "contact_code", redact=True)
+        check_code(work, problems, "contact_code", "contact_code", redact=True, names=True)
     updates: list[pl.Expr] = []
     for name, vocabulary in _CATEGORIES.items():
         if name in columns and name != "time_of_day":

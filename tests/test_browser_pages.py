@@ -27,6 +27,17 @@ PAGES: dict[str, list[tuple[str, str, str, bool]]] = {
     ],
     "funder": [("", "Reach", "Reach", True)],
 }
+#: Controls on a page smaller than 44 px in height (WCAG 2.5.5), leaving out heading anchors and
+#: help icons, which nobody needs to tap to do the job.
+SMALL_CONTROLS = """() => [...document.querySelectorAll(
+    '[data-testid="stMain"] button, [data-testid="stMain"] input, [data-testid="stMain"] a,'
+    + '[data-testid="stExpandSidebarButton"]')]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !/^(Link to heading|Help for)/.test(e.getAttribute("aria-label") || ""))
+  .filter((e) => !(e.type === "file" || e.closest('[data-testid="stFileUploaderDropzone"]')))
+  .map((e) => [e.getAttribute("aria-label") || e.innerText.slice(0, 30),
+               Math.round(e.getBoundingClientRect().height)])
+  .filter(([, height]) => height > 0 && height < 44)"""
 #: Districts are outlined in grey on every map, the chosen one (coverage, reach) in orange.
 DISTRICT_STROKES = ("#4a4a4a", SELECTED_COLOUR)
 
@@ -72,6 +83,7 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
     requested: list[str] = []
     outlines: dict[str, int] = {}
     reruns: dict[str, int] = {}
+    small: dict[str, list[Any]] = {}
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -106,6 +118,8 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
                 for path, link, marker, has_map in pages:
                     mobile.goto(f"{served_app}/{path}?role={role}", wait_until="domcontentloaded")
                     outlines[f"{role}/{link} (phone)"] = _drawn(mobile, marker, has_map)
+                    if role == "peer":  # the pages used on a phone at night
+                        small[link] = mobile.evaluate(SMALL_CONTROLS)
                     name = (path or pages[0][1]).lower().replace(" ", "-").replace("_", "-")
                     mobile.screenshot(path=str(SCREENSHOTS / f"{name}-phone.png"))
                 phone.close()
@@ -115,3 +129,4 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
     assert all(count == 50 for count in mapped.values()), sorted(mapped.items())
     assert not outside_requests(requested), sorted(set(outside_requests(requested)))
     assert reruns and not any(reruns.values()), reruns  # the browser sent nothing back
+    assert small and not any(small.values()), small  # every control a thumb can hit

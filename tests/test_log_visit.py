@@ -236,3 +236,10 @@ def _cell_next_to_the_team(workspace: Workspace, team: str) -> int:
             if candidate in area and candidate not in visited:
                 return int(candidate)
     raise AssertionError(f"no free cell near team {team}")
+
+
+def test_a_name_typed_as_the_contact_code_is_refused(workspace: Workspace) -> None:
+    """Its keyed hash would let anyone holding the key test a list of names: never stored."""
+    with pytest.raises(InvalidInputError, match="contact_code looks like a person's name"):
+        log_visit(workspace, _entry(workspace, contact_code="Maria Lopez"))
+    assert _visits(workspace) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -18,6 +17,7 @@ from views.shared import (
     outlines_for,
     period_picker,
     pick,
+    programme_today,
     remembered,
     report_for,
     store_stamp,
@@ -55,7 +55,7 @@ def ranking_table(report: CoverageReport, t: Any) -> pl.DataFrame:
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = dt.date.today()
+today = programme_today()
 st.title(t("coverage.title"))
 st.caption(t("coverage.intro"))
 period = period_picker(t, today)

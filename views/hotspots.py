@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from functools import partial
 
 import polars as pl
@@ -18,7 +17,15 @@ from mapping.coverage_map import (
 )
 from mapping.maps import basemap_from_env
 from views.hotspot_editor import editor, take_click
-from views.shared import findings_for, open_or_explain, outlines_for, period_picker, store_stamp, tr
+from views.shared import (
+    findings_for,
+    open_or_explain,
+    outlines_for,
+    period_picker,
+    programme_today,
+    store_stamp,
+    tr,
+)
 
 MAP_HEIGHT = 560
 
@@ -39,7 +46,7 @@ def detail(row: dict[str, object]) -> str:
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = dt.date.today()
+today = programme_today()
 st.title(t("hotspots.title"))
 st.caption(t("hotspots.intro"))
 period = period_picker(t, today)

@@ -26,6 +26,7 @@ from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env
 from mapping.peers import REFERRAL_TYPES, local_now, teams
 from views.shared import (
+    carried_params,
     open_or_explain,
     outlines_for,
     quarter_hour,
@@ -177,3 +178,10 @@ if state.get("log_review") and me:
             st.rerun()
 if state.get("log_done"):
     st.success(state.pop("log_done"), icon=":material/check_circle:")
+st.page_link(
+    "views/my_area.py",
+    label=t("peer.title"),
+    icon=":material/near_me:",
+    query_params=carried_params(),
+    use_container_width=True,
+)

@@ -17,6 +17,7 @@ from mapping.hours import hours_for_reading
 from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
 from views.shared import (
+    carried_params,
     language,
     open_or_explain,
     outlines_for,
@@ -31,6 +32,13 @@ t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
 st.title(t("peer.title"))
+st.page_link(
+    "views/log_visit.py",
+    label=t("log.title"),
+    icon=":material/add_circle:",
+    query_params=carried_params(),
+    use_container_width=True,
+)
 codes = teams(workspace)
 team = team_picker(t, codes)
 cells, services = team_area_for(str(workspace.path), stamp, team, quarter_hour().isoformat())
@@ -73,4 +81,6 @@ for row in services.iter_rows(named=True):
     )
     st.markdown(f"**{kind}**")
     hours = hours_for_reading(row["opening_hours"], language())
-    st.caption(f"{where} · {away} · {t('peer.hours', hours=hours)}")
+    # a sensitive service: no name and no distance, which would say where it is
+    parts = [where, away] if row["name"] else [where]
+    st.caption(" · ".join([*parts, t("peer.hours", hours=hours)]))

@@ -26,7 +26,15 @@ from mapping.reach import (
     reach_trend,
 )
 from mapping.workspace import Workspace, open_workspace
-from views.shared import open_or_explain, outlines_for, pick, remembered, store_stamp, tr
+from views.shared import (
+    open_or_explain,
+    outlines_for,
+    pick,
+    programme_today,
+    remembered,
+    store_stamp,
+    tr,
+)
 
 MAP_HEIGHT = 520
 #: Okabe-Ito blue (reach) and orange (target): told apart with colour-vision deficiencies.
@@ -96,7 +104,7 @@ def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
 t = tr()
 workspace = open_or_explain()
 stamp = data_stamp(workspace)
-today = dt.date.today()
+today = programme_today()
 st.title(t("reach.title"))
 st.caption(t("reach.intro"))
 try:

@@ -335,3 +335,8 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=_import_analytics, name="outreach-map-warm-up", daemon=True)
     thread.start()
     return thread
+
+
+def programme_today() -> dt.date:
+    """Return today's date where the programme works (``OUTREACH_MAP_TIMEZONE``)."""
+    return local_now().date()

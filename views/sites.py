@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
@@ -11,14 +9,22 @@ from streamlit_folium import st_folium
 from mapping.coverage_map import cells_map, sites_layers, sites_legend
 from mapping.maps import basemap_from_env
 from mapping.vocab import SERVICE_TYPES
-from views.shared import open_or_explain, outlines_for, period_picker, sites_for, store_stamp, tr
+from views.shared import (
+    open_or_explain,
+    outlines_for,
+    period_picker,
+    programme_today,
+    sites_for,
+    store_stamp,
+    tr,
+)
 
 MAP_HEIGHT = 560
 
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = dt.date.today()
+today = programme_today()
 st.title(t("sites.title"))
 st.caption(t("sites.intro"))
 period = period_picker(t, today)
