@@ -137,6 +137,7 @@ def _form(
             list(DAYS),
             default=[d for d in DAYS if base.days and d in base.days.split(",")],
             format_func=lambda d: t(f"days.{d}"),
+            placeholder=t("registry.days_placeholder"),
         )
         hours = st.text_input(
             t("registry.field_hours"), base.hours or "", placeholder="21:00-03:00"
