@@ -73,15 +73,16 @@ HOTSPOT_FIELDS: tuple[str, ...] = (
     "active",
     "safety",
 )
-_SERVICE_FLAGS = (
+#: Yes/no attributes of a service (null means not known).
+SERVICE_FLAGS: tuple[str, ...] = (
     "friendly",
     "free",
     "anonymous_testing",
     "serves_trans",
     "serves_male",
     "serves_migrants",
-    "sensitive",
 )
+_SERVICE_FLAGS = (*SERVICE_FLAGS, "sensitive")
 
 
 def districts_from_file(
@@ -404,7 +405,7 @@ def prepare_services(
             "cell": int(row["cell"]),
             "location": shapely.to_wkb(point) if point is not None else None,
             "sensitive": sensitive,
-            **{f: row.get(f) for f in _SERVICE_FLAGS if f != "sensitive"},
+            **{f: row.get(f) for f in SERVICE_FLAGS},
             "opening_hours": hours,
             "open_at_night": is_open_at_night(intervals_from_text(hours)) if hours else None,
             "active_from": row.get("active_from"),

@@ -2,9 +2,10 @@
 
 The tapped point lives only in the call to :func:`cell_at`; everything after it, and everything
 the page keeps, is the cell. The visit then goes through the same validation and store as a
-file import (:func:`mapping.visits.visits_from_table`), so a name typed as a contact code, an
-unknown referral or a peer educator's phone number is refused the same way, and each logged
-visit carries a submission id, so pressing "save" twice stores it once.
+file import (:func:`mapping.visits.prepare_visits`, :func:`mapping.imports.commit_prepared`),
+so a name typed as a contact code, an unknown referral or a peer educator's phone number is
+refused the same way, and each logged visit carries a submission id, so pressing "save" twice
+stores it once.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import sqlalchemy as sa
 from mapping import store
 from mapping.cells import cell_centres
 from mapping.errors import InvalidInputError
-from mapping.imports import ImportResult
+from mapping.imports import ImportResult, commit_prepared
 from mapping.readers import ROW, RawTable
-from mapping.visits import visits_from_table
+from mapping.visits import prepare_visits
 from mapping.vocab import CHANNELS, SERVICE_TYPES, SUPPLIES
 from mapping.workspace import Workspace
 
@@ -57,19 +58,6 @@ def cell_at(workspace: Workspace, latitude: float, longitude: float) -> int:
             "the tapped place is outside the area's districts — tap inside a district outline"
         )
     return cell
-
-
-def peer_educators(workspace: Workspace, team: str) -> list[str]:
-    """Return the peer educator codes of ``team``, sorted."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(store.workers.c.peer_educator).where(store.workers.c.team == team)
-            )
-            return sorted(str(code) for (code,) in rows)
-    finally:
-        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -145,15 +133,13 @@ def log_visit(workspace: Workspace, entry: VisitEntry) -> ImportResult:
         ),
         source_name=f"app: visit logged by {entry.peer_educator}",
     )
-    result = visits_from_table(workspace, table)
-    if result.rejected:
-        problems = pl.read_csv(result.report, infer_schema=False) if result.report else None
-        detail = (
-            "; ".join(
-                f"{r['field']} {r['problem']} — {r['fix']}" for r in problems.iter_rows(named=True)
-            )
-            if problems is not None and problems.height
-            else "see the import report"
+    prepared = prepare_visits(workspace, table)
+    # committed either way: a refused visit is kept in a report, like any rejected row
+    result = commit_prepared(workspace, prepared)
+    if prepared.rejected:
+        detail = "; ".join(
+            f"{r['field']} {r['problem']} — {r['fix']}"
+            for r in prepared.problems.frame().iter_rows(named=True)
         )
         raise InvalidInputError(f"the visit was not saved: {detail}")
     return result

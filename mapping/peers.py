@@ -59,6 +59,19 @@ def team_worker_ids(workspace: Workspace, team: str) -> list[int]:
         engine.dispose()
 
 
+def peer_educators(workspace: Workspace, team: str) -> list[str]:
+    """Return the peer educator codes of ``team``, sorted."""
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(store.workers.c.peer_educator).where(store.workers.c.team == team)
+            )
+            return sorted(str(code) for (code,) in rows)
+    finally:
+        engine.dispose()
+
+
 def team_cells(data: CoverageData, worker_ids: list[int]) -> pl.DataFrame:
     """Return the cells the team visited in the period, with days since anyone's last visit.
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mapping import store
-from mapping.area import record_fingerprint
+from mapping.area import SERVICE_FLAGS, record_fingerprint
 from mapping.cells import cell_to_int, cell_to_str, cells_from_points, is_valid_cell
 from mapping.coverage import servable
 from mapping.errors import InvalidInputError
@@ -44,14 +44,7 @@ from mapping.vocab import SERVICE_TYPES
 from mapping.workspace import Workspace
 
 #: Yes/no attributes of a service (null means not known).
-FLAGS: tuple[str, ...] = (
-    "friendly",
-    "free",
-    "anonymous_testing",
-    "serves_trans",
-    "serves_male",
-    "serves_migrants",
-)
+FLAGS = SERVICE_FLAGS
 #: Columns of :func:`read_services`.
 SERVICE_SCHEMA: dict[str, Any] = {
     "id": pl.String,

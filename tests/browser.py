@@ -42,6 +42,21 @@ def need_chromium() -> None:
         pytest.skip(message)
 
 
+def record_traffic(context: Any, requested: list[str], failed: list[str] | None = None) -> None:
+    """Record every request and websocket of a browser context, and its failed responses."""
+    context.on("request", lambda request: requested.append(request.url))
+    context.on("page", lambda page: page.on("websocket", lambda ws: requested.append(ws.url)))
+    if failed is not None:
+        context.on(
+            "response",
+            lambda response: (
+                failed.append(f"{response.status} {response.url}")
+                if response.status >= 400
+                else None
+            ),
+        )
+
+
 def outside_requests(urls: Iterable[str]) -> list[str]:
     """Return the requests (http, https, ws, wss) that went to another host than this one."""
     return [

@@ -12,7 +12,14 @@ from urllib.parse import urlsplit
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from browser import CHROMIUM, CHROMIUM_ARGS, need_chromium, outside_requests, serving
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    need_chromium,
+    outside_requests,
+    record_traffic,
+    serving,
+)
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
@@ -164,17 +171,8 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.on("request", lambda request: requested.append(request.url))
-            context.on(
-                "response",
-                lambda response: (
-                    failed.append(f"{response.status} {response.url}")
-                    if response.status >= 400
-                    else None
-                ),
-            )
+            record_traffic(context, requested, failed)
             page = context.new_page()
-            page.on("websocket", lambda socket: requested.append(socket.url))
             page.goto(served_app, wait_until="domcontentloaded")
             page.get_by_text("Unique contacts").first.wait_for(timeout=90_000)
 

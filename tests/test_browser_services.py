@@ -9,7 +9,14 @@ from typing import Any
 import h3
 import numpy as np
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    need_chromium,
+    outside_requests,
+    record_traffic,
+)
 from helpers import query
 
 from mapping.cells import cell_centres
@@ -94,17 +101,8 @@ def test_services_page_in_chromium(served_copy: tuple[str, Path]) -> None:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            context.on("request", lambda request: requested.append(request.url))
-            context.on(
-                "response",
-                lambda response: (
-                    failed.append(f"{response.status} {response.url}")
-                    if response.status >= 400
-                    else None
-                ),
-            )
+            record_traffic(context, requested, failed)
             page = context.new_page()
-            page.on("websocket", lambda socket: requested.append(socket.url))
             page.goto(url, wait_until="domcontentloaded")
             page.get_by_text("Unique contacts").first.wait_for(timeout=90_000)
             page.locator('[data-testid="stSidebar"] a', has_text="Services").click()

@@ -20,10 +20,10 @@ from browser import (
 from streamlit.testing.v1 import AppTest
 
 from mapping import store
-from mapping.capture import VisitEntry, cell_at, district_of, log_visit, peer_educators
+from mapping.capture import VisitEntry, cell_at, district_of, log_visit
 from mapping.coverage import load_coverage_data
 from mapping.errors import InvalidInputError
-from mapping.peers import team_cells, team_worker_ids
+from mapping.peers import peer_educators, team_cells, team_worker_ids
 from mapping.periods import parse_period
 from mapping.workspace import Workspace, open_workspace
 

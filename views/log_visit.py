@@ -18,13 +18,12 @@ from mapping.capture import (
     cell_at,
     district_of,
     log_visit,
-    peer_educators,
 )
 from mapping.coverage import CoverageOptions
 from mapping.coverage_map import cells_map, chosen_cell_layer, recency_legend, team_layer
 from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env
-from mapping.peers import REFERRAL_TYPES, local_now, teams
+from mapping.peers import REFERRAL_TYPES, local_now, peer_educators, teams
 from views.shared import (
     carried_params,
     open_or_explain,
