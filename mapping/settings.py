@@ -72,6 +72,30 @@ class Settings:
     #: Service types whose access enters the gap score, comma-separated.
     key_service_types: str = "hiv_testing,sti_clinic,prep_pep,drop_in_centre"
 
+    # --- accounts and sessions (docs/privacy.md gives the reasons) ---
+    #: A session not used for this many minutes ends (a phone left on a table).
+    session_idle_minutes: int = 15
+    #: A session ends this many hours after sign-in, used or not (one working shift).
+    session_max_hours: int = 8
+    #: Failed sign-ins to one account, within ``sign_in_window_minutes``, before each further
+    #: attempt must wait (the wait doubles with every further failure).
+    max_failed_sign_ins: int = 5
+    sign_in_window_minutes: int = 15
+
+    # --- disclosure control of everything that leaves the organisation ---
+    #: k: a released figure never rests on fewer people than this (5 at the least).
+    min_count: int = 11
+    #: Privacy loss (ε) of one release: one period, one level, one measure.
+    epsilon_per_release: float = 1.0
+    #: Privacy loss (ε) all releases touching one calendar quarter may spend together.
+    epsilon_per_quarter: float = 3.0
+    #: δ of one release: the chance its guarantee fails (far below 1 / number of people).
+    delta_per_release: float = 1e-7
+    #: Contribution bound: the districts or cells one person counts in, per release period.
+    max_groups_per_person: int = 3
+    #: Contribution bound: the contacts (visits) of one person counted per month.
+    max_contacts_per_month: int = 5
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Return the defaults with any ``OUTREACH_MAP_*`` environment overrides applied.

@@ -172,6 +172,100 @@ visits = sa.Table(
     sa.Column("profile_id", sa.Integer, sa.ForeignKey("visit_profiles.id"), nullable=False),
 )
 
+# --- access control (migration 0002): docs/privacy.md says who sees what -----------------------
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    # Argon2id (PHC string); null for an account that signs in only through single sign-on
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    # team codes a peer educator's account is bound to, comma-separated
+    sa.Column("teams", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("sso_email", sa.String(255), nullable=True, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # SHA-256 of the session token: a copy of the store cannot be used to take over a session
+    sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime, nullable=True),
+    sa.Column("end_reason", sa.String(32), nullable=True),
+)
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Index("ix_sign_in_failures_username", "username", "at"),
+)
+#: Append-only (triggers refuse UPDATE and DELETE): who did what, when, at which resolution,
+#: spending which privacy budget. Never a coordinate, a contact code or a finer cell than the
+#: person was allowed to see (mapping.audit checks each entry).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False, server_default=""),
+    sa.Column("resolution", sa.SmallInteger, nullable=True),
+    sa.Column("epsilon", sa.Float, nullable=True),
+    sa.Column("delta", sa.Float, nullable=True),
+)
+#: The privacy-budget ledger: one row per differentially private release, with its parameters.
+privacy_releases = sa.Table(
+    "privacy_releases",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    # "2026-Q3" or "2026-07"
+    sa.Column("period", sa.String(16), nullable=False),
+    # the calendar quarter whose budget the release spends
+    sa.Column("quarter", sa.String(8), nullable=False),
+    # "district" or an H3 resolution ("6")
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("measure", sa.String(16), nullable=False),
+    sa.Column("epsilon", sa.Float, nullable=False),
+    sa.Column("delta", sa.Float, nullable=False),
+    sa.Column("scale", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Integer, nullable=False),
+    sa.Column("min_count", sa.Integer, nullable=False),
+    sa.Column("max_groups", sa.Integer, nullable=False),
+    sa.Column("max_contacts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.UniqueConstraint("period", "level", "measure", name="uq_privacy_releases_what"),
+    sa.Index("ix_privacy_releases_quarter", "quarter"),
+)
+#: The figures of each release, kept so that asking again returns the same answer.
+released_figures = sa.Table(
+    "released_figures",
+    metadata,
+    sa.Column("release_id", sa.Integer, sa.ForeignKey("privacy_releases.id"), primary_key=True),
+    # a district id or an H3 cell (hex) at the release's resolution
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+#: Settings an admin changed in the app (they win over the environment's defaults).
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("changed_by", sa.String(64), nullable=False),
+)
+
 #: Views (created by the migrations, never by ``metadata.create_all``).
 views = sa.MetaData()
 #: One row per visit with its profile spelled out: what analyses should query.

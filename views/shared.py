@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
+from mapping.audit import Actor
 from mapping.coverage import (
     CoverageOptions,
     CoverageReport,
@@ -340,3 +341,8 @@ def warm_up() -> threading.Thread:
 def programme_today() -> dt.date:
     """Return today's date where the programme works (``OUTREACH_MAP_TIMEZONE``)."""
     return local_now().date()
+
+
+def current_actor() -> Actor:
+    """Return who is signed in and in which role, for the audit log and the privacy ledger."""
+    return Actor(username=f"demo-{role()}", role=role())
