@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from views.access import demo_store, log_view, sign_in_form, sign_out_button, signed_in
 from views.shared import (
     carried_params,
     keep_uploads_in_memory,
     language_picker,
-    role,
+    open_or_explain,
     role_picker,
     tr,
     warm_up,
@@ -42,33 +43,99 @@ keep_uploads_in_memory()  # before any upload box: an upload must never touch th
 warm_up()  # the analytics libraries load in the background while the first page draws
 st.markdown(STYLE, unsafe_allow_html=True)  # fixed text, no data
 t = tr()
+workspace = open_or_explain()
+account = signed_in(workspace)
+if account is None:
+    # nothing but the sign-in form is reachable without a live session
+
+    def sign_in_page() -> None:
+        """Draw the sign-in form: the only page without a session."""
+        sign_in_form(workspace, t)
+
+    st.navigation(
+        [st.Page(sign_in_page, title=t("access.sign_in"), url_path="sign_in")], position="hidden"
+    ).run()
+    language_picker()
+    write_url()
+    st.stop()
+assert account is not None
+
+#: Each role's pages, with the name the audit log records a view under.
 PAGES = {
     "coordinator": [
-        st.Page(
-            "views/overview.py", title=t("overview.title"), icon=":material/map:", default=True
+        (
+            "overview",
+            st.Page(
+                "views/overview.py", title=t("overview.title"), icon=":material/map:", default=True
+            ),
         ),
-        st.Page("views/coverage.py", title=t("coverage.title"), icon=":material/insights:"),
-        st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
-        st.Page("views/services.py", title=t("services_page.title"), icon=":material/healing:"),
-        st.Page("views/sites.py", title=t("sites.title"), icon=":material/add_location_alt:"),
-        st.Page("views/import_data.py", title=t("import.title"), icon=":material/upload_file:"),
+        (
+            "coverage",
+            st.Page("views/coverage.py", title=t("coverage.title"), icon=":material/insights:"),
+        ),
+        (
+            "hotspots",
+            st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
+        ),
+        (
+            "services",
+            st.Page("views/services.py", title=t("services_page.title"), icon=":material/healing:"),
+        ),
+        (
+            "sites",
+            st.Page("views/sites.py", title=t("sites.title"), icon=":material/add_location_alt:"),
+        ),
+        (
+            "import",
+            st.Page("views/import_data.py", title=t("import.title"), icon=":material/upload_file:"),
+        ),
     ],
     "peer": [
-        st.Page("views/my_area.py", title=t("peer.title"), icon=":material/near_me:", default=True),
-        st.Page("views/log_visit.py", title=t("log.title"), icon=":material/add_circle:"),
+        (
+            "my_area",
+            st.Page(
+                "views/my_area.py", title=t("peer.title"), icon=":material/near_me:", default=True
+            ),
+        ),
+        (
+            "log_visit",
+            st.Page("views/log_visit.py", title=t("log.title"), icon=":material/add_circle:"),
+        ),
     ],
     "funder": [
-        st.Page("views/reach.py", title=t("reach.title"), icon=":material/groups:", default=True),
+        (
+            "reach",
+            st.Page(
+                "views/reach.py", title=t("reach.title"), icon=":material/groups:", default=True
+            ),
+        ),
+    ],
+    "admin": [
+        (
+            "admin",
+            st.Page(
+                "views/admin.py",
+                title=t("admin.title"),
+                icon=":material/admin_panel_settings:",
+                default=True,
+            ),
+        ),
     ],
 }
-pages = PAGES[role()]
-page = st.navigation(pages, position="hidden")
+#: The finest cells each role's pages show (None: districts only), for the audit log.
+RESOLUTION = {"coordinator": workspace.resolution, "peer": workspace.resolution}
+pages = dict(PAGES[account.role])
+page = st.navigation(list(pages.values()), position="hidden")
 links = st.sidebar.container()  # filled after the page has made its choices
 st.sidebar.divider()
 language_picker()
-role_picker()
+if demo_store(workspace.db_url):
+    role_picker()
+sign_out_button(workspace, account, t)
+name = next(key for key, value in pages.items() if value == page)
+log_view(workspace, account, name, RESOLUTION.get(account.role))
 page.run()
 # the page links carry the session's choices, so a switch of page is one history entry
-for link in pages:
+for link in pages.values():
     links.page_link(link, query_params=carried_params())
 write_url()  # after the page: every choice it restored, in one history entry

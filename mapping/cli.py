@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     sites.add_argument("--workspace", help=workspace_help)
     sites.add_argument("--period", help=period_help)
     sites.add_argument("--format", choices=formats, default="text")
+
+    from mapping.cli_users import add_user_parser
+
+    add_user_parser(sub)
     return parser
 
 
@@ -344,6 +348,12 @@ def _suggest_sites(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _user(args: argparse.Namespace) -> int:
+    from mapping.cli_users import user_command
+
+    return user_command(args)
+
+
 _COMMANDS = {
     "init": _init,
     "import": _import,
@@ -353,6 +363,7 @@ _COMMANDS = {
     "coverage": _coverage,
     "gaps": _gaps,
     "suggest-sites": _suggest_sites,
+    "user": _user,
 }
 
 if __name__ == "__main__":

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -181,41 +179,16 @@ def _epoch_days_sql(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnEle
     return sa.cast(column - sa.literal(_EPOCH, sa.Date), sa.Integer)
 
 
-#: Column a SQLite query may add so that ConnectorX reads it in parallel ranges of rowid.
-_ROWID = "__rowid"
+def _frame(connection: Connection, query: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """Run ``query`` on the caller's connection and return its rows as a DataFrame.
 
-
-def _frame(
-    connection: Connection,
-    query: sa.Select[Any],
-    schema: dict[str, Any],
-    *,
-    by_rowid: bool = False,
-) -> pl.DataFrame:
-    """Run ``query`` and return its rows as a DataFrame with ``schema``.
-
-    On SQLite the rows go straight from the database file into Arrow columns through
-    ConnectorX, on separate read-only connections (a million rows in about half a second; with
-    ``by_rowid``, in ranges of rowid read side by side); elsewhere through the driver's own
-    cursor, which builds a Python object per value and is about four times slower
+    Always through the driver's own cursor. ConnectorX read SQLite four times faster, but it
+    carries its own copy of SQLite: when it closed its file, the operating system dropped the
+    locks this process's other connections held on the same file (POSIX locks belong to the
+    process), and the next connection failed with "disk I/O error" — in the app, where
+    sessions and the audit log keep connections open, that risks the store itself
     (docs/performance.md).
     """
-    database = connection.engine.url.database
-    if connection.dialect.name == "sqlite" and database and database != ":memory:":
-        uri = f"sqlite://{Path(database).resolve().as_posix()}"
-        if by_rowid:
-            query = query.add_columns(sa.literal_column("rowid").label(_ROWID))
-        sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
-        if by_rowid:
-            parts = max(2, min(os.cpu_count() or 2, 8))
-            frame = pl.read_database_uri(
-                sql, uri, engine="connectorx", partition_on=_ROWID, partition_num=parts
-            ).drop(_ROWID)
-        else:
-            frame = pl.read_database_uri(sql, uri, engine="connectorx")
-        return frame.rename(dict(zip(frame.columns, schema, strict=True))).cast(
-            schema  # type: ignore[arg-type]
-        )
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -267,7 +240,6 @@ def _load(connection: Connection, period: Period, resolution: int, today: dt.dat
             "worker_id": pl.Int32,
             "profile_id": pl.Int32,
         },
-        by_rowid=True,
     )
     p = store.visit_profiles.c
     profiles = _frame(

@@ -16,6 +16,7 @@ import h3
 import numpy as np
 import polars as pl
 
+from mapping.accounts import create_demo_accounts
 from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
 from mapping.readers import RawTable, mapping_from_file
 from mapping.visits import visits_from_table
@@ -246,4 +247,11 @@ def build_demo(
     table = RawTable(frame=visits.with_row_index("__row", offset=2), source_name="synthetic-visits")
     result = visits_from_table(workspace, table)
     echo(f"synthetic visits: {result.summary()}")
+    engine = workspace.engine()
+    try:
+        with engine.begin() as connection:
+            create_demo_accounts(connection, sorted(set(registry["team"].to_list())))
+    finally:
+        engine.dispose()
+    echo("demo accounts: demo-admin, demo-coordinator, demo-peer, demo-funder")
     return workspace

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -104,6 +106,51 @@ def assert_adds_up(result: ImportResult) -> None:
 
 
 def copy_workspace(template: Path, target: Path) -> Workspace:
-    """Copy a workspace folder (store, key with its 0600 mode, reports) and open the copy."""
-    shutil.copytree(template, target)
+    """Copy a workspace folder (store, key with its 0600 mode, reports) and open the copy.
+
+    The store is copied with SQLite's backup API, not as files: the template may be open in
+    the app of another test, with writes still in its write-ahead log.
+    """
+    shutil.copytree(template, target, ignore=shutil.ignore_patterns("outreach.db*"))
+    os.close(os.open(target / "outreach.db", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    source = sqlite3.connect(template / "outreach.db")
+    copy = sqlite3.connect(target / "outreach.db")
+    try:
+        source.backup(copy)
+    finally:
+        copy.close()
+        source.close()
     return open_workspace(target)
+
+
+#: Password of the accounts tests create (long enough for the product's rule).
+TEST_PASSWORD = "a long test password"
+
+
+def account_token(path: Path, role: str = "coordinator", teams: Sequence[str] = ()) -> str:
+    """Create the account ``test-<role>`` in a workspace if needed; return a new session token.
+
+    Set it as ``at.session_state["auth_token"]`` before an AppTest runs: the app then checks it
+    on the server, as it does for a person who signed in through the form.
+    """
+    from mapping.accounts import add_account, find_account, sign_in
+    from mapping.audit import Actor
+    from mapping.workspace import open_workspace
+
+    engine = open_workspace(path).engine()
+    try:
+        with engine.begin() as connection:
+            name = f"test-{role}"
+            if find_account(connection, name) is None:
+                add_account(
+                    connection,
+                    name,
+                    role,
+                    by=Actor("test", "admin"),
+                    password=TEST_PASSWORD,
+                    teams=teams,
+                )
+            token, _ = sign_in(connection, name, TEST_PASSWORD)
+        return token
+    finally:
+        engine.dispose()

@@ -127,6 +127,7 @@ def test_app_runs_on_the_demo_workspace(
 ) -> None:
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
     at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["role"] = "coordinator"
     at.run()
     assert not at.exception, at.exception
     assert not at.error
@@ -336,6 +337,7 @@ def test_coverage_page_in_english_and_spanish(
     """The coordinator's coverage page runs, ranks 50 districts and explains one."""
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
     at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["role"] = "coordinator"
     at.run()
     at.switch_page("views/coverage.py")
     at.run()
@@ -365,6 +367,7 @@ def test_coordinator_pages_run_in_english_and_spanish(
     """Each page runs without an error and shows its table, in both languages."""
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
     at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["role"] = "coordinator"
     at.run()
     at.switch_page(page)
     at.run()
@@ -423,7 +426,7 @@ def test_peer_page_shows_places_and_services_but_no_counts(
     assert not at.exception, at.exception
     assert at.title[0].value == "My area"
     assert not at.dataframe and not at.metric
-    assert "Demo only" in " ".join(c.value for c in at.sidebar.caption)
+    assert "Demo workspace" in " ".join(c.value for c in at.sidebar.caption)
     assert next(m.value for m in at.markdown if m.value.startswith("**")) == "**HIV testing**"
     at.query_params["lang"] = "es"
     at.run()
@@ -437,6 +440,7 @@ def test_choices_take_effect_and_survive_page_switches(
     """Language, period and district picked in the boxes apply, and stay across pages."""
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
     at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["role"] = "coordinator"
     at.run()
     at.sidebar.selectbox(key="language__box").set_value("es").run()
     assert not at.exception, at.exception

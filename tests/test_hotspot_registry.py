@@ -167,6 +167,7 @@ def test_hotspots_page_runs_with_its_editor(
 ) -> None:
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["role"] = "coordinator"
     at.run()
     at.switch_page("views/hotspots.py")
     at.run()

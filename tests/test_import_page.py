@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import copy_workspace, counts
+from helpers import account_token, copy_workspace, counts
 from streamlit.testing.v1 import AppTest
 from test_import_preview import visits_file
 
@@ -27,6 +27,7 @@ def demo_copy(demo_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def import_page(workspace: Workspace, *, language: str = "en", prepared: bool = False) -> AppTest:
     """Run the app on the Import page, with the demo visits file prepared if asked."""
     at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["auth_token"] = account_token(workspace.path)
     at.query_params["lang"] = language
     at.run()
     at.switch_page(PAGE)
@@ -50,7 +51,7 @@ def test_the_page_offers_the_three_kinds(
     assert at.title[0].value == title
     kinds = at.radio(key="import_kind")
     assert len(kinds.options) == 3 and first_kind in kinds.options[0]
-    assert not at.metric and not at.button
+    assert not at.metric and not at.main.button
 
 
 def test_preview_then_commit_says_what_changed(demo_copy: Workspace) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import h3
 import pytest
-from helpers import copy_workspace, query
+from helpers import account_token, copy_workspace, query
 from streamlit.testing.v1 import AppTest
 
 from mapping.service_registry import Place
@@ -21,6 +21,7 @@ def services_page(
 ) -> AppTest:
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace))
     at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["auth_token"] = account_token(workspace)
     at.query_params["lang"] = language
     at.run()
     at.switch_page(PAGE)

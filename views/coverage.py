@@ -12,6 +12,7 @@ from mapping.coverage import NO_LOCATION, CoverageReport
 from mapping.coverage_map import coverage_layer, coverage_map
 from mapping.maps import basemap_from_env
 from mapping.reports import coverage_interval, coverage_notes, explain_district
+from views.access import require
 from views.shared import (
     open_or_explain,
     outlines_for,
@@ -52,6 +53,7 @@ def ranking_table(report: CoverageReport, t: Any) -> pl.DataFrame:
     )
 
 
+account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)

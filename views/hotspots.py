@@ -16,6 +16,7 @@ from mapping.coverage_map import (
     recency_legend,
 )
 from mapping.maps import basemap_from_env
+from views.access import require
 from views.hotspot_editor import editor, take_click
 from views.shared import (
     findings_for,
@@ -43,6 +44,7 @@ def detail(row: dict[str, object]) -> str:
     return t("details.fading", previous=row["previous_visits"], visits=row["visits"])
 
 
+account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)

@@ -17,6 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from mapping.errors import MappingError
 from mapping.imports import ImportResult, PreparedImport, commit_prepared, preview_prepared
 from mapping.uploads import IMPORT_KINDS, UPLOAD_TYPES, prepare_upload
+from views.access import require
 from views.shared import open_or_explain, store_stamp, tr
 
 ICONS = {
@@ -31,6 +32,7 @@ PREPARED, PREVIEW, MESSAGE = "import_prepared", "import_preview", "import_messag
 UPLOADER, KIND = "import_uploader", "import_last_kind"
 
 
+account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 state = st.session_state

@@ -24,6 +24,7 @@ from mapping.coverage_map import cells_map, chosen_cell_layer, recency_legend, t
 from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env
 from mapping.peers import REFERRAL_TYPES, local_now, peer_educators, teams
+from views.access import require
 from views.shared import (
     carried_params,
     open_or_explain,
@@ -70,6 +71,7 @@ def take_tap(key: str) -> None:
     state["log_map"] += 1
 
 
+account = require("peer")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)

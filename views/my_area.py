@@ -16,6 +16,7 @@ from mapping.coverage_map import (
 from mapping.hours import hours_for_reading
 from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
+from views.access import require
 from views.shared import (
     carried_params,
     language,
@@ -28,6 +29,7 @@ from views.shared import (
     tr,
 )
 
+account = require("peer")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)

@@ -16,6 +16,7 @@ from mapping.maps import (
 )
 from mapping.summary import workspace_summary
 from mapping.workspace import open_workspace
+from views.access import require
 from views.shared import open_or_explain, store_stamp, tr
 
 MAP_HEIGHT = 600
@@ -31,6 +32,7 @@ def load(path: str, stamp: tuple[int, ...]) -> tuple[dict[str, Any], OverviewLay
     return workspace_summary(workspace), overview_layers(workspace)
 
 
+account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 facts, layers = load(str(workspace.path), store_stamp(workspace))

@@ -26,6 +26,7 @@ from mapping.reach import (
     reach_trend,
 )
 from mapping.workspace import Workspace, open_workspace
+from views.access import require
 from views.shared import (
     open_or_explain,
     outlines_for,
@@ -101,6 +102,7 @@ def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
     )
 
 
+account = require("funder")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = data_stamp(workspace)

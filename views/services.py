@@ -27,6 +27,7 @@ from mapping.service_registry import (
 from mapping.vocab import SERVICE_TYPES
 from mapping.workspace import open_workspace
 from views import service_form as form
+from views.access import require
 from views.shared import language, open_or_explain, outlines_for, store_stamp, tr
 
 MAP_HEIGHT = 600
@@ -39,6 +40,7 @@ def services_for(path: str, stamp: tuple[int, ...]) -> pl.DataFrame:
     return read_services(open_workspace(Path(path)))
 
 
+account = require("coordinator")  # the server refuses any other role
 t = tr()
 lang = language()
 workspace = open_or_explain()

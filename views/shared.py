@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 import streamlit as st
 
 from mapping.audit import Actor
@@ -27,6 +28,7 @@ from mapping.maps import GeoJSON, district_layers
 from mapping.peers import local_now, services_open_now, team_cells, team_worker_ids
 from mapping.periods import parse_period
 from mapping.siting import suggest_sites
+from mapping.store import imports
 from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 
 #: Where the query parameters to write at the end of the run wait (see :func:`write_url`).
@@ -143,16 +145,20 @@ def language_picker() -> None:
 
 
 def store_stamp(workspace: Workspace) -> tuple[int, ...]:
-    """Return what changes when the store is written to, so cached data is read again."""
-    if not workspace.db_url.startswith("sqlite:///"):
-        return ()
-    database = Path(workspace.db_url.removeprefix("sqlite:///"))
-    stamp: list[int] = []
-    for path in (database, database.with_name(database.name + "-wal")):
-        if path.exists():
-            status = path.stat()
-            stamp += [status.st_mtime_ns, status.st_size]
-    return tuple(stamp)
+    """Return what changes when the programme's data changes, so cached data is read again.
+
+    Every change of data (an import, a logged visit, an edit of a hotspot or a service) adds a
+    row to the import log, so its newest id and its length say whether anything changed.
+    Sign-ins, sessions and the audit log write to the store at every click: they must not
+    empty the caches, which a stamp taken from the database file would do.
+    """
+    from views.access import store_engine
+
+    with store_engine(workspace.db_url).connect() as connection:
+        newest, count = connection.execute(
+            sa.select(sa.func.max(imports.c.id), sa.func.count()).select_from(imports)
+        ).one()
+    return (int(newest or 0), int(count))
 
 
 def open_or_explain() -> Workspace:
@@ -247,19 +253,21 @@ def sites_for(
     return sites, uncovered.select("id", "cell")
 
 
-ROLES = ("coordinator", "peer", "funder")
+ROLES = ("coordinator", "peer", "funder", "admin")
 
 
 def role() -> str:
-    """Return the role chosen in the sidebar (``?role=peer``); coordinator by default."""
-    return remembered("role", "role", ROLES, ROLES[0])
+    """Return the signed-in account's role (app.py checks the session before any page runs)."""
+    from views.access import current_account
+
+    return current_account().role
 
 
 def role_picker() -> None:
-    """Draw the demo-only role switch in the sidebar.
+    """Draw the demo's role switch in the sidebar (only the demo workspace has one).
 
-    Until accounts exist (the access-control release) anyone can switch: it only chooses which
-    pages show, it protects nothing, and it says so.
+    Each role is a demo account without password; switching signs out of one and into the
+    other, through real server-side sessions.
     """
     t = tr()
     pick(
@@ -267,7 +275,7 @@ def role_picker() -> None:
         list(ROLES),
         state_key="role",
         param="role",
-        default=ROLES[0],
+        default=role(),
         format_func=lambda r: t(f"roles.{r}"),
         where=st.sidebar,
     )
@@ -297,7 +305,16 @@ def quarter_hour() -> dt.datetime:
 
 
 def team_picker(t: Callable[..., str], codes: Sequence[str]) -> str:
-    """Draw the team choice of the peer pages (``?team=``), the same on each; "" if none."""
+    """Draw the team choice of the peer pages (``?team=``), the same on each; "" if none.
+
+    A peer educator's account offers only the teams it is bound to: another team's cells are
+    never drawn for them, whatever the address asks.
+    """
+    from views.access import current_account
+
+    account = current_account()
+    if account.role == "peer":
+        codes = [code for code in codes if code in account.teams]
     if not codes:
         return ""
     return pick(t("peer.team"), list(codes), state_key="team", param="team", default=codes[0])
@@ -345,4 +362,6 @@ def programme_today() -> dt.date:
 
 def current_actor() -> Actor:
     """Return who is signed in and in which role, for the audit log and the privacy ledger."""
-    return Actor(username=f"demo-{role()}", role=role())
+    from views.access import current_account
+
+    return current_account().actor

@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 from mapping.coverage_map import cells_map, sites_layers, sites_legend
 from mapping.maps import basemap_from_env
 from mapping.vocab import SERVICE_TYPES
+from views.access import require
 from views.shared import (
     open_or_explain,
     outlines_for,
@@ -21,6 +22,7 @@ from views.shared import (
 
 MAP_HEIGHT = 560
 
+account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)

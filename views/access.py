@@ -1,0 +1,213 @@
+"""Signing in and out, and the server-side check of every run: no page draws without a session.
+
+The browser holds nothing: the session token lives in the app's session on the server
+(``st.session_state``), and every run asks the store whether its session is still live, so a
+sign-out, a timeout or an admin's "end all sessions" takes effect at the next click. Reloading
+the page starts a new app session, which must sign in again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from mapping.accounts import (
+    Account,
+    SignInRefusedError,
+    check_session,
+    demo_session,
+    is_demo,
+    sign_in,
+    sign_in_sso,
+    sign_out,
+)
+from mapping.audit import record
+from mapping.store import create_store_engine
+from mapping.workspace import Workspace
+
+#: Session-state key of the session token (never in the URL, a cookie or the page).
+TOKEN = "auth_token"
+#: Session-state key of the signed-in account, set by :func:`signed_in` at each run.
+ACCOUNT = "account"
+#: Why the last session ended, shown on the sign-in page.
+ENDED = "auth_ended"
+#: The demo's role switch, in the order it lists them.
+DEMO_ROLES = ("coordinator", "peer", "funder", "admin")
+
+
+@st.cache_resource(show_spinner=False)
+def store_engine(url: str) -> Engine:
+    """Return the one engine (connection pool) of a store, shared by every session."""
+    return create_store_engine(url)
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def demo_store(url: str) -> bool:
+    """Say whether a store is the demo's (cached a minute)."""
+    with store_engine(url).connect() as connection:
+        return is_demo(connection)
+
+
+def _wanted_demo_role() -> str | None:
+    """Return the role the demo was asked for: the role switch, else ``?role=`` in the URL."""
+    pending = st.session_state.get("__url_pending", {}).get("role")
+    asked = st.session_state.get("role") or pending or st.query_params.get("role")
+    return asked if asked in DEMO_ROLES else None
+
+
+def signed_in(workspace: Workspace) -> Account | None:
+    """Return the account of this app session's live session, or None if there is none.
+
+    On the demo workspace a role asked for (the role switch, or ``?role=peer`` in an address)
+    enters as that role's demo account, through a real server-side session.
+    """
+    engine = store_engine(workspace.db_url)
+    token = st.session_state.get(TOKEN)
+    account: Account | None = None
+    if token:
+        with engine.begin() as connection:
+            check = check_session(connection, token)
+        account = check.account
+        if account is None:
+            st.session_state.pop(TOKEN, None)
+            st.session_state[ENDED] = check.reason
+    if demo_store(workspace.db_url):
+        wanted = _wanted_demo_role()
+        if wanted and (account is None or account.role != wanted):
+            with engine.begin() as connection:
+                if token and account is not None:
+                    sign_out(connection, token)
+                token, account = demo_session(connection, wanted)
+            st.session_state[TOKEN] = token
+            st.session_state.pop(ENDED, None)
+    st.session_state[ACCOUNT] = account
+    if account is not None:
+        # the pages and the links between them read the role from here
+        st.session_state["role"] = account.role
+    return account
+
+
+def current_account() -> Account:
+    """Return the account :func:`signed_in` found in this run; stop the page if there is none."""
+    account = st.session_state.get(ACCOUNT)
+    if not isinstance(account, Account):
+        st.stop()
+    assert isinstance(account, Account)
+    return account
+
+
+def require(*roles: str) -> Account:
+    """Return the signed-in account if its role may see this page; else stop with a refusal.
+
+    Navigation only offers a role its own pages; this check is the second lock, on the server,
+    in each page itself.
+    """
+    account = current_account()
+    if account.role not in roles:
+        from views.shared import tr
+
+        st.error(tr()("access.not_for_role"))
+        st.stop()
+    return account
+
+
+def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
+    """Draw the sign-in form (and the demo's roles, and single sign-on when configured)."""
+    engine = store_engine(workspace.db_url)
+    st.title(t("app.name"))
+    ended = st.session_state.get(ENDED)
+    if ended in ("idle", "expired", "ended"):
+        st.info(t(f"access.ended_{ended}"), icon=":material/logout:")
+    if demo_store(workspace.db_url):
+        st.subheader(t("access.demo_title"))
+        st.caption(t("access.demo_intro"))
+        with st.container(horizontal=True):
+            for role in DEMO_ROLES:
+                if st.button(t(f"roles.{role}"), key=f"demo-{role}", type="primary"):
+                    st.session_state["role"] = role
+                    st.rerun()
+        st.divider()
+    st.subheader(t("access.sign_in"))
+    with st.form("sign-in", enter_to_submit=True):
+        username = st.text_input(t("access.username"), autocomplete="username")
+        password = st.text_input(
+            t("access.password"), type="password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button(t("access.sign_in"), type="primary")
+    if submitted:
+        try:
+            with engine.begin() as connection:
+                token, _ = sign_in(connection, username, password)
+        except SignInRefusedError as exc:
+            if exc.wait_seconds and "wait" in str(exc):
+                st.error(t("access.wait", seconds=exc.wait_seconds))
+            else:
+                st.error(t("access.refused"))
+                if exc.wait_seconds:
+                    st.warning(t("access.wait", seconds=exc.wait_seconds))
+        else:
+            st.session_state[TOKEN] = token
+            st.session_state.pop(ENDED, None)
+            st.rerun()
+    if _sso_configured():
+        _single_sign_on(engine, t)
+    st.caption(t("access.no_account"))
+
+
+def _sso_configured() -> bool:
+    """Say whether the deployment configured an identity provider (``[auth]`` in secrets)."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def _single_sign_on(engine: Engine, t: Callable[..., str]) -> None:
+    """Offer single sign-on; once the provider has verified the person, open their session."""
+    if not st.user.is_logged_in:
+        st.button(t("access.sso"), on_click=st.login, icon=":material/badge:")
+        return
+    email = str(st.user.get("email") or "")
+    if st.user.get("email_verified") is False or not email:
+        st.error(t("access.sso_unverified"))
+        st.button(t("access.sign_out"), on_click=st.logout)
+        return
+    try:
+        with engine.begin() as connection:
+            token, _ = sign_in_sso(connection, email)
+    except SignInRefusedError:
+        st.error(t("access.sso_no_account", email=email))
+        st.button(t("access.sign_out"), on_click=st.logout)
+        return
+    st.session_state[TOKEN] = token
+    st.rerun()
+
+
+def sign_out_button(workspace: Workspace, account: Account, t: Callable[..., str]) -> None:
+    """Draw who is signed in and the sign-out button in the sidebar."""
+    st.sidebar.caption(
+        t("access.signed_in_as", user=account.username, role=t(f"roles.{account.role}"))
+    )
+    if st.sidebar.button(t("access.sign_out"), icon=":material/logout:"):
+        token = st.session_state.pop(TOKEN, None)
+        if token:
+            with store_engine(workspace.db_url).begin() as connection:
+                sign_out(connection, token)
+        st.session_state[ACCOUNT] = None
+        st.session_state.pop("role", None)
+        st.session_state[ENDED] = "ended"
+        st.query_params.pop("role", None)
+        if _sso_configured() and st.user.is_logged_in:
+            st.logout()
+        st.rerun()
+
+
+def log_view(workspace: Workspace, account: Account, page: str, resolution: int | None) -> None:
+    """Record a page view in the audit log, once per visit of a page (not at every click)."""
+    if st.session_state.get("__viewed") == page:
+        return
+    st.session_state["__viewed"] = page
+    with store_engine(workspace.db_url).begin() as connection:
+        record(connection, account.actor, "view", f"page {page}", resolution=resolution)

@@ -1,0 +1,142 @@
+"""The admin's page: accounts, sessions, the audit log and the settings in force. No data."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import polars as pl
+import streamlit as st
+
+from mapping.accounts import (
+    ROLES,
+    accounts_table,
+    add_account,
+    end_all_sessions,
+    remove_account,
+    reset_password,
+)
+from mapping.audit import ACTIONS, audit_entries
+from mapping.errors import MappingError
+from mapping.peers import teams
+from mapping.settings import ENV_PREFIX, get_settings
+from views.access import TOKEN, require, store_engine
+from views.shared import open_or_explain, tr
+
+#: The settings an admin answers for: sessions, sign-in and disclosure control.
+ACCESS_SETTINGS = (
+    "session_idle_minutes",
+    "session_max_hours",
+    "max_failed_sign_ins",
+    "sign_in_window_minutes",
+    "min_count",
+    "epsilon_per_release",
+    "epsilon_per_quarter",
+    "delta_per_release",
+    "max_groups_per_person",
+    "max_contacts_per_month",
+)
+
+account = require("admin")  # the server refuses any other role
+t = tr()
+workspace = open_or_explain()
+engine = store_engine(workspace.db_url)
+st.title(t("admin.title"))
+st.caption(t("admin.intro"))
+accounts_tab, audit_tab, settings_tab = st.tabs(
+    [t("admin.accounts"), t("admin.audit"), t("admin.settings")]
+)
+
+with accounts_tab:
+    with engine.connect() as connection:
+        table = accounts_table(connection)
+    st.dataframe(
+        table.rename({name: t(f"admin.col_{name}") for name in table.columns}),
+        hide_index=True,
+        width="stretch",
+    )
+    add, reset, remove = st.columns(3, gap="medium")
+    with add, st.form("add-account", clear_on_submit=True):
+        st.subheader(t("admin.add"))
+        username = st.text_input(t("access.username"))
+        role = st.selectbox(t("roles.label"), ROLES, format_func=lambda r: t(f"roles.{r}"))
+        bound = st.multiselect(t("admin.teams"), teams(workspace), help=t("admin.teams_help"))
+        password = st.text_input(t("access.password"), type="password", help=t("admin.pw_help"))
+        again = st.text_input(t("admin.password_again"), type="password")
+        sso = st.text_input(t("admin.sso"), help=t("admin.sso_help"))
+        if st.form_submit_button(t("admin.add"), type="primary"):
+            try:
+                if password != again:
+                    raise MappingError(t("admin.passwords_differ"))
+                with engine.begin() as connection:
+                    added = add_account(
+                        connection,
+                        username,
+                        role,
+                        by=account.actor,
+                        password=password or None,
+                        teams=bound,
+                        sso_email=sso or None,
+                    )
+                st.success(t("admin.added", user=added.username))
+            except MappingError as exc:
+                st.error(t("admin.refused", error=exc))
+    names = table["username"].to_list()
+    with reset, st.form("reset-password", clear_on_submit=True):
+        st.subheader(t("admin.reset"))
+        who = st.selectbox(t("access.username"), names, key="reset-who")
+        password = st.text_input(t("access.password"), type="password", key="reset-pw")
+        again = st.text_input(t("admin.password_again"), type="password", key="reset-again")
+        if st.form_submit_button(t("admin.reset")):
+            try:
+                if password != again:
+                    raise MappingError(t("admin.passwords_differ"))
+                with engine.begin() as connection:
+                    reset_password(connection, who, password, by=account.actor)
+                st.success(t("admin.was_reset", user=who))
+            except MappingError as exc:
+                st.error(t("admin.refused", error=exc))
+    with remove, st.form("remove-account"):
+        st.subheader(t("admin.remove"))
+        who = st.selectbox(
+            t("access.username"), [n for n in names if n != account.username], key="remove-who"
+        )
+        sure = st.checkbox(t("admin.remove_sure"))
+        if st.form_submit_button(t("admin.remove")) and who:
+            if not sure:
+                st.warning(t("admin.tick_to_confirm"))
+            else:
+                with engine.begin() as connection:
+                    remove_account(connection, who, by=account.actor)
+                st.success(t("admin.removed", user=who))
+                st.rerun()
+    st.divider()
+    st.caption(t("admin.end_sessions_help"))
+    if st.button(t("admin.end_sessions"), icon=":material/logout:"):
+        with engine.begin() as connection:
+            ended = end_all_sessions(connection, by=account.actor, keep=st.session_state.get(TOKEN))
+        st.success(t("admin.sessions_ended", count=ended))
+
+with audit_tab:
+    st.caption(t("admin.audit_intro"))
+    actions = st.multiselect(t("admin.actions"), sorted(ACTIONS))
+    with engine.connect() as connection:
+        entries = audit_entries(connection, limit=5000)
+    if actions:
+        entries = entries.filter(pl.col("action").is_in(actions))
+    st.dataframe(entries, hide_index=True, width="stretch", height=520)
+
+with settings_tab:
+    st.caption(t("admin.settings_intro", prefix=ENV_PREFIX))
+    settings = get_settings()
+    defaults = type(settings)()
+    rows = [
+        {
+            t("admin.setting"): name,
+            t("admin.value"): str(getattr(settings, name)),
+            t("admin.default"): str(getattr(defaults, name)),
+            t("admin.variable"): ENV_PREFIX + name.upper(),
+        }
+        for name in (f.name for f in fields(settings))
+        if name in ACCESS_SETTINGS
+    ]
+    st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
