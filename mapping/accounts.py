@@ -21,7 +21,7 @@ import polars as pl
 import sqlalchemy as sa
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from mapping.audit import Actor, record
 from mapping.errors import InvalidInputError, MappingError
@@ -290,7 +290,7 @@ def _wait_seconds(
 
 
 def sign_in(
-    connection: Connection,
+    engine: Engine,
     username: str,
     password: str,
     *,
@@ -301,7 +301,8 @@ def sign_in(
 
     After ``max_failed_sign_ins`` failures within ``sign_in_window_minutes``, each attempt must
     wait (30 s, then twice as long after each further failure, 15 min at most) and an attempt
-    made too soon is refused without checking the password. Every failure is logged.
+    made too soon is refused without checking the password. Every failure is logged, in a
+    transaction of its own that is committed before the refusal is raised.
 
     Raises
     ------
@@ -311,10 +312,21 @@ def sign_in(
     settings = settings or get_settings()
     now = now or _now()
     name = username.strip().lower()[:64]
+    with engine.begin() as connection:
+        outcome = _check_password(connection, name, password, settings, now)
+    if isinstance(outcome, SignInRefusedError):
+        raise outcome
+    return outcome
+
+
+def _check_password(
+    connection: Connection, name: str, password: str, settings: Settings, now: dt.datetime
+) -> tuple[str, Account] | SignInRefusedError:
+    """Return a new session, or the refusal after recording it (the caller commits, then raises)."""
     _, wait = _wait_seconds(connection, name, settings, now)
     if wait:
         record(connection, Actor(name, "-"), "sign_in_failed", f"too soon: wait {wait} s")
-        raise SignInRefusedError(
+        return SignInRefusedError(
             f"too many wrong passwords for this account — wait {wait} seconds and try again",
             wait_seconds=wait,
         )
@@ -332,7 +344,7 @@ def sign_in(
         failures, wait = _wait_seconds(connection, name, settings, now)
         detail = f"wrong name or password ({failures} in a row)"
         record(connection, Actor(name, "-"), "sign_in_failed", detail)
-        raise SignInRefusedError("wrong username or password", wait_seconds=wait)
+        return SignInRefusedError("wrong username or password", wait_seconds=wait)
     if HASHER.check_needs_rehash(row.password_hash):
         connection.execute(
             users.update().where(users.c.id == row.id).values(password_hash=HASHER.hash(password))
@@ -354,7 +366,7 @@ def _start_session(connection: Connection, account: Account, now: dt.datetime, h
 
 
 def sign_in_sso(
-    connection: Connection, email: str, *, now: dt.datetime | None = None
+    engine: Engine, email: str, *, now: dt.datetime | None = None
 ) -> tuple[str, Account]:
     """Start a session for an address an identity provider has verified (``st.login``).
 
@@ -362,17 +374,19 @@ def sign_in_sso(
     the identity provider proves who the person is, the account says what they may see.
     """
     address = email.strip().lower()
-    row = connection.execute(
-        sa.select(users).where(users.c.sso_email == address, users.c.active)
-    ).first()
-    if row is None:
-        record(connection, Actor(address[:64], "-"), "sign_in_failed", "single sign-on: no account")
-        raise SignInRefusedError(
-            f"{address} has no account here — ask an admin to add one with "
-            f"`outreach-map user add NAME --role ROLE --sso {address}`"
-        )
-    account = _account(row)
-    return _start_session(connection, account, now or _now(), "single sign-on"), account
+    with engine.begin() as connection:
+        row = connection.execute(
+            sa.select(users).where(users.c.sso_email == address, users.c.active)
+        ).first()
+        if row is not None:
+            account = _account(row)
+            return _start_session(connection, account, now or _now(), "single sign-on"), account
+        detail = "single sign-on: no account"
+        record(connection, Actor(address[:64], "-"), "sign_in_failed", detail)
+    raise SignInRefusedError(
+        f"{address} has no account here — ask an admin to add one with "
+        f"`outreach-map user add NAME --role ROLE --sso {address}`"
+    )
 
 
 def demo_session(connection: Connection, role: str) -> tuple[str, Account]:

@@ -150,7 +150,7 @@ def account_token(path: Path, role: str = "coordinator", teams: Sequence[str] = 
                     password=TEST_PASSWORD,
                     teams=teams,
                 )
-            token, _ = sign_in(connection, name, TEST_PASSWORD)
+        token, _ = sign_in(engine, name, TEST_PASSWORD)
         return token
     finally:
         engine.dispose()

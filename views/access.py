@@ -138,8 +138,7 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
         submitted = st.form_submit_button(t("access.sign_in"), type="primary")
     if submitted:
         try:
-            with engine.begin() as connection:
-                token, _ = sign_in(connection, username, password)
+            token, _ = sign_in(engine, username, password)
         except SignInRefusedError as exc:
             if exc.wait_seconds and "wait" in str(exc):
                 st.error(t("access.wait", seconds=exc.wait_seconds))
@@ -175,8 +174,7 @@ def _single_sign_on(engine: Engine, t: Callable[..., str]) -> None:
         st.button(t("access.sign_out"), on_click=st.logout)
         return
     try:
-        with engine.begin() as connection:
-            token, _ = sign_in_sso(connection, email)
+        token, _ = sign_in_sso(engine, email)
     except SignInRefusedError:
         st.error(t("access.sso_no_account", email=email))
         st.button(t("access.sign_out"), on_click=st.logout)
