@@ -57,7 +57,7 @@ def test_a_new_workspace_is_private_to_its_owner(workspace: Workspace, tmp_path:
 
 
 def test_a_workspace_created_under_a_permissive_umask_is_still_private(
-    template_workspace: Path, tmp_path: Path, districts_file: Path
+    tmp_path: Path, districts_file: Path
 ) -> None:
     from mapping.area import districts_from_file, init_area
 
