@@ -1,6 +1,7 @@
-"""The ``outreach-map`` command line: init, import, summary, demo and serve.
+"""The ``outreach-map`` command line: init, import, summary, demo, serve, analyses and wipe.
 
-Exit codes: 0 on success (also when some rows were rejected), 2 for unusable input or arguments.
+Exit codes: 0 on success (also when some rows were rejected), 2 for unusable input or arguments,
+1 when a wipe could not destroy everything it tried to.
 """
 
 from __future__ import annotations
@@ -18,6 +19,20 @@ EXIT_OK = 0
 #: Network address the app listens on; 127.0.0.1 (this machine only) unless a deployment says.
 ADDRESS_ENV = "OUTREACH_MAP_ADDRESS"
 EXIT_UNUSABLE = 2
+#: Streamlit settings ``serve`` and ``demo`` pass on the command line, where they win over any
+#: other config file on the machine; ``.streamlit/config.toml`` holds the same values (a test
+#: checks they agree) and docs/security.md says why each is set.
+STREAMLIT_OPTIONS: dict[str, str] = {
+    "server.headless": "true",
+    "server.fileWatcherType": "none",
+    "server.enableStaticServing": "true",
+    "server.enableXsrfProtection": "true",
+    "server.enableCORS": "true",
+    "server.maxUploadSize": "200",
+    "client.showErrorDetails": "none",
+    "client.toolbarMode": "minimal",
+    "browser.gatherUsageStats": "false",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,11 +103,17 @@ def _parser() -> argparse.ArgumentParser:
     from mapping.cli_users import add_user_parser
 
     add_user_parser(sub)
+    _add_wipe_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code.
+
+    The umask is set first, so that every file a command creates — the store, reports, and
+    whatever the app started by ``serve`` writes — is readable by its owner only.
+    """
+    os.umask(0o077)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -208,27 +229,11 @@ def _run_app(workspace: Path, port: int) -> int:
         return EXIT_UNUSABLE
     env = {**os.environ, "OUTREACH_MAP_WORKSPACE": str(workspace)}
     address = os.environ.get(ADDRESS_ENV, "127.0.0.1")
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(app),
-        "--server.port",
-        str(port),
-        # A specific address (not 0.0.0.0) also stops Streamlit from asking an outside server
-        # for this machine's public IP address when it starts.
-        "--server.address",
-        address,
-        "--server.headless",
-        "true",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.enableStaticServing",
-        "true",
-    ]
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port)]
+    # A specific address (not 0.0.0.0) also stops Streamlit from asking an outside server
+    # for this machine's public IP address when it starts.
+    for option, value in {**STREAMLIT_OPTIONS, "server.address": address}.items():
+        command += [f"--{option}", value]
     print(
         f"starting the app on http://{address}:{port} (workspace {workspace}); Ctrl+C stops it",
         flush=True,
@@ -354,6 +359,51 @@ def _user(args: argparse.Namespace) -> int:
     return user_command(args)
 
 
+# --- wipe: destroy a workspace's data and key in an emergency (mapping/wipe.py) ----------------
+EXIT_WIPE_INCOMPLETE = 1
+
+
+def _add_wipe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    wipe = sub.add_parser(
+        "wipe", help="destroy the workspace's data and contact-code key (emergency)"
+    )
+    wipe.add_argument("--workspace", help="workspace folder (default: $OUTREACH_MAP_WORKSPACE)")
+    wipe.add_argument("--yes", action="store_true", help="really destroy it; there is no undo")
+
+
+def _wipe(args: argparse.Namespace) -> int:
+    from mapping.audit import Actor
+    from mapping.wipe import wipe_plan, wipe_workspace
+    from mapping.workspace import workspace_path
+
+    path = workspace_path(args.workspace)
+    if not args.yes:
+        plan = wipe_plan(path)
+        print(
+            f"outreach-map: error: this would destroy, with no undo, in {path}:\n"
+            + "".join(f"  {line}\n" for line in plan)
+            + "add --yes to wipe it",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
+    result = wipe_workspace(path, by=Actor.command_line().username)
+    for line in result.destroyed:
+        print(f"destroyed: {line}")
+    for line in result.failures:
+        print(f"FAILED: {line}", file=sys.stderr)
+    for line in result.notes:
+        print(f"note: {line}")
+    state = "wiped" if result.complete else "partly wiped (see FAILED above)"
+    print(
+        f"{path} {state} in {result.seconds:.2f} s "
+        f"({result.bytes_overwritten / 1e6:.1f} MB overwritten); "
+        "see docs/security.md for what a wipe cannot reach"
+    )
+    return EXIT_OK if result.complete else EXIT_WIPE_INCOMPLETE
+
+
+# --- end of wipe -------------------------------------------------------------------------------
+
 _COMMANDS = {
     "init": _init,
     "import": _import,
@@ -364,6 +414,7 @@ _COMMANDS = {
     "gaps": _gaps,
     "suggest-sites": _suggest_sites,
     "user": _user,
+    "wipe": _wipe,
 }
 
 if __name__ == "__main__":

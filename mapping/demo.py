@@ -20,7 +20,7 @@ from mapping.accounts import create_demo_accounts
 from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
 from mapping.readers import RawTable, mapping_from_file
 from mapping.visits import visits_from_table
-from mapping.workspace import CONFIG_NAME, Workspace, open_workspace
+from mapping.workspace import CONFIG_NAME, Workspace, is_wiped, open_workspace
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEMO_NAME = "Lima + Callao (demo)"
@@ -216,7 +216,7 @@ def build_demo(
     path: Path, *, echo: Callable[[str], object] = lambda _: None, end: dt.date | None = None
 ) -> Workspace:
     """Build the demo workspace at ``path`` (or reuse it if it is already built)."""
-    if (path / CONFIG_NAME).exists():
+    if (path / CONFIG_NAME).exists() and not is_wiped(path):
         echo(f"using the demo workspace at {path}")
         return open_workspace(path)
     echo(f"building the demo workspace at {path} ...")

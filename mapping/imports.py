@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from mapping.privacy import INVISIBLE_PATTERN, first_invisible, looks_like_phone
 from mapping.readers import ROW, ColumnMapping, RawTable, table_from_file
 from mapping.settings import get_settings
 from mapping.vocab import lookup, normalise
-from mapping.workspace import Workspace
+from mapping.workspace import PRIVATE_FILE, Workspace, make_private_dir
 
 REDACTED = "(redacted)"
 #: Values that mean "no answer": ODK/SurveyCTO write n/a for skipped questions.
@@ -686,9 +687,15 @@ def report_path(reports_dir: Path, kind: str, import_id: int) -> Path:
 
 
 def write_report(problems: Problems, path: Path) -> None:
-    """Write the rejection report (CSV, no coordinates, no contact codes) to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    problems.frame().write_csv(path)
+    """Write the rejection report (CSV, no coordinates, no contact codes) to ``path``.
+
+    The report is private to its owner (0600), in a folder private to its owner (0700).
+    """
+    make_private_dir(path.parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(descriptor, PRIVATE_FILE)
+    with os.fdopen(descriptor, "wb") as handle:
+        problems.frame().write_csv(handle)
 
 
 def file_digest(data: bytes) -> str:

@@ -9,6 +9,7 @@ import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -24,6 +25,11 @@ WORKSPACE_ENV = "OUTREACH_MAP_WORKSPACE"
 KEY_ENV = "OUTREACH_MAP_KEY"
 DB_ENV = "OUTREACH_MAP_DB"
 _MIN_KEY_LENGTH = 32
+#: The table of ``workspace.toml`` that says a workspace was wiped (see :mod:`mapping.wipe`).
+WIPED_TABLE = "wiped"
+#: Mode of every file the product writes into a workspace, and of its folders.
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 @dataclass(frozen=True)
@@ -82,22 +88,80 @@ def _default_db_url(path: Path) -> str:
     return os.environ.get(DB_ENV) or f"sqlite:///{path / DB_NAME}"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """Return the file of a SQLite store URL, or None for a server or in-memory store.
+
+    Examples
+    --------
+    >>> sqlite_file("sqlite:////srv/ws/outreach.db")
+    PosixPath('/srv/ws/outreach.db')
+    >>> sqlite_file("postgresql://outreach@db/outreach") is None
+    True
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``, readable and writable by its owner only (0600)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(descriptor, PRIVATE_FILE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and its parents) if missing, and make it private to its owner (0700)."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    path.chmod(PRIVATE_DIR)
+
+
+def read_config(path: Path) -> dict[str, object]:
+    """Return the parsed ``workspace.toml`` of ``path`` (empty if the folder has none)."""
+    config_file = path / CONFIG_NAME
+    if not config_file.exists():
+        return {}
+    return tomllib.loads(config_file.read_text(encoding="utf-8"))
+
+
+def is_wiped(path: Path) -> bool:
+    """Return whether ``path`` holds the marker of a workspace that was wiped."""
+    try:
+        return WIPED_TABLE in read_config(path)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def _readable_by_others(file: Path) -> bool:
+    return file.exists() and bool(file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
 def create_workspace(
     path: Path, *, name: str, resolution: int, db_url: str | None = None
 ) -> Workspace:
-    """Create the folder, its configuration, its key (mode 0600) and an empty, migrated store."""
+    """Create the folder, its configuration, its key and an empty, migrated store.
+
+    Everything is private to the owner: files 0600, the folder (when created here) and its
+    ``reports`` folder 0700. A folder that was wiped may be used again.
+    """
     check_resolution(resolution)
-    if (path / CONFIG_NAME).exists():
+    # a wiped folder may be used again: its marker is all it holds
+    if (path / CONFIG_NAME).exists() and not is_wiped(path):
         raise WorkspaceError(
             f"{path} is already a workspace — choose another folder, or delete this one first"
         )
-    path.mkdir(parents=True, exist_ok=True)
-    (path / REPORTS_DIR).mkdir(exist_ok=True)
+    if not path.exists():
+        path.mkdir(mode=PRIVATE_DIR, parents=True)
+    make_private_dir(path / REPORTS_DIR)
     url = db_url or _default_db_url(path)
     stored_url = "" if url == f"sqlite:///{path / DB_NAME}" else url
     if not os.environ.get(KEY_ENV):
         key_file = path / KEY_NAME
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(secrets.token_hex(32) + "\n")
     config = (
@@ -110,8 +174,12 @@ def create_workspace(
         "# empty means the SQLite file outreach.db in this folder\n"
         f"url = {_toml_string(stored_url)}\n"
     )
-    (path / CONFIG_NAME).write_text(config, encoding="utf-8")
+    write_private(path / CONFIG_NAME, config)
     workspace = Workspace(path=path, name=name, resolution=resolution, db_url=url)
+    store_file = sqlite_file(url)
+    if store_file is not None and not store_file.exists():
+        # SQLite creates its -wal and -shm files with the main file's mode: 0600 from the start
+        os.close(os.open(store_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     engine = workspace.engine()
     try:
         migrate(engine)
@@ -120,19 +188,41 @@ def create_workspace(
     return workspace
 
 
+_CREATE_HINT = (
+    "create one with `outreach-map init --workspace DIR --districts FILE ...` or "
+    "`outreach-map demo`"
+)
+
+
 def open_workspace(path: Path) -> Workspace:
-    """Open an existing workspace, checking its key file is readable only by its owner."""
+    """Open an existing workspace, checking its key and store are readable only by their owner."""
     config_file = path / CONFIG_NAME
     if not config_file.exists():
+        raise WorkspaceError(f"{path} is not a workspace (no {CONFIG_NAME}) — {_CREATE_HINT}")
+    config: dict[str, Any] = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    wiped = config.get(WIPED_TABLE)
+    if isinstance(wiped, dict):
+        when = str(wiped.get("at", "?"))[:10]
+        if not wiped.get("finished"):
+            raise WorkspaceError(
+                f"{path}: a wipe started on {when} did not finish — run "
+                f"`outreach-map wipe --workspace {path} --yes` again"
+            )
         raise WorkspaceError(
-            f"{path} is not a workspace (no {CONFIG_NAME}) — create one with "
+            f"{path} was wiped on {when} — nothing is left; create a new workspace with "
             "`outreach-map init --workspace DIR --districts FILE ...` or `outreach-map demo`"
         )
-    config = tomllib.loads(config_file.read_text(encoding="utf-8"))
     key_file = path / KEY_NAME
-    if key_file.exists() and key_file.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if _readable_by_others(key_file):
         raise WorkspaceError(f"{key_file} can be read by other users — run `chmod 600 {key_file}`")
     url = config.get("store", {}).get("url") or _default_db_url(path)
+    store_file = sqlite_file(url)
+    if store_file is not None:
+        for file in (store_file, *(Path(f"{store_file}{end}") for end in ("-wal", "-shm"))):
+            if _readable_by_others(file):
+                raise WorkspaceError(
+                    f"{file} (the store) can be read by other users — run `chmod 600 {file}`"
+                )
     return Workspace(
         path=path,
         name=str(config["area"]["name"]),
