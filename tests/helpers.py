@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+import h3
 import sqlalchemy as sa
 
 from mapping.imports import REPORT_COLUMNS, ImportResult
@@ -154,3 +158,51 @@ def account_token(path: Path, role: str = "coordinator", teams: Sequence[str] = 
         return token
     finally:
         engine.dispose()
+
+
+def folium_rings(html: str) -> list[list[tuple[float, float]]]:
+    """Return every polygon ring of the GeoJSON layers in a folium map's HTML, as (lat, lng)."""
+    rings: list[list[tuple[float, float]]] = []
+    for block in re.findall(r"_add\((\{.*?\})\);\n", html, re.S):
+        layer = json.loads(block)
+        for feature in layer.get("features", []):
+            geometry = feature.get("geometry") or {}
+            polygons = {"Polygon": [geometry.get("coordinates")], "MultiPolygon": None}.get(
+                geometry.get("type", ""), []
+            )
+            if geometry.get("type") == "MultiPolygon":
+                polygons = geometry["coordinates"]
+            for polygon in polygons or []:
+                rings += [[(lat, lng) for lng, lat in ring] for ring in polygon]
+    return rings
+
+
+def drawn_cells(rings: Iterable[Sequence[tuple[float, float]]]) -> dict[int, int]:
+    """Return the H3 cells that drawn rings are exactly the outline of, with their resolution.
+
+    A ring of 5 or 6 distinct corners is compared, to 5 decimals, with the outline of the
+    cell holding its centre at each resolution; district outlines have far more corners.
+    """
+    found: dict[int, int] = {}
+    for ring in rings:
+        corners = {(round(lat, 5), round(lng, 5)) for lat, lng in ring}
+        if not 5 <= len(corners) <= 6:
+            continue
+        lat = sum(c[0] for c in corners) / len(corners)
+        lng = sum(c[1] for c in corners) / len(corners)
+        for resolution in range(16):
+            cell = h3.latlng_to_cell(lat, lng, resolution)
+            outline = {(round(a, 5), round(b, 5)) for a, b in h3.cell_to_boundary(cell)}
+            if outline == corners:
+                found[h3.str_to_int(cell)] = resolution
+                break
+    return found
+
+
+def app_maps(at: Any) -> list[str]:
+    """Return the HTML of every folium map an AppTest run drew (st_folium's payload)."""
+    return [
+        json.loads(element.proto.json_args)["script"]
+        for element in at.get("component_instance")
+        if element.proto.component_name == "streamlit_folium.st_folium"
+    ]

@@ -19,6 +19,7 @@ from mapping.audit import ACTIONS, audit_entries
 from mapping.errors import MappingError
 from mapping.peers import teams
 from mapping.settings import ENV_PREFIX, get_settings
+from mapping.wipe import wipe_plan, wipe_workspace
 from views.access import TOKEN, require, store_engine
 from views.shared import open_or_explain, tr
 
@@ -42,8 +43,8 @@ workspace = open_or_explain()
 engine = store_engine(workspace.db_url)
 st.title(t("admin.title"))
 st.caption(t("admin.intro"))
-accounts_tab, audit_tab, settings_tab = st.tabs(
-    [t("admin.accounts"), t("admin.audit"), t("admin.settings")]
+accounts_tab, audit_tab, settings_tab, wipe_tab = st.tabs(
+    [t("admin.accounts"), t("admin.audit"), t("admin.settings"), t("admin.wipe")]
 )
 
 with accounts_tab:
@@ -140,3 +141,26 @@ with settings_tab:
         if name in ACCESS_SETTINGS
     ]
     st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
+
+with wipe_tab:
+    st.warning(t("admin.wipe_intro"), icon=":material/warning:")
+    st.markdown("\n".join(f"- `{line}`" for line in wipe_plan(workspace.path)))
+    with st.form("wipe"):
+        typed = st.text_input(t("admin.wipe_type", name=workspace.name))
+        if st.form_submit_button(t("admin.wipe_button"), type="primary"):
+            if typed.strip() != workspace.name:
+                st.error(t("admin.wipe_mismatch", name=workspace.name))
+            else:
+                store_engine(workspace.db_url).dispose()
+                result = wipe_workspace(workspace.path, by=account.username)
+                # nothing read before the wipe may be served from memory afterwards
+                st.cache_data.clear()
+                st.cache_resource.clear()
+                st.session_state.clear()
+                if result.complete:
+                    st.success(t("admin.wiped", seconds=f"{result.seconds:.1f}"))
+                else:
+                    st.error(t("admin.wipe_failed", failures="; ".join(result.failures)))
+                for note in result.notes:
+                    st.info(note)
+                st.stop()
