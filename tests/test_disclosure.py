@@ -135,9 +135,9 @@ def test_a_k_under_5_is_refused(k: int, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_other_bad_parameters_are_refused() -> None:
-    with pytest.raises(InvalidInputError, match="ε per release 4.0 must be above 0 and at most"):
+    with pytest.raises(InvalidInputError, match=r"ε per release 4\.0 must be above 0 and at most"):
         DisclosureParameters(epsilon=4.0)
-    with pytest.raises(InvalidInputError, match="δ per release 0 is not between 0 and 1"):
+    with pytest.raises(InvalidInputError, match=r"δ per release 0 is not between 0 and 1"):
         DisclosureParameters(delta=0)
     with pytest.raises(InvalidInputError, match="contribution bounds 0 groups and 5 contacts"):
         DisclosureParameters(max_groups=0)
