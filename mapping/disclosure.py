@@ -717,11 +717,7 @@ def export(
             from mapping.peers import local_now
 
             today = local_now().date()
-        chosen = releasable_period(period, today) if _PERIOD.match(period.strip()) else None
-        if chosen is None:
-            raise InvalidInputError(
-                f"period {period!r} is not a calendar month or quarter — write 2026-07 or 2026-Q3"
-            )
+        chosen = releasable_period(period, today)
         counts = raw_counts(workspace, chosen, level, measure, params=params)
         level = parse_level(level, workspace.resolution)
         table = counts.select(
