@@ -45,6 +45,11 @@ CLUSTERS: tuple[tuple[str, float, float, float, str, str], ...] = (
     ("Panamericana Norte", -11.8900, -77.0650, 0.010, "highway", "T5"),
 )
 TEAMS = ("T1", "T2", "T3", "T4", "T5", "T6")
+#: Synthetic visits a day, and contact codes per hotspot: enough people per district and
+#: quarter for the differentially private reach (threshold about 73, docs/disclosure.md) to
+#: show most visited districts.
+VISITS_PER_DAY = 120
+CONTACTS_PER_HOTSPOT = 100
 
 
 def _hotspot_registry(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
@@ -91,11 +96,12 @@ def synthetic_visits(
 ) -> pl.DataFrame:
     """Return a year of synthetic visits as text columns, the way a field export would come.
 
-    The programme has six teams of four peer educators, mostly evening and night outreach,
-    returning contacts identified by synthetic codes, 12 % phone/SMS/online contacts without
-    location, and three stories for the coverage tools to find: hotspots in Villa El Salvador
-    not visited for months (overdue), an unregistered cluster in Ate in the last two months
-    (emerging), and a Callao hotspot whose visits stop after a raid (fading).
+    The programme has six teams of four peer educators (:data:`VISITS_PER_DAY` visits a day),
+    mostly evening and night outreach, returning contacts identified by synthetic codes, 12 %
+    phone/SMS/online contacts without location, and three stories for the coverage tools to
+    find: hotspots in Villa El Salvador not visited for months (overdue), an unregistered
+    cluster in Ate in the last two months (emerging), and a Callao hotspot whose visits stop
+    after a raid (fading).
     """
     rng = np.random.default_rng(seed)
     end = end or dt.date.today()
@@ -103,7 +109,7 @@ def synthetic_visits(
     hotspots = registry.to_dicts()
     n_hot = len(hotspots)
     weights = np.array([h["size_max"] for h in hotspots], dtype=float)
-    n = 60 * days
+    n = VISITS_PER_DAY * days
     pick = rng.choice(n_hot, size=n, p=weights / weights.sum())
     day_offset = rng.integers(0, days, size=n)
     dates = np.array([start + dt.timedelta(days=int(d) + 1) for d in range(days)])[day_offset]
@@ -120,7 +126,7 @@ def synthetic_visits(
     teams = np.array([h["team"] for h in hotspots])[pick]
     pe_index = rng.integers(1, 5, size=n)
     peer = np.char.add(np.char.add("PE-", teams), np.char.add("-", pe_index.astype(str)))
-    contacts_per_hotspot = 40
+    contacts_per_hotspot = CONTACTS_PER_HOTSPOT
     local = np.minimum(rng.zipf(1.6, size=n), contacts_per_hotspot) - 1
     codes = np.array(
         [

@@ -21,3 +21,7 @@ class ResolutionError(InvalidInputError):
 
 class WorkspaceError(MappingError, RuntimeError):
     """A workspace is missing, not initialised, already initialised, or its key is missing."""
+
+
+class PrivacyBudgetError(InvalidInputError):
+    """A differentially private release would spend more privacy budget than is left."""

@@ -1,49 +1,50 @@
-"""What a funder may see of reach: unique contacts per district and quarter, disclosure-controlled.
+"""What a funder may see of reach: people reached per district and quarter, with targets.
 
-Reach is released per calendar quarter only, per district (no cell), through a
-:class:`DisclosureRule`. Until the access-control release brings differential privacy, the rule
-is :class:`SuppressAndRound`: a figure under k (11) is hidden and the others are rounded to 5.
-Totals and trends are sums of released figures, never of raw counts, so subtracting one
-published number from another gives only published numbers. The rule, its parameters and what
-it does not protect against are in docs/reach.md.
+Reach is released per finished calendar quarter, per district (no cell), through the
+differentially private releases of :mod:`mapping.disclosure` (measure ``people``, level
+``district``): each quarter's release is made once, on the first view, stored in the
+privacy-budget ledger, and shown again as stored. A district below the noisy threshold is
+hidden, and looks the same as one with nobody. Totals and trends are sums of released figures,
+never of raw counts. The rule, its parameters and what it does not protect against are in
+docs/reach.md and docs/disclosure.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
+from typing import cast
 
 import folium
 import polars as pl
+import sqlalchemy as sa
 from branca.element import MacroElement
 from folium.template import Template
 
+from mapping import store
+from mapping.audit import Actor
 from mapping.coverage import (
     NO_LOCATION,
     OUTSIDE_AREA,
     CoverageOptions,
     coverage_from_data,
-    epoch_day,
     load_coverage_data,
 )
 from mapping.coverage_map import SELECTED_COLOUR, cells_map
-from mapping.errors import InvalidInputError
+from mapping.disclosure import DISTRICT, DisclosureParameters, release
+from mapping.errors import InvalidInputError, PrivacyBudgetError
 from mapping.maps import DEFAULT_ASSETS_URL, GeoJSON
 from mapping.periods import Period, parse_period
 from mapping.settings import Settings
 from mapping.workspace import Workspace
 
-#: Quarters a release offers at most: the latest one with visits and those before it.
+#: Finished quarters the page offers at most: the latest one and those before it.
 QUARTERS = 6
-#: Released counts are multiples of this.
+#: Targets from the size estimate are multiples of this.
 ROUNDING_BASE = 5
-#: The smallest k a deployment may set: below it a figure could describe two or three people.
-LOWEST_MIN_COUNT = 5
 #: Optional file in the workspace folder with agreed targets (``district_id,quarter,target``).
 TARGETS_FILE = "targets.csv"
 TARGET_COLUMNS = ("district_id", "quarter", "target")
@@ -51,14 +52,8 @@ TARGET_COLUMNS = ("district_id", "quarter", "target")
 
 @dataclass(frozen=True)
 class ReachSettings(Settings):
-    """The deployment settings plus those of the interim reach rule (``OUTREACH_MAP_*``).
+    """The deployment settings plus the target share of the reach page (``OUTREACH_MAP_*``)."""
 
-    They live here rather than in :class:`mapping.settings.Settings` until the access-control
-    release replaces the interim rule (docs/reach.md).
-    """
-
-    #: k: the least number of people a released figure may describe; smaller counts are hidden.
-    min_count: int = 11
     #: Share of a district's estimated number of sex workers taken as its quarterly target.
     target_share: float = 0.8
 
@@ -68,79 +63,11 @@ def _round_to_base(values: pl.Expr) -> pl.Expr:
     return ((values / ROUNDING_BASE + 0.5).floor() * ROUNDING_BASE).cast(pl.Int64)
 
 
-class DisclosureRule(Protocol):
-    """How raw counts of people become figures that may leave the organisation.
-
-    The access-control release swaps :class:`SuppressAndRound` for a differentially private
-    mechanism with the same method; everything built on a release (totals, trends, tables,
-    maps) uses released figures only, so it stays as it is.
-    """
-
-    @property
-    def min_count(self) -> int:
-        """Counts of people under this are never released as such."""
-        ...
-
-    def release(self, counts: pl.Series) -> pl.Series:
-        """Return the released figure of each count (``Int64``; null where it is hidden)."""
-        ...
-
-
-@dataclass(frozen=True)
-class SuppressAndRound:
-    """The interim rule: a count under ``min_count`` is hidden, the others rounded to 5.
-
-    A released figure is never below the smallest multiple of 5 at or above ``min_count``
-    (15 for k = 11): rounding 11 down to 10 would show a number under k, which the page says
-    it never does.
-
-    Examples
-    --------
-    >>> rule = SuppressAndRound(min_count=11)
-    >>> rule.release(pl.Series([0.0, 10.9, 11.0, 17.4, 17.5, 23.0, 142.6])).to_list()
-    [None, None, 15, 15, 20, 25, 145]
-    >>> SuppressAndRound(min_count=3)
-    Traceback (most recent call last):
-    ...
-    mapping.errors.InvalidInputError: minimum count k = 3 is below 5: ...
-    """
-
-    min_count: int = 11
-
-    def __post_init__(self) -> None:
-        if self.min_count < LOWEST_MIN_COUNT:
-            raise InvalidInputError(
-                f"minimum count k = {self.min_count} is below {LOWEST_MIN_COUNT}: figures about "
-                f"fewer than {LOWEST_MIN_COUNT} people could be released — set "
-                f"OUTREACH_MAP_MIN_COUNT to {LOWEST_MIN_COUNT} or more (11 by default)"
-            )
-
-    @property
-    def smallest(self) -> int:
-        """The smallest figure this rule releases."""
-        return math.ceil(self.min_count / ROUNDING_BASE) * ROUNDING_BASE
-
-    def release(self, counts: pl.Series) -> pl.Series:
-        """Return each count hidden (null) under ``min_count``, else rounded to 5."""
-        count = pl.col("count")
-        return (
-            pl.DataFrame({"count": counts.cast(pl.Float64)})
-            .select(
-                pl.when(count >= self.min_count)
-                .then(pl.max_horizontal(_round_to_base(count), pl.lit(self.smallest)))
-                .otherwise(None)
-                .cast(pl.Int64)
-                .alias(counts.name)
-            )
-            .to_series()
-        )
-
-
 @dataclass(frozen=True)
 class ReachOptions:
-    """The rule figures pass, the share of the estimate a target is, and quarters offered."""
+    """The release parameters, the share of the estimate a target is, and quarters offered."""
 
-    rule: DisclosureRule = SuppressAndRound()
+    params: DisclosureParameters = field(default_factory=DisclosureParameters)
     target_share: float = 0.8
     quarters: int = QUARTERS
 
@@ -169,7 +96,7 @@ class ReachOptions:
         """
         settings = settings or cast(ReachSettings, ReachSettings.from_env())
         return cls(
-            rule=SuppressAndRound(min_count=settings.min_count),
+            params=DisclosureParameters.from_settings(settings),
             target_share=settings.target_share,
         )
 
@@ -208,23 +135,31 @@ def reach_quarters(first: dt.date, last: dt.date, *, count: int = QUARTERS) -> l
 class ReachRelease:
     """Reach as it may leave the organisation: released figures only, nothing raw.
 
-    ``figures`` has one row per quarter and district (every district of the area, whether it
-    had visits or not), one ``_no_location`` row per quarter (phone, SMS and online contacts)
-    and an ``_outside_area`` row where one is released. Columns: ``quarter``, ``district_id``,
-    ``district``, ``reach`` (null: hidden), ``target``, ``target_source`` (``estimate`` or
-    ``targets.csv``) and ``percent`` (of the target, from the released figures).
+    ``figures`` has one row per finished quarter and district (every district of the area,
+    whether it had visits or not), one ``_no_location`` row per quarter (phone, SMS and online
+    contacts) and an ``_outside_area`` row where one is released. Columns: ``quarter``,
+    ``district_id``, ``district``, ``reach`` (null: not released), ``target``,
+    ``target_source`` (``estimate`` or ``targets.csv``) and ``percent`` (of the target, from the
+    released figures). ``refused`` names the quarters whose release the privacy budget refused,
+    with the reason (their figures are all null).
     """
 
     quarters: tuple[Period, ...]
-    #: The day figures are measured at (a quarter not yet over is measured to this day).
+    #: The day the release was asked for: the quarter holding it is not offered.
     today: dt.date
-    rule: DisclosureRule
+    #: k: no released figure rests on fewer people.
+    min_count: int
     target_share: float
     figures: pl.DataFrame
+    refused: tuple[tuple[str, str], ...] = ()
 
     def is_complete(self, quarter: str) -> bool:
-        """Say whether ``quarter`` had ended on :attr:`today`."""
+        """Say whether ``quarter`` had ended on :attr:`today` (every offered quarter has)."""
         return parse_period(quarter).end < self.today
+
+    def refusal(self, quarter: str) -> str | None:
+        """Return why the privacy budget refused ``quarter``'s release, if it did."""
+        return dict(self.refused).get(quarter)
 
     def totals(self) -> pl.DataFrame:
         """Return per quarter the sum of the released figures and of the targets.
@@ -250,46 +185,77 @@ class ReachRelease:
         )
 
 
-def _raw_reach(
-    workspace: Workspace, today: dt.date, count: int, options: CoverageOptions
-) -> tuple[list[Period], pl.DataFrame]:
-    """Return the quarters offered and their raw reach, never released as such.
+def _visit_days(workspace: Workspace, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """Return the first and last visit day up to ``today`` (``None`` without visits)."""
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            day = store.visits.c.visit_date
+            first, last = connection.execute(
+                sa.select(sa.func.min(day), sa.func.max(day)).where(day <= today)
+            ).one()
+    finally:
+        engine.dispose()
+    return _as_day(first), _as_day(last)
 
-    Per quarter and district: unique contacts and the size estimate.
 
-    Visits are read once (the whole history to today); each quarter's reach is the coverage
-    analytics' reach for it (docs/coverage.md: a cell crossing a district boundary counts by
-    area share, so a district's reach is an expected number of distinct contacts).
+def reach_stamp(workspace: Workspace) -> tuple[int, ...]:
+    """Return what changes when the reach could change: imports, releases, the hotspot registry.
+
+    Unlike the store file's own stamp, an entry of the audit log changes nothing here, so a page
+    that records a refused release does not recompute (and record it again) on every rerun.
     """
-    data = load_coverage_data(workspace, quarter_of(today), today=today)
-    # the store may hold visits dated after today in this quarter: they are not reach yet
-    data = replace(data, visits=data.visits.filter(pl.col("day") <= epoch_day(today)))
-    if data.visits.is_empty():
-        return [], pl.DataFrame()
-    days = data.visits["day"].cast(pl.Date)
-    quarters = reach_quarters(days.min(), days.max(), count=count)  # type: ignore[arg-type]
-    frames = []
-    for quarter in quarters:
-        # CoverageData holds the visits up to its period's end: cut them for each quarter
-        of_quarter = replace(
-            data,
-            period=quarter,
-            as_of=min(quarter.end, today),
-            visits=data.visits.filter(pl.col("day") <= epoch_day(quarter.end)),
-        )
-        districts = coverage_from_data(of_quarter, options).districts
-        frames.append(
-            districts.select(
-                pl.lit(quarter.label).alias("quarter"),
-                "district_id",
-                "district",
-                "contacts",
-                "estimate_source",
-                "estimate_min",
-                "estimate_max",
-            )
-        )
-    return quarters, pl.concat(frames, how="diagonal_relaxed")
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            stamp: list[int] = []
+            for column in (store.imports.c.id, store.privacy_releases.c.id):
+                stamp += connection.execute(
+                    sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(column), 0))
+                ).one()
+            h = store.hotspots.c
+            stamp += connection.execute(
+                sa.select(
+                    sa.func.count(), sa.func.coalesce(sa.func.sum(h.fingerprint % 1000003), 0)
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    return tuple(int(value) for value in stamp)
+
+
+def _as_day(value: object) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def finished_quarters(first: dt.date, today: dt.date, *, count: int = QUARTERS) -> list[Period]:
+    """Return up to ``count`` quarters that ended before ``today``, oldest first.
+
+    None starts before the quarter of ``first`` (the first visit); the quarter holding
+    ``today`` is never offered: its figures would change, and a fresh release would need fresh
+    noise and budget.
+
+    Examples
+    --------
+    >>> [q.label for q in finished_quarters(dt.date(2025, 12, 3), dt.date(2026, 12, 2))]
+    ['2025-Q4', '2026-Q1', '2026-Q2', '2026-Q3']
+    """
+    last = quarter_of(today).previous()
+    if last.end < first:
+        return []
+    return reach_quarters(first, last.start, count=count)
+
+
+def _estimates(
+    workspace: Workspace, quarter: Period, today: dt.date, options: CoverageOptions
+) -> pl.DataFrame:
+    """Return each district's size estimate (the registry as it is now), for targets only."""
+    data = load_coverage_data(workspace, quarter, today=today)
+    return coverage_from_data(data, options).districts.select(
+        "district_id", "district", "estimate_source", "estimate_min", "estimate_max"
+    )
 
 
 def _estimate_targets(options: ReachOptions) -> pl.Expr:
@@ -302,7 +268,7 @@ def _estimate_targets(options: ReachOptions) -> pl.Expr:
     mid = (pl.col("estimate_min") + pl.col("estimate_max")) / 2
     target = _round_to_base(mid * options.target_share)
     usable = (pl.col("estimate_source") == "hotspots") & (
-        pl.col("estimate_min") >= options.rule.min_count
+        pl.col("estimate_min") >= options.params.min_count
     )
     return pl.when(usable & (target > 0)).then(target).otherwise(None).cast(pl.Int64)
 
@@ -378,39 +344,66 @@ def targets_from_file(path: Path, districts: list[str]) -> pl.DataFrame:
 def reach_release(
     workspace: Workspace,
     *,
+    actor: Actor,
     options: ReachOptions | None = None,
     coverage_options: CoverageOptions | None = None,
     today: dt.date | None = None,
 ) -> ReachRelease:
-    """Compute the funder's reach: released figures per district and quarter, with targets.
+    """Return the funder's reach: released figures per district and finished quarter, with targets.
 
-    The quarters are the last :data:`QUARTERS` calendar quarters up to the one holding the
-    latest visit, none before the one holding the first (a quarter without visits in between
-    is offered, its figures all hidden: a pause in outreach shows); the current quarter is
-    measured to ``today``. Each figure passes ``options.rule``; targets
-    come from :data:`TARGETS_FILE` in the workspace folder where it names the district and
-    quarter, else from the size estimate (:func:`_estimate_targets`).
+    The quarters are the last :data:`QUARTERS` calendar quarters that ended before ``today``,
+    none before the one holding the first visit (a quarter without visits in between is
+    offered: a pause in outreach shows). Each quarter's figures are the differentially private
+    release of people by district (:func:`mapping.disclosure.release`), made by ``actor`` on
+    the first call and returned as stored afterwards; a quarter whose budget is spent is in
+    :attr:`ReachRelease.refused`. Targets come from :data:`TARGETS_FILE` in the workspace folder
+    where it names the district and quarter, else from the size estimate
+    (:func:`_estimate_targets`).
     """
     options = options or ReachOptions.from_settings()
-    today = today or dt.date.today()
-    quarters, raw = _raw_reach(
-        workspace, today, options.quarters, coverage_options or CoverageOptions.from_settings()
-    )
+    if today is None:
+        from mapping.peers import local_now
+
+        today = local_now().date()
+    params = options.params
+    first, _ = _visit_days(workspace, today)
+    quarters = finished_quarters(first, today, count=options.quarters) if first else []
     if not quarters:
-        return ReachRelease((), today, options.rule, options.target_share, _empty_figures())
-    # every quarter has its no-location row, released or hidden like a district
-    labels = pl.DataFrame({"quarter": [q.label for q in quarters]})
-    unplaced = labels.join(
-        raw.filter(pl.col("district_id") == NO_LOCATION), on="quarter", how="left"
-    ).with_columns(pl.lit(NO_LOCATION).alias("district_id"), pl.col("contacts").fill_null(0.0))
-    raw = pl.concat(
-        [raw.filter(pl.col("district_id") != NO_LOCATION), unplaced], how="diagonal_relaxed"
+        return ReachRelease((), today, params.min_count, options.target_share, _empty_figures())
+    estimates = _estimates(
+        workspace, quarters[-1], today, coverage_options or CoverageOptions.from_settings()
     )
-    released = raw.with_columns(
-        options.rule.release(raw["contacts"]).alias("reach"),
+    districts = estimates.filter(~pl.col("district_id").str.starts_with("_"))
+    frames, refused = [], []
+    for quarter in quarters:
+        try:
+            made = release(
+                workspace,
+                quarter.label,
+                DISTRICT,
+                "people",
+                actor=actor,
+                today=today,
+                params=params,
+            )
+            figures = made.figures
+        except PrivacyBudgetError as exc:
+            refused.append((quarter.label, str(exc)))
+            figures = pl.DataFrame(schema={"key": pl.String, "value": pl.Int64})
+        rows = pl.concat(
+            [
+                districts,
+                pl.DataFrame({"district_id": [NO_LOCATION, OUTSIDE_AREA], "district": ["", ""]}),
+            ],
+            how="diagonal_relaxed",
+        ).join(
+            figures.rename({"key": "district_id", "value": "reach"}), on="district_id", how="left"
+        )
+        frames.append(rows.with_columns(pl.lit(quarter.label).alias("quarter")))
+    released = pl.concat(frames, how="diagonal_relaxed").with_columns(
         _estimate_targets(options).alias("target"),
         pl.lit("estimate").alias("target_source"),
-    ).drop("contacts", "estimate_source", "estimate_min", "estimate_max")
+    )
     # the outside-area row shows only when released: its absence says nothing about 0 or 1-10
     released = released.filter(
         (pl.col("district_id") != OUTSIDE_AREA) | pl.col("reach").is_not_null()
@@ -444,7 +437,9 @@ def reach_release(
     figures = figures.sort("quarter", "__special", "district", "district_id").select(
         *_FIGURE_COLUMNS
     )
-    return ReachRelease(tuple(quarters), today, options.rule, options.target_share, figures)
+    return ReachRelease(
+        tuple(quarters), today, params.min_count, options.target_share, figures, tuple(refused)
+    )
 
 
 _FIGURE_COLUMNS = {
@@ -489,7 +484,7 @@ def reach_table(release: ReachRelease, quarter: str, t: Callable[..., str]) -> p
     Hidden figures are empty with the note "fewer than k"; the CSV download is this table
     (:func:`reach_csv`), so it says exactly what the page says.
     """
-    hidden = t("reach.hidden", k=release.rule.min_count)
+    hidden = t("reach.hidden", k=release.min_count)
     rows = release.figures.filter(pl.col("quarter") == quarter).select(
         _place_name(t).alias("district"),
         "reach",
@@ -577,7 +572,7 @@ def reach_breaks(release: ReachRelease) -> tuple[int, ...]:
     Examples
     --------
     >>> figures = pl.DataFrame({"district_id": ["a"] * 6, "reach": [15, 20, 40, 80, 120, None]})
-    >>> reach_breaks(ReachRelease((), dt.date(2026, 1, 1), SuppressAndRound(), 0.8, figures))
+    >>> reach_breaks(ReachRelease((), dt.date(2026, 1, 1), 11, 0.8, figures))
     (15, 20, 40, 80)
     """
     values = release.figures.filter(~pl.col("district_id").str.starts_with("_"))["reach"]
@@ -622,7 +617,7 @@ def reach_layer(
         row["district_id"]: row
         for row in release.figures.filter(pl.col("quarter") == quarter).iter_rows(named=True)
     }
-    hidden = t("reach.hidden", k=release.rule.min_count)
+    hidden = t("reach.hidden", k=release.min_count)
     features = []
     for feature in outlines["features"]:
         district_id = feature["properties"]["id"]
@@ -656,10 +651,10 @@ def reach_legend(release: ReachRelease, quarter: str, t: Callable[..., str]) -> 
     breaks = reach_breaks(release)
     parts = [f"<h4>{html.escape(t('reach.legend_title', quarter=quarter))}</h4>"]
     for index, low in enumerate(breaks):
-        high = breaks[index + 1] - ROUNDING_BASE if index + 1 < len(breaks) else None
+        high = breaks[index + 1] - 1 if index + 1 < len(breaks) else None
         text = f"{low:,}+" if high is None else f"{low:,}" if high == low else f"{low:,}–{high:,}"
         parts.append(f'<div><i style="background:{REACH_COLOURS[index]}"></i>{text}</div>')
-    hidden = t("reach.hidden", k=release.rule.min_count)
+    hidden = t("reach.hidden", k=release.min_count)
     parts.append(f'<div><i style="{_HIDDEN_SWATCH}"></i>{html.escape(hidden)}</div>')
     return "".join(parts)
 

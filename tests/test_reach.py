@@ -1,4 +1,4 @@
-"""The funder's reach: released figures checked by hand, the rule, targets, the CSV, an attack.
+"""The funder's reach: differentially private figures per finished quarter, targets, the CSV.
 
 The area is the real Lima/Callao workspace (empty), with visits imported through the real
 pipeline into three neighbouring districts (San Isidro, La Victoria, San Borja) at points whose
@@ -18,11 +18,13 @@ import h3
 import polars as pl
 import pytest
 import shapely
-from helpers import DISTRICTS_SOURCE, csv_text
+from helpers import DISTRICTS_SOURCE, copy_workspace, csv_text
 from streamlit.testing.v1 import AppTest
 
 from mapping.area import hotspots_from_file
+from mapping.audit import Actor
 from mapping.coverage import NO_LOCATION, coverage
+from mapping.disclosure import DisclosureParameters, ledger
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
 from mapping.maps import DEFAULT_ASSETS_URL, district_layers
@@ -33,7 +35,6 @@ from mapping.reach import (
     ReachOptions,
     ReachRelease,
     ReachSettings,
-    SuppressAndRound,
     reach_csv,
     reach_layer,
     reach_legend,
@@ -47,21 +48,26 @@ from mapping.workspace import Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
-TODAY = dt.date(2026, 6, 15)  # 2026-Q2 has not ended
+TODAY = dt.date(2026, 7, 15)  # 2026-Q2 has ended, 2026-Q3 has not
+FUNDER = Actor("funder-1", "funder")
 SAN_ISIDRO, LA_VICTORIA, SAN_BORJA, SAN_LUIS = "PE-150131", "PE-150115", "PE-150130", "PE-150134"
 HEADER = ("date", "peer_educator", "team", "channel", "latitude", "longitude", "contact_code")
-#: Unique contacts per district and quarter in the hand-made visits, and what is released
-#: (k = 11: under 11 hidden, others to the nearest 5, never under 15).
+#: Unique contacts per district and quarter in the hand-made visits. With k = 11 and the
+#: default budget the noisy threshold is 73 (docs/disclosure.md): the large ones are released
+#: within a few people of the truth, the small ones never.
 PLAN = {
-    ("2026-Q1", SAN_ISIDRO): (23, 25),
-    ("2026-Q1", LA_VICTORIA): (11, 15),
-    ("2026-Q1", SAN_BORJA): (7, None),
-    ("2026-Q1", NO_LOCATION): (14, 15),
-    ("2026-Q2", SAN_ISIDRO): (13, 15),
-    ("2026-Q2", LA_VICTORIA): (18, 20),
-    ("2026-Q2", SAN_BORJA): (12, 15),
-    ("2026-Q2", NO_LOCATION): (3, None),
+    ("2026-Q1", SAN_ISIDRO): 130,
+    ("2026-Q1", LA_VICTORIA): 11,
+    ("2026-Q1", SAN_BORJA): 7,
+    ("2026-Q1", NO_LOCATION): 14,
+    ("2026-Q2", SAN_ISIDRO): 13,
+    ("2026-Q2", LA_VICTORIA): 180,
+    ("2026-Q2", SAN_BORJA): 12,
+    ("2026-Q2", NO_LOCATION): 3,
+    ("2026-Q3", SAN_BORJA): 200,
 }
+#: The noise is discrete Laplace with scale 3: |noise| > 30 has a chance of about e^-10.
+NOISE = 30
 
 
 def inner_point(district_id: str) -> tuple[float, float]:
@@ -108,7 +114,7 @@ def import_visits(workspace: Workspace, rows: list[tuple[object, ...]], name: st
 def area(workspace: Workspace) -> Workspace:
     """The Lima workspace with the visits of :data:`PLAN`, one old visit, and hotspots."""
     rows: list[tuple[object, ...]] = []
-    for (quarter, district), (contacts, _) in PLAN.items():
+    for (quarter, district), contacts in PLAN.items():
         # Q2's contacts in San Isidro are Q1's people again: each quarter counts on its own
         prefix = f"{district}-Q1" if (quarter, district) == ("2026-Q2", SAN_ISIDRO) else None
         rows += visit_rows(quarter, district, contacts, prefix or f"{district}-{quarter}")
@@ -135,7 +141,7 @@ def area(workspace: Workspace) -> Workspace:
 
 @pytest.fixture
 def release(area: Workspace) -> ReachRelease:
-    return reach_release(area, options=ReachOptions(), today=TODAY)
+    return reach_release(area, actor=FUNDER, options=ReachOptions(), today=TODAY)
 
 
 def figure(release: ReachRelease, quarter: str, district_id: str) -> dict[str, object]:
@@ -151,12 +157,14 @@ def test_raw_counts_are_the_hand_made_ones(area: Workspace) -> None:
     for quarter in ("2026-Q1", "2026-Q2"):
         districts = coverage(area, quarter, today=TODAY).districts
         counts = dict(zip(districts["district_id"], districts["contacts"], strict=True))
-        for (planned_quarter, district), (contacts, _) in PLAN.items():
+        for (planned_quarter, district), contacts in PLAN.items():
             if planned_quarter == quarter:
                 assert counts[district] == contacts, (quarter, district)
 
 
-def test_released_figures_are_hidden_under_k_and_rounded_to_5(release: ReachRelease) -> None:
+def test_released_figures_are_noisy_and_never_under_the_threshold(
+    area: Workspace, release: ReachRelease
+) -> None:
     # the release holds released figures only: no raw count travels with it
     assert release.figures.columns == [
         "quarter",
@@ -167,29 +175,50 @@ def test_released_figures_are_hidden_under_k_and_rounded_to_5(release: ReachRele
         "target_source",
         "percent",
     ]
-    for (quarter, district), (_, released) in PLAN.items():
-        assert figure(release, quarter, district)["reach"] == released, (quarter, district)
-    # every other district, visited or not, reads the same: hidden
+    stored = ledger(area)
+    assert stored["period"].to_list() == [q.label for q in release.quarters]
+    threshold = stored["threshold"].unique().to_list()
+    assert threshold == [73]
+    for (quarter, district), contacts in PLAN.items():
+        if quarter == "2026-Q3":
+            continue  # the running quarter is not released
+        reach = figure(release, quarter, district)["reach"]
+        if contacts < 73 - NOISE:
+            assert reach is None, (quarter, district)
+        else:
+            assert reach is not None and abs(reach - contacts) <= NOISE, (quarter, district)
+    # every other district, visited or not, reads the same: not released
     others = release.figures.filter(
         ~pl.col("district_id").is_in([SAN_ISIDRO, LA_VICTORIA, SAN_BORJA, NO_LOCATION])
     )
     assert others.height == 6 * 47
     assert others["reach"].null_count() == others.height
     released = release.figures["reach"].drop_nulls()
-    assert (released % 5 == 0).all() and released.min() == 15
+    assert released.min() >= 73 and released.len() == 2
+
+
+def test_asking_again_returns_the_stored_release(area: Workspace, release: ReachRelease) -> None:
+    """The page's second view shows the same figures and spends nothing."""
+    again = reach_release(area, actor=Actor("funder-2", "funder"), today=TODAY)
+    assert again.figures.equals(release.figures)
+    stored = ledger(area)
+    assert stored.height == 6 and set(stored["created_by"]) == {"funder-1"}
+    assert stored["epsilon"].to_list() == [1.0] * 6
 
 
 def test_a_workspace_without_visits_releases_nothing(workspace: Workspace) -> None:
-    release = reach_release(workspace, today=TODAY)
+    release = reach_release(workspace, actor=FUNDER, today=TODAY)
     assert release.quarters == () and release.figures.is_empty()
     assert release.totals().is_empty()
+    assert ledger(workspace).is_empty()
 
 
-def test_quarters_are_the_last_six_up_to_the_latest_visit(release: ReachRelease) -> None:
-    """The 2024 visit is more than six quarters back; quarters without visits are kept."""
+def test_quarters_are_the_last_six_finished_ones(release: ReachRelease) -> None:
+    """The 2024 visit is more than six quarters back; quarters without visits are kept; the
+    running quarter (2026-Q3) is not offered."""
     labels = [q.label for q in release.quarters]
     assert labels == ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2"]
-    assert not release.is_complete("2026-Q2") and release.is_complete("2026-Q1")
+    assert all(release.is_complete(label) for label in labels)
     assert set(release.figures["quarter"]) == set(labels)
     # every district and the no-location row in every quarter
     assert release.figures.group_by("quarter").len()["len"].to_list() == [51] * 6
@@ -197,29 +226,44 @@ def test_quarters_are_the_last_six_up_to_the_latest_visit(release: ReachRelease)
 
 def test_totals_add_up_the_released_figures_only(release: ReachRelease) -> None:
     totals = {row["quarter"]: row for row in release.totals().iter_rows(named=True)}
-    assert totals["2026-Q1"]["reach"] == 25 + 15 + 15  # San Borja's 7 are not in it
-    assert totals["2026-Q2"]["reach"] == 15 + 20 + 15  # nor the 3 phone contacts
+    q1 = figure(release, "2026-Q1", SAN_ISIDRO)["reach"]
+    q2 = figure(release, "2026-Q2", LA_VICTORIA)["reach"]
+    assert totals["2026-Q1"]["reach"] == q1  # San Borja's 7 are not in it
+    assert totals["2026-Q2"]["reach"] == q2  # nor the 3 phone contacts
     assert totals["2025-Q3"]["reach"] == 0
     for quarter, row in totals.items():
         shown = release.figures.filter(pl.col("quarter") == quarter)["reach"].sum()
         assert row["reach"] == shown
     trend = reach_trend(release, translator("en"))
-    assert trend["Reach"].to_list() == [0, 0, 0, 0, 55, 50]
+    assert trend["Reach"].to_list() == [0, 0, 0, 0, q1, q2]
     borja = reach_trend(release, translator("en"), district_id=SAN_BORJA)
-    assert borja["Reach"].to_list() == [None, None, None, None, None, 15]
+    assert borja["Reach"].to_list() == [None] * 6
+
+
+def test_a_spent_budget_is_said_plainly(area: Workspace) -> None:
+    """Three other releases of 2026-Q2 spend its budget: the page's release is refused."""
+    from mapping.disclosure import release as make_release
+
+    for level in ("6", "5", "4"):
+        make_release(area, "2026-Q2", level, actor=FUNDER, today=TODAY)
+    refused = reach_release(area, actor=FUNDER, today=TODAY)
+    message = refused.refusal("2026-Q2")
+    assert message is not None and message.startswith("the privacy budget of 2026-Q2 is spent")
+    assert refused.figures.filter(pl.col("quarter") == "2026-Q2")["reach"].null_count() == 51
+    assert refused.refusal("2026-Q1") is None
 
 
 def test_targets_from_the_size_estimate(release: ReachRelease) -> None:
     """80 % of the hotspot estimate's midpoint, to 5; none from a small estimate or a prior."""
     san_isidro = figure(release, "2026-Q1", SAN_ISIDRO)
     assert (san_isidro["target"], san_isidro["target_source"]) == (30, "estimate")
-    assert san_isidro["percent"] == round(100 * 25 / 30)
-    assert figure(release, "2026-Q2", SAN_ISIDRO)["percent"] == 50
+    assert san_isidro["percent"] == round(100 * san_isidro["reach"] / 30)
+    assert figure(release, "2026-Q2", SAN_ISIDRO)["percent"] is None  # 13 people: not shown
     assert figure(release, "2026-Q1", LA_VICTORIA)["target"] is None  # estimate 4-8 < k
     assert figure(release, "2026-Q1", SAN_BORJA)["target"] is None  # population prior only
     assert release.figures["target"].drop_nulls().unique().to_list() == [30]
     q1 = release.totals().filter(pl.col("quarter") == "2026-Q1").row(0, named=True)
-    assert (q1["target"], q1["percent"]) == (30, 83)
+    assert (q1["target"], q1["percent"]) == (30, san_isidro["percent"])
 
 
 def test_targets_file_overrides_the_estimate(area: Workspace) -> None:
@@ -227,14 +271,17 @@ def test_targets_file_overrides_the_estimate(area: Workspace) -> None:
         f"district_id,quarter,target\n{SAN_BORJA},2026-Q2,20\n{SAN_ISIDRO},2026q1,50\n",
         encoding="utf-8",
     )
-    release = reach_release(area, today=TODAY)
+    release = reach_release(area, actor=FUNDER, today=TODAY)
     borja = figure(release, "2026-Q2", SAN_BORJA)
-    assert (borja["target"], borja["target_source"], borja["percent"]) == (20, TARGETS_FILE, 75)
-    assert figure(release, "2026-Q1", SAN_ISIDRO)["target"] == 50
+    # 12 people: not shown, so no percentage either
+    assert (borja["target"], borja["target_source"], borja["percent"]) == (20, TARGETS_FILE, None)
+    san_isidro = figure(release, "2026-Q1", SAN_ISIDRO)
+    assert san_isidro["target"] == 50
+    assert san_isidro["percent"] == round(100 * san_isidro["reach"] / 50)
     assert figure(release, "2026-Q2", SAN_ISIDRO)["target_source"] == "estimate"
     q2 = release.totals().filter(pl.col("quarter") == "2026-Q2").row(0, named=True)
     # like for like: the reach of the districts with a target over their targets
-    assert (q2["target"], q2["percent"]) == (30 + 20, round(100 * (15 + 15) / 50))
+    assert (q2["target"], q2["percent"]) == (30 + 20, 0)
 
 
 def test_a_targets_file_with_problems_is_refused_whole(area: Workspace) -> None:
@@ -246,7 +293,7 @@ def test_a_targets_file_with_problems_is_refused_whole(area: Workspace) -> None:
         encoding="utf-8",
     )
     with pytest.raises(InvalidInputError) as caught:
-        reach_release(area, today=TODAY)
+        reach_release(area, actor=FUNDER, today=TODAY)
     message = str(caught.value)
     assert "3 problem(s), no target used" in message
     assert "row 3: district PE-999999 is not a district of this area" in message
@@ -257,28 +304,22 @@ def test_a_targets_file_with_problems_is_refused_whole(area: Workspace) -> None:
 @pytest.mark.parametrize("k", [0, 4])
 def test_a_minimum_count_under_5_is_refused(k: int, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidInputError, match=rf"minimum count k = {k} is below 5: .* set "):
-        SuppressAndRound(min_count=k)
+        DisclosureParameters(min_count=k)
     monkeypatch.setenv("OUTREACH_MAP_MIN_COUNT", str(k))
     with pytest.raises(InvalidInputError, match=r"OUTREACH_MAP_MIN_COUNT to 5 or more"):
         ReachOptions.from_settings()
 
 
 def test_k_is_a_setting(area: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OUTREACH_MAP_MIN_COUNT", "5")
-    release = reach_release(area, today=TODAY)
-    assert figure(release, "2026-Q1", SAN_BORJA)["reach"] == 5  # 7 people, to the nearest 5
-    assert figure(release, "2026-Q2", NO_LOCATION)["reach"] is None  # 3 people
+    """A larger k is kept in the ledger, and a figure under it is never released."""
+    monkeypatch.setenv("OUTREACH_MAP_MIN_COUNT", "150")
+    release = reach_release(area, actor=FUNDER, today=TODAY)
+    assert release.min_count == 150
+    assert figure(release, "2026-Q1", SAN_ISIDRO)["reach"] is None  # 130 people
+    assert set(ledger(area)["min_count"]) == {150}
     monkeypatch.setenv("OUTREACH_MAP_MIN_COUNT", "eleven")
     with pytest.raises(ValueError, match="OUTREACH_MAP_MIN_COUNT='eleven' is not a whole number"):
         ReachSettings.from_env()
-
-
-@pytest.mark.parametrize(
-    ("count", "released"),
-    [(0, None), (10.99, None), (11, 15), (12.4, 15), (17.4, 15), (17.5, 20), (22.5, 25)],
-)
-def test_rounding(count: float, released: int | None) -> None:
-    assert SuppressAndRound(min_count=11).release(pl.Series([count])).to_list() == [released]
 
 
 def test_the_csv_is_the_table_shown(area: Workspace, release: ReachRelease) -> None:
@@ -293,45 +334,21 @@ def test_the_csv_is_the_table_shown(area: Workspace, release: ReachRelease) -> N
             assert data.decode("utf-8-sig").splitlines()[0] == ",".join(table.columns)
     table = reach_table(release, "2026-Q2", translator("en"))
     assert table.columns == ["Quarter", "District", "Reach", "Target", "% of target", "Note"]
-    assert set(table["Quarter"]) == {"2026-Q2 (to 2026-06-15)"}
-    borja = table.filter(pl.col("District") == "SAN BORJA").row(0, named=True)
-    assert (borja["Reach"], borja["Note"]) == (15, "")
+    assert set(table["Quarter"]) == {"2026-Q2"}
+    victoria = table.filter(pl.col("District") == "LA VICTORIA").row(0, named=True)
+    reach = figure(release, "2026-Q2", LA_VICTORIA)["reach"]
+    assert (victoria["Reach"], victoria["Note"]) == (reach, "")
     phone = table.filter(pl.col("District") == "No location (phone, SMS, online)").row(0)
-    assert phone[2:] == (None, None, None, "fewer than 11")
-    total = ("2026-Q2 (to 2026-06-15)", "Area total", 50, 30, 50, "sum of the figures shown")
+    assert phone[2:] == (None, None, None, "not shown: too few people")
+    total = ("2026-Q2", "Area total", reach, 30, 0, "sum of the figures shown")
     assert table.row(-1) == total
+    # no released figure under k anywhere in the table
+    assert (table["Reach"].drop_nulls() >= 11).all()
     spanish = reach_csv(reach_table(release, "2026-Q2", translator("es"))).decode("utf-8-sig")
-    assert '"Sin ubicación (teléfono, SMS, en línea)",,,,menos de 11\n' in spanish
+    assert '"Sin ubicación (teléfono, SMS, en línea)",,,,no se muestra: muy pocas personas\n' in (
+        spanish
+    )
     assert spanish.startswith("Trimestre,Distrito,Alcance,Meta,% de la meta,Nota\n")
-
-
-def released_numbers(release: ReachRelease) -> list[int]:
-    """Every count published: district and no-location figures and totals, all quarters."""
-    return [*release.figures["reach"].drop_nulls(), *release.totals()["reach"].drop_nulls()]
-
-
-def test_attack_a_small_district_next_to_large_ones_cannot_be_recovered(area: Workspace) -> None:
-    """Plant 1 to 10 people in San Luis (beside La Victoria and San Borja) in
-    2026-Q1: the release never changes, so no figure, total or difference gives them away."""
-    before = reach_release(area, today=TODAY)
-    for planted in range(1, 11):
-        day = dt.date(2026, 2, 1) + dt.timedelta(days=planted)
-        row = (day.isoformat(), "PE3", "T2", "in_person", *POINTS[SAN_LUIS], f"JM-{planted}")
-        import_visits(area, [row], f"planted-{planted}")
-        # the raw figure holds them: a careless total would show them by subtraction
-        raw = coverage(area, "2026-Q1", today=TODAY).districts
-        assert raw.filter(pl.col("district_id") == SAN_LUIS)["contacts"][0] == planted
-        after = reach_release(area, today=TODAY)
-        assert after.figures.equals(before.figures)
-        assert after.totals().equals(before.totals())
-        numbers = released_numbers(after)
-        assert planted not in numbers
-        if planted % 5:
-            # released counts are multiples of 5, and so is every difference of two of them;
-            # for 5 and 10 a difference can match by chance, which the unchanged release
-            # above shows to say nothing about the planted people
-            differences = {abs(a - b) for a, b in itertools.combinations(numbers, 2)}
-            assert planted not in differences
 
 
 def test_the_map_holds_districts_only_and_stays_offline(
@@ -352,9 +369,9 @@ def test_the_map_holds_districts_only_and_stays_offline(
         f["properties"]["id"]: f["properties"]["style"]["fillColor"] for f in layer["features"]
     }
     assert fills[SAN_BORJA] == HIDDEN_FILL and fills[SAN_ISIDRO] in REACH_COLOURS
-    assert sum(fill == HIDDEN_FILL for fill in fills.values()) == 48
+    assert sum(fill == HIDDEN_FILL for fill in fills.values()) == 49
     borja = next(f for f in layer["features"] if f["properties"]["id"] == SAN_BORJA)
-    assert borja["properties"]["tip"] == "SAN BORJA\nReach: fewer than 11"
+    assert borja["properties"]["tip"] == "SAN BORJA\nReach: not shown: too few people"
     for feature in layer["features"]:
         geometry = shapely.geometry.shape(feature["geometry"])
         assert geometry.geom_type in ("Polygon", "MultiPolygon")
@@ -367,7 +384,7 @@ def test_the_map_holds_districts_only_and_stays_offline(
                 corners = {(round(x, 5), round(y, 5)) for y, x in h3.cell_to_boundary(cell)}
                 assert ring != corners, f"an H3 cell at resolution {resolution}"
     legend = reach_legend(release, "2026-Q1", t)
-    assert "Reach, 2026-Q1" in legend and "fewer than 11" in legend
+    assert "Reach, 2026-Q1" in legend and "not shown: too few people" in legend
     page = reach_map(layer, labels, legend).get_root().render()
     links = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sorted(links) == [
@@ -379,10 +396,14 @@ def test_the_map_holds_districts_only_and_stays_offline(
 
 
 def test_reach_page_in_english_and_spanish(
-    demo_workspace: Path, monkeypatch: pytest.MonkeyPatch
+    demo_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The funder sees the Reach page only, a table with no figure under 11, and a download."""
-    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo_workspace))
+    """The funder sees the Reach page only, a table with no figure under 11, and a download.
+
+    The first view makes the releases (a copy of the demo, so the shared one stays as built).
+    """
+    demo = copy_workspace(demo_workspace, tmp_path / "demo").path
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(demo))
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params["role"] = "funder"
     at.run()
@@ -392,13 +413,16 @@ def test_reach_page_in_english_and_spanish(
     shown = at.dataframe[0].value
     assert list(shown.columns) == ["Quarter", "District", "Reach", "Target", "% of target", "Note"]
     reach = shown["Reach"].dropna()
-    assert len(reach) > 10 and (reach >= 11).all() and (reach % 5 == 0).all()
-    assert shown["Reach"].isna().sum() == (shown["Note"] == "fewer than 11").sum() > 0
+    assert len(reach) >= 10 and (reach >= 11).all()
+    hidden = shown["Note"] == "not shown: too few people"
+    assert shown["Reach"].isna().sum() == hidden.sum() > 0
     assert len(shown) == 50 + 2  # districts, no location, total
     assert at.get("download_button")[0].label == "Download this table (CSV)"
     # the table is the library's, for the quarter picked
     quarter = at.selectbox(key="reach_quarter__box").value
-    release = reach_release(open_workspace(demo_workspace))
+    # the releases are stored: asking again returns what the page showed
+    release = reach_release(open_workspace(demo), actor=FUNDER)
+    assert set(ledger(open_workspace(demo))["created_by"]) == {"demo-funder"}
     expected = reach_table(release, quarter, translator("en")).to_pandas()
     assert shown.fillna(-1).astype(str).equals(expected.fillna(-1).astype(str))
     at.query_params["lang"] = "es"

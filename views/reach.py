@@ -11,29 +11,32 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping.audit import Actor
 from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env
 from mapping.reach import (
     TARGETS_FILE,
     ReachRelease,
     quarter_label,
+    quarter_of,
     reach_csv,
     reach_layer,
     reach_legend,
     reach_map,
     reach_release,
+    reach_stamp,
     reach_table,
     reach_trend,
 )
 from mapping.workspace import Workspace, open_workspace
 from views.access import require
 from views.shared import (
+    current_actor,
     open_or_explain,
     outlines_for,
     pick,
     programme_today,
     remembered,
-    store_stamp,
     tr,
 )
 
@@ -49,21 +52,24 @@ TWO_LINES = (
 
 
 def data_stamp(workspace: Workspace) -> tuple[int, ...]:
-    """Return what changes when the store or the targets file is written to."""
+    """Return what changes when the reach or the targets file could change."""
     targets = workspace.path / TARGETS_FILE
     extra = (targets.stat().st_mtime_ns, targets.stat().st_size) if targets.exists() else ()
-    return (*store_stamp(workspace), *extra)
+    return (*reach_stamp(workspace), *extra)
 
 
 @st.cache_data(show_spinner="…", max_entries=8)
-def release_for(path: str, stamp: tuple[int, ...], today: str) -> ReachRelease:
-    """Return the released reach, cached per workspace, store and targets state, and day.
+def release_for(path: str, stamp: tuple[int, ...], today: str, _actor: Actor) -> ReachRelease:
+    """Return the released reach, cached per workspace, ledger and targets state, and day.
 
-    The release is the same for everyone allowed to see it, so a shared cache holds nothing
-    user-specific.
+    The releases are made on the first view, by the signed-in person (``_actor``, not part of
+    the cache key), and stored: everyone allowed to see them sees the same stored figures, so
+    a shared cache holds nothing user-specific.
     """
     del stamp
-    return reach_release(open_workspace(Path(path)), today=dt.date.fromisoformat(today))
+    return reach_release(
+        open_workspace(Path(path)), actor=_actor, today=dt.date.fromisoformat(today)
+    )
 
 
 def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
@@ -110,12 +116,13 @@ today = programme_today()
 st.title(t("reach.title"))
 st.caption(t("reach.intro"))
 try:
-    release = release_for(str(workspace.path), stamp, today.isoformat())
+    release = release_for(str(workspace.path), stamp, today.isoformat(), current_actor())
 except InvalidInputError as exc:
     st.error(t("reach.bad_targets", error=exc))
     st.stop()
-k = release.rule.min_count
+k = release.min_count
 st.info(t("reach.rule", k=k), icon=":material/shield_lock:")
+st.caption(t("reach.running", quarter=quarter_of(today).label))
 if not release.quarters:
     st.info(t("reach.no_data"))
     st.stop()
@@ -130,6 +137,9 @@ quarter = pick(
     default=complete[-1] if complete else labels[-1],
     format_func=lambda q: quarter_label(release, q, t),
 )
+refusal = release.refusal(quarter)
+if refusal:
+    st.warning(t("reach.refused", quarter=quarter, error=refusal))
 totals = release.totals()
 total = totals.filter(totals["quarter"] == quarter).row(0, named=True)
 with st.container(horizontal=True, gap="small"):
