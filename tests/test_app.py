@@ -174,7 +174,7 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             record_traffic(context, requested, failed)
             page = context.new_page()
-            page.goto(served_app, wait_until="domcontentloaded")
+            page.goto(f"{served_app}/?role=coordinator", wait_until="domcontentloaded")
             page.get_by_text("Unique contacts").first.wait_for(timeout=90_000)
 
             iframe = 'iframe[title="streamlit_folium.st_folium"]'

@@ -205,7 +205,7 @@ def test_a_hotspot_is_added_by_clicking_a_cell(served_copy: tuple[str, Path]) ->
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             context.on("request", lambda request: requested.append(request.url))
             page = context.new_page()
-            page.goto(url, wait_until="domcontentloaded")
+            page.goto(f"{url}/?role=coordinator", wait_until="domcontentloaded")
             page.locator('[data-testid="stSidebar"] a', has_text="Hotspots").click()
             page.get_by_text("Edit the registry").wait_for(timeout=90_000)
             page.frame_locator(IFRAME).first.locator(".om-legend").wait_for(timeout=90_000)
