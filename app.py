@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from mapping.audit import acting_as
 from views.access import demo_store, log_view, sign_in_form, sign_out_button, signed_in
 from views.shared import (
     carried_params,
@@ -134,7 +135,8 @@ if demo_store(workspace.db_url):
 sign_out_button(workspace, account, t)
 name = next(key for key, value in pages.items() if value == page)
 log_view(workspace, account, name, RESOLUTION.get(account.role))
-page.run()
+with acting_as(account.actor):  # imports and edits made on the page are logged under the account
+    page.run()
 # the page links carry the session's choices, so a switch of page is one history entry
 for link in pages.values():
     links.page_link(link, query_params=carried_params())

@@ -6,9 +6,12 @@ coordinate, no contact code and no cell: :func:`record` refuses a detail that lo
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import getpass
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
@@ -16,7 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mapping.errors import InvalidInputError
+from mapping.settings import ACCESS_SETTINGS, Settings
 from mapping.store import audit_log
+from mapping.store import settings as settings_table
 
 #: What an entry may record.
 ACTIONS = frozenset(
@@ -40,6 +45,9 @@ ACTIONS = frozenset(
 _FORBIDDEN = re.compile(r"-?\d{1,3}\.\d{4,}|\b8[0-9a-f]{14}\b", re.IGNORECASE)
 
 
+_ACTING: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("acting", default=None)
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts: an account's username and the role it acted in."""
@@ -55,6 +63,36 @@ class Actor:
         except (KeyError, OSError):  # no name for this uid (e.g. a container)
             name = "unknown"
         return cls(username=f"cli:{name}"[:64], role=role)
+
+
+@contextmanager
+def acting_as(actor: Actor) -> Iterator[None]:
+    """Name who acts for everything the library records inside the block (one thread's run).
+
+    The app wraps each page run in it, so an import or an edit made on a page is logged under
+    the signed-in account; outside any block the operating-system user is the actor.
+    """
+    token = _ACTING.set(actor)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
+def acting() -> Actor:
+    """Return who acts now: the account of :func:`acting_as`, else the command-line user."""
+    return _ACTING.get() or Actor.command_line()
+
+
+def redact(detail: str) -> str:
+    """Return ``detail`` with anything that looks like a coordinate or a cell replaced by "…".
+
+    Examples
+    --------
+    >>> redact("visits from points at -12.0464 -77.0428.csv")
+    'visits from points at … ….csv'
+    """
+    return _FORBIDDEN.sub("…", detail)
 
 
 def record(
@@ -139,3 +177,34 @@ def audit_entries(connection: Connection, *, limit: int = 1000) -> pl.DataFrame:
         },
         orient="row",
     )
+
+
+def note_settings(connection: Connection, settings: Settings, actor: Actor) -> list[str]:
+    """Audit every access or disclosure setting that changed since the last start; return them.
+
+    Settings come from the server's environment, so a change happens between two starts of
+    the app: ``outreach-map serve`` compares the values in force with those it saw last.
+    """
+    seen = dict(connection.execute(sa.select(settings_table.c.key, settings_table.c.value)).all())
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    changes = []
+    for name in ACCESS_SETTINGS:
+        value = str(getattr(settings, name))
+        before = seen.get(name, str(getattr(type(settings)(), name)))
+        if name in seen:
+            if value != before:
+                connection.execute(
+                    settings_table.update()
+                    .where(settings_table.c.key == name)
+                    .values(value=value, changed_at=now, changed_by=actor.username)
+                )
+        else:
+            connection.execute(
+                settings_table.insert().values(
+                    key=name, value=value, changed_at=now, changed_by=actor.username
+                )
+            )
+        if value != before:
+            changes.append(f"{name}: {before} -> {value}")
+            record(connection, actor, "setting", redact(f"{name}: {before} -> {value}"))
+    return changes

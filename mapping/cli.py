@@ -221,7 +221,23 @@ def _serve(args: argparse.Namespace) -> int:
     return _run_app(workspace.path, args.port)
 
 
+def _note_settings(path: Path) -> None:
+    """Audit the access and disclosure settings that changed since the app last started."""
+    from mapping.audit import Actor, note_settings
+    from mapping.settings import get_settings
+    from mapping.workspace import open_workspace
+
+    engine = open_workspace(path).engine()
+    try:
+        with engine.begin() as connection:
+            for change in note_settings(connection, get_settings(), Actor.command_line()):
+                print(f"setting changed since the last start: {change}", file=sys.stderr)
+    finally:
+        engine.dispose()
+
+
 def _run_app(workspace: Path, port: int) -> int:
+    _note_settings(workspace)
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.exists():
         print(

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mapping import store
+from mapping.audit import acting, record, redact
 from mapping.cells import cell_to_str
 from mapping.errors import WorkspaceError
 from mapping.privacy import INVISIBLE_PATTERN, first_invisible, looks_like_phone, names_among
@@ -678,6 +679,22 @@ def finish_import(connection: Connection, import_id: int, result: ImportResult) 
             updated=result.updated,
             report=str(result.report.name) if result.report else None,
         )
+    )
+    kind, source = connection.execute(
+        sa.select(store.imports.c.kind, store.imports.c.source_name).where(
+            store.imports.c.id == import_id
+        )
+    ).one()
+    action = "edit" if str(source).startswith("app:") else "import"
+    record(
+        connection,
+        acting(),
+        action,
+        redact(
+            f"{kind} #{import_id} from {source}: {result.rows_read} read, {result.accepted} "
+            f"accepted, {result.updated} updated, {result.duplicates} duplicates, "
+            f"{result.rejected} rejected"
+        ),
     )
 
 

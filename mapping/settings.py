@@ -126,6 +126,21 @@ class Settings:
         return replace(cls(), **changes)
 
 
+#: The settings of access and disclosure control: a change of any of them is audited.
+ACCESS_SETTINGS = (
+    "session_idle_minutes",
+    "session_max_hours",
+    "max_failed_sign_ins",
+    "sign_in_window_minutes",
+    "min_count",
+    "epsilon_per_release",
+    "epsilon_per_quarter",
+    "delta_per_release",
+    "max_groups_per_person",
+    "max_contacts_per_month",
+)
+
+
 def get_settings() -> Settings:
     """Return the settings in force now (defaults plus environment overrides)."""
     return Settings.from_env()

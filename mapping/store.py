@@ -256,7 +256,7 @@ released_figures = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
 )
-#: Settings an admin changed in the app (they win over the environment's defaults).
+#: The access and disclosure settings last in force, to audit each change (mapping.audit).
 settings = sa.Table(
     "settings",
     metadata,

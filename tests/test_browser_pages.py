@@ -26,6 +26,7 @@ PAGES: dict[str, list[tuple[str, str, str, bool]]] = {
         ("log_visit", "Log a visit", "Tap the map where you met", True),
     ],
     "funder": [("", "Reach", "Reach", True)],
+    "admin": [("", "Admin", "Audit log", False)],
 }
 #: Controls on a page smaller than 44 px in height (WCAG 2.5.5), leaving out heading anchors and
 #: help icons, which nobody needs to tap to do the job.

@@ -18,24 +18,10 @@ from mapping.accounts import (
 from mapping.audit import ACTIONS, audit_entries
 from mapping.errors import MappingError
 from mapping.peers import teams
-from mapping.settings import ENV_PREFIX, get_settings
+from mapping.settings import ACCESS_SETTINGS, ENV_PREFIX, get_settings
 from mapping.wipe import wipe_plan, wipe_workspace
 from views.access import TOKEN, require, store_engine
 from views.shared import open_or_explain, tr
-
-#: The settings an admin answers for: sessions, sign-in and disclosure control.
-ACCESS_SETTINGS = (
-    "session_idle_minutes",
-    "session_max_hours",
-    "max_failed_sign_ins",
-    "sign_in_window_minutes",
-    "min_count",
-    "epsilon_per_release",
-    "epsilon_per_quarter",
-    "delta_per_release",
-    "max_groups_per_person",
-    "max_contacts_per_month",
-)
 
 account = require("admin")  # the server refuses any other role
 t = tr()
