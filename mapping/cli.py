@@ -225,9 +225,11 @@ def _note_settings(path: Path) -> None:
     """Audit the access and disclosure settings that changed since the app last started."""
     from mapping.audit import Actor, note_settings
     from mapping.settings import get_settings
-    from mapping.workspace import open_workspace
+    from mapping.workspace import open_workspace, upgrade_store
 
-    engine = open_workspace(path).engine()
+    workspace = open_workspace(path)
+    upgrade_store(workspace)
+    engine = workspace.engine()
     try:
         with engine.begin() as connection:
             for change in note_settings(connection, get_settings(), Actor.command_line()):
@@ -463,9 +465,10 @@ def _add_export_parser(sub: Any, workspace_help: str) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from mapping.disclosure import export
-    from mapping.workspace import open_workspace, workspace_path
+    from mapping.workspace import open_workspace, upgrade_store, workspace_path
 
     workspace = open_workspace(workspace_path(args.workspace))
+    upgrade_store(workspace)
     table = export(
         workspace,
         args.out,

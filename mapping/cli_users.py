@@ -21,7 +21,7 @@ from mapping.accounts import (
 )
 from mapping.audit import Actor
 from mapping.errors import InvalidInputError
-from mapping.workspace import open_workspace, workspace_path
+from mapping.workspace import open_workspace, upgrade_store, workspace_path
 
 
 def add_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +67,7 @@ def _password(from_stdin: bool) -> str:
 def user_command(args: argparse.Namespace) -> int:
     """Run one ``user`` action; return the exit code."""
     workspace = open_workspace(workspace_path(args.workspace))
+    upgrade_store(workspace)
     actor = Actor.command_line()
     engine = workspace.engine()
     try:

@@ -15,12 +15,14 @@ from pathlib import Path
 import h3
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 
-from mapping.accounts import create_demo_accounts
+from mapping import store
+from mapping.accounts import create_demo_accounts, is_demo
 from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
 from mapping.readers import RawTable, mapping_from_file
 from mapping.visits import visits_from_table
-from mapping.workspace import CONFIG_NAME, Workspace, is_wiped, open_workspace
+from mapping.workspace import CONFIG_NAME, Workspace, is_wiped, open_workspace, upgrade_store
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEMO_NAME = "Lima + Callao (demo)"
@@ -224,7 +226,18 @@ def build_demo(
     """Build the demo workspace at ``path`` (or reuse it if it is already built)."""
     if (path / CONFIG_NAME).exists() and not is_wiped(path):
         echo(f"using the demo workspace at {path}")
-        return open_workspace(path)
+        workspace = open_workspace(path)
+        upgrade_store(workspace)
+        engine = workspace.engine()
+        try:
+            with engine.begin() as connection:
+                if workspace.name == DEMO_NAME and not is_demo(connection):
+                    # a demo built by an earlier version, before accounts existed
+                    codes = connection.execute(sa.select(store.workers.c.team).distinct())
+                    create_demo_accounts(connection, sorted(str(c) for (c,) in codes))
+        finally:
+            engine.dispose()
+        return workspace
     echo(f"building the demo workspace at {path} ...")
     districts = districts_from_file(
         DATA / "lima_callao_districts_simplified.geojson",

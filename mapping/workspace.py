@@ -234,3 +234,16 @@ def open_workspace(path: Path) -> Workspace:
 def _toml_string(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
+
+
+def upgrade_store(workspace: Workspace) -> None:
+    """Bring the workspace's store to the newest schema (a no-op when it is there already).
+
+    Commands that start the app, manage accounts or release figures call it, so a workspace
+    made by an earlier version gains the tables of accounts, sessions and the audit log.
+    """
+    engine = workspace.engine()
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
