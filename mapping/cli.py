@@ -265,11 +265,13 @@ def _run_app(workspace: Path, port: int) -> int:
 
 
 def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
-    from mapping.coverage import CoverageOptions, load_coverage_data
+    from mapping.coverage import CoverageOptions, allow_arrow_reads, load_coverage_data
     from mapping.periods import parse_period
     from mapping.settings import get_settings
     from mapping.workspace import open_workspace, workspace_path
 
+    # one thread and no other connection open while the visits are read: the fast path is safe
+    allow_arrow_reads()
     workspace = open_workspace(workspace_path(args.workspace))
     options = CoverageOptions.from_settings()
     period = parse_period(args.period, default_days=get_settings().default_period_days)

@@ -1,0 +1,43 @@
+"""Reading coverage data while the app holds other connections to the store must not hurt it.
+
+ConnectorX has its own copy of SQLite; when it closed the store, the operating system dropped
+the locks this process's other connections held, and the next connection failed with "disk
+I/O error" (POSIX locks belong to the process). The app therefore reads through the driver's
+cursor, and only a single-threaded command turns the fast path on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from mapping import coverage
+from mapping.audit import Actor, record
+from mapping.coverage import load_coverage_data
+from mapping.periods import parse_period
+from mapping.workspace import Workspace
+
+
+def test_the_app_path_reads_visits_while_other_connections_stay_usable(
+    demo_workspace: Path, tmp_path: Path
+) -> None:
+    from helpers import copy_workspace
+
+    workspace: Workspace = copy_workspace(demo_workspace, tmp_path / "copy")
+    assert coverage._ARROW_READS is False  # the default, which the app keeps
+    engine = workspace.engine()
+    with engine.connect() as held:  # a session check or the audit log, in another thread
+        held.execute(sa.text("SELECT count(*) FROM visits")).scalar()
+        for _ in range(3):
+            data = load_coverage_data(workspace, parse_period("last-90-days"))
+            with engine.begin() as connection:
+                record(connection, Actor("ana", "coordinator"), "view", "page coverage")
+    assert data.visits.height > 0
+    # a new connection of Python's SQLite, as the next request would open: no disk I/O error
+    copy = sqlite3.connect(tmp_path / "backup.db")
+    source = sqlite3.connect(workspace.path / "outreach.db")
+    source.backup(copy)
+    assert copy.execute("SELECT count(*) FROM audit_log WHERE action = 'view'").fetchone() == (3,)
+    engine.dispose()
