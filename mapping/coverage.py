@@ -21,6 +21,7 @@ import polars as pl
 import polars_h3 as plh3
 import shapely
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from mapping import store
@@ -269,7 +270,7 @@ def _arrow_visits(workspace: Workspace, period: Period) -> pl.DataFrame | None:
     url = sa.engine.make_url(workspace.db_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    dialect = sa.dialects.sqlite.dialect()  # type: ignore[attr-defined]
+    dialect = sqlite.dialect()
     query = _visits_query(period, dialect).add_columns(sa.literal_column("rowid").label(_ROWID))
     sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     frame = pl.read_database_uri(

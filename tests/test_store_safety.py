@@ -41,3 +41,18 @@ def test_the_app_path_reads_visits_while_other_connections_stay_usable(
     source.backup(copy)
     assert copy.execute("SELECT count(*) FROM audit_log WHERE action = 'view'").fetchone() == (3,)
     engine.dispose()
+
+
+def test_the_command_line_fast_path_reads_the_same_visits(demo_workspace: Path) -> None:
+    from mapping.workspace import open_workspace
+
+    workspace = open_workspace(demo_workspace)
+    period = parse_period("2026-Q3")
+    slow = load_coverage_data(workspace, period).visits
+    coverage.allow_arrow_reads()
+    try:
+        fast = load_coverage_data(workspace, period).visits
+    finally:
+        coverage.allow_arrow_reads(False)
+    assert fast.height == slow.height > 0
+    assert fast.sort(fast.columns).equals(slow.sort(slow.columns))
