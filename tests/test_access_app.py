@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from mapping.accounts import DEMO_KEY, add_account
 from mapping.audit import Actor, audit_entries
-from mapping.store import meta, services, sessions, visits, workers
+from mapping.store import meta, services, sessions, users, visits, workers
 from mapping.workspace import Workspace, is_wiped
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,6 +48,7 @@ def deployment(demo_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     workspace = copy_workspace(demo_workspace, tmp_path / "programme")
     with workspace.engine().begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
+        connection.execute(users.delete().where(users.c.username.like("demo-%")))
         for role in PAGES:
             teams = ["T1"] if role == "peer" else []
             add_account(

@@ -19,7 +19,7 @@ from helpers import TEST_PASSWORD, copy_workspace, drawn_cells
 
 from mapping.accounts import DEMO_KEY, add_account
 from mapping.audit import Actor
-from mapping.store import meta, services, visits, workers
+from mapping.store import meta, services, users, visits, workers
 from mapping.workspace import Workspace
 
 pytestmark = pytest.mark.browser
@@ -57,6 +57,7 @@ def programme(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Works
     workspace = copy_workspace(demo_workspace, tmp_path / "programme")
     with workspace.engine().begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
+        connection.execute(users.delete().where(users.c.username.like("demo-%")))
         for role in PAGES:
             add_account(
                 connection,
@@ -72,8 +73,8 @@ def programme(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Works
 
 def sign_in(page: Any, url: str, role: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
-    page.get_by_label("Username").fill(role, timeout=90_000)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("textbox", name="Username").fill(role, timeout=90_000)
+    page.get_by_role("textbox", name="Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text(f"Signed in as {role}").wait_for(timeout=90_000)
 
@@ -118,18 +119,21 @@ def test_each_role_signs_in_and_its_maps_hold_only_what_it_may_see(
                 page = context.new_page()
                 page.goto(url, wait_until="domcontentloaded")
                 page.get_by_role("button", name="Sign in").wait_for(timeout=90_000)
+                page.get_by_text("Username").wait_for(timeout=30_000)
                 if role == "coordinator":
                     page.screenshot(path=str(SCREENSHOTS / "sign-in.png"))
                 # a wrong password first: refused, nothing else drawn
-                page.get_by_label("Username").fill(role)
-                page.get_by_label("Password").fill("not the password")
+                page.get_by_role("textbox", name="Username").fill(role)
+                page.get_by_role("textbox", name="Password").fill("not the password")
                 page.get_by_role("button", name="Sign in").click()
                 page.get_by_text("Wrong username or password.").wait_for(timeout=60_000)
                 assert page.locator('[data-testid="stSidebar"] a').count() == 0
                 sign_in(page, url, role)
                 links = page.locator('[data-testid="stSidebar"] a')
-                assert [links.nth(i).inner_text() for i in range(links.count())] == [
-                    name for name, _ in pages
+                links.nth(len(pages) - 1).wait_for(timeout=90_000)  # drawn after the page
+                # each link's text is its icon's name, then its title
+                assert [links.nth(i).inner_text().split()[-1] for i in range(links.count())] == [
+                    name.split()[-1] for name, _ in pages
                 ]
                 cells: dict[int, int] = {}
                 for name, marker in pages:

@@ -40,6 +40,7 @@ with accounts_tab:
         table.rename({name: t(f"admin.col_{name}") for name in table.columns}),
         hide_index=True,
         width="stretch",
+        placeholder="",
     )
     add, reset, remove = st.columns(3, gap="medium")
     with add, st.form("add-account", clear_on_submit=True):
