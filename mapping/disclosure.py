@@ -571,22 +571,23 @@ def release(
                 failure = refusal
             else:
                 failure = ""
+                recorded = {
+                    "period": chosen.label,
+                    "quarter": quarter,
+                    "level": level,
+                    "measure": measure,
+                    "epsilon": loss.epsilon,
+                    "delta": loss.delta,
+                    "scale": params.scale,
+                    "threshold": threshold,
+                    "min_count": params.min_count,
+                    "max_groups": params.max_groups,
+                    "max_contacts": params.max_contacts,
+                    "created_at": now,
+                    "created_by": actor.username[:64],
+                }
                 release_id = connection.execute(
-                    store.privacy_releases.insert().values(
-                        period=chosen.label,
-                        quarter=quarter,
-                        level=level,
-                        measure=measure,
-                        epsilon=loss.epsilon,
-                        delta=loss.delta,
-                        scale=params.scale,
-                        threshold=threshold,
-                        min_count=params.min_count,
-                        max_groups=params.max_groups,
-                        max_contacts=params.max_contacts,
-                        created_at=now,
-                        created_by=actor.username[:64],
-                    )
+                    store.privacy_releases.insert().values(**recorded)
                 ).inserted_primary_key[0]  # type: ignore[index]
                 store.insert_frame(
                     connection,
@@ -595,19 +596,7 @@ def release(
                 )
                 made = Release(
                     id=int(release_id),
-                    period=chosen.label,
-                    quarter=quarter,
-                    level=level,
-                    measure=measure,
-                    epsilon=loss.epsilon,
-                    delta=loss.delta,
-                    scale=params.scale,
-                    threshold=threshold,
-                    min_count=params.min_count,
-                    max_groups=params.max_groups,
-                    max_contacts=params.max_contacts,
-                    created_at=now,
-                    created_by=actor.username[:64],
+                    **recorded,  # type: ignore[arg-type]
                     figures=figures,
                     spent=True,
                 )

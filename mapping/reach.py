@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -23,6 +24,7 @@ import polars as pl
 import sqlalchemy as sa
 from branca.element import MacroElement
 from folium.template import Template
+from fpdf import FPDF
 
 from mapping import store
 from mapping.audit import Actor
@@ -522,6 +524,77 @@ def reach_csv(table: pl.DataFrame) -> bytes:
     Hidden figures are empty cells, as on the page.
     """
     return ("\ufeff" + table.write_csv()).encode("utf-8")
+
+
+#: Where a font with accents and symbols may be (Debian's, or the one matplotlib ships).
+_FONT_FOLDERS = (
+    Path("/usr/share/fonts/truetype/dejavu"),
+    Path(sys.prefix) / "share/fonts/truetype/dejavu",
+)
+
+
+def _dejavu() -> tuple[Path, Path] | None:
+    """Return DejaVu Sans and its bold face, from the system or matplotlib; None if neither."""
+    folders = list(_FONT_FOLDERS)
+    try:
+        import matplotlib
+
+        folders.append(Path(matplotlib.get_data_path()) / "fonts/ttf")
+    except ImportError:
+        pass
+    for folder in folders:
+        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+        if regular.exists() and bold.exists():
+            return regular, bold
+    return None
+
+
+def reach_pdf(table: pl.DataFrame, *, title: str, notes: Sequence[str]) -> bytes:
+    """Return the table as a one-document PDF report: a title, the notes, then the table.
+
+    The table is the page's and the CSV's (:func:`reach_table`): released figures only, hidden
+    ones empty. Fonts come from this machine (DejaVu Sans); nothing is fetched.
+    """
+    pdf = FPDF(orientation="landscape", format="A4")  # a row on one line, in any language
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.set_title(title)
+    pdf.set_creator("outreach-map")
+    fonts = _dejavu()
+    family = "helvetica"
+    if fonts:
+        family = "dejavu"
+        pdf.add_font(family, fname=str(fonts[0]))
+        pdf.add_font(family, style="B", fname=str(fonts[1]))
+
+    def text(value: object) -> str:
+        shown = "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+        return shown if fonts else shown.encode("latin-1", "replace").decode("latin-1")
+
+    pdf.add_page()
+    pdf.set_font(family, style="B", size=14)
+    pdf.multi_cell(0, 8, text(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_font(family, size=8.5)
+    for note in notes:
+        pdf.multi_cell(0, 4.5, text(note), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.5)
+    pdf.ln(2)
+    numeric = [dtype.is_numeric() for dtype in table.dtypes]
+    # the district and the note take the room; the figures are short
+    widths = [
+        2.4 if column == 1 else 2.0 if column == table.width - 1 else 0.8
+        for column in range(table.width)
+    ]
+    with pdf.table(
+        col_widths=widths,
+        text_align=["RIGHT" if number else "LEFT" for number in numeric],
+        line_height=5,
+        first_row_as_headings=True,
+    ) as rows:
+        rows.row([text(name) for name in table.columns])
+        for values in table.iter_rows():
+            rows.row([text(value) for value in values])
+    return bytes(pdf.output())
 
 
 def reach_trend(

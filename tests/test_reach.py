@@ -39,6 +39,7 @@ from mapping.reach import (
     reach_layer,
     reach_legend,
     reach_map,
+    reach_pdf,
     reach_release,
     reach_table,
     reach_trend,
@@ -433,3 +434,24 @@ def test_reach_page_in_english_and_spanish(
     assert list(shown.columns)[:3] == ["Trimestre", "Distrito", "Alcance"]
     assert (shown["Alcance"].dropna() >= 11).all()
     assert at.get("download_button")[0].label == "Descargar esta tabla (CSV)"
+
+
+def test_the_pdf_holds_the_table_shown_and_nothing_else(release: ReachRelease) -> None:
+    from pypdf import PdfReader
+
+    t = translator("es")
+    table = reach_table(release, "2026-Q2", t)
+    title = "Personas alcanzadas, Lima, 2026-Q2"
+    data = reach_pdf(table, title=title, notes=[t("reach.rule", k=11)])
+    assert data.startswith(b"%PDF-")
+    pages = PdfReader(io.BytesIO(data)).pages
+    text = " ".join(" ".join(page.extract_text().split()) for page in pages)
+    assert title in text
+    assert "Sin ubicación (teléfono, SMS, en línea)" in text  # accents, from a local font
+    assert "no se muestra: muy pocas personas" in text
+    numbers = {int(n.replace(",", "")) for n in re.findall(r"(?<![\d.-])\d[\d,]*(?![\d.])", text)}
+    reach, target, percent = (table.to_series(i).drop_nulls() for i in (2, 3, 4))
+    assert set(reach) <= numbers
+    # every number in the report is a released figure, a target, a percentage, k or a date
+    allowed = {*reach, *target, *percent, 11, 2026, 2}
+    assert numbers <= allowed, numbers - allowed

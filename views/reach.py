@@ -23,6 +23,7 @@ from mapping.reach import (
     reach_layer,
     reach_legend,
     reach_map,
+    reach_pdf,
     reach_release,
     reach_stamp,
     reach_table,
@@ -198,20 +199,28 @@ with right:
 st.subheader(t("reach.districts", quarter=quarter_label(release, quarter, t)))
 table = reach_table(release, quarter, t)
 st.dataframe(table, hide_index=True, placeholder="", height=460)
-st.download_button(
-    t("reach.download"),
-    data=reach_csv(table),
-    file_name=f"reach-{quarter}.csv",
-    mime="text/csv",
-    icon=":material/download:",
+targets_note = t(
+    "reach.targets_note", share=f"{release.target_share * 100:g}", k=k, file=TARGETS_FILE
 )
-st.caption(
-    t(
-        "reach.targets_note",
-        share=f"{release.target_share * 100:g}",
-        k=k,
-        file=TARGETS_FILE,
+with st.container(horizontal=True, gap="small"):
+    st.download_button(
+        t("reach.download"),
+        data=reach_csv(table),
+        file_name=f"reach-{quarter}.csv",
+        mime="text/csv",
+        icon=":material/download:",
     )
-)
+    st.download_button(
+        t("reach.download_pdf"),
+        data=reach_pdf(
+            table,
+            title=t("reach.pdf_title", area=workspace.name, quarter=quarter),
+            notes=[t("reach.rule", k=k), targets_note],
+        ),
+        file_name=f"reach-{quarter}.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+    )
+st.caption(targets_note)
 if (release.figures["target_source"] == TARGETS_FILE).any():
     st.caption(t("reach.targets_file", file=TARGETS_FILE))
