@@ -265,13 +265,11 @@ def _run_app(workspace: Path, port: int) -> int:
 
 
 def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
-    from mapping.coverage import CoverageOptions, allow_arrow_reads, load_coverage_data
+    from mapping.coverage import CoverageOptions, load_coverage_data
     from mapping.periods import parse_period
     from mapping.settings import get_settings
     from mapping.workspace import open_workspace, workspace_path
 
-    # one thread and no other connection open while the visits are read: the fast path is safe
-    allow_arrow_reads()
     workspace = open_workspace(workspace_path(args.workspace))
     options = CoverageOptions.from_settings()
     period = parse_period(args.period, default_days=get_settings().default_period_days)
@@ -490,5 +488,25 @@ def _export(args: argparse.Namespace) -> int:
 
 _COMMANDS["export"] = _export
 
+#: Commands that read every visit and hold no other connection meanwhile: run as a program of
+#: their own (one thread), they may read the visits through ConnectorX.
+FAST_READ_COMMANDS = frozenset({"coverage", "gaps", "suggest-sites"})
+
+
+def run() -> int:
+    """Run ``outreach-map`` as a program (the console script): :func:`main` in its own process.
+
+    Only a process that is the command itself turns on the fast read of visits
+    (:func:`mapping.coverage.allow_arrow_reads`): the process holds no other connection to the
+    store. :func:`main` called from other code (the tests, a notebook) keeps the safe path.
+    """
+    argv = sys.argv[1:]
+    if argv and argv[0] in FAST_READ_COMMANDS:
+        from mapping.coverage import allow_arrow_reads
+
+        allow_arrow_reads()
+    return main(argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

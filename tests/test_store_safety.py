@@ -43,10 +43,13 @@ def test_the_app_path_reads_visits_while_other_connections_stay_usable(
     engine.dispose()
 
 
-def test_the_command_line_fast_path_reads_the_same_visits(demo_workspace: Path) -> None:
-    from mapping.workspace import open_workspace
+def test_the_command_line_fast_path_reads_the_same_visits(
+    demo_workspace: Path, tmp_path: Path
+) -> None:
+    from helpers import copy_workspace
 
-    workspace = open_workspace(demo_workspace)
+    # a private copy: no connection of this process (cached by other tests' apps) is open on it
+    workspace = copy_workspace(demo_workspace, tmp_path / "copy")
     period = parse_period("2026-Q3")
     slow = load_coverage_data(workspace, period).visits
     coverage.allow_arrow_reads()
