@@ -324,3 +324,20 @@ def test_no_location_and_outside_rows_by_district(programme: Workspace) -> None:
     counts = dict(raw_counts(programme, "2026-08").iter_rows())
     assert counts["_no_location"] == 30
     assert query(programme, "SELECT count(*) FROM visits WHERE cell IS NULL") == [(30,)]
+
+
+def test_district_figures_of_500_or_more_stay_within_5_percent_in_95_percent_of_releases() -> None:
+    """The release's own OpenDP measurement, run 2,000 times on districts of 500 to 2,000."""
+    from mapping.disclosure import _measurement
+
+    params = DisclosureParameters()
+    threshold = release_threshold(params, 52)
+    measurement = _measurement(params, threshold)
+    truth = {f"D{size}": size for size in (500, 650, 800, 1200, 2000)}
+    errors = []
+    for _ in range(400):
+        released = measurement(truth)
+        errors += [abs(released[key] - size) / size for key, size in truth.items()]
+    within = sum(error <= 0.05 for error in errors) / len(errors)
+    print(f"{len(errors)} releases of districts of 500-2,000 people: {within:.1%} within ±5 %")
+    assert within >= 0.95
