@@ -31,6 +31,10 @@ def open_import_page(page: Any, url: str) -> None:
 
 
 def upload(page: Any, name: str, data: bytes) -> None:
+    # after a commit or a cancel the page draws a fresh upload box: wait for the old one to go
+    page.wait_for_function(
+        "() => document.querySelectorAll('input[type=\"file\"]').length === 1", timeout=60_000
+    )
     page.locator('input[type="file"]').set_input_files(
         {"name": name, "mimeType": "text/csv", "buffer": data}
     )
