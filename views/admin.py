@@ -111,7 +111,13 @@ with audit_tab:
         entries = audit_entries(connection, limit=5000)
     if actions:
         entries = entries.filter(pl.col("action").is_in(actions))
-    st.dataframe(entries, hide_index=True, width="stretch", height=520)
+    st.dataframe(
+        entries.rename({name: t(f"admin.log_{name}") for name in entries.columns}),
+        hide_index=True,
+        width="stretch",
+        height=520,
+        placeholder="",
+    )
 
 with settings_tab:
     st.caption(t("admin.settings_intro", prefix=ENV_PREFIX))
