@@ -47,12 +47,14 @@ _DUMMY_HASH = HASHER.hash("not a password of anyone")
 class SignInRefusedError(MappingError, PermissionError):
     """A sign-in was refused: wrong name or password, a disabled account, or too many tries.
 
-    ``wait_seconds`` is set when the account must wait before the next attempt.
+    ``wait_seconds`` is set when the account must wait before the next attempt; ``too_soon``
+    says the attempt came before the wait was over, so the password was not even checked.
     """
 
-    def __init__(self, message: str, *, wait_seconds: int = 0) -> None:
+    def __init__(self, message: str, *, wait_seconds: int = 0, too_soon: bool = False) -> None:
         super().__init__(message)
         self.wait_seconds = wait_seconds
+        self.too_soon = too_soon
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ def _check_password(
         return SignInRefusedError(
             f"too many wrong passwords for this account — wait {wait} seconds and try again",
             wait_seconds=wait,
+            too_soon=True,
         )
     row = connection.execute(
         sa.select(users).where(users.c.username == name, users.c.active)
@@ -412,31 +415,32 @@ def check_session(
     settings = settings or get_settings()
     now = now or _now()
     row = connection.execute(
-        sa.select(sessions, users.c.username, users.c.role, users.c.teams, users.c.sso_email)
-        .join(users, users.c.id == sessions.c.user_id)
+        sa.select(
+            users,
+            sessions.c.id.label("session_id"),
+            sessions.c.created_at.label("started_at"),
+            sessions.c.last_seen,
+            sessions.c.ended_at,
+        )
+        .join(sessions, users.c.id == sessions.c.user_id)
         .where(sessions.c.token_hash == _token_hash(token), users.c.active)
     ).first()
     if row is None:
         return SessionCheck(None, "unknown")
     if row.ended_at is not None:
         return SessionCheck(None, "ended")
-    account = Account(
-        id=row.user_id,
-        username=row.username,
-        role=row.role,
-        teams=tuple(t for t in str(row.teams or "").split(",") if t),
-        sso_email=row.sso_email,
-    )
+    account = _account(row)
     reason = ""
     if now - row.last_seen > dt.timedelta(minutes=settings.session_idle_minutes):
         reason = "idle"
-    elif now - row.created_at > dt.timedelta(hours=settings.session_max_hours):
+    elif now - row.started_at > dt.timedelta(hours=settings.session_max_hours):
         reason = "expired"
     if reason:
-        _end(connection, sessions.c.id == row.id, reason, now)
+        _end(connection, sessions.c.id == row.session_id, reason, now)
         record(connection, account.actor, "session_ended", reason)
         return SessionCheck(None, reason)
-    connection.execute(sessions.update().where(sessions.c.id == row.id).values(last_seen=now))
+    session = sessions.c.id == row.session_id
+    connection.execute(sessions.update().where(session).values(last_seen=now))
     return SessionCheck(account)
 
 

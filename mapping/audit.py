@@ -187,24 +187,19 @@ def note_settings(connection: Connection, settings: Settings, actor: Actor) -> l
     """
     seen = dict(connection.execute(sa.select(settings_table.c.key, settings_table.c.value)).all())
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    defaults = type(settings)()
     changes = []
     for name in ACCESS_SETTINGS:
         value = str(getattr(settings, name))
-        before = seen.get(name, str(getattr(type(settings)(), name)))
-        if name in seen:
-            if value != before:
-                connection.execute(
-                    settings_table.update()
-                    .where(settings_table.c.key == name)
-                    .values(value=value, changed_at=now, changed_by=actor.username)
-                )
-        else:
+        before = seen.get(name, str(getattr(defaults, name)))
+        stamp = {"value": value, "changed_at": now, "changed_by": actor.username}
+        if name not in seen:
+            connection.execute(settings_table.insert().values(key=name, **stamp))
+        elif value != before:
             connection.execute(
-                settings_table.insert().values(
-                    key=name, value=value, changed_at=now, changed_by=actor.username
-                )
+                settings_table.update().where(settings_table.c.key == name).values(**stamp)
             )
         if value != before:
             changes.append(f"{name}: {before} -> {value}")
-            record(connection, actor, "setting", redact(f"{name}: {before} -> {value}"))
+            record(connection, actor, "setting", redact(changes[-1]))
     return changes

@@ -65,17 +65,17 @@ class DisclosureParameters:
     """
 
     #: k: a released figure never rests on fewer people than this.
-    min_count: int = 11
+    min_count: int = Settings.min_count
     #: ε of one release.
-    epsilon: float = 1.0
+    epsilon: float = Settings.epsilon_per_release
     #: ε all releases touching one calendar quarter may spend together.
-    epsilon_per_quarter: float = 3.0
+    epsilon_per_quarter: float = Settings.epsilon_per_quarter
     #: The largest total δ a release may have.
-    delta: float = 1e-7
+    delta: float = Settings.delta_per_release
     #: L0: the groups (districts or cells) one person counts in, per release.
-    max_groups: int = 3
+    max_groups: int = Settings.max_groups_per_person
     #: Visits of one person counted per month, for visit-based measures (none is released yet).
-    max_contacts: int = 5
+    max_contacts: int = Settings.max_contacts_per_month
 
     def __post_init__(self) -> None:
         if self.min_count < LOWEST_MIN_COUNT:
@@ -673,6 +673,32 @@ INTERNAL_MARK = (
 )
 
 
+def _record_export(
+    workspace: Workspace,
+    actor: Actor,
+    detail: str,
+    *,
+    resolution: int | None,
+    epsilon: float | None = None,
+    delta: float | None = None,
+) -> None:
+    """Write an export's entry in the audit log, in a transaction of its own."""
+    engine = workspace.engine()
+    try:
+        with engine.begin() as connection:
+            record(
+                connection,
+                actor,
+                "export",
+                detail,
+                resolution=resolution,
+                epsilon=epsilon,
+                delta=delta,
+            )
+    finally:
+        engine.dispose()
+
+
 def export(
     workspace: Workspace,
     out: Path,
@@ -718,37 +744,24 @@ def export(
             pl.col("count").alias("value"),
         )
         table.write_csv(out)
-        engine = workspace.engine()
-        try:
-            with engine.begin() as connection:
-                record(
-                    connection,
-                    actor,
-                    "export",
-                    f"INTERNAL raw {_describe(measure, level, chosen.label)}, not "
-                    "disclosure-controlled",
-                    resolution=None if level == DISTRICT else int(level),
-                )
-        finally:
-            engine.dispose()
+        _record_export(
+            workspace,
+            actor,
+            f"INTERNAL raw {_describe(measure, level, chosen.label)}, not disclosure-controlled",
+            resolution=None if level == DISTRICT else int(level),
+        )
         return table
     made = release(workspace, period, level, measure, actor=actor, today=today, params=params)
     table = release_table(workspace, made)
     table.write_csv(out)
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            record(
-                connection,
-                actor,
-                "export",
-                f"{made.describe()} (release {made.id}, "
-                + ("new" if made.spent else "stored answer repeated, nothing spent")
-                + ")",
-                resolution=made.resolution,
-                epsilon=made.epsilon if made.spent else 0.0,
-                delta=made.delta if made.spent else 0.0,
-            )
-    finally:
-        engine.dispose()
+    _record_export(
+        workspace,
+        actor,
+        f"{made.describe()} (release {made.id}, "
+        + ("new" if made.spent else "stored answer repeated, nothing spent")
+        + ")",
+        resolution=made.resolution,
+        epsilon=made.epsilon if made.spent else 0.0,
+        delta=made.delta if made.spent else 0.0,
+    )
     return table

@@ -462,13 +462,6 @@ def _empty_figures() -> pl.DataFrame:
 # --- what the page shows: the table, its CSV, the trend, the map ---
 
 
-def quarter_label(release: ReachRelease, quarter: str, t: Callable[..., str]) -> str:
-    """Return a quarter's name, saying so when it has not ended (``2026-Q4, to 2026-12-02``)."""
-    if release.is_complete(quarter):
-        return quarter
-    return t("reach.so_far", quarter=quarter, day=release.today.isoformat())
-
-
 def _place_name(t: Callable[..., str]) -> pl.Expr:
     return (
         pl.when(pl.col("district_id") == NO_LOCATION)
@@ -509,7 +502,7 @@ def reach_table(release: ReachRelease, quarter: str, t: Callable[..., str]) -> p
             ]
         )
     return rows.select(
-        pl.lit(quarter_label(release, quarter, t)).alias(t("reach.col_quarter")),
+        pl.lit(quarter).alias(t("reach.col_quarter")),
         pl.col("district").alias(t("reach.col_district")),
         pl.col("reach").alias(t("reach.col_reach")),
         pl.col("target").alias(t("reach.col_target")),
@@ -602,21 +595,14 @@ def reach_trend(
 ) -> pl.DataFrame:
     """Return reach and target per quarter: the area's sums of released figures, or a district's.
 
-    A hidden figure is null (a gap in the chart); nothing is filled in from raw counts. A
-    quarter that has not ended is named so (``2026-Q4 (so far)``).
+    A hidden figure is null (a gap in the chart); nothing is filled in from raw counts.
     """
     if district_id is None:
         rows = release.totals()
     else:
         rows = release.figures.filter(pl.col("district_id") == district_id)
-    names = {
-        q.label: q.label
-        if release.is_complete(q.label)
-        else t("reach.so_far_short", quarter=q.label)
-        for q in release.quarters
-    }
     return rows.select(
-        pl.col("quarter").replace_strict(names).alias(t("reach.col_quarter")),
+        pl.col("quarter").alias(t("reach.col_quarter")),
         pl.col("reach").alias(t("reach.trend_reach")),
         pl.col("target").alias(t("reach.trend_target")),
     )

@@ -26,6 +26,7 @@ from mapping.accounts import (
 from mapping.audit import record
 from mapping.store import create_store_engine
 from mapping.workspace import Workspace
+from views.shared import tr, url_value
 
 #: Session-state key of the session token (never in the URL, a cookie or the page).
 TOKEN = "auth_token"
@@ -52,8 +53,7 @@ def demo_store(url: str) -> bool:
 
 def _wanted_demo_role() -> str | None:
     """Return the role the demo was asked for: the role switch, else ``?role=`` in the URL."""
-    pending = st.session_state.get("__url_pending", {}).get("role")
-    asked = st.session_state.get("role") or pending or st.query_params.get("role")
+    asked = st.session_state.get("role") or url_value("role")
     return asked if asked in DEMO_ROLES else None
 
 
@@ -106,8 +106,6 @@ def require(*roles: str) -> Account:
     """
     account = current_account()
     if account.role not in roles:
-        from views.shared import tr
-
         st.error(tr()("access.not_for_role"))
         st.stop()
     return account
@@ -140,7 +138,7 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
         try:
             token, _ = sign_in(engine, username, password)
         except SignInRefusedError as exc:
-            if exc.wait_seconds and "wait" in str(exc):
+            if exc.too_soon:
                 st.error(t("access.wait", seconds=exc.wait_seconds))
             else:
                 st.error(t("access.refused"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import polars as pl
 import streamlit as st
 
@@ -130,8 +128,7 @@ with settings_tab:
             t("admin.default"): str(getattr(defaults, name)),
             t("admin.variable"): ENV_PREFIX + name.upper(),
         }
-        for name in (f.name for f in fields(settings))
-        if name in ACCESS_SETTINGS
+        for name in ACCESS_SETTINGS
     ]
     st.dataframe(pl.DataFrame(rows), hide_index=True, width="stretch")
 

@@ -17,7 +17,6 @@ from mapping.maps import basemap_from_env
 from mapping.reach import (
     TARGETS_FILE,
     ReachRelease,
-    quarter_label,
     quarter_of,
     reach_csv,
     reach_layer,
@@ -45,11 +44,6 @@ MAP_HEIGHT = 520
 #: Okabe-Ito blue (reach) and orange (target): told apart with colour-vision deficiencies.
 TREND_COLOURS = ("#0072B2", "#E69F00")
 AREA = "_area"
-#: Vega expression putting "2026-Q4 (so far)" on two lines under its point.
-TWO_LINES = (
-    "indexof(datum.label, ' (') > 0 ? [slice(datum.label, 0, indexof(datum.label, ' (')), "
-    "slice(datum.label, indexof(datum.label, ' (') + 1)] : datum.label"
-)
 
 
 def data_stamp(workspace: Workspace) -> tuple[int, ...]:
@@ -91,7 +85,7 @@ def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
             x=alt.X(
                 f"{quarter}:N",
                 sort=None,
-                axis=alt.Axis(labelAngle=0, labelOverlap=False, labelExpr=TWO_LINES, title=None),
+                axis=alt.Axis(labelAngle=0, labelOverlap=False, title=None),
             ),
             y=alt.Y(f"{value}:Q", title=None),
             color=alt.Color(
@@ -128,15 +122,13 @@ if not release.quarters:
     st.info(t("reach.no_data"))
     st.stop()
 
-labels = [q.label for q in release.quarters]
-complete = [q for q in labels if release.is_complete(q)]
+labels = [q.label for q in release.quarters]  # finished quarters only
 quarter = pick(
     t("reach.quarter"),
     labels,
     state_key="reach_quarter",
     param="quarter",
-    default=complete[-1] if complete else labels[-1],
-    format_func=lambda q: quarter_label(release, q, t),
+    default=labels[-1],
 )
 refusal = release.refusal(quarter)
 if refusal:
@@ -196,7 +188,7 @@ with right:
     st.altair_chart(trend_chart(trend, t), width="stretch")
     st.caption(t("reach.trend_gap", k=k))
 
-st.subheader(t("reach.districts", quarter=quarter_label(release, quarter, t)))
+st.subheader(t("reach.districts", quarter=quarter))
 table = reach_table(release, quarter, t)
 st.dataframe(table, hide_index=True, placeholder="", height=460)
 targets_note = t(

@@ -35,6 +35,11 @@ from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspac
 _PENDING = "__url_pending"
 
 
+def url_value(param: str) -> str | None:
+    """Return a query parameter as the URL will hold it: a value noted in this run counts."""
+    return st.session_state.get(_PENDING, {}).get(param, st.query_params.get(param))
+
+
 def remembered(state_key: str, param: str, options: Sequence[str], default: str) -> str:
     """Return a choice kept for the whole session, first taken from the URL (``?param=``).
 
@@ -43,7 +48,7 @@ def remembered(state_key: str, param: str, options: Sequence[str], default: str)
     and a URL that changed by other means (a shared link, the back button) wins.
     """
     # a value noted for the URL in this run counts as the URL's (it is written at the end)
-    asked = st.session_state.get(_PENDING, {}).get(param, st.query_params.get(param))
+    asked = url_value(param)
     written = st.session_state.get(f"{state_key}__url")
     if asked in options and asked != written:
         # the URL changed by other means than this app (a shared link, the back button)
@@ -115,7 +120,7 @@ def pick(
         label, options, key=widget, format_func=format_func, on_change=keep, help=help_text
     )
     chosen = str(st.session_state[state_key])
-    if st.session_state.get(_PENDING, {}).get(param, st.query_params.get(param)) != chosen:
+    if url_value(param) != chosen:
         url_wants(param, chosen)
     st.session_state[f"{state_key}__url"] = chosen
     return chosen
