@@ -37,6 +37,7 @@ ACTIONS = frozenset(
         "release",
         "release_refused",
         "setting",
+        "store",
         "user",
         "wipe",
     }

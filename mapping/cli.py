@@ -43,11 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     workspace_help = "workspace folder (default: $OUTREACH_MAP_WORKSPACE)"
+    db_help = (
+        "store URL, e.g. postgresql://outreach@db.internal/outreach (default: $OUTREACH_MAP_DB, "
+        "else the SQLite file in the workspace); the password goes in PGPASSWORD or ~/.pgpass"
+    )
 
     demo = sub.add_parser("demo", help="build the Lima demo workspace and start the app")
     demo.add_argument("--workspace", help="demo workspace folder (default: ./demo-workspace)")
     demo.add_argument("--no-serve", action="store_true", help="build it, do not start the app")
     demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--db", help=db_help)
 
     serve = sub.add_parser("serve", help="start the app on a workspace")
     serve.add_argument("--workspace", help=workspace_help)
@@ -55,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
     init = sub.add_parser("init", help="create a workspace from a district polygon file")
     init.add_argument("--workspace", required=True)
+    init.add_argument("--db", help=db_help)
     init.add_argument(
         "--districts", required=True, type=Path, help="GeoJSON, GeoPackage or Shapefile"
     )
@@ -106,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     add_user_parser(sub)
     _add_wipe_parser(sub)
     _add_export_parser(sub, workspace_help)
+    _add_store_parsers(sub, workspace_help)
     return parser
 
 
@@ -147,7 +154,7 @@ def _init(args: argparse.Namespace) -> int:
     )
     settings = get_settings()
     resolution = args.resolution or settings.default_resolution
-    init_area(path, districts, name=args.name or path.name, resolution=resolution)
+    init_area(path, districts, name=args.name or path.name, resolution=resolution, db_url=args.db)
     if resolution >= 9 and resolution <= settings.max_resolution:
         print(
             f"warning: resolution {resolution} cells are about one block (0.1 km²) and can "
@@ -206,7 +213,7 @@ def _demo(args: argparse.Namespace) -> int:
     path = Path(
         args.workspace or os.environ.get("OUTREACH_MAP_WORKSPACE") or "demo-workspace"
     ).resolve()
-    build_demo(path, echo=print)
+    build_demo(path, echo=print, db_url=args.db)
     if args.no_serve:
         return EXIT_OK
     # the demo is Lima: "open now" on the peer educator's page follows Lima's clock
@@ -487,6 +494,28 @@ def _export(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["export"] = _export
+
+
+def _add_store_parsers(sub: Any, workspace_help: str) -> None:
+    from mapping.cli_store import add_store_parsers
+
+    add_store_parsers(sub, workspace_help)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from mapping.cli_store import migrate_command
+
+    return migrate_command(args)
+
+
+def _copy(args: argparse.Namespace) -> int:
+    from mapping.cli_store import copy_command
+
+    return copy_command(args)
+
+
+_COMMANDS["migrate"] = _migrate
+_COMMANDS["copy"] = _copy
 
 #: Commands that read every visit and hold no other connection meanwhile: run as a program of
 #: their own (one thread), they may read the visits through ConnectorX.

@@ -221,9 +221,17 @@ def _emerging_cluster(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
 
 
 def build_demo(
-    path: Path, *, echo: Callable[[str], object] = lambda _: None, end: dt.date | None = None
+    path: Path,
+    *,
+    echo: Callable[[str], object] = lambda _: None,
+    end: dt.date | None = None,
+    db_url: str | None = None,
 ) -> Workspace:
-    """Build the demo workspace at ``path`` (or reuse it if it is already built)."""
+    """Build the demo workspace at ``path`` (or reuse it if it is already built).
+
+    ``db_url`` puts its store on a server (a new, empty PostgreSQL database) instead of the
+    SQLite file in the folder.
+    """
     if (path / CONFIG_NAME).exists() and not is_wiped(path):
         echo(f"using the demo workspace at {path}")
         workspace = open_workspace(path)
@@ -245,7 +253,7 @@ def build_demo(
         name_column="district",
         population_column="pop2020_est",
     )
-    workspace = init_area(path, districts, name=DEMO_NAME, resolution=8)
+    workspace = init_area(path, districts, name=DEMO_NAME, resolution=8, db_url=db_url)
     result = services_from_file(
         workspace,
         DATA / "lima_callao_facilities_minsa_ipress.csv",

@@ -555,6 +555,8 @@ def release(
         )
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with engine.begin() as connection:
+            # one release at a time: two first askings cannot both spend, nor overspend
+            store.write_lock(connection)
             stored = _stored(connection, chosen.label, level, measure)
             if stored is not None:  # made meanwhile by someone else: theirs is the answer
                 return stored

@@ -270,6 +270,7 @@ def _write(
     engine = workspace.engine()
     try:
         with engine.begin() as connection:
+            store.write_lock(connection)
             import_id = record_import(
                 connection,
                 kind="hotspots",

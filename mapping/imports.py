@@ -245,6 +245,7 @@ def _write(
     engine = workspace.engine()
     try:
         with engine.connect() as connection, connection.begin() as transaction:
+            store.write_lock(connection)
             import_id = record_import(
                 connection,
                 kind=prepared.kind,

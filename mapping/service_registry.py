@@ -584,6 +584,7 @@ def add_service(
     engine = workspace.engine()
     try:
         with engine.begin() as connection:
+            store.write_lock(connection)
             plan, record = _plan_add(connection, workspace.resolution, values, service_id)
             if dry_run:
                 return plan
@@ -681,6 +682,7 @@ def update_service(
     engine = workspace.engine()
     try:
         with engine.begin() as connection:
+            store.write_lock(connection)
             plan, record = _plan_update(connection, workspace.resolution, service_id, given)
             if dry_run or not (plan.changes or plan.problems):
                 return plan

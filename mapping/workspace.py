@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from mapping.cells import check_resolution
 from mapping.errors import WorkspaceError
-from mapping.store import create_store_engine, migrate
+from mapping.store import create_store_engine, migrate, safe_url, store_url
 
 CONFIG_NAME = "workspace.toml"
 KEY_NAME = "secret.key"
@@ -88,6 +88,25 @@ def _default_db_url(path: Path) -> str:
     return os.environ.get(DB_ENV) or f"sqlite:///{path / DB_NAME}"
 
 
+def _without_password(url: str) -> str:
+    """Return ``url`` as it may be written to ``workspace.toml``: with no password in it."""
+    return store_url(url).set(password=None).render_as_string(hide_password=False)
+
+
+def check_url_has_no_password(url: str, where: str) -> None:
+    """Refuse a store URL holding a password where it would be written down or seen.
+
+    A password belongs in the environment (``PGPASSWORD``, ``OUTREACH_MAP_DB``) or in the
+    server account's ``~/.pgpass``, never in a file beside the data or on a command line,
+    where other users can read it in the process list.
+    """
+    if store_url(url).password is not None:
+        raise WorkspaceError(
+            f"{where} holds a database password ({safe_url(url)}) — remove it from there and "
+            f"give it in PGPASSWORD, in ~/.pgpass (mode 0600), or in {DB_ENV} with the whole URL"
+        )
+
+
 def sqlite_file(url: str) -> Path | None:
     """Return the file of a SQLite store URL, or None for a server or in-memory store.
 
@@ -157,8 +176,12 @@ def create_workspace(
     if not path.exists():
         path.mkdir(mode=PRIVATE_DIR, parents=True)
     make_private_dir(path / REPORTS_DIR)
+    if db_url:
+        check_url_has_no_password(db_url, "--db")
     url = db_url or _default_db_url(path)
-    stored_url = "" if url == f"sqlite:///{path / DB_NAME}" else url
+    # the default SQLite file is not written down, so the folder can move; a server URL is,
+    # without its password (OUTREACH_MAP_DB, if set, wins over it at every start)
+    stored_url = "" if url == f"sqlite:///{path / DB_NAME}" else _without_password(url)
     if not os.environ.get(KEY_ENV):
         key_file = path / KEY_NAME
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
@@ -171,7 +194,8 @@ def create_workspace(
         f"resolution = {resolution}\n"
         f'created = "{dt.date.today().isoformat()}"\n\n'
         "[store]\n"
-        "# empty means the SQLite file outreach.db in this folder\n"
+        "# empty means the SQLite file outreach.db in this folder; OUTREACH_MAP_DB wins over\n"
+        "# it; never put a password here (PGPASSWORD or ~/.pgpass, see docs/deploy.md)\n"
         f"url = {_toml_string(stored_url)}\n"
     )
     write_private(path / CONFIG_NAME, config)
@@ -215,7 +239,10 @@ def open_workspace(path: Path) -> Workspace:
     key_file = path / KEY_NAME
     if _readable_by_others(key_file):
         raise WorkspaceError(f"{key_file} can be read by other users — run `chmod 600 {key_file}`")
-    url = config.get("store", {}).get("url") or _default_db_url(path)
+    written = str(config.get("store", {}).get("url") or "")
+    if written:
+        check_url_has_no_password(written, str(config_file))
+    url = os.environ.get(DB_ENV) or written or _default_db_url(path)
     store_file = sqlite_file(url)
     if store_file is not None:
         for file in (store_file, *(Path(f"{store_file}{end}") for end in ("-wal", "-shm"))):

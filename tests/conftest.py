@@ -7,9 +7,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pgserver
 import pytest
 from browser import serving
-from helpers import DISTRICTS_SOURCE, copy_workspace
+from helpers import DISTRICTS_SOURCE, copy_workspace, copy_workspace_to_server
+from sqlalchemy.engine import Engine
 
 from mapping.area import districts_from_file, init_area
 from mapping.demo import build_demo
@@ -24,6 +26,27 @@ def _clean_environment() -> Iterator[None]:
             if name.startswith("OUTREACH_MAP_"):
                 patch.delenv(name)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close the connections of every engine a test opened on a workspace, when it ends.
+
+    Tests write ``workspace.engine().connect()`` for brevity; without this, PostgreSQL
+    connections left in a dropped engine's pool would be closed by the garbage collector,
+    which psycopg reports as a ResourceWarning.
+    """
+    made: list[Engine] = []
+    original = Workspace.engine
+
+    def engine(self: Workspace) -> Engine:
+        made.append(original(self))
+        return made[-1]
+
+    monkeypatch.setattr(Workspace, "engine", engine)
+    yield
+    for each in made:
+        each.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -48,16 +71,78 @@ def template_workspace(tmp_path_factory: pytest.TempPathFactory, districts_file:
     return path
 
 
-@pytest.fixture
-def workspace(template_workspace: Path, tmp_path: Path) -> Workspace:
-    """A fresh, empty Lima workspace of this test's own."""
-    return copy_workspace(template_workspace, tmp_path / "workspace")
+#: The store engines a module marked ``engines`` runs its workspace tests on.
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each workspace test of a module marked ``engines`` on SQLite and on PostgreSQL."""
+    if "store_engine" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "engines"
+    ):
+        metafunc.parametrize("store_engine", ENGINES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for the session (its superuser URL); fails under CI if missing."""
+    try:
+        with pgserver.throwaway_server() as url:
+            yield url
+    except pgserver.ServerMissingError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str, template_workspace: Path) -> str:
+    """The empty Lima workspace's store as a PostgreSQL database, to copy for each test."""
+    name = "template_lima"
+    url = pgserver.create_database(postgres_server, name)
+    from mapping.copying import copy_store
+
+    copy_store(f"sqlite:///{template_workspace / 'outreach.db'}", url)
+    return name
 
 
 @pytest.fixture
-def other_workspace(template_workspace: Path, tmp_path: Path) -> Workspace:
+def store_engine(request: pytest.FixtureRequest) -> str:
+    """The engine of this test's workspace: SQLite unless the module is marked ``engines``."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+def _workspace(
+    request: pytest.FixtureRequest, engine: str, template: Path, target: Path
+) -> Workspace:
+    if engine == "sqlite":
+        return copy_workspace(template, target)
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    url = pgserver.create_database(
+        server, name, template=request.getfixturevalue("postgres_template")
+    )
+    request.addfinalizer(lambda: pgserver.drop_database(server, name))
+    return copy_workspace_to_server(template, target, url)
+
+
+@pytest.fixture
+def workspace(
+    request: pytest.FixtureRequest, store_engine: str, template_workspace: Path, tmp_path: Path
+) -> Workspace:
+    """A fresh, empty Lima workspace of this test's own (on PostgreSQL for ``engines`` tests)."""
+    return _workspace(request, store_engine, template_workspace, tmp_path / "workspace")
+
+
+@pytest.fixture
+def other_workspace(
+    request: pytest.FixtureRequest, store_engine: str, template_workspace: Path, tmp_path: Path
+) -> Workspace:
     """A second workspace for the same area, with its own key."""
-    copy = copy_workspace(template_workspace, tmp_path / "other")
+    copy = _workspace(request, store_engine, template_workspace, tmp_path / "other")
     (copy.path / "secret.key").write_text(os.urandom(32).hex() + "\n", encoding="ascii")
     return copy
 

@@ -127,6 +127,15 @@ def copy_workspace(template: Path, target: Path) -> Workspace:
     return open_workspace(target)
 
 
+def copy_workspace_to_server(template: Path, target: Path, url: str) -> Workspace:
+    """Copy a workspace folder without its SQLite store, pointing it at the store at ``url``."""
+    shutil.copytree(template, target, ignore=shutil.ignore_patterns("outreach.db*"))
+    config = target / "workspace.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r'(?m)^url = ".*"$', f'url = "{url}"', text), encoding="utf-8")
+    return open_workspace(target)
+
+
 #: Password of the accounts tests create (long enough for the product's rule).
 TEST_PASSWORD = "a long test password"
 

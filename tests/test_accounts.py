@@ -30,6 +30,9 @@ from mapping.settings import Settings
 from mapping.store import audit_log, sessions, users
 from mapping.workspace import Workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 ADMIN = Actor("admin-test", "admin")
 T0 = dt.datetime(2026, 12, 2, 20, 0)
 

@@ -13,6 +13,9 @@ from mapping.settings import Settings
 from mapping.visits import visits_from_file
 from mapping.workspace import Workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 HEADER = ("date", "peer_educator", "team", "latitude", "longitude", "contact_code")
 ROWS = [
     ("2026-03-14", "PE01", "NORTE", "-12.0464123", "-77.0428123", "MA-JO85"),

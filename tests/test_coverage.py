@@ -38,6 +38,9 @@ from mapping.siting import suggest_sites
 from mapping.visits import visits_from_file
 from mapping.workspace import Workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 WEST = -77.10
 WIDTH = 0.05
 SOUTH, NORTH = -12.10, -12.05

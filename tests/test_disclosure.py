@@ -32,6 +32,9 @@ from mapping.errors import InvalidInputError, PrivacyBudgetError
 from mapping.visits import visits_from_file
 from mapping.workspace import Workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 TODAY = dt.date(2026, 11, 20)
 FUNDER = Actor("funder-1", "funder")
 HEADER = (

@@ -24,6 +24,9 @@ from mapping.hotspot_registry import (
 )
 from mapping.workspace import Workspace, open_workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 11, 20)
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'

@@ -34,6 +34,9 @@ from mapping.settings import Settings
 from mapping.vocab import SERVICE_TYPES
 from mapping.workspace import Workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 #: A point of a sensitive service, distinctive enough to find in any file (La Victoria).
 HOME = (-12.0712345, -77.0223456)
 HOME_CELL = h3.latlng_to_cell(*HOME, 8)
@@ -496,7 +499,8 @@ def test_no_coordinate_of_a_sensitive_service_reaches_a_file(registry: Workspace
     engine = registry.engine()
     try:
         with engine.begin() as connection:
-            connection.execute(sa.text("PRAGMA wal_checkpoint(FULL)"))
+            if connection.dialect.name == "sqlite":
+                connection.execute(sa.text("PRAGMA wal_checkpoint(FULL)"))
     finally:
         engine.dispose()
     needles = {}

@@ -33,6 +33,9 @@ from mapping.visits import visits_from_file
 from mapping.vocab import GENDERS, SERVICE_TYPES, SETTINGS
 from mapping.workspace import Workspace
 
+#: Every test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 HEADER = (
     "date",
     "peer_educator",
@@ -226,7 +229,7 @@ def test_accepted_visit_is_stored_as_cell_date_and_codes(
     visit_date, cell, time_of_day, channel, gender, setting, condoms, lube, referrals, contact = (
         stored
     )
-    assert visit_date == "2026-03-14"
+    assert str(visit_date) == "2026-03-14"
     assert cell == lima_cell()
     assert time_of_day == 2  # evening
     assert channel == 1  # in person, the default
@@ -326,9 +329,12 @@ def test_plain_counts_and_four_digit_years_are_accepted(
         ("male_condoms", "1e3", "is not a whole number of items"),
     ]
     assert "4 digits" in lines[0]["fix"]
-    assert query(
-        workspace, "SELECT visit_date, male_condoms, lubricant FROM visit_details ORDER BY 1"
-    ) == [("2026-03-14", 3, 3), ("2026-09-15", 4, 0)]
+    assert [
+        (str(day), *rest)
+        for day, *rest in query(
+            workspace, "SELECT visit_date, male_condoms, lubricant FROM visit_details ORDER BY 1"
+        )
+    ] == [("2026-03-14", 3, 3), ("2026-09-15", 4, 0)]
 
 
 def test_spanish_spellings_of_services_and_safety() -> None:

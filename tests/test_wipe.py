@@ -141,6 +141,7 @@ def test_a_key_kept_in_the_environment_is_left_to_the_operator(
     )
 
 
+@pytest.mark.engines
 def test_drop_store_schema_leaves_no_table_or_view(workspace: Workspace) -> None:
     """The server-store path (PostgreSQL in production), run here on SQLite: engine-neutral."""
     engine = workspace.engine()

@@ -1,0 +1,107 @@
+"""``outreach-map migrate`` and ``outreach-map copy``: a store's schema, and moving a store.
+
+Both take store URLs (``postgresql://USER@HOST:PORT/DATABASE``, ``sqlite:////path/outreach.db``)
+or a workspace. A password is never given on the command line, where the process list shows
+it: libpq reads ``PGPASSWORD`` or ``~/.pgpass``, and ``OUTREACH_MAP_DB`` may hold a whole URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+
+from mapping.audit import Actor, record
+from mapping.copying import copy_store, head_revision, schema_revision
+from mapping.store import create_store_engine, migrate, safe_url, store_url
+from mapping.workspace import (
+    DB_ENV,
+    check_url_has_no_password,
+    open_workspace,
+    workspace_path,
+)
+
+
+def add_store_parsers(sub: Any, workspace_help: str) -> None:
+    """Add the ``migrate`` and ``copy`` commands to the command line."""
+    upgrade = sub.add_parser(
+        "migrate", help="bring a store to the newest schema (SQLite or PostgreSQL)"
+    )
+    upgrade.add_argument("--workspace", help=workspace_help)
+    upgrade.add_argument(
+        "--db", help=f"a store URL instead of a workspace's (default: ${DB_ENV}, the workspace's)"
+    )
+    copy = sub.add_parser(
+        "copy", help="copy a whole store to an empty database and check every table matches"
+    )
+    copy.add_argument(
+        "--from", dest="source", required=True, help="store URL or workspace folder to copy"
+    )
+    copy.add_argument("--to", dest="target", required=True, help="URL of an empty database")
+
+
+def _url(value: str) -> str:
+    """Return ``value`` if it is a store URL, else the URL of the workspace in that folder."""
+    if "://" in value:
+        check_url_has_no_password(value, "the command line")
+        store_url(value)
+        return value
+    return open_workspace(workspace_path(value)).db_url
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    """Upgrade a store's schema; print the revision before and after."""
+    if args.db:
+        check_url_has_no_password(args.db, "--db")
+        url = args.db
+    else:
+        url = open_workspace(workspace_path(args.workspace)).db_url
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as connection:
+            before = schema_revision(connection)
+        migrate(engine)
+        head = head_revision()
+        if before != head:
+            with engine.begin() as connection:
+                record(connection, Actor.command_line(), "store", f"schema {before} to {head}")
+    finally:
+        engine.dispose()
+    if before == head:
+        print(f"{safe_url(url)}: already at the newest schema ({head})")
+    else:
+        print(f"{safe_url(url)}: schema {before or 'none'} -> {head} (newest)")
+    return 0
+
+
+def copy_command(args: argparse.Namespace) -> int:
+    """Copy a store to an empty database, then print what was compared table by table."""
+    source, target = _url(args.source), _url(args.target)
+    result = copy_store(source, target)
+    width = max(len(check.table) for check in result.tables)
+    print(f"copied {safe_url(source)} -> {safe_url(target)} (schema {result.revision})")
+    print(f"{'table':<{width}}  {'rows':>10}  aggregates  digest")
+    for check in result.tables:
+        print(f"{check.table:<{width}}  {check.rows:>10,}  {check.aggregates:>10}  {check.digest}")
+    total = sum(check.rows for check in result.tables)
+    print(f"every table matches: {total:,} rows, counts, sums, least and greatest values, digests")
+    engine = create_store_engine(target)
+    try:
+        with engine.begin() as connection:
+            record(
+                connection,
+                Actor.command_line(),
+                "store",
+                f"copied from {store_url(source).get_backend_name()}: {total} rows",
+            )
+    finally:
+        engine.dispose()
+    if sa.engine.make_url(target).get_backend_name() != "sqlite":
+        print(
+            "next: point the workspace at it — set url in workspace.toml's [store] table "
+            f"(no password there) or {DB_ENV} on every instance; see docs/deploy.md",
+            file=sys.stderr,
+        )
+    return 0

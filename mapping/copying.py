@@ -1,0 +1,201 @@
+"""Move a store between engines (SQLite to PostgreSQL when a programme grows, and back).
+
+:func:`copy_store` brings the target to the newest schema, copies every table in the order
+its foreign keys need, sets PostgreSQL's id sequences past the copied ids, then proves the
+copy: per table, the row count, the sum, least and greatest value of each number column and
+date, and a digest of all rows (independent of row order, which differs between engines'
+collations) must be the same on both sides. Nothing is written to the source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from mapping import store
+from mapping.errors import WorkspaceError
+
+#: Rows read and written per batch: bounded memory on a store of millions of visits.
+BATCH_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class TableCheck:
+    """What was compared for one table after a copy."""
+
+    table: str
+    rows: int
+    #: Aggregates compared, as "column:sum/min/max".
+    aggregates: int
+    digest: str
+    same: bool
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """The outcome of :func:`copy_store`: the target's revision and each table's check."""
+
+    revision: str
+    tables: tuple[TableCheck, ...]
+
+    @property
+    def same(self) -> bool:
+        """Whether every table matched."""
+        return all(check.same for check in self.tables)
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """Return the Alembic revision a store is at (None for an empty database)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """Return the newest revision this version of outreach-map knows."""
+    scripts = ScriptDirectory(str(store.MIGRATIONS))
+    head = scripts.get_current_head()
+    assert head is not None, "the migrations folder has no revision"
+    return head
+
+
+def _rows(connection: Connection, table: sa.Table) -> Iterator[list[dict[str, Any]]]:
+    """Yield the table's rows in batches, in primary-key order."""
+    result = connection.execution_options(yield_per=BATCH_ROWS).execute(
+        sa.select(table).order_by(*table.primary_key.columns)
+    )
+    for batch in result.mappings().partitions():
+        yield [dict(row) for row in batch]
+
+
+def _hold_data(connection: Connection) -> list[str]:
+    return [
+        table.name
+        for table in store.metadata.sorted_tables
+        if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
+    ]
+
+
+def copy_store(source_url: str, target_url: str) -> CopyResult:
+    """Copy every table of the store at ``source_url`` into the empty store at ``target_url``.
+
+    The source must be at the newest schema (``outreach-map migrate`` first); the target may
+    be a new, empty database or one already migrated but holding no rows. Raises
+    :class:`WorkspaceError` when either condition fails or the copy does not match.
+    """
+    if store.same_store(source_url, target_url):
+        raise WorkspaceError("--from and --to name the same store — give two different stores")
+    source = store.create_store_engine(source_url)
+    target = store.create_store_engine(target_url)
+    try:
+        with source.connect() as reading:
+            revision = schema_revision(reading)
+            head = head_revision()
+            if revision is None:
+                raise WorkspaceError(
+                    f"{store.safe_url(source_url)} holds no outreach-map store — check --from"
+                )
+            if revision != head:
+                raise WorkspaceError(
+                    f"{store.safe_url(source_url)} is at schema {revision}, not {head} — run "
+                    f"`outreach-map migrate --db {store.safe_url(source_url)}` first"
+                )
+        store.migrate(target)
+        with source.connect() as reading, target.begin() as writing:
+            filled = _hold_data(writing)
+            if filled:
+                raise WorkspaceError(
+                    f"{store.safe_url(target_url)} already holds data (tables "
+                    f"{', '.join(filled)}) — copy into a new, empty database"
+                )
+            for table in store.metadata.sorted_tables:
+                for batch in _rows(reading, table):
+                    writing.execute(table.insert(), batch)
+            if writing.dialect.name == "postgresql":
+                _advance_sequences(writing)
+        result = CopyResult(revision=head, tables=tuple(compare_stores(source, target)))
+    finally:
+        source.dispose()
+        target.dispose()
+    if not result.same:
+        differ = ", ".join(check.table for check in result.tables if not check.same)
+        raise WorkspaceError(f"the copy does not match its source in {differ} — do not use it")
+    return result
+
+
+def _advance_sequences(connection: Connection) -> None:
+    """Set each PostgreSQL id sequence past the greatest copied id."""
+    for table in store.metadata.sorted_tables:
+        for column in table.primary_key.columns:
+            if column.autoincrement is True or (
+                column.autoincrement == "auto"
+                and isinstance(column.type, sa.Integer)
+                and not isinstance(column.type, sa.BigInteger)
+                and len(table.primary_key.columns) == 1
+            ):
+                connection.execute(
+                    sa.text(
+                        "SELECT setval(pg_get_serial_sequence(:table, :column), "
+                        f"coalesce((SELECT max({column.name}) FROM {table.name}), 0) + 1, false)"
+                    ),
+                    {"table": table.name, "column": column.name},
+                )
+
+
+def _aggregates(table: sa.Table) -> list[sa.ColumnElement[Any]]:
+    """Count; sum, min and max of each number column; min and max of each date and id."""
+    columns: list[sa.ColumnElement[Any]] = [sa.func.count()]
+    for column in table.columns:
+        if isinstance(column.type, sa.BigInteger):
+            # 64-bit cells and hashes: a sum would overflow SQLite's integers (the digest
+            # covers every value)
+            columns += [sa.func.min(column), sa.func.max(column)]
+        elif isinstance(column.type, sa.Integer | sa.Float):
+            columns += [sa.func.sum(column), sa.func.min(column), sa.func.max(column)]
+        elif isinstance(column.type, sa.Date | sa.DateTime):
+            columns += [sa.func.min(column), sa.func.max(column)]
+    return columns
+
+
+def _normal(value: Any) -> Any:
+    """Return a value as both engines give it (SQLite sums floats, PostgreSQL Decimals)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if hasattr(value, "as_integer_ratio") and not isinstance(value, int | float):
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    if isinstance(value, str) and len(value) >= 10 and value[4] == "-" and value[7] == "-":
+        return value.replace("T", " ")
+    return value
+
+
+def _digest(connection: Connection, table: sa.Table) -> str:
+    """Return a digest of every row of ``table``, independent of row order."""
+    hashes = sorted(
+        hashlib.blake2b(repr(tuple(row.values())).encode(), digest_size=16).digest()
+        for batch in _rows(connection, table)
+        for row in batch
+    )
+    return hashlib.blake2b(b"".join(hashes), digest_size=16).hexdigest()
+
+
+def compare_stores(source: Engine, target: Engine) -> Iterator[TableCheck]:
+    """Compare every table of two stores: row counts, aggregates and a digest of all rows."""
+    with source.connect() as left, target.connect() as right:
+        for table in store.metadata.sorted_tables:
+            query = sa.select(*_aggregates(table)).select_from(table)
+            mine = [_normal(value) for value in left.execute(query).one()]
+            theirs = [_normal(value) for value in right.execute(query).one()]
+            digest = _digest(left, table)
+            yield TableCheck(
+                table=table.name,
+                rows=int(mine[0]),
+                aggregates=len(mine) - 1,
+                digest=digest,
+                same=mine == theirs and digest == _digest(right, table),
+            )
