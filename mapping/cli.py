@@ -1,7 +1,7 @@
 """The ``outreach-map`` command line: init, import, summary, demo, serve, analyses and wipe.
 
 Exit codes: 0 on success (also when some rows were rejected), 2 for unusable input or arguments,
-1 when a wipe could not destroy everything it tried to.
+3 when the store cannot be reached or used, 1 when a wipe could not destroy everything it tried to.
 """
 
 from __future__ import annotations
@@ -14,12 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from mapping.errors import InvalidInputError, MappingError
 
 EXIT_OK = 0
 #: Network address the app listens on; 127.0.0.1 (this machine only) unless a deployment says.
 ADDRESS_ENV = "OUTREACH_MAP_ADDRESS"
 EXIT_UNUSABLE = 2
+#: The store could not be reached or used (server down, wrong password, locked file).
+EXIT_STORE = 3
 #: Streamlit settings ``serve`` and ``demo`` pass on the command line, where they win over any
 #: other config file on the machine; ``.streamlit/config.toml`` holds the same values (a test
 #: checks they agree) and docs/security.md says why each is set.
@@ -133,6 +137,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MappingError as exc:
         print(f"outreach-map: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
+    except OperationalError as exc:
+        # a server that is down, refuses the account, or a store that is locked: say so
+        # plainly (the driver's message names host and port, never a password)
+        reason = " ".join(str(exc.orig).split())
+        print(
+            f"outreach-map: error: the store could not be used: {reason} — check that the "
+            "database server is running and the URL, user and password (PGPASSWORD or "
+            "~/.pgpass) are right, or that no other program holds a SQLite store; nothing "
+            "was changed",
+            file=sys.stderr,
+        )
+        return EXIT_STORE
     except BrokenPipeError:
         # the reader stopped early (`| head`): not an error; keep Python from complaining
         # again when it flushes stdout at exit

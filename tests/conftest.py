@@ -138,6 +138,14 @@ def workspace(
 
 
 @pytest.fixture
+def postgres_workspace(
+    request: pytest.FixtureRequest, template_workspace: Path, tmp_path: Path
+) -> Workspace:
+    """A fresh, empty Lima workspace whose store is a database on the test server."""
+    return _workspace(request, "postgresql", template_workspace, tmp_path / "workspace")
+
+
+@pytest.fixture
 def other_workspace(
     request: pytest.FixtureRequest, store_engine: str, template_workspace: Path, tmp_path: Path
 ) -> Workspace:

@@ -1,0 +1,398 @@
+"""PostgreSQL deployments: concurrent writers, moving a store between engines, migrate, wipe.
+
+Everything here runs against the real throwaway server of ``postgres_server`` (tests/pgserver.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from helpers import DATA, copy_workspace_to_server, write_csv
+from pgserver import create_database
+
+from mapping import store
+from mapping.cli import EXIT_STORE, main
+from mapping.copying import copy_store, head_revision
+from mapping.errors import WorkspaceError
+from mapping.workspace import Workspace, open_workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+#: A box in central Lima (inside the area) where the synthetic visits fall.
+SOUTH, NORTH, WEST, EAST = -12.10, -12.03, -77.06, -76.99
+IMPORTERS, LOGGERS = 4, 4
+#: Rows per importer's file; each file shares half its rows with the next one.
+ROWS_PER_FILE = 12_000
+VISITS_PER_LOGGER = 25
+
+
+def _new_database(server: str, prefix: str) -> str:
+    name = f"{prefix}_{time.monotonic_ns()}"
+    return create_database(server, name)
+
+
+def _visit_files(folder: Path) -> tuple[list[Path], int]:
+    """Write the importers' overlapping files; return them and the number of distinct visits."""
+    step = ROWS_PER_FILE // 2
+    distinct = step * (IMPORTERS + 1)
+    rng = np.random.default_rng(6)
+    latitudes = rng.uniform(SOUTH, NORTH, distinct).round(6)
+    longitudes = rng.uniform(WEST, EAST, distinct).round(6)
+    days = rng.integers(1, 29, distinct)
+    header = ("date", "peer_educator", "team", "latitude", "longitude", "contact_code", "condoms")
+    rows = [
+        (f"2026-08-{days[i]:02d}", f"PE{i % 7}", f"T{i % 3}", latitudes[i], longitudes[i],
+         f"C-{i:06d}", i % 9)
+        for i in range(distinct)
+    ]  # fmt: skip
+    files = [
+        write_csv(folder / f"office-{k}.csv", header, rows[k * step : k * step + ROWS_PER_FILE])
+        for k in range(IMPORTERS)
+    ]
+    return files, distinct
+
+
+#: A logger: a peer educator saving visits one at a time in the app, as fast as it can.
+LOGGER = """
+import datetime as dt, sys
+from mapping.capture import VisitEntry, cell_at, log_visit
+from mapping.workspace import open_workspace
+workspace = open_workspace(__import__("pathlib").Path(sys.argv[1]))
+cell = cell_at(workspace, -12.0464, -77.0428)
+for n in range({visits}):
+    entry = VisitEntry(peer_educator="PE-L" + sys.argv[2], team="T9", cell=cell,
+                       when=dt.datetime(2026, 8, 15, 21, 0), contact_code=f"L{{sys.argv[2]}}-{{n}}")
+    assert log_visit(workspace, entry).accepted == 1
+"""
+#: A reader: whatever it sees, the visits stored equal the visits the committed imports added.
+READER = """
+import json, sys, time
+import sqlalchemy as sa
+from mapping.workspace import open_workspace
+engine = open_workspace(__import__("pathlib").Path(sys.argv[1])).engine()
+seen, torn = [], []
+with engine.connect() as connection:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        visits, added, imports = connection.execute(sa.text(
+            "SELECT (SELECT count(*) FROM visits), "
+            "(SELECT coalesce(sum(accepted - updated), 0) FROM imports WHERE kind = 'visits'), "
+            "(SELECT count(*) FROM imports)")).one()
+        connection.commit()
+        seen.append(visits)
+        if visits != added:
+            torn.append([visits, added])
+        if imports >= int(sys.argv[2]):
+            break
+        time.sleep(0.02)
+print(json.dumps({"readings": len(seen), "distinct": len(set(seen)), "torn": torn}))
+"""
+
+
+#: An importer: the real command line in a process of its own.
+IMPORT = (sys.executable, "-m", "mapping.cli", "import", "visits")
+
+
+def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
+    postgres_workspace: Workspace, tmp_path: Path
+) -> None:
+    workspace = postgres_workspace
+    files, distinct = _visit_files(tmp_path)
+    logged = LOGGERS * VISITS_PER_LOGGER
+    expected_imports = IMPORTERS + logged
+    reader = _python(READER, str(workspace.path), str(expected_imports))
+    importers = [
+        subprocess.Popen(
+            [*IMPORT, str(file), "--workspace", str(workspace.path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for file in files
+    ]
+    loggers = [
+        _python(LOGGER.format(visits=VISITS_PER_LOGGER), str(workspace.path), str(n))
+        for n in range(LOGGERS)
+    ]
+    for process in (*importers, *loggers):
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+    out, err = reader.communicate(timeout=600)
+    assert reader.returncode == 0, err
+    readings = json.loads(out)
+
+    with workspace.engine().connect() as connection:
+        imports = connection.execute(
+            sa.select(
+                store.imports.c.id,
+                store.imports.c.source_name,
+                store.imports.c.accepted,
+                store.imports.c.duplicates,
+                store.imports.c.rejected,
+            ).order_by(store.imports.c.id)
+        ).all()
+        visits = connection.execute(sa.select(sa.func.count()).select_from(store.visits)).scalar()
+        distinct_keys = connection.execute(
+            sa.select(sa.func.count(sa.distinct(store.visits.c.fingerprint)))
+        ).scalar()
+        contacts = connection.execute(
+            sa.select(sa.func.count()).select_from(store.contacts)
+        ).scalar()
+        workers = connection.execute(sa.select(sa.func.count()).select_from(store.workers)).scalar()
+    from_files = [row for row in imports if row.source_name.endswith(".csv")]
+    from_app = [row for row in imports if row.source_name.startswith("app:")]
+    # every row of every file is stored once or counted as a duplicate, never both, never lost
+    assert len(from_files) == IMPORTERS and len(from_app) == logged
+    assert sum(row.accepted for row in from_files) == distinct
+    assert sum(row.duplicates for row in from_files) == IMPORTERS * ROWS_PER_FILE - distinct
+    assert sum(row.rejected for row in imports) == 0
+    assert all((row.accepted, row.duplicates) == (1, 0) for row in from_app)
+    assert visits == distinct_keys == distinct + logged
+    assert contacts == distinct + logged
+    assert workers == 21 + LOGGERS  # (PE0-PE6, T0-T2) pairs of i % 7, i % 3; one per logger
+    # the loggers really wrote while the importers ran: some logged visit lies between two files
+    file_ids = [row.id for row in from_files]
+    assert any(min(file_ids) < row.id < max(file_ids) for row in from_app)
+    # no reader ever saw a part of an import
+    assert readings["torn"] == []
+    assert readings["distinct"] >= 2, readings
+    print(
+        f"\n{IMPORTERS} importers ({IMPORTERS * ROWS_PER_FILE:,} rows, {distinct:,} distinct) "
+        f"and {LOGGERS} loggers ({logged} visits): {visits:,} visits stored; "
+        f"{readings['readings']} reads, {readings['distinct']} states, none torn"
+    )
+
+
+def _coverage(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    capsys.readouterr()
+    code = main(["coverage", "--workspace", str(path), "--period", "2026-Q3", *extra])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def test_a_round_trip_sqlite_postgres_sqlite_gives_identical_coverage(
+    demo_workspace: Path,
+    postgres_server: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server_url = _new_database(postgres_server, "round_trip")
+    assert main(["copy", "--from", str(demo_workspace), "--to", server_url]) == 0
+    printed = capsys.readouterr().out
+    assert "every table matches" in printed
+    on_server = copy_workspace_to_server(demo_workspace, tmp_path / "on-server", server_url)
+    back_url = f"sqlite:///{tmp_path / 'back.db'}"
+    assert main(["copy", "--from", str(on_server.path), "--to", back_url]) == 0
+    back = copy_workspace_to_server(demo_workspace, tmp_path / "back", back_url)
+
+    for extra in ((), ("--format", "json"), ("--format", "csv", "--cells")):
+        outputs = [
+            _coverage(ws, capsys, *extra) for ws in (demo_workspace, on_server.path, back.path)
+        ]
+        assert outputs[0] == outputs[1] == outputs[2], extra
+        assert len(outputs[0]) > 1000
+    # the copy was audited on each target, not on the source
+    with on_server.engine().connect() as connection:
+        entries = connection.execute(
+            sa.select(store.audit_log.c.detail).where(store.audit_log.c.action == "store")
+        ).all()
+    assert [detail for (detail,) in entries] == [entries[0][0]]
+    assert entries[0][0].startswith("copied from sqlite: ")
+
+
+def test_the_app_runs_on_a_postgres_store(
+    demo_workspace: Path,
+    postgres_server: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    url = _new_database(postgres_server, "app")
+    copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
+    workspace = copy_workspace_to_server(demo_workspace, tmp_path / "app", url)
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
+    with workspace.engine().connect() as connection:
+        stored = connection.execute(sa.select(sa.func.count()).select_from(store.visits)).scalar()
+    for role in ("coordinator", "funder"):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.query_params["role"] = role
+        at.run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        if role == "coordinator":
+            metrics = {metric.label: metric.value for metric in at.metric}
+            assert int(metrics["Visits"].replace(",", "")) == stored
+    # the funder's page made its releases in the server's ledger
+    with workspace.engine().connect() as connection:
+        releases = connection.execute(
+            sa.select(sa.func.count()).select_from(store.privacy_releases)
+        ).scalar()
+    assert releases and releases > 0
+
+
+def test_copy_refuses_a_target_that_holds_data_and_a_source_behind_the_schema(
+    demo_workspace: Path, postgres_server: str
+) -> None:
+    url = _new_database(postgres_server, "busy")
+    copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
+    with pytest.raises(WorkspaceError, match=r"already holds data \(tables .*visits.*\) — copy"):
+        copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
+    with pytest.raises(WorkspaceError, match="name the same store"):
+        copy_store(url, url.replace("postgresql+psycopg", "postgresql"))
+
+    old = _new_database(postgres_server, "old")
+    config = Config()
+    config.set_main_option("script_location", str(store.MIGRATIONS))
+    engine = store.create_store_engine(old)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+    finally:
+        engine.dispose()
+    with pytest.raises(WorkspaceError, match=r"is at schema 0001, not 0003 — run `outreach-map"):
+        copy_store(old, _new_database(postgres_server, "unused"))
+    empty = _new_database(postgres_server, "empty")
+    with pytest.raises(WorkspaceError, match="holds no outreach-map store — check --from"):
+        copy_store(empty, _new_database(postgres_server, "unused"))
+
+
+def test_migrate_upgrades_an_old_store_once(
+    postgres_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _new_database(postgres_server, "migrate")
+    config = Config()
+    config.set_main_option("script_location", str(store.MIGRATIONS))
+    engine = store.create_store_engine(url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0002")
+    finally:
+        engine.dispose()
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    assert main(["migrate", "--db", plain]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"schema 0002 -> {head_revision()} (newest)")
+    assert main(["migrate", "--db", plain]) == 0
+    assert "already at the newest schema (0003)" in capsys.readouterr().out
+    # the refusal of the audit log is an integrity error on this engine too (0003)
+    engine = store.create_store_engine(url)
+    try:
+        with pytest.raises(sa.exc.IntegrityError, match="append-only"), engine.begin() as c:
+            c.execute(store.audit_log.delete())
+    finally:
+        engine.dispose()
+
+
+def test_a_password_is_refused_on_the_command_line_and_in_workspace_toml(
+    postgres_workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "postgresql://outreach:s3cret@127.0.0.1/outreach"
+    assert main(["migrate", "--db", secret]) == 2
+    err = capsys.readouterr().err
+    assert "--db holds a database password (postgresql://outreach:***@127.0.0.1/outreach)" in err
+    assert "give it in PGPASSWORD, in ~/.pgpass (mode 0600), or in OUTREACH_MAP_DB" in err
+    assert "s3cret" not in err
+    assert main(["copy", "--from", secret, "--to", "sqlite:////tmp/never.db"]) == 2
+    assert "the command line holds a database password" in capsys.readouterr().err
+    config = postgres_workspace.path / "workspace.toml"
+    text = config.read_text(encoding="utf-8")
+    url = tomllib.loads(text)["store"]["url"]
+    config.write_text(text.replace(url, secret), encoding="utf-8")
+    with pytest.raises(WorkspaceError, match=r"workspace.toml holds a database password"):
+        open_workspace(postgres_workspace.path)
+
+
+def test_a_server_that_cannot_be_reached_is_named_without_a_traceback(
+    postgres_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "--db", "postgresql://outreach@127.0.0.1:9/outreach"]) == EXIT_STORE
+    err = capsys.readouterr().err
+    assert err.startswith("outreach-map: error: the store could not be used: connection failed")
+    assert 'server at "127.0.0.1", port 9 failed' in err
+    assert "check that the database server is running" in err and "Traceback" not in err
+    unknown = sa.engine.make_url(postgres_server).set(username="nobody", database="postgres")
+    plain = unknown.render_as_string(hide_password=False)
+    assert main(["migrate", "--db", plain]) == EXIT_STORE
+    assert 'role "nobody" does not exist' in capsys.readouterr().err
+
+
+def test_a_password_from_the_environment_reaches_the_server(
+    postgres_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OUTREACH_MAP_DB may hold the whole URL, password included, and wins over the file."""
+    url = sa.engine.make_url(postgres_workspace.db_url)
+    with postgres_workspace.engine().begin() as connection:
+        connection.execute(sa.text("CREATE ROLE app LOGIN PASSWORD 'not in any file'"))
+        connection.execute(sa.text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO app"))
+    monkeypatch.setenv(
+        "OUTREACH_MAP_DB",
+        url.set(username="app", password="not in any file").render_as_string(hide_password=False),
+    )
+    workspace = open_workspace(postgres_workspace.path)
+    assert "not in any file" not in (postgres_workspace.path / "workspace.toml").read_text()
+    with workspace.engine().connect() as connection:
+        assert connection.execute(sa.text("SELECT current_user")).scalar() == "app"
+        assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
+    with postgres_workspace.engine().begin() as connection:
+        connection.execute(sa.text("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM app"))
+        connection.execute(sa.text("DROP ROLE app"))
+
+
+def test_init_on_a_server_writes_the_url_without_a_password(
+    postgres_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _new_database(postgres_server, "init")
+    path = tmp_path / "lima"
+    districts = DATA / "lima_callao_districts_simplified.geojson"
+    columns = ("--district-id", "district_id", "--district-name", "district")
+    code = main(["init", "--workspace", str(path), "--db", url, "--districts", str(districts), *columns])
+    assert code == 0, capsys.readouterr().err
+    assert tomllib.loads((path / "workspace.toml").read_text())["store"]["url"] == url
+    assert not (path / "outreach.db").exists()
+    workspace = open_workspace(path)
+    with workspace.engine().connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
+
+
+def test_the_wipe_drops_every_table_on_the_server(
+    postgres_workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["wipe", "--workspace", str(postgres_workspace.path), "--yes"])
+    assert code == 0, capsys.readouterr().err
+    engine = store.create_store_engine(postgres_workspace.db_url)
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            assert inspector.get_table_names() == []
+            assert inspector.get_view_names() == []
+            functions = connection.execute(
+                sa.text("SELECT count(*) FROM pg_proc WHERE proname = 'audit_log_append_only'")
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert functions == 0
+    assert [p.name for p in postgres_workspace.path.iterdir()] == ["workspace.toml"]
