@@ -369,7 +369,9 @@ def test_init_on_a_server_writes_the_url_without_a_password(
     path = tmp_path / "lima"
     districts = DATA / "lima_callao_districts_simplified.geojson"
     columns = ("--district-id", "district_id", "--district-name", "district")
-    code = main(["init", "--workspace", str(path), "--db", url, "--districts", str(districts), *columns])
+    code = main(
+        ["init", "--workspace", str(path), "--db", url, "--districts", str(districts), *columns]
+    )
     assert code == 0, capsys.readouterr().err
     assert tomllib.loads((path / "workspace.toml").read_text())["store"]["url"] == url
     assert not (path / "outreach.db").exists()
