@@ -96,14 +96,15 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server: str, template_workspace: Path) -> str:
+def postgres_template(postgres_server: str, template_workspace: Path) -> Iterator[str]:
     """The empty Lima workspace's store as a PostgreSQL database, to copy for each test."""
-    name = "template_lima"
+    name = f"template_lima_{os.getpid()}"
     url = pgserver.create_database(postgres_server, name)
     from mapping.copying import copy_store
 
     copy_store(f"sqlite:///{template_workspace / 'outreach.db'}", url)
-    return name
+    yield name
+    pgserver.drop_database(postgres_server, name)
 
 
 @pytest.fixture

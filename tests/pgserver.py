@@ -4,7 +4,8 @@ It runs the server binaries of Debian's ``postgresql`` package (``.ci/run`` inst
 free local port with a data directory of its own, deleted when it stops. Under root (as in CI)
 the server runs as the ``postgres`` user the package creates, since PostgreSQL refuses to run
 as root. ``TEST_POSTGRES_URL`` (a superuser URL such as
-``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) uses a server of your own instead.
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) uses a server of your own instead;
+``.ci/run`` starts one with ``python3 tests/pgserver.py start`` and sets it so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,8 @@ import sqlalchemy as sa
 
 #: A superuser URL of a server to use instead of starting one.
 URL_ENV = "TEST_POSTGRES_URL"
+#: The data folder of a server started by ``pgserver.py start``, for ``pgserver.py stop``.
+DATA_ENV = "TEST_POSTGRES_DATA"
 DRIVER = "postgresql+psycopg"
 INITDB_OPTIONS = ("-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions")
 
@@ -60,16 +64,11 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
-@contextmanager
-def throwaway_server() -> Iterator[str]:
-    """Start a PostgreSQL server on a free local port; yield its superuser URL; delete it all.
+def start_server() -> tuple[str, Path]:
+    """Start a throwaway server on a free local port; return its superuser URL and data folder.
 
     ``fsync`` is off: the data is thrown away, and the tests measure behaviour, not disks.
     """
-    given = os.environ.get(URL_ENV)
-    if given:
-        yield given
-        return
     binaries = bin_dir()
     data = Path(tempfile.mkdtemp(prefix="outreach-pg-"))
     if os.geteuid() == 0:
@@ -92,17 +91,32 @@ def throwaway_server() -> Iterator[str]:
         check=True,
         capture_output=True,
     )
+    return f"{DRIVER}://postgres@127.0.0.1:{port}/postgres", data
+
+
+def stop_server(data: Path) -> None:
+    """Stop the server whose data folder is ``data`` and delete the folder."""
+    stop = [str(bin_dir() / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]
+    subprocess.run(
+        _as_server_user(stop),
+        check=False,
+        capture_output=True,
+    )
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_server() -> Iterator[str]:
+    """Yield the superuser URL of ``TEST_POSTGRES_URL``, or of a server started for the block."""
+    given = os.environ.get(URL_ENV)
+    if given:
+        yield given
+        return
+    url, data = start_server()
     try:
-        yield f"{DRIVER}://postgres@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run(
-            _as_server_user(
-                [str(binaries / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"]
-            ),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(data, ignore_errors=True)
+        stop_server(data)
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -130,3 +144,21 @@ def drop_database(server_url: str, name: str) -> None:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         engine.dispose()
+
+
+def _command_line(argv: list[str]) -> int:
+    """``python3 tests/pgserver.py start`` prints shell lines exporting the server's URL and
+    folder (for ``eval``); ``stop`` stops the server they name and deletes its folder."""
+    if argv == ["start"]:
+        url, data = start_server()
+        print(f"export {URL_ENV}={url} {DATA_ENV}={data}")
+        return 0
+    if argv == ["stop"] and os.environ.get(DATA_ENV):
+        stop_server(Path(os.environ[DATA_ENV]))
+        return 0
+    print(f"usage: pgserver.py start | stop (with {DATA_ENV} set by start)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_command_line(sys.argv[1:]))

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from helpers import DATA, copy_workspace_to_server, write_csv
-from pgserver import create_database
+from pgserver import create_database, drop_database
 
 from mapping import store
 from mapping.cli import EXIT_STORE, main
@@ -36,9 +37,18 @@ ROWS_PER_FILE = 12_000
 VISITS_PER_LOGGER = 25
 
 
-def _new_database(server: str, prefix: str) -> str:
-    name = f"{prefix}_{time.monotonic_ns()}"
-    return create_database(server, name)
+@pytest.fixture
+def new_database(postgres_server: str) -> Iterator[Callable[[str], str]]:
+    """Create empty databases on the test server (dropped afterwards); return their URLs."""
+    made: list[str] = []
+
+    def create(prefix: str) -> str:
+        made.append(f"{prefix}_{time.monotonic_ns()}")
+        return create_database(postgres_server, made[-1])
+
+    yield create
+    for name in made:
+        drop_database(postgres_server, name)
 
 
 def _visit_files(folder: Path) -> tuple[list[Path], int]:
@@ -194,11 +204,11 @@ def _coverage(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> st
 
 def test_a_round_trip_sqlite_postgres_sqlite_gives_identical_coverage(
     demo_workspace: Path,
-    postgres_server: str,
+    new_database: Callable[[str], str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server_url = _new_database(postgres_server, "round_trip")
+    server_url = new_database("round_trip")
     assert main(["copy", "--from", str(demo_workspace), "--to", server_url]) == 0
     printed = capsys.readouterr().out
     assert "every table matches" in printed
@@ -224,13 +234,13 @@ def test_a_round_trip_sqlite_postgres_sqlite_gives_identical_coverage(
 
 def test_the_app_runs_on_a_postgres_store(
     demo_workspace: Path,
-    postgres_server: str,
+    new_database: Callable[[str], str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from streamlit.testing.v1 import AppTest
 
-    url = _new_database(postgres_server, "app")
+    url = new_database("app")
     copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
     workspace = copy_workspace_to_server(demo_workspace, tmp_path / "app", url)
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
@@ -254,16 +264,16 @@ def test_the_app_runs_on_a_postgres_store(
 
 
 def test_copy_refuses_a_target_that_holds_data_and_a_source_behind_the_schema(
-    demo_workspace: Path, postgres_server: str
+    demo_workspace: Path, new_database: Callable[[str], str]
 ) -> None:
-    url = _new_database(postgres_server, "busy")
+    url = new_database("busy")
     copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
     with pytest.raises(WorkspaceError, match=r"already holds data \(tables .*visits.*\) — copy"):
         copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
     with pytest.raises(WorkspaceError, match="name the same store"):
         copy_store(url, url.replace("postgresql+psycopg", "postgresql"))
 
-    old = _new_database(postgres_server, "old")
+    old = new_database("old")
     config = Config()
     config.set_main_option("script_location", str(store.MIGRATIONS))
     engine = store.create_store_engine(old)
@@ -274,16 +284,16 @@ def test_copy_refuses_a_target_that_holds_data_and_a_source_behind_the_schema(
     finally:
         engine.dispose()
     with pytest.raises(WorkspaceError, match=r"is at schema 0001, not 0003 — run `outreach-map"):
-        copy_store(old, _new_database(postgres_server, "unused"))
-    empty = _new_database(postgres_server, "empty")
+        copy_store(old, new_database("unused"))
+    empty = new_database("empty")
     with pytest.raises(WorkspaceError, match="holds no outreach-map store — check --from"):
-        copy_store(empty, _new_database(postgres_server, "unused"))
+        copy_store(empty, new_database("unused"))
 
 
 def test_migrate_upgrades_an_old_store_once(
-    postgres_server: str, capsys: pytest.CaptureFixture[str]
+    new_database: Callable[[str], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = _new_database(postgres_server, "migrate")
+    url = new_database("migrate")
     config = Config()
     config.set_main_option("script_location", str(store.MIGRATIONS))
     engine = store.create_store_engine(url)
@@ -363,9 +373,9 @@ def test_a_password_from_the_environment_reaches_the_server(
 
 
 def test_init_on_a_server_writes_the_url_without_a_password(
-    postgres_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    new_database: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = _new_database(postgres_server, "init")
+    url = new_database("init")
     path = tmp_path / "lima"
     districts = DATA / "lima_callao_districts_simplified.geojson"
     columns = ("--district-id", "district_id", "--district-name", "district")
