@@ -10,8 +10,10 @@ collations) must be the same on both sides. Nothing is written to the source.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -162,16 +164,18 @@ def _aggregates(table: sa.Table) -> list[sa.ColumnElement[Any]]:
     return columns
 
 
-def _normal(value: Any) -> Any:
-    """Return a value as both engines give it (SQLite sums floats, PostgreSQL Decimals)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, int | float):
-        number = float(value)
-        return int(number) if number.is_integer() else number
-    if isinstance(value, str) and len(value) >= 10 and value[4] == "-" and value[7] == "-":
-        return value.replace("T", " ")
-    return value
+def _same(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
+    """Whether two rows of aggregates agree; sums of floats to 12 significant digits.
+
+    Engines add floats in different orders, so their last bits may differ; every stored value
+    is still compared exactly by the digest.
+    """
+    return len(mine) == len(theirs) and all(
+        math.isclose(a, b, rel_tol=1e-12)
+        if isinstance(a, float | Decimal) and isinstance(b, float | Decimal | int)
+        else a == b
+        for a, b in zip(mine, theirs, strict=True)
+    )
 
 
 def _digest(connection: Connection, table: sa.Table) -> str:
@@ -189,13 +193,13 @@ def compare_stores(source: Engine, target: Engine) -> Iterator[TableCheck]:
     with source.connect() as left, target.connect() as right:
         for table in store.metadata.sorted_tables:
             query = sa.select(*_aggregates(table)).select_from(table)
-            mine = [_normal(value) for value in left.execute(query).one()]
-            theirs = [_normal(value) for value in right.execute(query).one()]
+            mine = tuple(left.execute(query).one())
+            theirs = tuple(right.execute(query).one())
             digest = _digest(left, table)
             yield TableCheck(
                 table=table.name,
                 rows=int(mine[0]),
                 aggregates=len(mine) - 1,
                 digest=digest,
-                same=mine == theirs and digest == _digest(right, table),
+                same=_same(mine, theirs) and digest == _digest(right, table),
             )
