@@ -208,11 +208,20 @@ def _check_wipeable(path: Path) -> None:
 
 
 def _store_url(path: Path, config: dict[str, object]) -> str:
+    """Return the store's URL, found as :func:`~mapping.workspace.open_workspace` finds it.
+
+    ``OUTREACH_MAP_DB`` wins (it may carry the password, or the owner's account a server
+    store's tables need to be dropped), then ``workspace.toml``, then the marker of an
+    unfinished wipe, then the SQLite file.
+    """
+    from_env = os.environ.get(DB_ENV)
+    if from_env:
+        return from_env
     for table in ("store", WIPED_TABLE):
         section = config.get(table)
         if isinstance(section, dict) and section.get("url"):
             return str(section["url"])
-    return os.environ.get(DB_ENV) or f"sqlite:///{path / DB_NAME}"
+    return f"sqlite:///{path / DB_NAME}"
 
 
 def _previous_start(config: dict[str, object]) -> dt.datetime | None:
@@ -334,7 +343,9 @@ def _write_marker(path: Path, result: WipeResult, *, finished: bool, url: str) -
     ]
     if not finished and sqlite_file(url) is None:
         # kept only until the server store is dropped, so that the wipe can be run again
-        lines.append(f"url = {_toml_string(url)}")
+        # never a password in the marker (OUTREACH_MAP_DB may hold one)
+        address = sa.engine.make_url(url)._replace(password=None)
+        lines.append(f"url = {_toml_string(address.render_as_string(hide_password=False))}")
     temporary = path / f".{CONFIG_NAME}.wiping"
     write_private(temporary, "\n".join(lines) + "\n")
     descriptor = os.open(temporary, os.O_RDONLY)

@@ -90,7 +90,7 @@ def _default_db_url(path: Path) -> str:
 
 def _without_password(url: str) -> str:
     """Return ``url`` as it may be written to ``workspace.toml``: with no password in it."""
-    return store_url(url).set(password=None).render_as_string(hide_password=False)
+    return store_url(url)._replace(password=None).render_as_string(hide_password=False)
 
 
 def check_url_has_no_password(url: str, where: str) -> None:

@@ -373,7 +373,10 @@ def test_a_password_from_the_environment_reaches_the_server(
 
 
 def test_init_on_a_server_writes_the_url_without_a_password(
-    new_database: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    new_database: Callable[[str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = new_database("init")
     path = tmp_path / "lima"
@@ -388,6 +391,17 @@ def test_init_on_a_server_writes_the_url_without_a_password(
     workspace = open_workspace(path)
     with workspace.engine().connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
+    # a URL with a password, from the environment: used, and written down without it
+    second = sa.engine.make_url(new_database("init_env"))
+    monkeypatch.setenv(
+        "OUTREACH_MAP_DB", second.set(password="s3cret").render_as_string(hide_password=False)
+    )
+    other = tmp_path / "other"
+    code = main(["init", "--workspace", str(other), "--districts", str(districts), *columns])
+    assert code == 0, capsys.readouterr().err
+    written = (other / "workspace.toml").read_text()
+    assert "s3cret" not in written
+    assert tomllib.loads(written)["store"]["url"] == second.render_as_string(hide_password=False)
 
 
 def test_the_wipe_drops_every_table_on_the_server(

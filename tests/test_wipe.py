@@ -158,13 +158,15 @@ def test_drop_store_schema_leaves_no_table_or_view(workspace: Workspace) -> None
 
 
 def test_an_unreachable_server_store_fails_loudly_and_the_wipe_can_be_run_again(
-    workspace: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = workspace.path / "workspace.toml"
+    # the password comes from the environment, which wins over workspace.toml
     url = "postgresql://outreach:s3cret@127.0.0.1:9/outreach"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace('url = ""', f'url = "{url}"'), encoding="utf-8"
-    )
+    monkeypatch.setenv("OUTREACH_MAP_DB", url)
     code, out, err = run(capsys, "wipe", "--workspace", workspace.path, "--yes")
     assert code == EXIT_WIPE_INCOMPLETE
     assert re.search(
@@ -180,16 +182,20 @@ def test_an_unreachable_server_store_fails_loudly_and_the_wipe_can_be_run_again(
         WorkspaceError, match=r"a wipe started on .* did not finish — run `outreach"
     ):
         open_workspace(workspace.path)
-    # the marker keeps the server's address until the store is dropped
+    # the marker keeps the server's address until the store is dropped, never its password
     marker = tomllib.loads(config.read_text(encoding="utf-8"))["wiped"]
-    assert marker["url"] == url
+    assert marker["url"] == "postgresql://outreach@127.0.0.1:9/outreach"
+    assert "s3cret" not in config.read_text(encoding="utf-8")
 
     # the server answers now (here: a SQLite file standing in for it)
+    monkeypatch.delenv("OUTREACH_MAP_DB")
     stand_in = create_store_engine(f"sqlite:///{tmp_path / 'server.db'}")
     sa.Table("visits", sa.MetaData(), sa.Column("id", sa.Integer)).create(stand_in)
     stand_in.dispose()
     config.write_text(
-        config.read_text(encoding="utf-8").replace(url, f"sqlite:///{tmp_path / 'server.db'}"),
+        config.read_text(encoding="utf-8").replace(
+            marker["url"], f"sqlite:///{tmp_path / 'server.db'}"
+        ),
         encoding="utf-8",
     )
     result = wipe_workspace(workspace.path, by="test")
