@@ -23,9 +23,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from mapping.readers import RawTable
+    from mapping.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -176,14 +181,20 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build(workdir: Path, rows: int, cells: int, resolution: int) -> str:
-    """Build the workspace at ``workdir / "ws"`` through the real import path; return a summary."""
+def build_area(
+    workdir: Path, rows: int, cells: int, resolution: int, *, db_url: str | None = None
+) -> tuple[Workspace, list[str]]:
+    """Build the workspace at ``workdir / "ws"`` without visits; return it and a summary.
+
+    The 50 districts, the demo's programme services, the MINSA facilities and a hotspot
+    registry drawn near the cells the synthetic visits of ``rows`` and ``cells`` will visit.
+    ``db_url`` puts the store on another database (PostgreSQL) instead of the SQLite file.
+    """
     import h3
 
     from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
     from mapping.locations import area_cells
-    from mapping.readers import RawTable, mapping_from_file
-    from mapping.visits import visits_from_table
+    from mapping.readers import mapping_from_file
 
     districts = districts_from_file(
         DISTRICTS,
@@ -191,7 +202,9 @@ def build(workdir: Path, rows: int, cells: int, resolution: int) -> str:
         name_column="district",
         population_column="pop2020_est",
     )
-    workspace = init_area(workdir / "ws", districts, name="bench", resolution=resolution)
+    workspace = init_area(
+        workdir / "ws", districts, name="bench", resolution=resolution, db_url=db_url
+    )
     lines = [f"districts: {len(districts)}"]
     # the demo's services hold res-8 cells: at a finer workspace resolution give their centre child
     services = pl.read_csv(DATA / "demo_programme_services.csv", infer_schema=False)
@@ -215,11 +228,28 @@ def build(workdir: Path, rows: int, cells: int, resolution: int) -> str:
     hotspot_registry(points, area).write_csv(workdir / "hotspots.csv")
     result = hotspots_from_file(workspace, workdir / "hotspots.csv")
     lines.append(f"hotspots: {result.summary()}")
-    frame = visits_frame(points)
-    del points
-    table = RawTable(frame=frame.with_row_index("__row", offset=2), source_name="bench-visits")
-    del frame
-    result = visits_from_table(workspace, table)
+    return workspace, lines
+
+
+def visits_table(workspace: Workspace, rows: int, cells: int) -> RawTable:
+    """Return the synthetic visits of ``workspace``'s area as an import reads a file, in memory.
+
+    The same rows every time for the same area, sizes and seed; no coordinate touches the disk.
+    """
+    from mapping.locations import area_cells
+    from mapping.readers import RawTable
+
+    area = np.sort(area_cells(workspace).to_numpy().astype(np.int64))
+    frame = visits_frame(synthetic_visits(area, rows, cells))
+    return RawTable(frame=frame.with_row_index("__row", offset=2), source_name="bench-visits")
+
+
+def build(workdir: Path, rows: int, cells: int, resolution: int) -> str:
+    """Build the workspace at ``workdir / "ws"`` through the real import path; return a summary."""
+    from mapping.visits import visits_from_table
+
+    workspace, lines = build_area(workdir, rows, cells, resolution)
+    result = visits_from_table(workspace, visits_table(workspace, rows, cells))
     lines.append(f"visits: {result.summary()}")
     return "\n".join(lines)
 

@@ -8,11 +8,13 @@ neither (so its coverage is unknown). Visits are imported through the real pipel
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
 import h3
+import pgserver
 import polars as pl
 import pytest
 import shapely
@@ -20,11 +22,16 @@ import sqlalchemy as sa
 from helpers import csv_text
 
 from mapping.area import hotspots_from_file, init_area, services_from_file
+from mapping.copying import copy_store
 from mapping.coverage import (
     NO_LOCATION,
     OUTSIDE_AREA,
+    VISITS,
     CoverageOptions,
     CoverageReport,
+    _frame,
+    _postgres_arrow_visits,
+    _visits_query,
     coverage,
     districts_with_geometry,
     load_coverage_data,
@@ -456,6 +463,39 @@ def test_a_period_not_ended_is_measured_today(area: Workspace) -> None:
     assert "figures are as of today, 2026-09-26" in coverage_text(report)
     with pytest.raises(InvalidInputError, match="starts on 2026-10-01, after today"):
         coverage(area, "2026-Q4", options=OPTIONS, today=today)
+
+
+def test_postgresql_reads_visits_through_connectorx_as_the_cursor_does(
+    area: Workspace, postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the fast read gives the cursor's rows; if it cannot, the cursor reads."""
+    name = f"connectorx_{os.getpid()}"
+    url = pgserver.create_database(postgres_server, name)
+    try:
+        copy_store(area.db_url, url)
+        on_server = replace(area, db_url=url)
+        period = parse_period("2026-Q3")
+        engine = on_server.engine()
+        try:
+            with engine.connect() as connection:
+                slow = _frame(connection, _visits_query(period, connection.dialect), VISITS)
+                fast = _postgres_arrow_visits(connection, period)
+        finally:
+            engine.dispose()
+        assert fast is not None
+        assert fast.height == slow.height > 0
+        assert fast.sort(fast.columns).equals(slow.sort(slow.columns))
+
+        expected = coverage(area, "2026-Q3", options=OPTIONS)
+        assert coverage(on_server, "2026-Q3", options=OPTIONS).districts.equals(expected.districts)
+
+        def refuse(*_: object, **__: object) -> None:
+            raise RuntimeError("error connecting to server")
+
+        monkeypatch.setattr(pl, "read_database_uri", refuse)
+        assert coverage(on_server, "2026-Q3", options=OPTIONS).districts.equals(expected.districts)
+    finally:
+        pgserver.drop_database(postgres_server, name)
 
 
 def test_notes_for_missing_data(workspace: Workspace, area: Workspace) -> None:
