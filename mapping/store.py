@@ -163,6 +163,8 @@ VISIT_COLUMNS: tuple[str, ...] = (
 visits = sa.Table(
     "visits",
     metadata,
+    # The foreign keys below are declared, not enforced: SQLite does not, and PostgreSQL's
+    # were dropped (migration 0004: a trigger per row made imports 13 times slower to write).
     # A stable 64-bit fingerprint of the visit (see visits.py); being the primary key makes
     # re-imports idempotent and keeps SQLite's table a single B-tree (no extra index to update).
     sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
