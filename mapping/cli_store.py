@@ -8,6 +8,7 @@ it: libpq reads ``PGPASSWORD`` or ``~/.pgpass``, and ``OUTREACH_MAP_DB`` may hol
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -18,6 +19,7 @@ from mapping.copying import copy_store, head_revision, schema_revision
 from mapping.store import create_store_engine, migrate, safe_url, store_url
 from mapping.workspace import (
     DB_ENV,
+    WORKSPACE_ENV,
     check_url_has_no_password,
     open_workspace,
     workspace_path,
@@ -31,7 +33,9 @@ def add_store_parsers(sub: Any, workspace_help: str) -> None:
     )
     upgrade.add_argument("--workspace", help=workspace_help)
     upgrade.add_argument(
-        "--db", help=f"a store URL instead of a workspace's (default: ${DB_ENV}, the workspace's)"
+        "--db",
+        help=f"a store URL instead of a workspace's (default: the workspace's, or ${DB_ENV} "
+        "when no workspace is given)",
     )
     copy = sub.add_parser(
         "copy", help="copy a whole store to an empty database and check every table matches"
@@ -56,6 +60,8 @@ def migrate_command(args: argparse.Namespace) -> int:
     if args.db:
         check_url_has_no_password(args.db, "--db")
         url = args.db
+    elif not args.workspace and not os.environ.get(WORKSPACE_ENV) and os.environ.get(DB_ENV):
+        url = os.environ[DB_ENV]  # a server's store, with no workspace folder on this machine
     else:
         url = open_workspace(workspace_path(args.workspace)).db_url
     engine = create_store_engine(url)
@@ -66,7 +72,8 @@ def migrate_command(args: argparse.Namespace) -> int:
         head = head_revision()
         if before != head:
             with engine.begin() as connection:
-                record(connection, Actor.command_line(), "store", f"schema {before} to {head}")
+                detail = f"schema {before or 'none'} to {head}"
+                record(connection, Actor.command_line(), "store", detail)
     finally:
         engine.dispose()
     if before == head:

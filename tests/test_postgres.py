@@ -292,7 +292,9 @@ def test_copy_refuses_a_target_that_holds_data_and_a_source_behind_the_schema(
 
 
 def test_migrate_upgrades_an_old_store_once(
-    new_database: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+    new_database: Callable[[str], str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = new_database("migrate")
     config = Config()
@@ -309,6 +311,10 @@ def test_migrate_upgrades_an_old_store_once(
     assert capsys.readouterr().out.strip().endswith(f"schema 0002 -> {head_revision()} (newest)")
     assert main(["migrate", "--db", plain]) == 0
     assert f"already at the newest schema ({head_revision()})" in capsys.readouterr().out
+    # on a server with no workspace folder, OUTREACH_MAP_DB names the store
+    monkeypatch.setenv("OUTREACH_MAP_DB", plain)
+    assert main(["migrate"]) == 0
+    assert "127.0.0.1" in capsys.readouterr().out
     # the refusal of the audit log is an integrity error on this engine too (0003), and the
     # visits' foreign keys, a trigger per inserted row, are gone (0004); the others stay
     engine = store.create_store_engine(url)
