@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+import polars as pl
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -66,13 +68,47 @@ def head_revision() -> str:
     return head
 
 
-def _rows(connection: Connection, table: sa.Table) -> Iterator[list[dict[str, Any]]]:
-    """Yield the table's rows in batches, in primary-key order."""
+def _polars_type(column: sa.Column[Any]) -> Any:
+    """Return the polars type a column's values are held in while copied and compared."""
+    kind = column.type
+    if isinstance(kind, sa.Boolean):
+        return pl.Boolean
+    if isinstance(kind, sa.Integer):
+        return pl.Int64
+    if isinstance(kind, sa.Float):
+        return pl.Float64
+    if isinstance(kind, sa.DateTime):
+        return pl.Datetime("us")
+    if isinstance(kind, sa.Date):
+        return pl.Date
+    if isinstance(kind, sa.LargeBinary):
+        return pl.Binary
+    return pl.String
+
+
+def _frames(connection: Connection, table: sa.Table) -> Iterator[pl.DataFrame]:
+    """Yield the table's rows in batches of :data:`BATCH_ROWS`, in primary-key order.
+
+    Values come through SQLAlchemy's types (a date is a date on both engines) and are held
+    in typed columns, so that writing and comparing them needs no Python object per value.
+    """
+    schema = {column.name: _polars_type(column) for column in table.columns}
     result = connection.execution_options(yield_per=BATCH_ROWS).execute(
         sa.select(table).order_by(*table.primary_key.columns)
     )
-    for batch in result.mappings().partitions():
-        yield [dict(row) for row in batch]
+    for batch in result.partitions():
+        yield pl.DataFrame(batch, schema=schema, orient="row")
+
+
+def _write(connection: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Write a batch: ``COPY`` on PostgreSQL, SQLAlchemy's typed ``INSERT`` on SQLite.
+
+    SQLite stores dates and times as text in SQLAlchemy's own format, which its insert writes.
+    """
+    if connection.dialect.name == "postgresql":
+        store.insert_frame(connection, table, frame)
+    else:
+        connection.execute(table.insert(), frame.to_dicts())
 
 
 def _hold_data(connection: Connection) -> list[str]:
@@ -116,8 +152,8 @@ def copy_store(source_url: str, target_url: str) -> CopyResult:
                     f"{', '.join(filled)}) — copy into a new, empty database"
                 )
             for table in store.metadata.sorted_tables:
-                for batch in _rows(reading, table):
-                    writing.execute(table.insert(), batch)
+                for frame in _frames(reading, table):
+                    _write(writing, table, frame)
             if writing.dialect.name == "postgresql":
                 _advance_sequences(writing)
         result = CopyResult(revision=head, tables=tuple(compare_stores(source, target)))
@@ -179,13 +215,14 @@ def _same(mine: Sequence[Any], theirs: Sequence[Any]) -> bool:
 
 
 def _digest(connection: Connection, table: sa.Table) -> str:
-    """Return a digest of every row of ``table``, independent of row order."""
-    hashes = sorted(
-        hashlib.blake2b(repr(tuple(row.values())).encode(), digest_size=16).digest()
-        for batch in _rows(connection, table)
-        for row in batch
-    )
-    return hashlib.blake2b(b"".join(hashes), digest_size=16).hexdigest()
+    """Return a digest of every row of ``table``, independent of row order.
+
+    Each row is hashed by polars (the same typed columns on both engines), the hashes sorted,
+    and the sorted list hashed: a digest to compare two stores within one run.
+    """
+    parts = [frame.hash_rows().to_numpy() for frame in _frames(connection, table)]
+    hashes = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+    return hashlib.blake2b(hashes.tobytes(), digest_size=16).hexdigest()
 
 
 def compare_stores(source: Engine, target: Engine) -> Iterator[TableCheck]:
