@@ -131,6 +131,18 @@ def _workspace(
 
 
 @pytest.fixture
+def store_url(request: pytest.FixtureRequest, store_engine: str) -> str | None:
+    """A new, empty store for a workspace a test builds itself: None (its SQLite file) or a
+    database on the test server (``engines`` tests on PostgreSQL), dropped afterwards."""
+    if store_engine == "sqlite":
+        return None
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    request.addfinalizer(lambda: pgserver.drop_database(server, name))
+    return pgserver.create_database(server, name)
+
+
+@pytest.fixture
 def workspace(
     request: pytest.FixtureRequest, store_engine: str, template_workspace: Path, tmp_path: Path
 ) -> Workspace:

@@ -89,7 +89,7 @@ def border_shares() -> tuple[float, float]:
 
 
 @pytest.fixture
-def area(tmp_path: Path) -> Workspace:
+def area(tmp_path: Path, store_url: str | None) -> Workspace:
     """The four districts, with hotspots, services and visits imported."""
     districts = gpd.GeoDataFrame(
         {
@@ -102,7 +102,9 @@ def area(tmp_path: Path) -> Workspace:
         ],
         crs=4326,
     )
-    workspace = init_area(tmp_path / "ws", districts, name="Test area", resolution=8)
+    workspace = init_area(
+        tmp_path / "ws", districts, name="Test area", resolution=8, db_url=store_url
+    )
     hotspots = tmp_path / "hotspots.csv"
     hotspots.write_text(
         csv_text(

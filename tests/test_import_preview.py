@@ -23,6 +23,9 @@ from mapping.readers import table_from_bytes
 from mapping.uploads import IMPORT_KINDS, prepare_upload
 from mapping.workspace import Workspace
 
+#: Every workspace test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 #: Distinctive points inside Lima (7 decimals, unlike any district vertex), and one outside.
 POINTS = [
     ("-12.0463712", "-77.0428137"),
@@ -79,9 +82,13 @@ def every_table(workspace: Workspace) -> dict[str, int]:
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
-            names = connection.execute(
-                sa.text("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ).scalars()
+            names = (
+                connection.execute(
+                    sa.text("SELECT name FROM sqlite_master WHERE type = 'table'")
+                ).scalars()
+                if connection.dialect.name == "sqlite"
+                else sa.inspect(connection).get_table_names()
+            )
             return {
                 name: int(
                     connection.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()

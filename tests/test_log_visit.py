@@ -27,6 +27,9 @@ from mapping.peers import peer_educators, team_cells, team_worker_ids
 from mapping.periods import parse_period
 from mapping.workspace import Workspace, open_workspace
 
+#: Every workspace test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 ROOT = Path(__file__).resolve().parent.parent
 #: A tap in central Lima (Cercado), with more decimals than any stored value could carry.
 TAP = (-12.0463731, -77.0427934)

@@ -22,9 +22,6 @@ from mapping.periods import parse_period
 from mapping.settings import Settings
 from mapping.workspace import open_workspace
 
-#: Every test here runs on SQLite and on a real PostgreSQL server.
-pytestmark = pytest.mark.engines
-
 #: A Saturday night and a Monday morning in Lima.
 SATURDAY_NIGHT = dt.datetime(2026, 11, 28, 22, 30)
 MONDAY_MORNING = dt.datetime(2026, 11, 30, 10, 0)

@@ -47,6 +47,9 @@ from mapping.reach import (
 from mapping.visits import visits_from_file
 from mapping.workspace import Workspace, open_workspace
 
+#: Every workspace test here runs on SQLite and on a real PostgreSQL server.
+pytestmark = pytest.mark.engines
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 TODAY = dt.date(2026, 7, 15)  # 2026-Q2 has ended, 2026-Q3 has not
