@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from mapping.errors import InvalidInputError, MappingError
+from mapping.store import store_error
 
 EXIT_OK = 0
 #: Network address the app listens on; 127.0.0.1 (this machine only) unless a deployment says.
@@ -139,13 +140,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except OperationalError as exc:
         # a server that is down, refuses the account, or a store that is locked: say so
-        # plainly (the driver's message names host and port, never a password)
-        reason = " ".join(str(exc.orig).split())
+        # plainly (the driver's first line names host and port, never a password or a value)
         print(
-            f"outreach-map: error: the store could not be used: {reason} — check that the "
-            "database server is running and the URL, user and password (PGPASSWORD or "
-            "~/.pgpass) are right, or that no other program holds a SQLite store; nothing "
-            "was changed",
+            f"outreach-map: error: the store could not be used: {store_error(exc)} — check "
+            "that the database server is running and the database exists (create it first, "
+            "docs/deploy.md), and that the URL, user and password (PGPASSWORD or ~/.pgpass) "
+            "are right; a SQLite store may be held by another program. Nothing was changed.",
+            file=sys.stderr,
+        )
+        return EXIT_STORE
+    except DBAPIError as exc:
+        # refused by the database (a missing right after `migrate`, a constraint): one line,
+        # never the statement's values, which may hold cells
+        print(
+            f"outreach-map: error: the store refused the command: {store_error(exc)} — if the "
+            "app's database role lacks a right, run deploy/grant-app.sql again "
+            "(docs/deploy.md). Nothing was changed.",
             file=sys.stderr,
         )
         return EXIT_STORE

@@ -16,12 +16,14 @@ import sqlalchemy as sa
 
 from mapping.audit import Actor, record
 from mapping.copying import copy_store, head_revision, schema_revision
+from mapping.errors import WorkspaceError
 from mapping.store import create_store_engine, migrate, safe_url, store_url
 from mapping.workspace import (
     DB_ENV,
     WORKSPACE_ENV,
     check_url_has_no_password,
     open_workspace,
+    sqlite_file,
     workspace_path,
 )
 
@@ -60,26 +62,39 @@ def migrate_command(args: argparse.Namespace) -> int:
     if args.db:
         check_url_has_no_password(args.db, "--db")
         url = args.db
-    elif not args.workspace and not os.environ.get(WORKSPACE_ENV) and os.environ.get(DB_ENV):
+    elif not args.workspace and not os.environ.get(WORKSPACE_ENV):
+        if not os.environ.get(DB_ENV):
+            raise WorkspaceError(
+                f"no store given — pass --workspace DIR or --db URL, or set {WORKSPACE_ENV} or "
+                f"{DB_ENV}"
+            )
         url = os.environ[DB_ENV]  # a server's store, with no workspace folder on this machine
     else:
         url = open_workspace(workspace_path(args.workspace)).db_url
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise WorkspaceError(f"{url}: there is no such file — check the path")
     engine = create_store_engine(url)
     try:
         with engine.connect() as connection:
             before = schema_revision(connection)
+        if before is None:
+            raise WorkspaceError(
+                f"{safe_url(url)} holds no outreach-map store — migrate only upgrades one; "
+                "create a workspace with `outreach-map init --db URL ...`"
+            )
         migrate(engine)
         head = head_revision()
         if before != head:
             with engine.begin() as connection:
-                detail = f"schema {before or 'none'} to {head}"
+                detail = f"schema {before} to {head}"
                 record(connection, Actor.command_line(), "store", detail)
     finally:
         engine.dispose()
     if before == head:
         print(f"{safe_url(url)}: already at the newest schema ({head})")
     else:
-        print(f"{safe_url(url)}: schema {before or 'none'} -> {head} (newest)")
+        print(f"{safe_url(url)}: schema {before} -> {head} (newest)")
     return 0
 
 

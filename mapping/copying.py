@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from mapping import store
 from mapping.errors import WorkspaceError
+from mapping.workspace import sqlite_file
 
 #: Rows read and written per batch: bounded memory on a store of millions of visits.
 BATCH_ROWS = 20_000
@@ -112,11 +113,37 @@ def _write(connection: Connection, table: sa.Table, frame: pl.DataFrame) -> None
 
 
 def _hold_data(connection: Connection) -> list[str]:
+    """Return the product's tables that exist in the store and hold at least one row."""
+    present = set(sa.inspect(connection).get_table_names())
     return [
         table.name
         for table in store.metadata.sorted_tables
-        if connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
+        if table.name in present
+        and connection.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first()
     ]
+
+
+def _check_reachable(side: str, url: str) -> None:
+    """Connect once to a store of the copy, naming the side that fails; never create a file.
+
+    A SQLite ``--from`` must exist (connecting would create an empty file); a ``--to`` file
+    is created by the copy.
+    """
+    file = sqlite_file(url)
+    if file is not None and side == "--from" and not file.exists():
+        raise WorkspaceError(f"{side} {url}: there is no such file — check the path")
+    engine = store.create_store_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        raise WorkspaceError(
+            f"{side} store {store.safe_url(url)} cannot be reached: {store.store_error(exc)} — "
+            "check the server runs, the database exists (create an empty one for --to) and "
+            "the user and password (PGPASSWORD or ~/.pgpass) are right"
+        ) from exc
+    finally:
+        engine.dispose()
 
 
 def copy_store(source_url: str, target_url: str) -> CopyResult:
@@ -128,6 +155,8 @@ def copy_store(source_url: str, target_url: str) -> CopyResult:
     """
     if store.same_store(source_url, target_url):
         raise WorkspaceError("--from and --to name the same store — give two different stores")
+    for side, url in (("--from", source_url), ("--to", target_url)):
+        _check_reachable(side, url)
     source = store.create_store_engine(source_url)
     target = store.create_store_engine(target_url)
     try:
@@ -143,14 +172,16 @@ def copy_store(source_url: str, target_url: str) -> CopyResult:
                     f"{store.safe_url(source_url)} is at schema {revision}, not {head} — run "
                     f"`outreach-map migrate --db {store.safe_url(source_url)}` first"
                 )
+        with target.connect() as checking:
+            # before the target is migrated: a refused copy leaves it as it was
+            filled = _hold_data(checking)
+        if filled:
+            raise WorkspaceError(
+                f"{store.safe_url(target_url)} already holds data (tables "
+                f"{', '.join(filled)}) — copy into a new, empty database"
+            )
         store.migrate(target)
         with source.connect() as reading, target.begin() as writing:
-            filled = _hold_data(writing)
-            if filled:
-                raise WorkspaceError(
-                    f"{store.safe_url(target_url)} already holds data (tables "
-                    f"{', '.join(filled)}) — copy into a new, empty database"
-                )
             for table in store.metadata.sorted_tables:
                 for frame in _frames(reading, table):
                     _write(writing, table, frame)

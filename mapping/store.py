@@ -358,6 +358,18 @@ def same_store(first: str, second: str) -> bool:
     )
 
 
+def store_error(exc: sa.exc.DBAPIError) -> str:
+    """Return the database's own first line of an error: no statement, values or detail.
+
+    PostgreSQL's DETAIL and CONTEXT lines can quote a row's values (a cell, an id), and
+    SQLAlchemy's message adds the statement: neither belongs on a terminal or in a log.
+    """
+    diagnostic = getattr(exc.orig, "diag", None)
+    primary = getattr(diagnostic, "message_primary", None)
+    text = primary or str(exc.orig).split("\n", 1)[0]
+    return " ".join(text.split())
+
+
 def create_store_engine(url: str) -> Engine:
     """Return an engine for ``url`` with this product's connection settings applied.
 
@@ -365,11 +377,12 @@ def create_store_engine(url: str) -> Engine:
     environment (``OUTREACH_MAP_DB``); otherwise libpq reads ``PGPASSWORD`` or ``~/.pgpass``.
     """
     parsed = store_url(url)
+    # hide_parameters: an error message never quotes a statement's values (cells, ids)
     if parsed.get_backend_name() == "postgresql":
         # pre-ping: an instance behind a proxy survives a database restart or failover
-        engine = sa.create_engine(parsed, pool_pre_ping=True)
+        engine = sa.create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     else:
-        engine = sa.create_engine(parsed)
+        engine = sa.create_engine(parsed, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import stat
 import time
 import tomllib
@@ -32,15 +33,17 @@ from mapping.errors import WorkspaceError
 from mapping.store import create_store_engine, metadata, views
 from mapping.workspace import (
     CONFIG_NAME,
-    DB_ENV,
     DB_NAME,
     KEY_ENV,
     WIPED_TABLE,
     read_config,
+    resolve_store_url,
     sqlite_file,
     write_private,
 )
 
+#: PostgreSQL's SQLSTATE for "database does not exist" (invalid_catalog_name).
+_NO_SUCH_DATABASE = "3D000"
 #: Bytes written per call while overwriting: large enough to be fast, small enough for memory.
 _CHUNK = 1 << 20
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -129,9 +132,22 @@ def wipe_workspace(path: Path, *, by: str) -> WipeResult:
             )
             result.notes.append(
                 "the database server keeps its own write-ahead log and backups, which this "
-                "wipe does not reach: ask its administrator to destroy them "
-                "(this path is untested on PostgreSQL)"
+                "wipe does not reach: ask its administrator to destroy them"
             )
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _NO_SUCH_DATABASE or re.search(
+                r'database ".*" does not exist', str(exc.orig)
+            ):
+                # dropped already (the emergency steps of docs/deploy.md drop it first)
+                result.destroyed.append(
+                    f"store at {_safe_url(url)}: the database no longer exists (dropped before)"
+                )
+            else:
+                result.failures.append(
+                    f"store at {_safe_url(url)} NOT dropped: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200]} — run the wipe again once the server "
+                    "answers"
+                )
         except (sa.exc.SQLAlchemyError, ImportError) as exc:  # ImportError: no driver
             result.failures.append(
                 f"store at {_safe_url(url)} NOT dropped: {type(exc).__name__}: "
@@ -208,20 +224,19 @@ def _check_wipeable(path: Path) -> None:
 
 
 def _store_url(path: Path, config: dict[str, object]) -> str:
-    """Return the store's URL, found as :func:`~mapping.workspace.open_workspace` finds it.
+    """Return the store's URL as :func:`~mapping.workspace.open_workspace` finds it.
 
-    ``OUTREACH_MAP_DB`` wins (it may carry the password, or the owner's account a server
-    store's tables need to be dropped), then ``workspace.toml``, then the marker of an
-    unfinished wipe, then the SQLite file.
+    The one ``workspace.toml`` names (or the marker of an unfinished wipe), else the SQLite
+    file; ``OUTREACH_MAP_DB`` may give the account and password for that same store (the
+    owner's, whose right it is to drop the tables), never another store.
     """
-    from_env = os.environ.get(DB_ENV)
-    if from_env:
-        return from_env
+    written = ""
     for table in ("store", WIPED_TABLE):
         section = config.get(table)
         if isinstance(section, dict) and section.get("url"):
-            return str(section["url"])
-    return f"sqlite:///{path / DB_NAME}"
+            written = str(section["url"])
+            break
+    return resolve_store_url(path, written)
 
 
 def _previous_start(config: dict[str, object]) -> dt.datetime | None:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
 import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from mapping.cells import check_resolution
 from mapping.errors import WorkspaceError
-from mapping.store import create_store_engine, migrate, safe_url, store_url
+from mapping.store import create_store_engine, migrate, safe_url, same_store, store_url
 
 CONFIG_NAME = "workspace.toml"
 KEY_NAME = "secret.key"
@@ -86,6 +88,28 @@ def workspace_path(arg: str | os.PathLike[str] | None) -> Path:
 
 def _default_db_url(path: Path) -> str:
     return os.environ.get(DB_ENV) or f"sqlite:///{path / DB_NAME}"
+
+
+def resolve_store_url(path: Path, written: str) -> str:
+    """Return the URL of a workspace's store: the one ``workspace.toml`` names.
+
+    ``OUTREACH_MAP_DB`` only gives the account and password to reach that same store.
+    ``written`` is the ``[store] url`` of the folder (empty for its SQLite file). The
+    environment may give another user or a password for the same database (an administrator
+    runs ``migrate`` or ``wipe`` as the owner), never another store: a folder copied from a
+    laptop must not open, or wipe, the server's store because the shell has the variable set.
+    """
+    own = written or f"sqlite:///{path / DB_NAME}"
+    from_env = os.environ.get(DB_ENV)
+    if not from_env:
+        return own
+    if not same_store(own, from_env):
+        raise WorkspaceError(
+            f"{DB_ENV} names the store {safe_url(from_env)}, but the workspace {path} keeps its "
+            f"store at {safe_url(own)} — unset {DB_ENV} (`env -u {DB_ENV} outreach-map ...`) to "
+            f"use this folder's store, or set it to that store's URL"
+        )
+    return from_env
 
 
 def _without_password(url: str) -> str:
@@ -173,43 +197,80 @@ def create_workspace(
         raise WorkspaceError(
             f"{path} is already a workspace — choose another folder, or delete this one first"
         )
-    if not path.exists():
-        path.mkdir(mode=PRIVATE_DIR, parents=True)
-    make_private_dir(path / REPORTS_DIR)
     if db_url:
         check_url_has_no_password(db_url, "--db")
-    url = db_url or _default_db_url(path)
+        url = resolve_store_url(path, db_url)
+    else:
+        url = _default_db_url(path)
+    if sqlite_file(url) is None:
+        # before anything is written here: a server that cannot be reached, or a database
+        # that already holds a store (made with another key), leaves this folder untouched
+        _check_empty_database(url)
     # the default SQLite file is not written down, so the folder can move; a server URL is,
-    # without its password (OUTREACH_MAP_DB, if set, wins over it at every start)
+    # without its password
     stored_url = "" if url == f"sqlite:///{path / DB_NAME}" else _without_password(url)
-    if not os.environ.get(KEY_ENV):
-        key_file = path / KEY_NAME
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-    config = (
-        "# outreach-map workspace; the store and the key sit beside this file.\n"
-        "[area]\n"
-        f"name = {_toml_string(name)}\n"
-        f"resolution = {resolution}\n"
-        f'created = "{dt.date.today().isoformat()}"\n\n'
-        "[store]\n"
-        "# empty means the SQLite file outreach.db in this folder; OUTREACH_MAP_DB wins over\n"
-        "# it; never put a password here (PGPASSWORD or ~/.pgpass, see docs/deploy.md)\n"
-        f"url = {_toml_string(stored_url)}\n"
-    )
-    write_private(path / CONFIG_NAME, config)
-    workspace = Workspace(path=path, name=name, resolution=resolution, db_url=url)
-    store_file = sqlite_file(url)
-    if store_file is not None and not store_file.exists():
-        # SQLite creates its -wal and -shm files with the main file's mode: 0600 from the start
-        os.close(os.open(store_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
-    engine = workspace.engine()
+    created = not path.exists()
+    if created:
+        path.mkdir(mode=PRIVATE_DIR, parents=True)
+    written: list[Path] = []
     try:
-        migrate(engine)
+        make_private_dir(path / REPORTS_DIR)
+        if not os.environ.get(KEY_ENV):
+            key_file = path / KEY_NAME
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+            written.append(key_file)
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32) + "\n")
+        config = (
+            "# outreach-map workspace: the key sits beside this file (unless OUTREACH_MAP_KEY is\n"
+            "# set), and so does the store unless [store] url names a database server.\n"
+            "[area]\n"
+            f"name = {_toml_string(name)}\n"
+            f"resolution = {resolution}\n"
+            f'created = "{dt.date.today().isoformat()}"\n\n'
+            "[store]\n"
+            "# empty means the SQLite file outreach.db in this folder; OUTREACH_MAP_DB may give\n"
+            "# the account and password for this same store; never put a password here\n"
+            "# (PGPASSWORD or ~/.pgpass, see docs/deploy.md)\n"
+            f"url = {_toml_string(stored_url)}\n"
+        )
+        written.append(path / CONFIG_NAME)
+        write_private(path / CONFIG_NAME, config)
+        workspace = Workspace(path=path, name=name, resolution=resolution, db_url=url)
+        store_file = sqlite_file(url)
+        if store_file is not None and not store_file.exists():
+            # SQLite creates its -wal and -shm files with the main file's mode: 0600 from the start
+            os.close(os.open(store_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+        engine = workspace.engine()
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()
+    except BaseException:
+        # nothing half-made is left: a key without its store would split contacts in two
+        for file in written:
+            file.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    return workspace
+
+
+def _check_empty_database(url: str) -> None:
+    """Refuse a server database that already holds tables (connecting proves it answers)."""
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = sa.inspect(connection).get_table_names()
     finally:
         engine.dispose()
-    return workspace
+    if tables:
+        raise WorkspaceError(
+            f"{safe_url(url)} already holds tables ({', '.join(sorted(tables)[:5])}"
+            f"{', ...' if len(tables) > 5 else ''}) — a new workspace needs a new, empty "
+            "database; to use a store that exists, copy its workspace folder, with its key "
+            "(docs/deploy.md)"
+        )
 
 
 _CREATE_HINT = (
@@ -242,7 +303,7 @@ def open_workspace(path: Path) -> Workspace:
     written = str(config.get("store", {}).get("url") or "")
     if written:
         check_url_has_no_password(written, str(config_file))
-    url = os.environ.get(DB_ENV) or written or _default_db_url(path)
+    url = resolve_store_url(path, written)
     store_file = sqlite_file(url)
     if store_file is not None:
         for file in (store_file, *(Path(f"{store_file}{end}") for end in ("-wal", "-shm"))):

@@ -155,7 +155,7 @@ def postgres_workspace(
     request: pytest.FixtureRequest, template_workspace: Path, tmp_path: Path
 ) -> Workspace:
     """A fresh, empty Lima workspace whose store is a database on the test server."""
-    return _workspace(request, "postgresql", template_workspace, tmp_path / "workspace")
+    return _workspace(request, "postgresql", template_workspace, tmp_path / "server-workspace")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import h3
 import numpy as np
 import pytest
 import sqlalchemy as sa
@@ -440,3 +441,123 @@ def test_the_wipe_drops_every_table_on_the_server(
         engine.dispose()
     assert functions == 0
     assert [p.name for p in postgres_workspace.path.iterdir()] == ["workspace.toml"]
+
+
+def test_a_store_named_by_the_environment_never_replaces_the_folders_own(
+    workspace: Workspace,
+    postgres_workspace: Workspace,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A laptop's SQLite workspace, wiped on a server whose shell names the server's store."""
+    monkeypatch.setenv("OUTREACH_MAP_DB", postgres_workspace.db_url)
+    for words in (["wipe", "--yes"], ["summary"], ["migrate"]):
+        assert main([*words, "--workspace", str(workspace.path)]) == 2
+        err = capsys.readouterr().err
+        assert "OUTREACH_MAP_DB names the store postgresql+psycopg://postgres@127.0.0.1" in err
+        assert "keeps its store at sqlite:///" in err and "unset OUTREACH_MAP_DB" in err
+    assert (workspace.path / "outreach.db").stat().st_size > 0
+    with postgres_workspace.engine().connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
+
+
+def test_init_leaves_nothing_when_the_database_is_not_empty_or_not_there(
+    postgres_workspace: Workspace,
+    new_database: Callable[[str], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    districts = DATA / "lima_callao_districts_simplified.geojson"
+    columns = ("--district-id", "district_id", "--district-name", "district")
+    init = ["init", "--districts", str(districts), *columns]
+    taken = postgres_workspace.db_url
+    assert main([*init, "--workspace", str(tmp_path / "a"), "--db", taken]) == 2
+    err = capsys.readouterr().err
+    assert "already holds tables (alembic_version, area_cells, audit_log" in err
+    assert "a new workspace needs a new, empty database" in err
+    missing = sa.engine.make_url(new_database("gone")).set(database="never_created")
+    plain = missing.render_as_string(hide_password=False)
+    assert main([*init, "--workspace", str(tmp_path / "b"), "--db", plain]) == EXIT_STORE
+    err = capsys.readouterr().err
+    assert 'database "never_created" does not exist' in err and "create it first" in err
+    assert main([*init, "--workspace", str(tmp_path / "c"), "--db", secret_url()]) == 2
+    assert not [p.name for p in tmp_path.iterdir() if p.name in ("a", "b", "c")]
+
+
+def secret_url() -> str:
+    """A store URL with a password in it."""
+    return "postgresql://outreach:s3cret@127.0.0.1/outreach"
+
+
+def test_a_refused_statement_is_one_line_without_its_values(
+    postgres_workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A role without the right to write hotspots (grants not run again after a migrate)."""
+    with postgres_workspace.engine().begin() as connection:
+        connection.execute(sa.text("CREATE ROLE reader LOGIN"))
+        connection.execute(
+            sa.text("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO reader")
+        )
+        connection.execute(sa.text("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO reader"))
+        connection.execute(sa.text("REVOKE INSERT ON hotspots FROM reader"))
+    url = sa.engine.make_url(postgres_workspace.db_url).set(username="reader")
+    monkeypatch.setenv("OUTREACH_MAP_DB", url.render_as_string(hide_password=False))
+    cell = h3.latlng_to_cell(-12.0464, -77.0428, 8)
+    hotspots = write_csv(
+        tmp_path / "hotspots.csv",
+        ("id", "cell", "typology", "size_min", "size_max"),
+        [("HS-1", cell, "street", 10, 20)],
+    )
+    try:
+        code = main(
+            ["import", "hotspots", str(hotspots), "--workspace", str(postgres_workspace.path)]
+        )
+        err = capsys.readouterr().err
+    finally:
+        with postgres_workspace.engine().begin() as connection:
+            connection.execute(sa.text("DROP OWNED BY reader"))
+            connection.execute(sa.text("DROP ROLE reader"))
+    assert code == EXIT_STORE
+    assert err.startswith(
+        "outreach-map: error: the store refused the command: permission denied for table hotspots"
+    )
+    assert "run deploy/grant-app.sql again" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert cell not in err and str(int(cell, 16)) not in err and "HS-1" not in err
+
+
+def test_a_wipe_after_the_database_was_dropped_finishes(
+    postgres_workspace: Workspace, postgres_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/deploy.md's emergency steps drop the database first, then wipe the folder."""
+    database = sa.engine.make_url(postgres_workspace.db_url).database
+    assert database is not None
+    drop_database(postgres_server, database)
+    assert main(["wipe", "--workspace", str(postgres_workspace.path), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "the database no longer exists (dropped before)" in out
+    assert tomllib.loads((postgres_workspace.path / "workspace.toml").read_text())["wiped"][
+        "finished"
+    ]
+
+
+def test_copy_and_migrate_name_what_is_wrong_and_create_nothing(
+    new_database: Callable[[str], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nowhere = "postgresql://postgres@127.0.0.1:9/outreach"
+    assert main(["copy", "--from", nowhere, "--to", new_database("to")]) == 2
+    assert "--from store postgresql://postgres@127.0.0.1:9/outreach cannot be reached" in (
+        capsys.readouterr().err
+    )
+    missing = tmp_path / "nosuch.db"
+    assert main(["copy", "--from", f"sqlite:///{missing}", "--to", new_database("to")]) == 2
+    assert "there is no such file — check the path" in capsys.readouterr().err
+    assert main(["migrate", "--db", f"sqlite:///{missing}"]) == 2
+    assert not missing.exists()
+    assert main(["migrate", "--db", new_database("empty")]) == 2
+    assert "holds no outreach-map store — migrate only upgrades one" in capsys.readouterr().err
+    assert main(["migrate"]) == 2
+    assert "no store given — pass --workspace DIR or --db URL" in capsys.readouterr().err

@@ -164,8 +164,14 @@ def test_an_unreachable_server_store_fails_loudly_and_the_wipe_can_be_run_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = workspace.path / "workspace.toml"
-    # the password comes from the environment, which wins over workspace.toml
+    # workspace.toml names the server's store; the password comes from the environment
     url = "postgresql://outreach:s3cret@127.0.0.1:9/outreach"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'url = ""', 'url = "postgresql://outreach@127.0.0.1:9/outreach"'
+        ),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("OUTREACH_MAP_DB", url)
     code, out, err = run(capsys, "wipe", "--workspace", workspace.path, "--yes")
     assert code == EXIT_WIPE_INCOMPLETE
