@@ -122,8 +122,8 @@ def copy_command(args: argparse.Namespace) -> int:
         engine.dispose()
     if sa.engine.make_url(target).get_backend_name() != "sqlite":
         print(
-            "next: point the workspace at it — set url in workspace.toml's [store] table "
-            f"(no password there) or {DB_ENV} on every instance; see docs/deploy.md",
+            "next: point a copy of the workspace folder (with its key) at it — set url in its "
+            "workspace.toml's [store] table, without a password; see docs/deploy.md",
             file=sys.stderr,
         )
     return 0
