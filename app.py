@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 
 from mapping.audit import acting_as
 from views.access import demo_store, log_view, sign_in_form, sign_out_button, signed_in
@@ -12,6 +13,7 @@ from views.shared import (
     language_picker,
     open_or_explain,
     role_picker,
+    stop_if_unreachable,
     tr,
     warm_up,
     write_url,
@@ -45,7 +47,10 @@ warm_up()  # the analytics libraries load in the background while the first page
 st.markdown(STYLE, unsafe_allow_html=True)  # fixed text, no data
 t = tr()
 workspace = open_or_explain()
-account = signed_in(workspace)
+try:
+    account = signed_in(workspace)
+except OperationalError as exc:  # the first use of the store: a server down, a refused account
+    stop_if_unreachable(exc)
 if account is None:
     # nothing but the sign-in form is reachable without a live session
 

@@ -561,3 +561,25 @@ def test_copy_and_migrate_name_what_is_wrong_and_create_nothing(
     assert "holds no outreach-map store — migrate only upgrades one" in capsys.readouterr().err
     assert main(["migrate"]) == 2
     assert "no store given — pass --workspace DIR or --db URL" in capsys.readouterr().err
+
+
+def test_the_app_says_when_its_server_cannot_be_reached(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    config = workspace.path / "workspace.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'url = ""', 'url = "postgresql://outreach@127.0.0.1:9/outreach"'
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    [message] = [error.value for error in at.error]
+    assert message.startswith("The store of this workspace cannot be reached: connection failed")
+    assert "port 9 failed" in message and "Nothing was changed" in message
+    assert not at.text_input  # no sign-in form, no page

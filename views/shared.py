@@ -6,11 +6,12 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 import sqlalchemy as sa
 import streamlit as st
+from sqlalchemy.exc import OperationalError
 
 from mapping.audit import Actor
 from mapping.coverage import (
@@ -28,7 +29,7 @@ from mapping.maps import GeoJSON, district_layers
 from mapping.peers import local_now, services_open_now, team_cells, team_worker_ids
 from mapping.periods import parse_period
 from mapping.siting import suggest_sites
-from mapping.store import imports
+from mapping.store import imports, store_error
 from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 
 #: Where the query parameters to write at the end of the run wait (see :func:`write_url`).
@@ -177,6 +178,14 @@ def open_or_explain() -> Workspace:
         st.info(t("app.how_to_start", env=WORKSPACE_ENV))
         st.stop()
         raise  # unreachable: st.stop() ends the run
+
+
+def stop_if_unreachable(exc: OperationalError) -> NoReturn:
+    """Stop the page saying the store cannot be reached (the server's first line, no values)."""
+    st.title(tr()("app.name"))
+    st.error(tr()("app.store_unreachable", error=store_error(exc)))
+    st.stop()
+    raise exc  # unreachable: st.stop() ends the run
 
 
 def period_choices(today: dt.date) -> list[str]:
