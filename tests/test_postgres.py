@@ -35,6 +35,7 @@ SOUTH, NORTH, WEST, EAST = -12.10, -12.03, -77.06, -76.99
 IMPORTERS, LOGGERS = 4, 4
 #: Rows per importer's file; each file shares half its rows with the next one.
 ROWS_PER_FILE = 12_000
+#: Each logger saves at least this many visits, and goes on until the importers are done.
 VISITS_PER_LOGGER = 25
 
 
@@ -73,19 +74,26 @@ def _visit_files(folder: Path) -> tuple[list[Path], int]:
     return files, distinct
 
 
-#: A logger: a peer educator saving visits one at a time in the app, as fast as it can.
+#: A logger: a peer educator saving visits one at a time in the app, as fast as it can, from
+#: before the importers write until they have all finished (argv: workspace, logger, stop
+#: file); it prints how many it saved.
 LOGGER = """
-import datetime as dt, sys
+import datetime as dt, pathlib, sys
 from mapping.capture import VisitEntry, cell_at, log_visit
 from mapping.workspace import open_workspace
-workspace = open_workspace(__import__("pathlib").Path(sys.argv[1]))
+workspace = open_workspace(pathlib.Path(sys.argv[1]))
+stop = pathlib.Path(sys.argv[3])
 cell = cell_at(workspace, -12.0464, -77.0428)
-for n in range({visits}):
+n = 0
+while n < {least} or not stop.exists():
     entry = VisitEntry(peer_educator="PE-L" + sys.argv[2], team="T9", cell=cell,
                        when=dt.datetime(2026, 8, 15, 21, 0), contact_code=f"L{{sys.argv[2]}}-{{n}}")
     assert log_visit(workspace, entry).accepted == 1
+    n += 1
+print(n)
 """
-#: A reader: whatever it sees, the visits stored equal the visits the committed imports added.
+#: A reader: whatever it sees, the visits stored equal the visits the committed imports added
+#: (argv: workspace, stop file).
 READER = """
 import json, sys, time
 import sqlalchemy as sa
@@ -103,7 +111,7 @@ with engine.connect() as connection:
         seen.append(visits)
         if visits != added:
             torn.append([visits, added])
-        if imports >= int(sys.argv[2]):
+        if __import__("pathlib").Path(sys.argv[2]).exists():
             break
         time.sleep(0.02)
 print(json.dumps({"readings": len(seen), "distinct": len(set(seen)), "torn": torn}))
@@ -129,9 +137,12 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
 ) -> None:
     workspace = postgres_workspace
     files, distinct = _visit_files(tmp_path)
-    logged = LOGGERS * VISITS_PER_LOGGER
-    expected_imports = IMPORTERS + logged
-    reader = _python(READER, str(workspace.path), str(expected_imports))
+    imported, written = tmp_path / "imported", tmp_path / "written"
+    reader = _python(READER, str(workspace.path), str(written))
+    loggers = [
+        _python(LOGGER.format(least=VISITS_PER_LOGGER), str(workspace.path), str(n), str(imported))
+        for n in range(LOGGERS)
+    ]
     importers = [
         subprocess.Popen(
             [*IMPORT, str(file), "--workspace", str(workspace.path)],
@@ -142,13 +153,16 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
         )
         for file in files
     ]
-    loggers = [
-        _python(LOGGER.format(visits=VISITS_PER_LOGGER), str(workspace.path), str(n))
-        for n in range(LOGGERS)
-    ]
-    for process in (*importers, *loggers):
+    for process in importers:
         out, err = process.communicate(timeout=600)
         assert process.returncode == 0, err
+    imported.touch()  # the loggers stop once all importers have finished
+    logged = 0
+    for process in loggers:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
+        logged += int(out)
+    written.touch()
     out, err = reader.communicate(timeout=600)
     assert reader.returncode == 0, err
     readings = json.loads(out)
