@@ -75,8 +75,8 @@ def _visit_files(folder: Path) -> tuple[list[Path], int]:
 
 
 #: A logger: a peer educator saving visits one at a time in the app, as fast as it can, from
-#: before the importers write until they have all finished (argv: workspace, logger, stop
-#: file); it prints how many it saved.
+#: before the importers start until they have all finished, then a few more (argv: workspace,
+#: logger, stop file); it prints how many it saved.
 LOGGER = """
 import datetime as dt, pathlib, sys
 from mapping.capture import VisitEntry, cell_at, log_visit
@@ -84,12 +84,14 @@ from mapping.workspace import open_workspace
 workspace = open_workspace(pathlib.Path(sys.argv[1]))
 stop = pathlib.Path(sys.argv[3])
 cell = cell_at(workspace, -12.0464, -77.0428)
-n = 0
-while n < {least} or not stop.exists():
+n = after = 0
+while n < {least} or after < {after}:
     entry = VisitEntry(peer_educator="PE-L" + sys.argv[2], team="T9", cell=cell,
                        when=dt.datetime(2026, 8, 15, 21, 0), contact_code=f"L{{sys.argv[2]}}-{{n}}")
+    seen_stop = stop.exists()
     assert log_visit(workspace, entry).accepted == 1
     n += 1
+    after += seen_stop
 print(n)
 """
 #: A reader: whatever it sees, the visits stored equal the visits the committed imports added
@@ -140,9 +142,24 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
     imported, written = tmp_path / "imported", tmp_path / "written"
     reader = _python(READER, str(workspace.path), str(written))
     loggers = [
-        _python(LOGGER.format(least=VISITS_PER_LOGGER), str(workspace.path), str(n), str(imported))
+        _python(
+            LOGGER.format(least=VISITS_PER_LOGGER, after=3),
+            str(workspace.path),
+            str(n),
+            str(imported),
+        )
         for n in range(LOGGERS)
     ]
+    # the importers start once every logger is saving visits
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with workspace.engine().connect() as connection:
+            saving = connection.execute(
+                sa.select(sa.func.count(sa.distinct(store.imports.c.source_name)))
+            ).scalar()
+        if saving == LOGGERS:
+            break
+        time.sleep(0.2)
     importers = [
         subprocess.Popen(
             [*IMPORT, str(file), "--workspace", str(workspace.path)],
@@ -196,15 +213,18 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
     assert visits == distinct_keys == distinct + logged
     assert contacts == distinct + logged
     assert workers == 21 + LOGGERS  # (PE0-PE6, T0-T2) pairs of i % 7, i % 3; one per logger
-    # the loggers really wrote while the importers ran: some logged visit lies between two files
+    # the loggers were saving before the first import and after the last, without a pause
     file_ids = [row.id for row in from_files]
-    assert any(min(file_ids) < row.id < max(file_ids) for row in from_app)
+    assert any(row.id < min(file_ids) for row in from_app)
+    assert any(row.id > max(file_ids) for row in from_app)
+    between = sum(min(file_ids) < row.id < max(file_ids) for row in from_app)
     # no reader ever saw a part of an import
     assert readings["torn"] == []
     assert readings["distinct"] >= 2, readings
     print(
         f"\n{IMPORTERS} importers ({IMPORTERS * ROWS_PER_FILE:,} rows, {distinct:,} distinct) "
-        f"and {LOGGERS} loggers ({logged} visits): {visits:,} visits stored; "
+        f"and {LOGGERS} loggers ({logged} visits, {between} between the first and last "
+        f"import): {visits:,} visits stored; "
         f"{readings['readings']} reads, {readings['distinct']} states, none torn"
     )
 

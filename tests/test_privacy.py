@@ -103,7 +103,10 @@ def _found(workspace: Workspace, needles: dict[str, bytes]) -> list[str]:
     benign = _timestamps(workspace)
     found = []
     for path in _files(workspace):
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a server's transient file (pg_internal.init), gone meanwhile
+            continue
         server_file = not path.is_relative_to(workspace.path)
         for label, needle in needles.items():
             # a 4-byte float matches by chance somewhere in megabytes of a server's pages
