@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests, serving
 from helpers import TEST_PASSWORD, copy_workspace, drawn_cells
+from playwright.sync_api import expect
 
 from mapping.accounts import DEMO_KEY, add_account
 from mapping.audit import Actor
@@ -151,7 +152,8 @@ def test_each_role_signs_in_and_its_maps_hold_only_what_it_may_see(
                 page.get_by_text("You are signed out.").wait_for(timeout=60_000)
                 page.go_back(wait_until="domcontentloaded")
                 page.get_by_role("button", name="Sign in").wait_for(timeout=90_000)
-                assert page.locator(IFRAME).count() == 0
+                # the signed-in page's map may linger a moment while the form replaces it
+                expect(page.locator(IFRAME)).to_have_count(0, timeout=30_000)
                 context.close()
         finally:
             browser.close()
