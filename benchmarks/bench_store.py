@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bench_coverage
 import polars as pl
 from bench_coverage import (
     ALL,
@@ -340,28 +341,7 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
 
 def _naive(args: argparse.Namespace) -> dict[str, Any]:
     """The naive per-point baseline of ``bench_coverage.py``, run by its own child."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "bench_coverage.py"),
-            "--child",
-            "naive_all",
-            "--workdir",
-            str(args.workdir.parent),
-            "--visits",
-            str(args.visits),
-            "--cells",
-            str(args.cells),
-            "--resolution",
-            str(args.resolution),
-            "--naive-sample",
-            str(args.sample),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return bench_coverage._once("naive_all", args, args.workdir.parent, args.sample)
 
 
 def _child(args: argparse.Namespace) -> None:

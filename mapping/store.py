@@ -409,13 +409,13 @@ def write_lock(connection: Connection) -> None:
 WRITE_LOCK_KEY = 0x4F55545245414348
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the store's schema up to the newest Alembic migration."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the store's schema up to the newest Alembic migration (or to ``revision``)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def insert_rows(

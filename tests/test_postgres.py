@@ -18,8 +18,6 @@ import h3
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from helpers import DATA, copy_workspace_to_server, write_csv
 from pgserver import create_database, drop_database
 
@@ -309,13 +307,9 @@ def test_copy_refuses_a_target_that_holds_data_and_a_source_behind_the_schema(
         copy_store(url, url.replace("postgresql+psycopg", "postgresql"))
 
     old = new_database("old")
-    config = Config()
-    config.set_main_option("script_location", str(store.MIGRATIONS))
     engine = store.create_store_engine(old)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
+        store.migrate(engine, "0001")
     finally:
         engine.dispose()
     behind = rf"is at schema 0001, not {head_revision()} — run `outreach-map migrate"
@@ -332,13 +326,9 @@ def test_migrate_upgrades_an_old_store_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = new_database("migrate")
-    config = Config()
-    config.set_main_option("script_location", str(store.MIGRATIONS))
     engine = store.create_store_engine(url)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
+        store.migrate(engine, "0002")
     finally:
         engine.dispose()
     plain = url.replace("postgresql+psycopg://", "postgresql://")
