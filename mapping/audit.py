@@ -33,6 +33,7 @@ ACTIONS = frozenset(
         "view",
         "import",
         "edit",
+        "plan",
         "export",
         "release",
         "release_refused",

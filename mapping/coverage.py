@@ -579,7 +579,7 @@ def cell_coverage(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
     )
 
 
-def _service_points(services: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def service_points(services: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return each service's latitude and longitude: its point if public, else its cell centre."""
     lat, lng = cell_centres(services["cell"].to_list())
     lat, lng = lat.copy(), lng.copy()
@@ -621,7 +621,7 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
         keys = list(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True))
         by_key = {key: working_mask(key[0] or None, key[1] or None) for key in set(keys)}
         working = np.array([by_key[key] for key in keys], dtype=bool).reshape(-1, WEEK_SLOTS)
-        s_lat, s_lng = _service_points(services)
+        s_lat, s_lng = service_points(services)
         opening = opening_masks(services["opening_hours"].to_list())
         overlap = working.astype(np.int32) @ opening.T.astype(np.int32)
         usable = overlap * SLOT_MINUTES >= options.min_overlap_minutes

@@ -72,6 +72,20 @@ class Settings:
     #: Service types whose access enters the gap score, comma-separated.
     key_service_types: str = "hiv_testing,sti_clinic,prep_pep,drop_in_centre"
 
+    # --- outreach planning (docs/planning.md gives the reason for each default) ---
+    #: Minutes at any hotspot before counting people: finding the place, a safety check.
+    minutes_per_hotspot: int = 10
+    #: Further minutes at a hotspot per estimated sex worker there (midpoint of the range).
+    minutes_per_person: float = 1.0
+    #: Longest planned stay at one hotspot, in minutes, however large it is.
+    max_minutes_at_hotspot: int = 60
+    #: Priority of an overdue hotspot, as a multiple of its size.
+    overdue_priority: float = 3.0
+    #: Further multiple for a hotspot a plan included that no visit has covered since.
+    missed_priority: float = 1.5
+    #: Seconds the route search may spend improving a plan (all teams of a night together).
+    plan_search_seconds: float = 3.0
+
     # --- accounts and sessions (docs/privacy.md gives the reasons) ---
     #: A session not used for this many minutes ends (a phone left on a table).
     session_idle_minutes: int = 15

@@ -270,6 +270,46 @@ settings = sa.Table(
     sa.Column("changed_by", sa.String(64), nullable=False),
 )
 
+#: Which peer educator covers each hotspot (mapping.assignment); kept until a rebalance.
+assignments = sa.Table(
+    "assignments",
+    metadata,
+    sa.Column("hotspot_id", sa.String(64), sa.ForeignKey("hotspots.id"), primary_key=True),
+    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("assigned_at", sa.DateTime, nullable=False),
+    sa.Column("assigned_by", sa.String(64), nullable=False),
+)
+#: One route per team and night (mapping.planning); planning the night again replaces it.
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("team", sa.String(64), nullable=False),
+    # the day the shift starts (a night shift ends the next morning)
+    sa.Column("plan_date", sa.Date, nullable=False),
+    sa.Column("start_service", sa.String(64), nullable=False),
+    sa.Column("shift_start", sa.DateTime, nullable=False),
+    sa.Column("shift_end", sa.DateTime, nullable=False),
+    sa.Column("travel", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.UniqueConstraint("team", "plan_date", name="uq_plans_team_date"),
+)
+#: The stops of a plan in order: a hotspot (its cell) and when to arrive there.
+plan_stops = sa.Table(
+    "plan_stops",
+    metadata,
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id"), primary_key=True),
+    sa.Column("seq", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("hotspot_id", sa.String(64), nullable=False),
+    sa.Column("cell", sa.BigInteger, nullable=False),
+    sa.Column("arrive", sa.DateTime, nullable=False),
+    sa.Column("arrive_until", sa.DateTime, nullable=False),
+    sa.Column("minutes_there", sa.SmallInteger, nullable=False),
+    sa.Column("overdue", sa.Boolean, nullable=False),
+    sa.Index("ix_plan_stops_hotspot", "hotspot_id"),
+)
+
 #: Views (created by the migrations, never by ``metadata.create_all``).
 views = sa.MetaData()
 #: One row per visit with its profile spelled out: what analyses should query.
