@@ -84,6 +84,10 @@ PAGES = {
             st.Page("views/hotspots.py", title=t("hotspots.title"), icon=":material/location_on:"),
         ),
         (
+            "plan",
+            st.Page("views/plan.py", title=t("plan.title"), icon=":material/route:"),
+        ),
+        (
             "services",
             st.Page("views/services.py", title=t("services_page.title"), icon=":material/healing:"),
         ),

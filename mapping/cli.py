@@ -118,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_wipe_parser(sub)
     _add_export_parser(sub, workspace_help)
     _add_store_parsers(sub, workspace_help)
+    from mapping.cli_plan import add_plan_parser
+
+    add_plan_parser(sub, workspace_help)
     return parser
 
 
@@ -540,6 +543,13 @@ def _copy(args: argparse.Namespace) -> int:
     return copy_command(args)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from mapping.cli_plan import plan_command
+
+    return plan_command(args)
+
+
+_COMMANDS["plan"] = _plan
 _COMMANDS["migrate"] = _migrate
 _COMMANDS["copy"] = _copy
 

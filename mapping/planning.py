@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -167,6 +167,8 @@ class RoutePlan:
     travel_minutes: float
     back: dt.datetime | None
     travel: str
+    #: For a peer educator's copy: the night's supplies in total, per item (else empty).
+    night_supplies: dict[str, int] = field(default_factory=dict)
 
     @property
     def hours(self) -> str:
@@ -540,16 +542,24 @@ def _describe_stops(stops: pl.DataFrame, candidates: _Candidates) -> pl.DataFram
 
 
 def _follow_ups(data: CoverageData, options: PlanOptions, cells: list[int]) -> pl.Series:
-    """Return, per cell, whether someone was referred there recently (a yes/no, not a count)."""
+    """Return, per cell, whether a follow-up is due there (a yes/no, never a count).
+
+    Due where someone was referred on their last visit, within the last ``recent_days``, and
+    has not been seen since: the team may find them there again and ask how it went.
+    """
     since = epoch_day(data.as_of) - options.coverage.recent_days
+    last = (
+        data.visits.filter(pl.col("contact_id").is_not_null())
+        .sort("day")
+        .group_by("contact_id")
+        .agg(pl.col("day").last(), pl.col("cell").last(), pl.col("profile_id").last())
+    )
     referred = (
-        data.visits.filter(pl.col("day") >= since)
+        last.filter((pl.col("day") >= since) & pl.col("cell").is_not_null())
         .join(data.profiles.select("profile_id", "referrals"), on="profile_id", how="inner")
         .filter(pl.col("referrals") > 0)
-        .select("cell")
-        .unique()
     )
-    marked = set(referred["cell"].drop_nulls().to_list())
+    marked = set(referred["cell"].to_list())
     return pl.Series("follow_up", [cell in marked for cell in cells], dtype=pl.Boolean)
 
 
@@ -654,6 +664,66 @@ def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> None:
                     f"route of team {plan.team} for {plan.day} {plan.hours}: "
                     f"{plan.stops.height} stops",
                 )
+    finally:
+        engine.dispose()
+
+
+def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.DataFrame:
+    """Return the services a route may start from: active ones, drop-in centres first.
+
+    Columns ``id`` and ``label`` (name and type, for a coordinator's list).
+    """
+    s = store.services.c
+    today = today or dt.date.today()
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(s.id, s.name, s.service_type)
+                .where(
+                    sa.or_(s.active_until.is_(None), s.active_until >= today),
+                    sa.or_(s.active_from.is_(None), s.active_from <= today),
+                )
+                .order_by(s.service_type, s.id)
+            ).all()
+    finally:
+        engine.dispose()
+    return pl.DataFrame(
+        {
+            "id": [str(row.id) for row in rows],
+            "label": [
+                f"{row.name} ({SERVICE_TYPES[row.service_type - 1]}, {row.id})" for row in rows
+            ],
+        },
+        schema={"id": pl.String, "label": pl.String},
+    )
+
+
+def for_peer_educators(plan: RoutePlan) -> RoutePlan:
+    """Return the plan as a peer educator sees it: without the per-stop supplies.
+
+    What to bring to one place follows from that place's size estimate, and a peer educator's
+    pages never show a count of people at a place (docs/privacy.md); the night's total stays.
+    """
+    supplies = [f"supplies_{name}" for name in SUPPLIES]
+    totals = plan.stops.select(pl.col(supplies).sum()) if plan.stops.height else None
+    stops = plan.stops.with_columns(pl.lit(None, dtype=pl.Int64).alias(c) for c in supplies)
+    return replace(
+        plan, stops=stops, night_supplies=totals.row(0, named=True) if totals is not None else {}
+    )
+
+
+def record_runsheet(workspace: Workspace, plan: RoutePlan, fmt: str) -> None:
+    """Audit that a plan's run sheet left the server (a file written or downloaded)."""
+    engine = workspace.engine()
+    try:
+        with engine.begin() as connection:
+            record(
+                connection,
+                acting(),
+                "export",
+                f"run sheet ({fmt}) of team {plan.team} for {plan.day}: {plan.stops.height} stops",
+            )
     finally:
         engine.dispose()
 

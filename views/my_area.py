@@ -17,11 +17,13 @@ from mapping.hours import hours_for_reading
 from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
 from views.access import require
+from views.plan_view import plans_for, show_plan
 from views.shared import (
     carried_params,
     language,
     open_or_explain,
     outlines_for,
+    programme_today,
     quarter_hour,
     store_stamp,
     team_area_for,
@@ -65,6 +67,8 @@ st_folium(
 )
 if cells.height == 0:
     st.info(t("peer.no_cells"))
+for index, plan in enumerate(plans_for(str(workspace.path), stamp, team, programme_today())):
+    show_plan(plan, t, key=f"peer-{index}", peer=True)
 st.subheader(t("peer.open_now"))
 for row in services.iter_rows(named=True):
     kind = t(f"service_types.{row['service_type']}")

@@ -1,0 +1,88 @@
+"""The coordinator's planning page: tonight's routes for one or more teams, and who covers what."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+from streamlit_folium import st_folium
+
+from mapping.coverage_map import cells_map
+from mapping.errors import InvalidInputError
+from mapping.maps import basemap_from_env, layer_bounds
+from mapping.peers import teams
+from mapping.plan_map import assignment_layer
+from mapping.planning import plan_routes, start_services
+from views.access import require
+from views.plan_view import show_plan
+from views.shared import open_or_explain, outlines_for, programme_today, store_stamp, tr
+
+account = require("coordinator")  # the server refuses any other role
+t = tr()
+workspace = open_or_explain()
+st.title(t("plan.title"))
+route_tab, assign_tab = st.tabs([t("plan.route_tab"), t("plan.assign_tab")])
+
+with route_tab:
+    codes = teams(workspace)
+    services = start_services(workspace)
+    with st.form("plan_form"):
+        chosen = st.multiselect(t("plan.teams"), codes, default=codes[:1], key="plan_teams")
+        left, right = st.columns(2)
+        day = left.date_input(
+            t("plan.date"), value=programme_today() + dt.timedelta(days=1), key="plan_date"
+        )
+        hours = right.text_input(t("plan.hours"), value="20:00-02:00", key="plan_hours")
+        start = st.selectbox(
+            t("plan.start"),
+            services["id"].to_list(),
+            format_func=dict(zip(services["id"], services["label"], strict=True)).get,
+            key="plan_start",
+        )
+        submitted = st.form_submit_button(t("plan.plan"), type="primary")
+    if submitted:
+        try:
+            with st.spinner(t("plan.planning")):
+                st.session_state["plans"] = plan_routes(
+                    workspace, teams=chosen, day=day, start=str(start), hours=hours
+                )
+        except InvalidInputError as exc:
+            st.error(str(exc))
+    for index, plan in enumerate(st.session_state.get("plans", [])):
+        show_plan(plan, t, key=f"{plan.team}-{index}")
+
+with assign_tab:
+    from mapping.assignment import current_assignments, run_assignment, workloads_now
+
+    st.caption(t("plan.assign_intro"))
+    left, right = st.columns(2)
+    if left.button(t("plan.assign_new"), use_container_width=True):
+        st.success(run_assignment(workspace).summary())
+    if right.button(t("plan.rebalance"), use_container_width=True):
+        st.success(run_assignment(workspace, rebalance=True).summary())
+    assigned = current_assignments(workspace)
+    if assigned.height == 0:
+        st.info(t("plan.no_assignments"))
+    else:
+        outlines, labels = outlines_for(str(workspace.path), store_stamp(workspace))
+        layer = assignment_layer(assigned)
+        st_folium(
+            cells_map(
+                outlines,
+                labels,
+                [("peers", layer)],
+                f"<b>{t('plan.assign_legend')}</b>",
+                basemap=basemap_from_env(),
+                focus=layer_bounds(layer),
+            ),
+            height=480,
+            use_container_width=True,
+            returned_objects=[],
+            key="assign-map",
+        )
+        st.dataframe(
+            workloads_now(workspace).with_columns(pl.col("ratio").round(2)),
+            hide_index=True,
+            use_container_width=True,
+        )

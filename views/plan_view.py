@@ -1,0 +1,124 @@
+"""Drawing one outreach plan: its numbered cells on a map, its stops, and its run sheet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import streamlit as st
+from streamlit_folium import st_folium
+
+from mapping.coverage_map import cells_map
+from mapping.maps import basemap_from_env, layer_bounds
+from mapping.peers import local_now
+from mapping.plan_map import NUMBER_JS, route_layers
+from mapping.planning import RoutePlan, for_peer_educators, record_runsheet, stored_plans
+from mapping.workspace import open_workspace
+from mapping.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
+from views.shared import language, open_or_explain, outlines_for, store_stamp
+
+
+def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> list[RoutePlan]:
+    """Return a team's plans for the night that is on now and the nights after, soonest first.
+
+    Yesterday's plan is included while its night may still be running (it ends in the morning).
+    """
+    del stamp
+    if not team:
+        return []
+    plans = stored_plans(
+        open_workspace(Path(path)), teams=[team], since=today - dt.timedelta(days=1), today=today
+    )
+    now = local_now().replace(tzinfo=None)
+    current = [plan for plan in plans if plan.day >= today or plan.shift_end >= now]
+    return sorted(current, key=lambda plan: plan.day)
+
+
+def _tip(t: Callable[..., str], row: dict[str, Any]) -> str:
+    return t(
+        "plan.stop_tip",
+        seq=row["seq"],
+        arrive=f"{row['arrive']:%H:%M}",
+        until=f"{row['arrive_until']:%H:%M}",
+        minutes=row["minutes_there"],
+    )
+
+
+def show_plan(plan: RoutePlan, t: Callable[..., str], *, key: str, peer: bool = False) -> None:
+    """Draw a plan: heading, map of numbered cells, the stops, what was left out, downloads.
+
+    For a peer educator (``peer``), the per-stop supplies are left out (they follow from the
+    size estimate of each place, which peer educators' pages never show).
+    """
+    if peer:
+        plan = for_peer_educators(plan)
+    workspace = open_or_explain()
+    st.subheader(t("plan.heading", team=plan.team, day=f"{plan.day:%a %d %b %Y}", hours=plan.hours))
+    back = f"{plan.back:%H:%M}" if plan.back else "-"
+    st.caption(t("plan.summary", start=plan.start_name, stops=plan.stops.height, back=back))
+    outlines, labels = outlines_for(str(workspace.path), store_stamp(workspace))
+    cells, line, numbers = route_layers(plan.stops, partial(_tip, t))
+    st_folium(
+        cells_map(
+            outlines,
+            labels,
+            [("route", cells), ("line", line), ("numbers", numbers)],
+            f"<b>{t('plan.legend')}</b>",
+            basemap=basemap_from_env(),
+            markers={"numbers": NUMBER_JS},
+            focus=layer_bounds(cells),
+        ),
+        height=420,
+        use_container_width=True,
+        returned_objects=[],
+        key=f"plan-map-{key}",
+    )
+    if plan.stops.height == 0:
+        st.warning(t("plan.empty"))
+    table = plan.stops.select(
+        pl.col("seq").alias(t("plan.col_seq")),
+        pl.col("cell_id").alias(t("plan.col_cell")),
+        pl.col("district").alias(t("plan.col_district")),
+        pl.col("arrive").dt.strftime("%H:%M").alias(t("plan.col_arrive")),
+        pl.col("arrive_until").dt.strftime("%H:%M").alias(t("plan.col_until")),
+        pl.col("minutes_there").alias(t("plan.col_minutes")),
+        pl.col("overdue").alias(t("plan.col_overdue")),
+        pl.col("follow_up").alias(t("plan.col_follow_up")),
+        pl.col("done").alias(t("plan.col_done")),
+    )
+    st.dataframe(table, hide_index=True, use_container_width=True)
+    if plan.left_out.height:
+        with st.expander(t("plan.left_out", count=plan.left_out.height)):
+            st.dataframe(
+                plan.left_out.with_columns(
+                    pl.col("reason").replace_strict(
+                        {r: t(f"plan.reason_{r}") for r in plan.left_out["reason"].unique()}
+                    )
+                ),
+                hide_index=True,
+                use_container_width=True,
+            )
+    lang = language()
+    left, right = st.columns(2)
+    left.download_button(
+        t("plan.download_pdf"),
+        runsheet_pdf(plan, language=lang),
+        file_name=runsheet_filename(plan, "pdf"),
+        mime="application/pdf",
+        on_click=partial(record_runsheet, workspace, plan, "pdf"),
+        key=f"pdf-{key}",
+        use_container_width=True,
+    )
+    right.download_button(
+        t("plan.download_csv"),
+        runsheet_csv(plan, language=lang),
+        file_name=runsheet_filename(plan, "csv"),
+        mime="text/csv",
+        on_click=partial(record_runsheet, workspace, plan, "csv"),
+        key=f"csv-{key}",
+        use_container_width=True,
+    )
