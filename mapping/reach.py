@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from mapping.coverage import (
 from mapping.coverage_map import SELECTED_COLOUR, cells_map
 from mapping.disclosure import DISTRICT, DisclosureParameters, release
 from mapping.errors import InvalidInputError, PrivacyBudgetError
+from mapping.fonts import add_fonts, printable
 from mapping.maps import DEFAULT_ASSETS_URL, GeoJSON
 from mapping.periods import Period, parse_period
 from mapping.settings import Settings
@@ -519,29 +519,6 @@ def reach_csv(table: pl.DataFrame) -> bytes:
     return ("\ufeff" + table.write_csv()).encode("utf-8")
 
 
-#: Where a font with accents and symbols may be (Debian's, or the one matplotlib ships).
-_FONT_FOLDERS = (
-    Path("/usr/share/fonts/truetype/dejavu"),
-    Path(sys.prefix) / "share/fonts/truetype/dejavu",
-)
-
-
-def _dejavu() -> tuple[Path, Path] | None:
-    """Return DejaVu Sans and its bold face, from the system or matplotlib; None if neither."""
-    folders = list(_FONT_FOLDERS)
-    try:
-        import matplotlib
-
-        folders.append(Path(matplotlib.get_data_path()) / "fonts/ttf")
-    except ImportError:
-        pass
-    for folder in folders:
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            return regular, bold
-    return None
-
-
 def reach_pdf(table: pl.DataFrame, *, title: str, notes: Sequence[str]) -> bytes:
     """Return the table as a one-document PDF report: a title, the notes, then the table.
 
@@ -552,16 +529,11 @@ def reach_pdf(table: pl.DataFrame, *, title: str, notes: Sequence[str]) -> bytes
     pdf.set_auto_page_break(True, margin=15)
     pdf.set_title(title)
     pdf.set_creator("outreach-map")
-    fonts = _dejavu()
-    family = "helvetica"
-    if fonts:
-        family = "dejavu"
-        pdf.add_font(family, fname=str(fonts[0]))
-        pdf.add_font(family, style="B", fname=str(fonts[1]))
+    family = add_fonts(pdf)
 
     def text(value: object) -> str:
         shown = "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
-        return shown if fonts else shown.encode("latin-1", "replace").decode("latin-1")
+        return printable(shown, family)
 
     pdf.add_page()
     pdf.set_font(family, style="B", size=14)

@@ -36,6 +36,8 @@ def test_spanish_is_spanish() -> None:
         "service_types.prep_pep",
         "registry.hotspot",
         "registry.no",
+        "runsheet.no",
+        "runsheet.date",
         "typologies.hotel",
     }
     assert same <= alike, same

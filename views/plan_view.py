@@ -17,8 +17,8 @@ from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import local_now
 from mapping.plan_map import NUMBER_JS, route_layers
 from mapping.planning import RoutePlan, for_peer_educators, record_runsheet, stored_plans
-from mapping.workspace import open_workspace
 from mapping.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
+from mapping.workspace import open_workspace
 from views.shared import language, open_or_explain, outlines_for, store_stamp
 
 
