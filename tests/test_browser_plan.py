@@ -1,4 +1,4 @@
-"""The Plan page in Chromium: plan a team's route, see it numbered on the map, download the sheet."""
+"""The Plan page in Chromium: plan a route, see it numbered on the map, download its sheet."""
 
 from __future__ import annotations
 
