@@ -219,9 +219,10 @@ def solve_routes(problem: RoutingProblem, *, time_limit_s: float = 3.0) -> Routi
         windows = problem.windows[node]
         penalty = max(1, round(float(problem.priority[node]) * PRIORITY_SECONDS))
         if not windows:
-            # never on a route: a disjunction left out at its cost, and no vehicle allowed
+            # never on a route: a disjunction left out at its cost, and forced inactive (an
+            # empty list of allowed vehicles would mean any vehicle to OR-Tools)
             routing.AddDisjunction([index], penalty)
-            routing.SetAllowedVehiclesForIndex([], index)
+            routing.ActiveVar(index).SetValue(0)
             continue
         visitable.append(node)
         cumul = time_dimension.CumulVar(index)
@@ -231,7 +232,10 @@ def solve_routes(problem: RoutingProblem, *, time_limit_s: float = 3.0) -> Routi
                 cumul.RemoveInterval(int(end) * 60 + 1, int(begin) * 60 - 1)
         routing.AddDisjunction([index], penalty)
         if problem.allowed is not None and problem.allowed[node] is not None:
-            routing.SetAllowedVehiclesForIndex(list(problem.allowed[node] or []), index)
+            # the vehicle variable directly: SetAllowedVehiclesForIndex takes no Python list in
+            # recent OR-Tools (absl::Span), and an empty list there would mean any vehicle;
+            # -1 is "not visited", always allowed
+            routing.VehicleVar(index).SetValues([-1, *(problem.allowed[node] or [])])
     for team in range(teams):
         # leave as late as waiting allows, be back as early as possible: no idle time reported
         routing.AddVariableMaximizedByFinalizer(time_dimension.CumulVar(routing.Start(team)))
