@@ -248,7 +248,16 @@ def solve_routes(problem: RoutingProblem, *, time_limit_s: float = 3.0) -> Routi
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     parameters.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
-    assignment = routing.SolveWithParameters(parameters)
+    # start from the nearest-neighbour routes when the model accepts them: the local search
+    # then only improves on the rule a coordinator would follow by hand (on the Lima demo,
+    # insertion alone served less priority than that rule; docs/planning.md)
+    routing.CloseModelWithParameters(parameters)
+    baseline = [route.stops for route in nearest_neighbour_routes(problem).routes]
+    initial = routing.ReadAssignmentFromRoutes(baseline, True)
+    if initial is not None:
+        assignment = routing.SolveFromAssignmentWithParameters(initial, parameters)
+    else:
+        assignment = routing.SolveWithParameters(parameters)
     routes: list[Route] = []
     visited: set[int] = set()
     for team in range(teams):
