@@ -26,6 +26,7 @@ from mapping.store import settings as settings_table
 #: What an entry may record.
 ACTIONS = frozenset(
     {
+        "assign",
         "sign_in",
         "sign_in_failed",
         "sign_out",

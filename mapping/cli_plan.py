@@ -111,8 +111,7 @@ def _route(workspace: Any, args: argparse.Namespace) -> int:
             print(
                 f"  {row['seq']:>2}. {row['cell_id']}  {row['district'] or '-':<22} "
                 f"arrive {row['arrive']:%H:%M} (by {row['arrive_until']:%H:%M}), "
-                f"{row['minutes_there']} min"
-                + (f"  [{', '.join(flags)}]" if flags else "")
+                f"{row['minutes_there']} min" + (f"  [{', '.join(flags)}]" if flags else "")
             )
         if plan.left_out.height:
             print(f"  left out: {plan.left_out.height} hotspots, highest priority first:")

@@ -600,6 +600,29 @@ def servable(services: pl.DataFrame, day: dt.date, *, friendly_only: bool) -> pl
     return services.filter(active)
 
 
+def estimated_sizes(hotspots: pl.DataFrame) -> pl.Series:
+    """Return each hotspot's estimated number of sex workers: the weight of hotspot figures.
+
+    The midpoint of its ``size_min``..``size_max`` range (a range given by one bound only is
+    that single number); a hotspot with no estimate gets the median of the known ones, or 1
+    when none is known. Coverage weighs hotspots by it, and :mod:`mapping.assignment` counts a
+    peer educator's workload with it.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"size_min": [4, None, 10], "size_max": [8, None, None]})
+    >>> estimated_sizes(frame).to_list()
+    [6.0, 8.0, 10.0]
+    """
+    low = pl.coalesce("size_min", "size_max")
+    high = pl.coalesce("size_max", "size_min")
+    middle = (low + high) / 2
+    known = hotspots.select(middle.drop_nulls().median()).item() if hotspots.height else None
+    return hotspots.select(
+        middle.cast(pl.Float64).fill_null(known if known is not None else 1.0).alias("weight")
+    )["weight"]
+
+
 def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame:
     """Return, per active hotspot, its district, recency and access to each service type.
 
@@ -643,10 +666,8 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
         for name in SERVICE_TYPES:
             columns[f"minutes_{name}"] = []
             columns[f"reach_{name}"] = []
-    size_mid = (pl.col("size_min") + pl.col("size_max")) / 2
-    known = hotspots.select(size_mid.drop_nulls().median()).item() if hotspots.height else None
     return hotspots.with_columns(
-        size_mid.fill_null(known if known is not None else 1.0).alias("weight"),
+        estimated_sizes(hotspots).alias("weight"),
         (pl.col("days_since_last_visit") <= options.recent_days)
         .fill_null(False)
         .alias("visited_recently"),

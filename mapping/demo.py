@@ -57,13 +57,11 @@ CONTACTS_PER_HOTSPOT = 100
 def _hotspot_registry(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
     rows = []
     for number, (label, lat, lng, spread, typology, team) in enumerate(CLUSTERS, start=1):
-        count = int(rng.integers(10, 18))
+        count = int(rng.integers(6, 14))
         cells = {
             h3.latlng_to_cell(float(la), float(lo), 8)
             for la, lo in zip(
-                rng.normal(lat, spread * 1.6, count * 3),
-                rng.normal(lng, spread * 1.6, count * 3),
-                strict=True,
+                rng.normal(lat, spread, count * 2), rng.normal(lng, spread, count * 2), strict=True
             )
         }
         for index, cell in enumerate(sorted(cells)[:count]):
@@ -100,7 +98,7 @@ def synthetic_visits(
 ) -> pl.DataFrame:
     """Return a year of synthetic visits as text columns, the way a field export would come.
 
-    The programme has six teams of six peer educators (:data:`VISITS_PER_DAY` visits a day),
+    The programme has six teams of four peer educators (:data:`VISITS_PER_DAY` visits a day),
     mostly evening and night outreach, returning contacts identified by synthetic codes, 12 %
     phone/SMS/online contacts without location, and three stories for the coverage tools to
     find: hotspots in Villa El Salvador not visited for months (overdue), an unregistered
@@ -128,7 +126,7 @@ def synthetic_visits(
     lat = centres[pick, 0] + rng.normal(0, 0.0008, n)
     lng = centres[pick, 1] + rng.normal(0, 0.0008, n)
     teams = np.array([h["team"] for h in hotspots])[pick]
-    pe_index = rng.integers(1, 7, size=n)
+    pe_index = rng.integers(1, 5, size=n)
     peer = np.char.add(np.char.add("PE-", teams), np.char.add("-", pe_index.astype(str)))
     contacts_per_hotspot = CONTACTS_PER_HOTSPOT
     local = np.minimum(rng.zipf(1.6, size=n), contacts_per_hotspot) - 1

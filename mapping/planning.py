@@ -668,6 +668,23 @@ def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> None:
         engine.dispose()
 
 
+def assigned_cells(workspace: Workspace) -> pl.DataFrame:
+    """Return each assigned active hotspot's cell with its peer educator and team."""
+    engine = workspace.engine()
+    try:
+        with engine.connect() as connection:
+            frame = _assigned(connection)
+            cells = connection.execute(
+                sa.select(store.hotspots.c.id, store.hotspots.c.cell).where(store.hotspots.c.active)
+            ).all()
+    finally:
+        engine.dispose()
+    hotspots = pl.DataFrame(
+        [tuple(row) for row in cells], schema={"id": pl.String, "cell": pl.Int64}, orient="row"
+    )
+    return frame.join(hotspots, on="id", how="inner")
+
+
 def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.DataFrame:
     """Return the services a route may start from: active ones, drop-in centres first.
 

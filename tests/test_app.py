@@ -216,7 +216,7 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
     assert coverage_page["before"].startswith("VILLA MARIA DEL TRIUNFO (PE-150143)")
     assert coverage_page["after"].split(" (")[0] != "VILLA MARIA DEL TRIUNFO"
     assert "district=" in coverage_page["url"]
-    assert coverage_page["Hotspots"] > 50 + 100  # district outlines and 182 hotspot cells
+    assert coverage_page["Hotspots"] > 50 + 100  # district outlines and 111 hotspot cells
     assert coverage_page["Suggest sites"] > 50 + 3
     assert peer_paths > 50  # district outlines and the team's cells
     assert version == LEAFLET_VERSION
@@ -390,7 +390,7 @@ def test_hotspot_and_site_maps_hold_cells_only_and_stay_offline(
     data = load_coverage_data(workspace, report.period)
     findings = hotspot_gaps(report, data)
     hotspots = hotspot_layer(report, t)
-    assert len(hotspots["features"]) == report.hotspots.height == 182
+    assert len(hotspots["features"]) == report.hotspots.height == 111
     colours = {f["properties"]["style"]["fillColor"] for f in hotspots["features"]}
     assert RECENCY_COLOURS["week"] in colours and RECENCY_COLOURS["overdue"] in colours
     emerging = findings_layer(findings, t)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -13,7 +12,7 @@ from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
 from mapping.plan_map import assignment_layer
-from mapping.planning import plan_routes, start_services
+from mapping.planning import assigned_cells, plan_routes, start_services
 from views.access import require
 from views.plan_view import show_plan
 from views.shared import open_or_explain, outlines_for, programme_today, store_stamp, tr
@@ -53,15 +52,18 @@ with route_tab:
         show_plan(plan, t, key=f"{plan.team}-{index}")
 
 with assign_tab:
-    from mapping.assignment import current_assignments, run_assignment, workloads_now
+    from mapping.assignment import run_assignment
 
     st.caption(t("plan.assign_intro"))
     left, right = st.columns(2)
     if left.button(t("plan.assign_new"), use_container_width=True):
-        st.success(run_assignment(workspace).summary())
+        st.session_state["assignment"] = run_assignment(workspace)
     if right.button(t("plan.rebalance"), use_container_width=True):
-        st.success(run_assignment(workspace, rebalance=True).summary())
-    assigned = current_assignments(workspace)
+        st.session_state["assignment"] = run_assignment(workspace, rebalance=True)
+    result = st.session_state.get("assignment")
+    assigned = assigned_cells(workspace)
+    if result is not None:
+        st.success(result.summary())
     if assigned.height == 0:
         st.info(t("plan.no_assignments"))
     else:
@@ -81,8 +83,5 @@ with assign_tab:
             returned_objects=[],
             key="assign-map",
         )
-        st.dataframe(
-            workloads_now(workspace).with_columns(pl.col("ratio").round(2)),
-            hide_index=True,
-            use_container_width=True,
-        )
+    if result is not None:
+        st.dataframe(result.workloads, hide_index=True, use_container_width=True)
