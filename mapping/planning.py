@@ -36,7 +36,7 @@ from mapping.errors import InvalidInputError
 from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
 from mapping.peers import REFERRAL_TYPES
 from mapping.periods import parse_period
-from mapping.routes import UNREACHABLE, RoutingProblem, RoutingSolution, solve_routes
+from mapping.routes import RoutingProblem, RoutingSolution, solve_routes
 from mapping.settings import Settings, get_settings
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SERVICE_TYPES, SUPPLIES, value_of
 from mapping.workspace import Workspace
@@ -444,8 +444,6 @@ def _plans_from_solution(
         for node, reason in sorted(
             solution.dropped.items(), key=lambda item: -float(problem.priority[item[0]])
         )
-        # an unassigned hotspot out of every team's reach is another team's business
-        if hotspots["team"][node - offset] is not None or reason != UNREACHABLE
     ]
     left_frame = pl.DataFrame(
         left,

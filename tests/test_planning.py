@@ -1,0 +1,312 @@
+"""Plans from a workspace: stored, replaced, marked done by visits, and missed hotspots first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import h3
+import numpy as np
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from helpers import csv_text
+
+from mapping import store
+from mapping.area import hotspots_from_file, services_from_file
+from mapping.assignment import run_assignment
+from mapping.cells import cell_centres
+from mapping.cli import main
+from mapping.errors import InvalidInputError
+from mapping.planning import (
+    PlanOptions,
+    assigned_cells,
+    for_peer_educators,
+    plan_routes,
+    start_services,
+    stored_plans,
+)
+from mapping.runsheet import runsheet_csv
+from mapping.travel import StraightLineTravel
+from mapping.visits import visits_from_file
+from mapping.workspace import Workspace
+
+pytestmark = pytest.mark.engines
+
+LIMA = (-12.0500, -77.0330)
+#: A Saturday; the data end the day before.
+NIGHT = dt.date(2026, 11, 28)
+TODAY = dt.date(2026, 11, 27)
+#: A short search: the instances here are tiny.
+FAST = PlanOptions(search_seconds=0.3)
+
+
+def at(east_km: float, north_km: float = 0.0) -> tuple[float, float]:
+    lat, lng = LIMA
+    return lat + north_km / 111.2, lng + east_km / (111.2 * np.cos(np.radians(lat)))
+
+
+def hex_cell(point: tuple[float, float]) -> str:
+    return str(h3.latlng_to_cell(point[0], point[1], 8))
+
+
+@pytest.fixture
+def night(workspace: Workspace, tmp_path: Path) -> Workspace:
+    """A drop-in centre and four hotspots east of it, one that works only on weekdays, two
+    peer educators of team T1 and one of T2, all visiting in November."""
+    services = tmp_path / "services.csv"
+    services.write_text(
+        csv_text(
+            ("id", "name", "type", "cell", "friendly", "opening_hours", "sensitive"),
+            [
+                ("DIC", "Drop-in centre", "drop_in_centre", hex_cell(LIMA), "yes", "24/7", "no"),
+                ("LAB", "Night lab", "hiv_testing", hex_cell(at(1.2)), "yes", "18:00-06:00", "no"),
+                ("SAFE", "Safe house", "shelter", hex_cell(at(0, 1.2)), "yes", "24/7", "yes"),
+            ],
+        ),
+        encoding="utf-8",
+    )
+    assert services_from_file(workspace, services).rejected == 0
+    registry = tmp_path / "hotspots.csv"
+    registry.write_text(
+        csv_text(
+            ("id", "cell", "typology", "days", "opening_hours", "size_min", "size_max"),
+            [
+                ("H1", hex_cell(at(1.0)), "street", "Mo-Su", "20:00-04:00", 10, 20),
+                ("H2", hex_cell(at(2.0)), "bar", "Mo-Su", "20:00-04:00", 5, 9),
+                ("H3", hex_cell(at(3.0)), "lodge", "Mo-Su", "20:00-04:00", 12, 16),
+                ("H4", hex_cell(at(2.0, 1.0)), "bar", "Mo-Fr", "20:00-04:00", 8, 8),
+            ],
+        ),
+        encoding="utf-8",
+    )
+    assert hotspots_from_file(workspace, registry).rejected == 0
+    visits = tmp_path / "visits.csv"
+    rows = [
+        ("2026-11-10", "PE1", "T1", "in_person", *at(1.0), "AAA01"),
+        ("2026-11-12", "PE2", "T1", "in_person", *at(2.0), "AAA02"),
+        ("2026-11-14", "PE3", "T2", "in_person", *at(-3.0), "CCC01"),
+    ]
+    visits.write_text(
+        csv_text(
+            ("date", "peer_educator", "team", "channel", "latitude", "longitude", "contact_code"),
+            rows,
+        ),
+        encoding="utf-8",
+    )
+    assert visits_from_file(workspace, visits).rejected == 0
+    return workspace
+
+
+def _log_visit(workspace: Workspace, tmp_path: Path, day: str, point: tuple[float, float]) -> None:
+    path = tmp_path / f"visit-{day}.csv"
+    path.write_text(
+        csv_text(
+            ("date", "peer_educator", "team", "channel", "latitude", "longitude", "contact_code"),
+            [(day, "PE1", "T1", "in_person", *point, "AAA09")],
+        ),
+        encoding="utf-8",
+    )
+    assert visits_from_file(workspace, path).accepted == 1
+
+
+def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) -> None:
+    (plan,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, today=TODAY
+    )
+    # H4 works Monday to Friday: the Saturday night leaves it out, and says why
+    assert set(plan.stops["hotspot_id"]) == {"H1", "H2", "H3"}
+    assert dict(plan.left_out.select("hotspot_id", "reason").rows()) == {"H4": "not_working"}
+    # on a line, the shortest tour is out to the farthest hotspot and back: twice its distance
+    farthest = plan.stops.filter(pl.col("hotspot_id") == "H3")["cell"][0]
+    (lat, lng), (h_lat, h_lng) = h3.cell_to_latlng(hex_cell(LIMA)), cell_centres([farthest])
+    one_way = StraightLineTravel().minutes(np.array([lat]), np.array([lng]), h_lat, h_lng)[0, 0]
+    assert plan.travel_minutes == pytest.approx(2 * one_way, abs=1.0)
+    assert plan.shift_start == dt.datetime(2026, 11, 28, 20, 0)
+    assert plan.shift_end == dt.datetime(2026, 11, 29, 2, 0)
+    assert all(plan.shift_start <= a <= plan.shift_end for a in plan.stops["arrive"])
+    assert (plan.stops["arrive"] <= plan.stops["arrive_until"]).all()
+    assert plan.back is not None and plan.back <= plan.shift_end
+    # time there grows with the size: 10 min + 1 min per estimated person (H1: 15 people)
+    minutes = dict(plan.stops.select("hotspot_id", "minutes_there").rows())
+    assert minutes == {"H1": 25, "H2": 17, "H3": 24}
+    # H3 and the never-visited H4 are overdue; H1 and H2 were visited this month
+    assert dict(plan.stops.select("hotspot_id", "overdue").rows()) == {
+        "H1": False,
+        "H2": False,
+        "H3": True,
+    }
+    # referral: the open night lab is named; the sensitive shelter never is
+    referrals = {row["hotspot_id"]: row["referrals"] for row in plan.stops.iter_rows(named=True)}
+    names = {service["name"] for service in referrals["H2"]}
+    assert "Night lab" in names and "Safe house" not in names
+
+    (stored,) = stored_plans(night, today=TODAY, options=FAST)
+    assert stored.stops["hotspot_id"].to_list() == plan.stops["hotspot_id"].to_list()
+    assert stored.stops["arrive"].to_list() == plan.stops["arrive"].to_list()
+    assert not stored.stops["done"].any()
+
+
+def test_planning_a_night_again_replaces_the_plan(night: Workspace) -> None:
+    for hours in ("20:00-02:00", "21:00-23:00"):
+        plan_routes(
+            night, teams=["T1"], day=NIGHT, start="DIC", hours=hours, options=FAST, today=TODAY
+        )
+    engine = night.engine()
+    with engine.connect() as connection:
+        plans = connection.execute(sa.select(store.plans.c.shift_start)).all()
+        audit = connection.execute(
+            sa.select(store.audit_log.c.detail).where(store.audit_log.c.action == "plan")
+        ).all()
+    engine.dispose()
+    assert plans == [(dt.datetime(2026, 11, 28, 21, 0),)]
+    assert len(audit) == 2 and "team T1" in audit[0][0]
+
+
+def test_a_short_shift_keeps_what_fits(night: Workspace) -> None:
+    (plan,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, today=TODAY
+    )
+    # 75 minutes on foot: H1, 1 km away, takes about 17 minutes each way and 25 there; H2 and
+    # H3 (2 and 3 km) cannot be reached, worked and left in time even alone
+    assert plan.stops["hotspot_id"].to_list() == ["H1"]
+    reasons = dict(plan.left_out.select("hotspot_id", "reason").rows())
+    assert reasons == {"H2": "unreachable", "H3": "unreachable", "H4": "not_working"}
+
+
+def test_visits_mark_stops_done_and_missed_hotspots_come_first(
+    night: Workspace, tmp_path: Path
+) -> None:
+    plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, today=TODAY
+    )
+    _log_visit(night, tmp_path, "2026-11-28", at(1.0))  # H1 visited that night
+    (stored,) = stored_plans(night, today=NIGHT, options=FAST)
+    done = dict(stored.stops.select("hotspot_id", "done").rows())
+    assert done == {"H1": True, "H2": False, "H3": False}
+    # the next night: H2 and H3 were planned and missed, and count 1.5 times more
+    (later,) = plan_routes(
+        night,
+        teams=["T1"],
+        day=NIGHT + dt.timedelta(days=1),
+        start="DIC",
+        hours="20:00-02:00",
+        options=FAST,
+        today=NIGHT,
+    )
+    missed = dict(later.stops.select("hotspot_id", "missed_before").rows())
+    assert missed == {"H1": False, "H2": True, "H3": True}
+
+
+def test_assigned_hotspots_stay_with_their_team(night: Workspace) -> None:
+    result = run_assignment(night, today=TODAY)
+    assert result.assignments.height == 4
+    cells = assigned_cells(night)
+    assert set(cells["team"]) <= {"T1", "T2"} and cells.height == 4
+    team_of = dict(cells.select("id", "team").rows())
+    plans = plan_routes(
+        night,
+        teams=["T1", "T2"],
+        day=NIGHT,
+        start="DIC",
+        hours="20:00-02:00",
+        options=FAST,
+        today=TODAY,
+    )
+    for plan in plans:
+        assert all(team_of[h] == plan.team for h in plan.stops["hotspot_id"])
+
+
+def test_a_peer_educators_copy_has_no_supplies_per_stop(night: Workspace) -> None:
+    (plan,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, today=TODAY
+    )
+    copy = for_peer_educators(plan)
+    assert copy.stops["supplies_male_condoms"].null_count() == copy.stops.height
+    assert runsheet_csv(copy)  # renders without the per-stop amounts
+
+
+def test_start_services_list_drop_in_centres_first(night: Workspace) -> None:
+    services = start_services(night, today=TODAY)
+    assert services["id"][0] == "DIC"
+    assert "drop_in_centre" in services["label"][0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"teams": ["T9"]}, r"team T9 is not a team of this workspace — choose from T1, T2"),
+        ({"start": "NOPE"}, r"start 'NOPE' is not a service of this workspace"),
+        ({"hours": "8pm-2am"}, r"hours '8pm-2am' are not a shift — write the start and end"),
+        ({"hours": "25:00-02:00"}, r"25:00 or 02:00 is not a time of day"),
+        ({"start": ["DIC", "LAB"]}, r"2 start services for 1 teams"),
+    ],
+)
+def test_planning_refuses_what_it_cannot_plan(
+    night: Workspace, kwargs: dict[str, object], message: str
+) -> None:
+    arguments: dict[str, object] = {
+        "teams": ["T1"],
+        "day": NIGHT,
+        "start": "DIC",
+        "hours": "20:00-02:00",
+        "options": FAST,
+        "today": TODAY,
+        **kwargs,
+    }
+    with pytest.raises(InvalidInputError, match=message):
+        plan_routes(night, **arguments)  # type: ignore[arg-type]
+
+
+def test_the_plan_command_prints_the_route_and_writes_the_sheet(
+    night: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OUTREACH_MAP_PLAN_SEARCH_SECONDS", "0.3")
+    out = tmp_path / "sheet.csv"
+    code = main(
+        [
+            "plan",
+            "route",
+            "--workspace",
+            str(night.path),
+            "--team",
+            "T1",
+            "--date",
+            "2026-11-28",
+            "--start",
+            "DIC",
+            "--hours",
+            "20:00-02:00",
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "team T1, Sat 28 Nov 2026 20:00-02:00 from Drop-in centre: 3 stops" in printed
+    assert "H4: not working during these hours" in printed
+    assert out.read_text(encoding="utf-8").count("\n") == 4  # header and three stops
+    assert main(["plan", "assign", "--workspace", str(night.path)]) == 0
+    assert "4 hotspots between" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--date", "28/11/2026"], "--date '28/11/2026' is not a date — write it as YYYY-MM-DD"),
+        (["--out", "sheet.xlsx"], "--out sheet.xlsx: write the run sheet as .pdf or .csv"),
+    ],
+)
+def test_the_plan_command_refuses_bad_options(
+    night: Workspace, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {"--team": "T1", "--date": "2026-11-28", "--start": "DIC", "--hours": "20:00-02:00"}
+    base.update(dict(zip(argv[::2], argv[1::2], strict=True)))
+    args = ["plan", "route", "--workspace", str(night.path)]
+    for key, value in base.items():
+        args += [key, value]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
