@@ -29,6 +29,7 @@ PAGES = {
             "views/overview.py",
             "views/coverage.py",
             "views/hotspots.py",
+            "views/plan.py",
             "views/services.py",
             "views/sites.py",
             "views/import_data.py",

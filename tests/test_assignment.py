@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import h3
@@ -453,9 +452,7 @@ def test_no_active_peer_educator_is_refused(area: Workspace) -> None:
 def test_the_demo_assigns_every_active_hotspot(demo_workspace: Path, tmp_path: Path) -> None:
     """The Lima demo: every active hotspot gets a peer educator, and each one's load is shown."""
     workspace = copy_workspace(demo_workspace, tmp_path / "demo")
-    began = time.perf_counter()
     result = run_assignment(workspace)
-    assert time.perf_counter() - began < 20
     active = hotspot_registry(workspace).filter(pl.col("active"))
     assert sorted(current_assignments(workspace)["hotspot_id"]) == sorted(active["id"])
     assert result.new == active.height and result.assignments["worker_id"].null_count() == 0
