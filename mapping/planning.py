@@ -645,6 +645,8 @@ def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> None:
                         shift_start=plan.shift_start,
                         shift_end=plan.shift_end,
                         travel=plan.travel[:200],
+                        travel_minutes=float(plan.travel_minutes),
+                        back_at=plan.back,
                         created_at=now,
                         created_by=actor.username,
                     )
@@ -807,8 +809,8 @@ def stored_plans(
                 else head["start_service"],
                 stops=described,
                 left_out=pl.DataFrame(),
-                travel_minutes=float("nan"),
-                back=None,
+                travel_minutes=float(head["travel_minutes"]),
+                back=head["back_at"],
                 travel=head["travel"],
             )
         )

@@ -145,6 +145,7 @@ def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) ->
     assert stored.stops["hotspot_id"].to_list() == plan.stops["hotspot_id"].to_list()
     assert stored.stops["arrive"].to_list() == plan.stops["arrive"].to_list()
     assert not stored.stops["done"].any()
+    assert (stored.back, stored.travel_minutes) == (plan.back, pytest.approx(plan.travel_minutes))
 
 
 def test_planning_a_night_again_replaces_the_plan(night: Workspace) -> None:

@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("shift_start", sa.DateTime, nullable=False),
         sa.Column("shift_end", sa.DateTime, nullable=False),
         sa.Column("travel", sa.String(200), nullable=False),
+        sa.Column("travel_minutes", sa.Float, nullable=False),
+        sa.Column("back_at", sa.DateTime, nullable=True),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("created_by", sa.String(64), nullable=False),
         sa.UniqueConstraint("team", "plan_date", name="uq_plans_team_date"),
