@@ -31,6 +31,7 @@ PAGES = {
         ("Overview", "Unique contacts"),
         ("Coverage", "Districts ranked by gap"),
         ("Hotspots", "Needs attention"),
+        ("Plan", "Plan the route"),
         ("Services", "Open now"),
         ("Suggest sites", "Service type"),
         ("Import", "What does the file hold?"),

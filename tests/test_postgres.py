@@ -497,7 +497,7 @@ def test_init_leaves_nothing_when_the_database_is_not_empty_or_not_there(
     taken = postgres_workspace.db_url
     assert main([*init, "--workspace", str(tmp_path / "a"), "--db", taken]) == 2
     err = capsys.readouterr().err
-    assert "already holds tables (alembic_version, area_cells, audit_log" in err
+    assert "already holds tables (alembic_version, area_cells, assignments, audit_log" in err
     assert "a new workspace needs a new, empty database" in err
     missing = sa.engine.make_url(new_database("gone")).set(database="never_created")
     plain = missing.render_as_string(hide_password=False)
