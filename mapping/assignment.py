@@ -49,8 +49,8 @@ OVERLOAD_KM = 25.0
 OVERLOAD_STEP_KM = 5.0
 #: Bands of overload of rising cost, the last one without end.
 OVERLOAD_BANDS = 6
-#: Further cost of each sex worker of the largest overload, in the same unit: the worst-off peer
-#: educator's load counts twice, so it is brought down first.
+#: Further cost of each sex worker of the largest overload, in the same unit, so that the
+#: worst-off peer educator's load is brought down first.
 MAX_OVERLOAD_KM = 25.0
 #: Bonus per sex worker for keeping a hotspot's current peer educator in a rebalance, in km: a
 #: move must bring a hotspot at least this much nearer (about one cell at resolution 8), or
@@ -465,9 +465,9 @@ def _split(
     whole = np.flatnonzero(shares > 1 - 1e-6)
     seeds = [np.full(problem.n_rows, -1, dtype=np.int64)]
     seeds[0][problem.rows[whole]] = whole
-    if rebalance:
+    kept = np.flatnonzero(now[free] >= 0)
+    if rebalance and kept.size:
         codes = problem.rows * n_peers + problem.peers
-        kept = np.flatnonzero(now[free] >= 0)
         seeds.insert(0, np.full(problem.n_rows, -1, dtype=np.int64))
         seeds[0][kept] = np.searchsorted(codes, kept * n_peers + now[free][kept])
     # the improvements may take up to half the time, CP-SAT the rest
@@ -526,8 +526,8 @@ def _pairs(
 def _relaxation(problem: _Problem) -> np.ndarray:
     """Return the share of each pair in the best split of the linear relaxation (HiGHS).
 
-    The relaxation may split a hotspot between peer educators; it gives the same split as the
-    integer program for most hotspots, in well under a second for a city.
+    The relaxation may split a hotspot between peer educators, but nearly all come out whole
+    (in the synthetic city of the tests, about 1,200 of 1,400); it takes well under a second.
     """
     from scipy.optimize import linprog
     from scipy.sparse import csr_array, vstack
@@ -661,7 +661,75 @@ def _improved(problem: _Problem, seed: np.ndarray, deadline: float) -> np.ndarra
             if delta < -0.5:
                 split.take(pair)
                 improved = True
+        # when every peer educator is near the norm, no single move helps; swaps still may
+        improved = _swap(split) or improved
     return split.chosen
+
+
+def _swap(split: _Split) -> bool:
+    """Swap pairs of hotspots between peer educators where that lowers the objective.
+
+    Every swap allowed (each hotspot may go to the other's peer educator) is priced at once,
+    without the largest-overload term; the best ones that share no peer educator are made
+    together, and undone if the objective, now with that term, did not fall. Return whether
+    it fell.
+    """
+    problem = split.problem
+    rows = np.arange(problem.n_rows)
+    peer_of = problem.peers[split.chosen]
+    # every (a, b) with b at a peer educator a may go to, and a allowed at b's
+    order = np.argsort(peer_of, kind="stable")
+    starts = np.searchsorted(peer_of[order], np.arange(problem.n_peers + 1))
+    counts = starts[problem.peers + 1] - starts[problem.peers]
+    a_pairs = np.repeat(np.arange(problem.rows.size), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    b_rows = order[np.repeat(starts[problem.peers], counts) + offsets]
+    a_rows = problem.rows[a_pairs]
+    keep = (a_rows < b_rows) & (peer_of[a_rows] != peer_of[b_rows])
+    a_pairs, a_rows, b_rows = a_pairs[keep], a_rows[keep], b_rows[keep]
+    codes = problem.rows * problem.n_peers + problem.peers
+    wanted = b_rows * problem.n_peers + peer_of[a_rows]
+    found = np.minimum(np.searchsorted(codes, wanted), codes.size - 1)
+    allowed = codes[found] == wanted
+    a_pairs, a_rows, b_rows, b_pairs = (
+        a_pairs[allowed],
+        a_rows[allowed],
+        b_rows[allowed],
+        found[allowed],
+    )
+    if a_pairs.size == 0:
+        return False
+    p, q = peer_of[a_rows], peer_of[b_rows]
+    w_a, w_b = problem.load[split.chosen[a_rows]], problem.load[split.chosen[b_rows]]
+    over = split.over()
+    new_p = np.maximum(split.load[p] - w_a + w_b - problem.spare[p], 0)
+    new_q = np.maximum(split.load[q] - w_b + w_a - problem.spare[q], 0)
+    delta = (
+        problem.cost[a_pairs]
+        + problem.cost[b_pairs]
+        - problem.cost[split.chosen[a_rows]]
+        - problem.cost[split.chosen[b_rows]]
+        + _band_cost(new_p, problem.band)
+        - _band_cost(over[p], problem.band)
+        + _band_cost(new_q, problem.band)
+        - _band_cost(over[q], problem.band)
+    )
+    before = _objective(problem, split.chosen)
+    chosen = split.chosen.copy()
+    busy = np.zeros(problem.n_peers, dtype=bool)
+    for index in np.argsort(delta, kind="stable").tolist():
+        if delta[index] >= -0.5:
+            break
+        if busy[p[index]] or busy[q[index]]:
+            continue
+        busy[p[index]] = busy[q[index]] = True
+        split.take(int(a_pairs[index]))
+        split.take(int(b_pairs[index]))
+    if _objective(problem, split.chosen) < before - 0.5:
+        return True
+    for pair in chosen[rows].tolist():
+        split.take(pair)
+    return False
 
 
 def _objective(problem: _Problem, picked: np.ndarray) -> float:
@@ -732,7 +800,7 @@ def _solve(problem: _Problem, start: np.ndarray, *, time_limit_s: float) -> np.n
     solver.parameters.random_seed = 1
     status = solver.solve(model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        # not even a first solution in time: the rounded relaxation is a sound split
+        # not even a first solution in time: the start is a sound split too
         picked = start
     else:
         values = np.array([solver.boolean_value(choice) for choice in choices], dtype=bool)
@@ -876,7 +944,7 @@ def _current_assignments(connection: Connection) -> pl.DataFrame:
     a, w = store.assignments.c, store.workers.c
     rows = connection.execute(
         sa.select(a.hotspot_id, a.worker_id, w.peer_educator, w.team, a.assigned_at, a.assigned_by)
-        .select_from(store.assignments.join(store.workers, w.id == a.worker_id))
+        .select_from(store.assignments.outerjoin(store.workers, w.id == a.worker_id))
         .order_by(a.hotspot_id)
     ).all()
     return pl.DataFrame(
