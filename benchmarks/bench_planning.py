@@ -107,7 +107,7 @@ def _demo_night(path: Path, search_seconds: float) -> None:
             start=STARTS,
             hours=HOURS,
             options=options,
-            today=END,
+            now=dt.datetime.combine(END, dt.time(12)),
             save=False,
         )
         wall = time.perf_counter() - began

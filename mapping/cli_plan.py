@@ -14,9 +14,12 @@ from mapping.workspace import open_workspace, upgrade_store, workspace_path
 REASONS = {
     "not_working": "not working during these hours",
     "unreachable": "too far to reach, stay and come back within the shift",
-    "no_time": "no time left after the hotspots of higher priority",
-    "not_chosen": "the search found no place for it in time",
+    "no_time": "no time left: the stops chosen serve more priority together",
 }
+
+
+#: Hotspots left out that the command lists (the app lists them all).
+SHOWN = 10
 
 
 def add_plan_parser(sub: Any, workspace_help: str) -> None:
@@ -80,7 +83,7 @@ def _assign(workspace: Any, *, rebalance: bool) -> int:
 
 
 def _route(workspace: Any, args: argparse.Namespace) -> int:
-    from mapping.planning import plan_routes, record_runsheet
+    from mapping.planning import plan_routes, record_runsheet, save_plans
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".pdf", ".csv"):
@@ -89,15 +92,29 @@ def _route(workspace: Any, args: argparse.Namespace) -> int:
         )
     starts = args.start[0] if len(args.start) == 1 else args.start
     plans = plan_routes(
-        workspace, teams=args.team, day=_date(args.date), start=starts, hours=args.hours
+        workspace,
+        teams=args.team,
+        day=_date(args.date),
+        start=starts,
+        hours=args.hours,
+        save=False,
     )
+    replaced = set(save_plans(workspace, plans))
     for plan in plans:
         back = f", back by {plan.back:%H:%M}" if plan.back else ""
+        stops = "1 stop" if plan.stops.height == 1 else f"{plan.stops.height} stops"
         print(
             f"team {plan.team}, {plan.day:%a %d %b %Y} {plan.hours} from {plan.start_name}: "
-            f"{plan.stops.height} stops, {plan.travel_minutes:.0f} min travel{back} "
-            f"({plan.travel})"
+            f"{stops}, {plan.travel_minutes:.0f} min travel{back} ({plan.travel})"
         )
+        if plan.team in replaced:
+            print(f"  (replaces the plan stored earlier for team {plan.team} that night)")
+        if plan.nothing_reachable:
+            print(
+                f"  no hotspot of team {plan.team} can be reached from {plan.start_name}, "
+                "worked and left in time: start from a service nearer the team's hotspots, "
+                "or give a longer shift"
+            )
         for row in plan.stops.iter_rows(named=True):
             flags = [
                 name
@@ -115,8 +132,10 @@ def _route(workspace: Any, args: argparse.Namespace) -> int:
             )
         if plan.left_out.height:
             print(f"  left out: {plan.left_out.height} hotspots, highest priority first:")
-            for row in plan.left_out.head(5).iter_rows(named=True):
+            for row in plan.left_out.head(SHOWN).iter_rows(named=True):
                 print(f"     {row['hotspot_id']}: {REASONS.get(row['reason'], row['reason'])}")
+            if plan.left_out.height > SHOWN:
+                print(f"     … and {plan.left_out.height - SHOWN} more (the Plan page lists all)")
         if out is not None:
             from mapping.runsheet import runsheet_csv, runsheet_pdf
 

@@ -34,7 +34,7 @@ from mapping.coverage import (
 )
 from mapping.errors import InvalidInputError
 from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
-from mapping.peers import REFERRAL_TYPES
+from mapping.peers import REFERRAL_TYPES, local_now
 from mapping.periods import parse_period
 from mapping.routes import RoutingProblem, RoutingSolution, solve_routes
 from mapping.settings import Settings, get_settings
@@ -109,9 +109,38 @@ def parse_shift(day: dt.date, hours: str) -> tuple[dt.datetime, dt.datetime]:
         )
     start = dt.datetime.combine(day, dt.time()) + dt.timedelta(hours=h1, minutes=m1)
     end = dt.datetime.combine(day, dt.time()) + dt.timedelta(hours=h2, minutes=m2)
-    if end <= start:
+    if end == start:
+        raise InvalidInputError(
+            f"hours {hours!r} start and end at the same time — give the end of the shift, "
+            "e.g. 20:00-02:00"
+        )
+    if end < start:
         end += dt.timedelta(days=1)
+    if end - start > dt.timedelta(hours=MAX_SHIFT_HOURS):
+        raise InvalidInputError(
+            f"hours {hours!r} make a shift of {(end - start).total_seconds() / 3600:g} hours, "
+            f"longer than {MAX_SHIFT_HOURS} — check the hours; plan a long day as two shifts"
+        )
     return start, end
+
+
+#: Longest shift planned, in hours: a longer one is almost always a typo in the hours.
+MAX_SHIFT_HOURS = 16
+#: How far ahead a night may be planned, in days: the hotspot map goes stale.
+MAX_DAYS_AHEAD = 31
+
+
+def _check_day(day: dt.date, today: dt.date) -> None:
+    """Refuse a night already past or too far ahead (yesterday's may still be running)."""
+    if day < today - dt.timedelta(days=1):
+        raise InvalidInputError(
+            f"{day} has passed (today is {today}) — plan tonight or a night to come"
+        )
+    if day > today + dt.timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidInputError(
+            f"{day} is more than {MAX_DAYS_AHEAD} days ahead — hotspots move and the map goes "
+            "stale: plan at most a month ahead"
+        )
 
 
 def shift_windows(
@@ -171,6 +200,16 @@ class RoutePlan:
     night_supplies: dict[str, int] = field(default_factory=dict)
 
     @property
+    def nothing_reachable(self) -> bool:
+        """Return whether no stop was planned because every hotspot is out of reach."""
+        return (
+            self.stops.height == 0
+            and self.left_out.height > 0
+            and set(self.left_out["reason"]) <= {"unreachable", "not_working"}
+            and "unreachable" in set(self.left_out["reason"])
+        )
+
+    @property
     def hours(self) -> str:
         """Return the shift as ``HH:MM-HH:MM``."""
         return f"{self.shift_start:%H:%M}-{self.shift_end:%H:%M}"
@@ -199,24 +238,28 @@ def _assigned(connection: sa.Connection) -> pl.DataFrame:
     )
 
 
-def _missed(connection: sa.Connection, day: dt.date) -> set[str]:
-    """Return the hotspots an earlier plan included that no visit has covered since."""
+def _missed(connection: sa.Connection, day: dt.date, now: dt.datetime) -> set[str]:
+    """Return the hotspots of shifts that have ended, before ``day``, that no visit covered."""
     p, s, v = store.plans.c, store.plan_stops.c, store.visits.c
     done = sa.select(sa.literal(1)).where(v.cell == s.cell, v.visit_date >= p.plan_date).exists()
     rows = connection.execute(
         sa.select(s.hotspot_id)
         .join_from(store.plan_stops, store.plans, s.plan_id == p.id)
-        .where(p.plan_date < day, ~done)
+        .where(p.plan_date < day, p.shift_end < now, ~done)
         .distinct()
     )
     return {str(hotspot) for (hotspot,) in rows}
 
 
 def _candidates(
-    workspace: Workspace, day: dt.date, options: PlanOptions, today: dt.date
+    workspace: Workspace, day: dt.date, options: PlanOptions, now: dt.datetime
 ) -> tuple[_Candidates, pl.DataFrame, set[str]]:
-    """Return the active hotspots with size, priority and assignment, and each service."""
-    as_of = min(day, today)
+    """Return the active hotspots with size, priority and assignment, and each service.
+
+    Also the hotspots other plans hold: another team's on the same night, and any team's on
+    another night whose shift has not ended yet (planned already, not yet missed).
+    """
+    as_of = min(day, now.date())
     period = parse_period(None, today=as_of, default_days=get_settings().default_period_days)
     data = load_coverage_data(workspace, period, today=as_of)
     hotspots = hotspot_access(data, options.coverage)
@@ -224,13 +267,12 @@ def _candidates(
     try:
         with engine.connect() as connection:
             assigned = _assigned(connection)
-            missed = _missed(connection, day)
+            missed = _missed(connection, day, now)
+            p = store.plans.c
             planned = connection.execute(
-                sa.select(store.plans.c.team, store.plan_stops.c.hotspot_id)
-                .join_from(
-                    store.plan_stops, store.plans, store.plan_stops.c.plan_id == store.plans.c.id
-                )
-                .where(store.plans.c.plan_date == day)
+                sa.select(p.team, store.plan_stops.c.hotspot_id, p.plan_date == day)
+                .join_from(store.plan_stops, store.plans, store.plan_stops.c.plan_id == p.id)
+                .where(sa.or_(p.plan_date == day, p.shift_end >= now))
             ).all()
     finally:
         engine.dispose()
@@ -250,8 +292,8 @@ def _candidates(
         ).alias("priority")
     )
     taken = pl.DataFrame(
-        [tuple(row) for row in planned],
-        schema={"planned_by": pl.String, "id": pl.String},
+        [(team, hotspot, bool(same)) for team, hotspot, same in planned],
+        schema={"planned_by": pl.String, "id": pl.String, "same_night": pl.Boolean},
         orient="row",
     )
     return _Candidates(hotspots, data, options), taken, missed
@@ -259,9 +301,12 @@ def _candidates(
 
 def _start_service(data: CoverageData, service_id: str, day: dt.date) -> dict[str, Any]:
     """Return the row of the service a route starts from, refusing an unknown or closed one."""
-    found = data.services.filter(pl.col("id") == service_id)
+    found = data.services.filter(pl.col("id").str.to_lowercase() == service_id.strip().lower())
     if found.height == 0:
-        known = ", ".join(data.services["id"].head(8).to_list())
+        centres = data.services.filter(
+            pl.col("service_type") == SERVICE_TYPES.index("drop_in_centre") + 1
+        )
+        known = ", ".join((centres if centres.height else data.services)["id"].head(8).to_list())
         raise InvalidInputError(
             f"start {service_id!r} is not a service of this workspace — give the id of the "
             f"drop-in centre or service the team leaves from (e.g. {known}; "
@@ -283,7 +328,7 @@ def plan_routes(
     start: str | list[str],
     hours: str,
     options: PlanOptions | None = None,
-    today: dt.date | None = None,
+    now: dt.datetime | None = None,
     save: bool = True,
 ) -> list[RoutePlan]:
     """Plan the routes of ``teams`` for the shift ``hours`` on ``day``, leaving from ``start``.
@@ -301,7 +346,8 @@ def plan_routes(
         For unknown teams, an unknown or inactive start, or hours that are not a shift.
     """
     options = options or PlanOptions.from_settings()
-    today = today or dt.date.today()
+    now = now or local_now().replace(tzinfo=None)
+    _check_day(day, now.date())
     shift_start, shift_end = parse_shift(day, hours)
     horizon = int((shift_end - shift_start).total_seconds() // 60)
     teams = list(dict.fromkeys(team.strip() for team in teams if team.strip()))
@@ -318,10 +364,11 @@ def plan_routes(
             f"{len(starts)} start services for {len(teams)} teams — give one start for all "
             "teams, or one per team in the same order"
         )
-    candidates, taken, _ = _candidates(workspace, day, options, today)
+    candidates, taken, _ = _candidates(workspace, day, options, now)
     start_rows = [_start_service(candidates.data, service, day) for service in starts]
     hotspots = candidates.hotspots
-    others = taken.filter(~pl.col("planned_by").is_in(teams))
+    # this night's plans of these teams are replaced; every other plan keeps its hotspots
+    others = taken.filter(~(pl.col("same_night") & pl.col("planned_by").is_in(teams)))
     hotspots = hotspots.filter(
         ~pl.col("id").is_in(others["id"].to_list())
         & (pl.col("team").is_null() | pl.col("team").is_in(teams))
@@ -618,8 +665,12 @@ def _referrals(
     return out
 
 
-def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> None:
-    """Store plans, each replacing an earlier plan of the same team and day; audited."""
+def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> list[str]:
+    """Store plans, each replacing an earlier plan of the same team and day; audited.
+
+    Returns the teams whose earlier plan for that night was replaced.
+    """
+    replaced: list[str] = []
     actor = acting()
     engine = workspace.engine()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -632,6 +683,7 @@ def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> None:
                     sa.select(p.id).where(p.team == plan.team, p.plan_date == plan.day)
                 ).scalar()
                 if old is not None:
+                    replaced.append(plan.team)
                     connection.execute(
                         store.plan_stops.delete().where(store.plan_stops.c.plan_id == old)
                     )
@@ -666,6 +718,7 @@ def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> None:
                 )
     finally:
         engine.dispose()
+    return replaced
 
 
 def assigned_cells(workspace: Workspace) -> pl.DataFrame:
@@ -691,7 +744,7 @@ def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.
     Columns ``id`` and ``label`` (name and type, for a coordinator's list).
     """
     s = store.services.c
-    today = today or dt.date.today()
+    today = today or local_now().date()
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
@@ -723,7 +776,8 @@ def for_peer_educators(plan: RoutePlan) -> RoutePlan:
     pages never show a count of people at a place (docs/privacy.md); the night's total stays.
     """
     supplies = [f"supplies_{name}" for name in SUPPLIES]
-    totals = plan.stops.select(pl.col(supplies).sum()) if plan.stops.height else None
+    # with fewer than three stops, a night's total would tell one or two places' sizes
+    totals = plan.stops.select(pl.col(supplies).sum()) if plan.stops.height >= 3 else None
     stops = plan.stops.with_columns(pl.lit(None, dtype=pl.Int64).alias(c) for c in supplies)
     return replace(
         plan, stops=stops, night_supplies=totals.row(0, named=True) if totals is not None else {}
@@ -750,21 +804,24 @@ def stored_plans(
     *,
     teams: list[str] | None = None,
     since: dt.date | None = None,
-    today: dt.date | None = None,
+    until: dt.date | None = None,
+    now: dt.datetime | None = None,
     options: PlanOptions | None = None,
 ) -> list[RoutePlan]:
-    """Return the stored plans of ``teams`` (all if None) from ``since`` on, newest night first.
+    """Return the stored plans of ``teams`` (all if None) from ``since`` to ``until``, newest first.
 
     Each stop's ``done`` says whether a visit was logged at its cell from the plan's day on.
     """
     options = options or PlanOptions.from_settings()
-    today = today or dt.date.today()
+    now = now or local_now().replace(tzinfo=None)
     p, s, v = store.plans.c, store.plan_stops.c, store.visits.c
     query = sa.select(*store.plans.c).order_by(p.plan_date.desc(), p.team)
     if teams is not None:
         query = query.where(p.team.in_(teams))
     if since is not None:
         query = query.where(p.plan_date >= since)
+    if until is not None:
+        query = query.where(p.plan_date <= until)
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
@@ -786,15 +843,23 @@ def stored_plans(
     finally:
         engine.dispose()
     day = max(head["plan_date"] for head in heads)
-    candidates, _, _ = _candidates(workspace, day, options, today)
+    candidates, _, _ = _candidates(workspace, day, options, now)
     plans = []
     for head in heads:
         mine = [row for row in stop_rows if row.plan_id == head["id"]]
         stops = pl.DataFrame(
             [{name: getattr(row, name) for name in _STORED} for row in mine], schema=_STORED
         )
-        described = _describe_stops(stops, candidates).with_columns(
-            pl.Series("done", [bool(row.done) for row in mine], dtype=pl.Boolean)
+        finished = pl.DataFrame(
+            {"seq": [row.seq for row in mine], "is_done": [bool(row.done) for row in mine]},
+            schema={"seq": pl.Int64, "is_done": pl.Boolean},
+        )
+        described = (
+            _describe_stops(stops, candidates)
+            .join(finished, on="seq", how="left")
+            .with_columns(pl.col("is_done").fill_null(False).alias("done"))
+            .drop("is_done")
+            .sort("seq")
         )
         start = candidates.data.services.filter(pl.col("id") == head["start_service"])
         plans.append(

@@ -27,8 +27,7 @@ PRIORITY_SECONDS = 36_000
 #: Why a hotspot is not on a route.
 NOT_WORKING = "not_working"  # its working hours leave no room for a visit in the shift
 UNREACHABLE = "unreachable"  # even alone, the team cannot get there, stay and get back in time
-NO_TIME = "no_time"  # it fits alone, but not with the hotspots of higher priority
-NOT_CHOSEN = "not_chosen"  # it fits, but the search found no place for it within its time limit
+NO_TIME = "no_time"  # it fits alone, but not with the stops chosen (more priority together)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,12 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
             button = page.get_by_role("button", name="Plan the route")
             button.wait_for(timeout=90_000)
             button.click()
+            # shown first, stored only on saving; the run sheets come with the saved plan
+            save = page.get_by_role("button", name="Save these plans")
+            save.wait_for(timeout=90_000)
+            seen["before_save"] = page.get_by_role("button", name="Run sheet (PDF)").count()
+            save.click()
+            page.get_by_text("Saved.").wait_for(timeout=60_000)
             pdf_button = page.get_by_role("button", name="Run sheet (PDF)")
             pdf_button.wait_for(timeout=90_000)
             frame = page.frame_locator(IFRAME).first
@@ -77,6 +83,7 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
             ).all()
     finally:
         engine.dispose()
+    assert seen["before_save"] == 0
     assert [team for team, _ in plans] == ["T1"]
     assert len(stops) >= 2
     # the map numbers the stops 1..n (stops sharing a cell share a badge, "2·3")

@@ -37,6 +37,10 @@ LIMA = (-12.0500, -77.0330)
 #: A Saturday; the data end the day before.
 NIGHT = dt.date(2026, 11, 28)
 TODAY = dt.date(2026, 11, 27)
+#: Noon the day before: the night has not started.
+NOW = dt.datetime(2026, 11, 27, 12, 0)
+#: Noon the day after the night: its shift has ended.
+AFTER = dt.datetime(2026, 11, 29, 12, 0)
 #: A short search: the instances here are tiny.
 FAST = PlanOptions(search_seconds=0.3)
 
@@ -98,6 +102,12 @@ def night(workspace: Workspace, tmp_path: Path) -> Workspace:
     return workspace
 
 
+def next_saturday() -> dt.date:
+    """Return the first Saturday after today (the command plans from the real clock)."""
+    today = dt.date.today()
+    return today + dt.timedelta(days=(5 - today.weekday()) % 7 or 7)
+
+
 def _log_visit(workspace: Workspace, tmp_path: Path, day: str, point: tuple[float, float]) -> None:
     path = tmp_path / f"visit-{day}.csv"
     path.write_text(
@@ -112,7 +122,7 @@ def _log_visit(workspace: Workspace, tmp_path: Path, day: str, point: tuple[floa
 
 def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) -> None:
     (plan,) = plan_routes(
-        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, today=TODAY
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, now=NOW
     )
     # H4 works Monday to Friday: the Saturday night leaves it out, and says why
     assert set(plan.stops["hotspot_id"]) == {"H1", "H2", "H3"}
@@ -141,7 +151,7 @@ def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) ->
     names = {service["name"] for service in referrals["H2"]}
     assert "Night lab" in names and "Safe house" not in names
 
-    (stored,) = stored_plans(night, today=TODAY, options=FAST)
+    (stored,) = stored_plans(night, now=NOW, options=FAST)
     assert stored.stops["hotspot_id"].to_list() == plan.stops["hotspot_id"].to_list()
     assert stored.stops["arrive"].to_list() == plan.stops["arrive"].to_list()
     assert not stored.stops["done"].any()
@@ -150,9 +160,7 @@ def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) ->
 
 def test_planning_a_night_again_replaces_the_plan(night: Workspace) -> None:
     for hours in ("20:00-02:00", "21:00-23:00"):
-        plan_routes(
-            night, teams=["T1"], day=NIGHT, start="DIC", hours=hours, options=FAST, today=TODAY
-        )
+        plan_routes(night, teams=["T1"], day=NIGHT, start="DIC", hours=hours, options=FAST, now=NOW)
     engine = night.engine()
     with engine.connect() as connection:
         plans = connection.execute(sa.select(store.plans.c.shift_start)).all()
@@ -166,7 +174,7 @@ def test_planning_a_night_again_replaces_the_plan(night: Workspace) -> None:
 
 def test_a_short_shift_keeps_what_fits(night: Workspace) -> None:
     (plan,) = plan_routes(
-        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, today=TODAY
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, now=NOW
     )
     # 75 minutes on foot: H1, 1 km away, takes about 17 minutes each way and 25 there; H2 and
     # H3 (2 and 3 km) cannot be reached, worked and left in time even alone
@@ -175,14 +183,57 @@ def test_a_short_shift_keeps_what_fits(night: Workspace) -> None:
     assert reasons == {"H2": "unreachable", "H3": "unreachable", "H4": "not_working"}
 
 
+def test_a_week_planned_night_by_night_moves_on(night: Workspace) -> None:
+    """The second night, planned before the first has run, leaves the first night's stops to
+    it: they are planned, not missed."""
+    (first,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, now=NOW
+    )
+    assert first.stops["hotspot_id"].to_list() == ["H1"]
+    (second,) = plan_routes(
+        night,
+        teams=["T1"],
+        day=NIGHT + dt.timedelta(days=1),
+        start="DIC",
+        hours="20:00-02:00",
+        options=FAST,
+        now=NOW,
+    )
+    assert set(second.stops["hotspot_id"]) == {"H2", "H3"}
+    assert not second.stops["missed_before"].any()
+    # planning the first night again: its own earlier plan does not hold H1 from it
+    (again,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, now=NOW
+    )
+    assert again.stops["hotspot_id"].to_list() == ["H1"]
+
+
+def test_a_start_too_far_from_every_hotspot_is_explained(night: Workspace, tmp_path: Path) -> None:
+    services = tmp_path / "far.csv"
+    far = hex_cell(at(-12.0))
+    services.write_text(
+        csv_text(
+            ("id", "name", "type", "cell", "friendly", "opening_hours", "sensitive"),
+            [("FAR", "Far centre", "drop_in_centre", far, "yes", "24/7", "no")],
+        ),
+        encoding="utf-8",
+    )
+    assert services_from_file(night, services).rejected == 0
+    (plan,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="far", hours="20:00-22:00", options=FAST, now=NOW
+    )
+    assert plan.stops.height == 0 and plan.nothing_reachable
+    assert plan.start_service == "FAR"  # ids are matched whatever their case
+
+
 def test_visits_mark_stops_done_and_missed_hotspots_come_first(
     night: Workspace, tmp_path: Path
 ) -> None:
     plan_routes(
-        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, today=TODAY
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, now=NOW
     )
     _log_visit(night, tmp_path, "2026-11-28", at(1.0))  # H1 visited that night
-    (stored,) = stored_plans(night, today=NIGHT, options=FAST)
+    (stored,) = stored_plans(night, now=AFTER, options=FAST)
     done = dict(stored.stops.select("hotspot_id", "done").rows())
     assert done == {"H1": True, "H2": False, "H3": False}
     # the next night: H2 and H3 were planned and missed, and count 1.5 times more
@@ -193,7 +244,7 @@ def test_visits_mark_stops_done_and_missed_hotspots_come_first(
         start="DIC",
         hours="20:00-02:00",
         options=FAST,
-        today=NIGHT,
+        now=AFTER,
     )
     missed = dict(later.stops.select("hotspot_id", "missed_before").rows())
     assert missed == {"H1": False, "H2": True, "H3": True}
@@ -212,7 +263,7 @@ def test_assigned_hotspots_stay_with_their_team(night: Workspace) -> None:
         start="DIC",
         hours="20:00-02:00",
         options=FAST,
-        today=TODAY,
+        now=NOW,
     )
     for plan in plans:
         assert all(team_of[h] == plan.team for h in plan.stops["hotspot_id"])
@@ -220,7 +271,7 @@ def test_assigned_hotspots_stay_with_their_team(night: Workspace) -> None:
 
 def test_a_peer_educators_copy_has_no_supplies_per_stop(night: Workspace) -> None:
     (plan,) = plan_routes(
-        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, today=TODAY
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, now=NOW
     )
     copy = for_peer_educators(plan)
     assert copy.stops["supplies_male_condoms"].null_count() == copy.stops.height
@@ -240,6 +291,11 @@ def test_start_services_list_drop_in_centres_first(night: Workspace) -> None:
         ({"start": "NOPE"}, r"start 'NOPE' is not a service of this workspace"),
         ({"hours": "8pm-2am"}, r"hours '8pm-2am' are not a shift — write the start and end"),
         ({"hours": "25:00-02:00"}, r"25:00 or 02:00 is not a time of day"),
+        ({"hours": "20:00-20:00"}, r"start and end at the same time — give the end of the shift"),
+        ({"hours": "06:00-23:30"}, r"a shift of 17.5 hours, longer than 16 — check the hours"),
+        ({"day": dt.date(2026, 11, 20)}, r"2026-11-20 has passed \(today is 2026-11-27\)"),
+        ({"day": dt.date(2027, 1, 5)}, r"2027-01-05 is more than 31 days ahead"),
+        ({"start": "nope"}, r"\(e\.g\. DIC;"),
         ({"start": ["DIC", "LAB"]}, r"2 start services for 1 teams"),
     ],
 )
@@ -252,7 +308,7 @@ def test_planning_refuses_what_it_cannot_plan(
         "start": "DIC",
         "hours": "20:00-02:00",
         "options": FAST,
-        "today": TODAY,
+        "now": NOW,
         **kwargs,
     }
     with pytest.raises(InvalidInputError, match=message):
@@ -267,6 +323,7 @@ def test_the_plan_command_prints_the_route_and_writes_the_sheet(
 ) -> None:
     monkeypatch.setenv("OUTREACH_MAP_PLAN_SEARCH_SECONDS", "0.3")
     out = tmp_path / "sheet.csv"
+    saturday = next_saturday()
     code = main(
         [
             "plan",
@@ -276,7 +333,7 @@ def test_the_plan_command_prints_the_route_and_writes_the_sheet(
             "--team",
             "T1",
             "--date",
-            "2026-11-28",
+            saturday.isoformat(),
             "--start",
             "DIC",
             "--hours",
@@ -287,9 +344,14 @@ def test_the_plan_command_prints_the_route_and_writes_the_sheet(
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert "team T1, Sat 28 Nov 2026 20:00-02:00 from Drop-in centre: 3 stops" in printed
+    assert f"team T1, {saturday:%a %d %b %Y} 20:00-02:00 from Drop-in centre: 3 stops" in printed
     assert "H4: not working during these hours" in printed
     assert out.read_text(encoding="utf-8").count("\n") == 4  # header and three stops
+    # the same night again: stored in place of the first plan, and said so
+    again = ["plan", "route", "--workspace", str(night.path), "--team", "T1", "--date"]
+    again += [saturday.isoformat(), "--start", "DIC", "--hours", "20:00-02:00"]
+    assert main(again) == 0
+    assert "replaces the plan stored earlier for team T1 that night" in capsys.readouterr().out
     assert main(["plan", "assign", "--workspace", str(night.path)]) == 0
     assert "4 hotspots between" in capsys.readouterr().out
 
@@ -304,7 +366,12 @@ def test_the_plan_command_prints_the_route_and_writes_the_sheet(
 def test_the_plan_command_refuses_bad_options(
     night: Workspace, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = {"--team": "T1", "--date": "2026-11-28", "--start": "DIC", "--hours": "20:00-02:00"}
+    base = {
+        "--team": "T1",
+        "--date": next_saturday().isoformat(),
+        "--start": "DIC",
+        "--hours": "20:00-02:00",
+    }
     base.update(dict(zip(argv[::2], argv[1::2], strict=True)))
     args = ["plan", "route", "--workspace", str(night.path)]
     for key, value in base.items():

@@ -332,8 +332,9 @@ def test_a_night_shift_ends_the_next_morning() -> None:
         dt.datetime(2026, 11, 28, 3, 30),
     )
     assert parse_shift(friday, " 20:00 – 24:00 ")[1] == dt.datetime(2026, 11, 28, 0, 0)
-    start, end = parse_shift(friday, "06:00-06:00")  # a whole day
-    assert end - start == dt.timedelta(days=1)
+    # a whole day is refused: nearly always a typo, and no team works 24 hours
+    with pytest.raises(InvalidInputError, match="start and end at the same time"):
+        parse_shift(friday, "06:00-06:00")
 
 
 def test_a_sunday_night_wraps_to_monday_morning() -> None:

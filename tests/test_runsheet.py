@@ -61,7 +61,7 @@ def plan() -> RoutePlan:
             "hotspot_id": [f"H{i}" for i in range(10, 24)],
             "cell_id": [h3.latlng_to_cell(-12.1, -77.0 + 0.01 * i, 9) for i in range(14)],
             "priority": [float(i) for i in range(14)],
-            "reason": ["not_working", "unreachable", "no_time", "not_chosen"] * 3 + ["no_time"] * 2,
+            "reason": ["not_working", "unreachable", "no_time", "no_time"] * 3 + ["no_time"] * 2,
         }
     )
     return RoutePlan(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -12,7 +13,7 @@ from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
 from mapping.plan_map import assignment_layer
-from mapping.planning import assigned_cells, plan_routes, start_services
+from mapping.planning import assigned_cells, plan_routes, save_plans, start_services
 from views.access import require
 from views.plan_view import show_plan
 from views.shared import open_or_explain, outlines_for, programme_today, store_stamp, tr
@@ -21,11 +22,19 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 st.title(t("plan.title"))
-route_tab, assign_tab = st.tabs([t("plan.route_tab"), t("plan.assign_tab")])
+# a choice, not tabs: a map drawn in a hidden tab keeps a height of 0
+view = st.radio(
+    t("plan.view"),
+    ["route", "assign"],
+    format_func=lambda key: t(f"plan.{key}_tab"),
+    horizontal=True,
+    label_visibility="collapsed",
+    key="plan_view",
+)
 
-with route_tab:
+if view == "route":
     codes = teams(workspace)
-    services = start_services(workspace)
+    services = start_services(workspace, today=programme_today())
     with st.form("plan_form"):
         chosen = st.multiselect(t("plan.teams"), codes, default=codes[:1], key="plan_teams")
         left, right = st.columns(2)
@@ -43,15 +52,26 @@ with route_tab:
     if submitted:
         try:
             with st.spinner(t("plan.planning")):
+                # shown first, stored only when the coordinator saves it
                 st.session_state["plans"] = plan_routes(
-                    workspace, teams=chosen, day=day, start=str(start), hours=hours
+                    workspace, teams=chosen, day=day, start=str(start), hours=hours, save=False
                 )
+                st.session_state["plans_saved"] = False
         except InvalidInputError as exc:
             st.error(str(exc))
-    for index, plan in enumerate(st.session_state.get("plans", [])):
-        show_plan(plan, t, key=f"{plan.team}-{index}")
-
-with assign_tab:
+    plans = st.session_state.get("plans", [])
+    saved = bool(st.session_state.get("plans_saved"))
+    if plans and not saved:
+        st.info(t("plan.not_saved"))
+        if st.button(t("plan.save"), type="primary", key="plan_save"):
+            replaced = save_plans(workspace, plans)
+            st.session_state["plans_saved"] = saved = True
+            st.success(
+                t("plan.saved_replaced", teams=", ".join(replaced)) if replaced else t("plan.saved")
+            )
+    for index, plan in enumerate(plans):
+        show_plan(plan, t, key=f"{plan.team}-{index}", downloads=saved)
+else:
     from mapping.assignment import run_assignment
 
     st.caption(t("plan.assign_intro"))
@@ -61,9 +81,9 @@ with assign_tab:
     if right.button(t("plan.rebalance"), use_container_width=True):
         st.session_state["assignment"] = run_assignment(workspace, rebalance=True)
     result = st.session_state.get("assignment")
-    assigned = assigned_cells(workspace)
     if result is not None:
         st.success(result.summary())
+    assigned = assigned_cells(workspace)
     if assigned.height == 0:
         st.info(t("plan.no_assignments"))
     else:
@@ -84,4 +104,14 @@ with assign_tab:
             key="assign-map",
         )
     if result is not None:
-        st.dataframe(result.workloads, hide_index=True, use_container_width=True)
+        st.dataframe(
+            result.workloads.select(
+                pl.col("team").alias(t("plan.col_team")),
+                pl.col("peer_educator").alias(t("plan.col_peer")),
+                pl.col("hotspots").alias(t("plan.col_hotspots")),
+                pl.col("sex_workers").round(0).alias(t("plan.col_sex_workers")),
+                (pl.col("ratio") * 100).round(0).alias(t("plan.col_ratio")),
+            ),
+            hide_index=True,
+            use_container_width=True,
+        )

@@ -21,19 +21,26 @@ from mapping.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
 from mapping.workspace import open_workspace
 from views.shared import language, open_or_explain, outlines_for, store_stamp
 
+#: Nights ahead a peer educator's page shows plans for.
+WEEK = 7
+
 
 def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> list[RoutePlan]:
-    """Return a team's plans for the night that is on now and the nights after, soonest first.
+    """Return a team's plans for the night on now and the next week's, soonest first.
 
     Yesterday's plan is included while its night may still be running (it ends in the morning).
     """
     del stamp
     if not team:
         return []
-    plans = stored_plans(
-        open_workspace(Path(path)), teams=[team], since=today - dt.timedelta(days=1), today=today
-    )
     now = local_now().replace(tzinfo=None)
+    plans = stored_plans(
+        open_workspace(Path(path)),
+        teams=[team],
+        since=today - dt.timedelta(days=1),
+        until=today + dt.timedelta(days=WEEK),
+        now=now,
+    )
     current = [plan for plan in plans if plan.day >= today or plan.shift_end >= now]
     return sorted(current, key=lambda plan: plan.day)
 
@@ -48,7 +55,14 @@ def _tip(t: Callable[..., str], row: dict[str, Any]) -> str:
     )
 
 
-def show_plan(plan: RoutePlan, t: Callable[..., str], *, key: str, peer: bool = False) -> None:
+def show_plan(
+    plan: RoutePlan,
+    t: Callable[..., str],
+    *,
+    key: str,
+    peer: bool = False,
+    downloads: bool = True,
+) -> None:
     """Draw a plan: heading, map of numbered cells, the stops, what was left out, downloads.
 
     For a peer educator (``peer``), the per-stop supplies are left out (they follow from the
@@ -77,7 +91,9 @@ def show_plan(plan: RoutePlan, t: Callable[..., str], *, key: str, peer: bool = 
         returned_objects=[],
         key=f"plan-map-{key}",
     )
-    if plan.stops.height == 0:
+    if plan.nothing_reachable:
+        st.warning(t("plan.unreachable", start=plan.start_name))
+    elif plan.stops.height == 0:
         st.warning(t("plan.empty"))
     table = plan.stops.select(
         pl.col("seq").alias(t("plan.col_seq")),
@@ -87,6 +103,7 @@ def show_plan(plan: RoutePlan, t: Callable[..., str], *, key: str, peer: bool = 
         pl.col("arrive_until").dt.strftime("%H:%M").alias(t("plan.col_until")),
         pl.col("minutes_there").alias(t("plan.col_minutes")),
         pl.col("overdue").alias(t("plan.col_overdue")),
+        pl.col("missed_before").alias(t("plan.col_missed")),
         pl.col("follow_up").alias(t("plan.col_follow_up")),
         pl.col("done").alias(t("plan.col_done")),
     )
@@ -102,6 +119,8 @@ def show_plan(plan: RoutePlan, t: Callable[..., str], *, key: str, peer: bool = 
                 hide_index=True,
                 use_container_width=True,
             )
+    if not downloads:
+        return
     lang = language()
     left, right = st.columns(2)
     left.download_button(
