@@ -35,6 +35,7 @@ from mapping.coverage import (
 from mapping.errors import InvalidInputError
 from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
 from mapping.peers import REFERRAL_TYPES, local_now
+from mapping.peers import teams as team_codes
 from mapping.periods import parse_period
 from mapping.routes import RoutingProblem, RoutingSolution, solve_routes
 from mapping.settings import Settings, get_settings
@@ -351,7 +352,7 @@ def plan_routes(
     shift_start, shift_end = parse_shift(day, hours)
     horizon = int((shift_end - shift_start).total_seconds() // 60)
     teams = list(dict.fromkeys(team.strip() for team in teams if team.strip()))
-    known = _known_teams(workspace)
+    known = team_codes(workspace)
     unknown = [team for team in teams if team not in known]
     if not teams or unknown:
         raise InvalidInputError(
@@ -408,16 +409,6 @@ def plan_routes(
     if save:
         save_plans(workspace, plans)
     return plans
-
-
-def _known_teams(workspace: Workspace) -> list[str]:
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(sa.select(store.workers.c.team).distinct())
-            return sorted(str(team) for (team,) in rows)
-    finally:
-        engine.dispose()
 
 
 def _latest_arrivals(
@@ -523,6 +514,25 @@ def _service_name(row: dict[str, Any]) -> str:
     return str(row["id"]) if row.get("sensitive") else str(row["name"])
 
 
+#: Columns of a plan's stops, in order (:class:`RoutePlan`).
+STOP_COLUMNS: tuple[str, ...] = (
+    "seq",
+    "hotspot_id",
+    "cell",
+    "cell_id",
+    "district",
+    "typology",
+    "peer_educator",
+    "arrive",
+    "arrive_until",
+    "minutes_there",
+    "overdue",
+    "missed_before",
+    "follow_up",
+    "done",
+    "referrals",
+    *(f"supplies_{name}" for name in SUPPLIES),
+)
 #: Columns of a plan's stops as stored.
 _STORED: dict[str, pl.DataType | type[pl.DataType]] = {
     "seq": pl.Int64,
@@ -566,24 +576,7 @@ def _describe_stops(stops: pl.DataFrame, candidates: _Candidates) -> pl.DataFram
         pl.lit(False).alias("done"),
         *_supplies(data, out),
     )
-    return out.select(
-        "seq",
-        "hotspot_id",
-        "cell",
-        "cell_id",
-        "district",
-        "typology",
-        "peer_educator",
-        "arrive",
-        "arrive_until",
-        "minutes_there",
-        "overdue",
-        "missed_before",
-        "follow_up",
-        "done",
-        "referrals",
-        *(f"supplies_{name}" for name in SUPPLIES),
-    )
+    return out.select(STOP_COLUMNS)
 
 
 def _follow_ups(data: CoverageData, options: PlanOptions, cells: list[int]) -> pl.Series:

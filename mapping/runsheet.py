@@ -21,27 +21,13 @@ from fpdf import FPDF
 from mapping.errors import InvalidInputError
 from mapping.fonts import add_fonts, printable
 from mapping.i18n import DEFAULT_LANGUAGE, catalogue, translator
-from mapping.planning import RoutePlan
+from mapping.planning import STOP_COLUMNS, RoutePlan
 from mapping.vocab import SUPPLIES
 
 #: Hotspots listed under "Left out" on the PDF, highest priority first.
 LEFT_OUT_SHOWN = 10
 #: Stop columns a run sheet reads.
-_NEEDED = (
-    "seq",
-    "cell_id",
-    "district",
-    "typology",
-    "peer_educator",
-    "arrive",
-    "arrive_until",
-    "minutes_there",
-    "overdue",
-    "missed_before",
-    "follow_up",
-    "referrals",
-    *(f"supplies_{name}" for name in SUPPLIES),
-)
+_NEEDED = tuple(c for c in STOP_COLUMNS if c not in ("hotspot_id", "cell", "done"))
 _FORMATS = ("csv", "pdf")
 #: What a spreadsheet would run as a formula at the start of a cell.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
