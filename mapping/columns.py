@@ -392,7 +392,11 @@ def _location_candidates(frame: pl.DataFrame, headers: list[str]) -> dict[str, d
             sample.str.contains(_GEOPOINT_VALUE.pattern).all()
         )
         named_like_point = bool(segments) and segments[-1] in FIELD_NAMES["location"]
-        if looks_like_points or (named_like_point and sample.len() == 0):
+        # a column named as another field ("referrals" holding "0 0") is that field, not a place
+        named_otherwise = bool(segments) and any(
+            segments[-1] in names for field, names in FIELD_NAMES.items() if field != "location"
+        )
+        if (looks_like_points and not named_otherwise) or (named_like_point and sample.len() == 0):
             locations.setdefault(full, {})["point"] = header
     # A Kobo geopoint ("gps") comes with its parts ("_gps_latitude"): one location, not two.
     for name in [n for n, parts in locations.items() if set(parts) == {"point"}]:
