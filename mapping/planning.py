@@ -21,7 +21,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping import store
-from mapping.audit import acting, record
+from mapping.audit import Actor, acting, record
 from mapping.cells import cell_centres, cell_to_str
 from mapping.coverage import (
     CoverageData,
@@ -658,13 +658,16 @@ def _referrals(
     return out
 
 
-def save_plans(workspace: Workspace, plans: list[RoutePlan]) -> list[str]:
+def save_plans(
+    workspace: Workspace, plans: list[RoutePlan], *, actor: Actor | None = None
+) -> list[str]:
     """Store plans, each replacing an earlier plan of the same team and day; audited.
 
-    Returns the teams whose earlier plan for that night was replaced.
+    ``actor`` is who saves (default: :func:`mapping.audit.acting`). Returns the teams whose
+    earlier plan for that night was replaced.
     """
     replaced: list[str] = []
-    actor = acting()
+    actor = actor or acting()
     engine = workspace.engine()
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
@@ -777,14 +780,20 @@ def for_peer_educators(plan: RoutePlan) -> RoutePlan:
     )
 
 
-def record_runsheet(workspace: Workspace, plan: RoutePlan, fmt: str) -> None:
-    """Audit that a plan's run sheet left the server (a file written or downloaded)."""
+def record_runsheet(
+    workspace: Workspace, plan: RoutePlan, fmt: str, *, actor: Actor | None = None
+) -> None:
+    """Audit that a plan's run sheet left the server (a file written or downloaded).
+
+    ``actor`` is who took it (default: :func:`mapping.audit.acting`): a download button's
+    callback runs outside the page, so the app passes the signed-in account.
+    """
     engine = workspace.engine()
     try:
         with engine.begin() as connection:
             record(
                 connection,
-                acting(),
+                actor or acting(),
                 "export",
                 f"run sheet ({fmt}) of team {plan.team} for {plan.day}: {plan.stops.height} stops",
             )

@@ -48,6 +48,9 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
             seen["before_save"] = page.get_by_role("button", name="Run sheet (PDF)").count()
             save.click()
             page.get_by_text("Saved.").wait_for(timeout=60_000)
+            # the button goes once the page has run again with the plans saved
+            save.wait_for(state="detached", timeout=60_000)
+            seen["save_after"] = save.count()
             pdf_button = page.get_by_role("button", name="Run sheet (PDF)")
             pdf_button.wait_for(timeout=90_000)
             frame = page.frame_locator(IFRAME).first
@@ -79,11 +82,18 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
                 )
             ).all()
             exports = connection.execute(
-                sa.select(store.audit_log.c.detail).where(store.audit_log.c.action == "export")
+                sa.select(store.audit_log.c.detail).where(
+                    store.audit_log.c.action == "export",
+                    store.audit_log.c.username == "demo-coordinator",
+                )
+            ).all()
+            planned_by = connection.execute(
+                sa.select(store.audit_log.c.username).where(store.audit_log.c.action == "plan")
             ).all()
     finally:
         engine.dispose()
-    assert seen["before_save"] == 0
+    assert seen["before_save"] == 0 and seen["save_after"] == 0
+    assert planned_by == [("demo-coordinator",)]  # the account, though saved in a callback
     assert [team for team, _ in plans] == ["T1"]
     assert len(stops) >= 2
     # the map numbers the stops 1..n (stops sharing a cell share a badge, "2·3")

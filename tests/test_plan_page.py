@@ -31,6 +31,10 @@ def test_routes_are_stored_only_when_saved_and_assignment_shows_the_workloads(
     assert not at.exception, at.exception
     assert query(workspace, "select team from plans") == [("T1",)]
     assert any(s.value == "Saved." for s in at.success)
+    assert not [b for b in at.button if b.label == "Save these plans"]
+    assert query(workspace, "select username from audit_log where action = 'plan'") == [
+        ("demo-coordinator",)
+    ]
     # the run sheets come with the saved plan
     assert {b.label for b in at.get("download_button")} >= {"Run sheet (PDF)", "Run sheet (CSV)"}
 

@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import partial
 
 import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping.audit import Actor
 from mapping.coverage_map import cells_map
 from mapping.errors import InvalidInputError
 from mapping.maps import basemap_from_env, layer_bounds
 from mapping.peers import teams
 from mapping.plan_map import assignment_layer
-from mapping.planning import assigned_cells, plan_routes, save_plans, start_services
+from mapping.planning import RoutePlan, assigned_cells, plan_routes, save_plans, start_services
+from mapping.workspace import Workspace
 from views.access import require
 from views.plan_view import show_plan
-from views.shared import open_or_explain, outlines_for, programme_today, store_stamp, tr
+from views.shared import (
+    current_actor,
+    open_or_explain,
+    outlines_for,
+    programme_today,
+    store_stamp,
+    tr,
+)
+
+
+def save_and_say(
+    workspace: Workspace, plans: list[RoutePlan], actor: Actor, t: Callable[..., str]
+) -> None:
+    """Store the plans shown and keep what to say about it for the next run."""
+    replaced = save_plans(workspace, plans, actor=actor)
+    st.session_state["plans_saved"] = True
+    st.session_state["plans_said"] = (
+        t("plan.saved_replaced", teams=", ".join(replaced)) if replaced else t("plan.saved")
+    )
+
 
 account = require("coordinator")  # the server refuses any other role
 t = tr()
@@ -57,18 +80,24 @@ if view == "route":
                     workspace, teams=chosen, day=day, start=str(start), hours=hours, save=False
                 )
                 st.session_state["plans_saved"] = False
+                st.session_state["plans_said"] = ""
         except InvalidInputError as exc:
             st.error(str(exc))
     plans = st.session_state.get("plans", [])
     saved = bool(st.session_state.get("plans_saved"))
     if plans and not saved:
         st.info(t("plan.not_saved"))
-        if st.button(t("plan.save"), type="primary", key="plan_save"):
-            replaced = save_plans(workspace, plans)
-            st.session_state["plans_saved"] = saved = True
-            st.success(
-                t("plan.saved_replaced", teams=", ".join(replaced)) if replaced else t("plan.saved")
-            )
+        # saved in the button's callback, before the page runs again: the page then draws
+        # the saved state only (and the account saving it is passed, as a callback runs
+        # outside the page's audit context)
+        st.button(
+            t("plan.save"),
+            type="primary",
+            key="plan_save",
+            on_click=partial(save_and_say, workspace, plans, current_actor(), t),
+        )
+    elif plans and st.session_state.get("plans_said"):
+        st.success(st.session_state["plans_said"])
     for index, plan in enumerate(plans):
         show_plan(plan, t, key=f"{plan.team}-{index}", downloads=saved)
 else:

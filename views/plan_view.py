@@ -19,7 +19,7 @@ from mapping.plan_map import NUMBER_JS, route_layers
 from mapping.planning import RoutePlan, for_peer_educators, record_runsheet, stored_plans
 from mapping.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
 from mapping.workspace import open_workspace
-from views.shared import language, open_or_explain, outlines_for, store_stamp
+from views.shared import current_actor, language, open_or_explain, outlines_for, store_stamp
 
 #: Nights ahead a peer educator's page shows plans for.
 WEEK = 7
@@ -128,7 +128,7 @@ def show_plan(
         runsheet_pdf(plan, language=lang),
         file_name=runsheet_filename(plan, "pdf"),
         mime="application/pdf",
-        on_click=partial(record_runsheet, workspace, plan, "pdf"),
+        on_click=partial(record_runsheet, workspace, plan, "pdf", actor=current_actor()),
         key=f"pdf-{key}",
         use_container_width=True,
     )
@@ -137,7 +137,7 @@ def show_plan(
         runsheet_csv(plan, language=lang),
         file_name=runsheet_filename(plan, "csv"),
         mime="text/csv",
-        on_click=partial(record_runsheet, workspace, plan, "csv"),
+        on_click=partial(record_runsheet, workspace, plan, "csv", actor=current_actor()),
         key=f"csv-{key}",
         use_container_width=True,
     )
