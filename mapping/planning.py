@@ -658,6 +658,31 @@ def _referrals(
     return out
 
 
+def _check_no_clash(connection: sa.Connection, plans: list[RoutePlan]) -> None:
+    """Refuse plans holding a hotspot another team's plan for the same night took meanwhile.
+
+    Runs under the write lock: the plans were made from what was stored before, and another
+    coordinator may have saved a plan for that night since.
+    """
+    p, s = store.plans.c, store.plan_stops.c
+    for day in sorted({plan.day for plan in plans}):
+        teams = [plan.team for plan in plans if plan.day == day]
+        wanted = [h for plan in plans if plan.day == day for h in plan.stops["hotspot_id"]]
+        if not wanted:
+            continue
+        clash = connection.execute(
+            sa.select(p.team, s.hotspot_id)
+            .join_from(store.plan_stops, store.plans, s.plan_id == p.id)
+            .where(p.plan_date == day, p.team.not_in(teams), s.hotspot_id.in_(wanted))
+            .order_by(s.hotspot_id)
+        ).first()
+        if clash is not None:
+            raise InvalidInputError(
+                f"hotspot {clash.hotspot_id} is in team {clash.team}'s plan for {day}, saved "
+                "since this plan was made — plan again: the new plan leaves it to them"
+            )
+
+
 def save_plans(
     workspace: Workspace, plans: list[RoutePlan], *, actor: Actor | None = None
 ) -> list[str]:
@@ -673,6 +698,7 @@ def save_plans(
     try:
         with engine.begin() as connection:
             store.write_lock(connection)
+            _check_no_clash(connection, plans)
             for plan in plans:
                 p = store.plans.c
                 old = connection.execute(

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
-from helpers import csv_text
+from helpers import csv_text, query
 
 from mapping import store
 from mapping.area import hotspots_from_file, services_from_file
@@ -23,6 +23,7 @@ from mapping.planning import (
     assigned_cells,
     for_peer_educators,
     plan_routes,
+    save_plans,
     start_services,
     stored_plans,
 )
@@ -181,6 +182,28 @@ def test_a_short_shift_keeps_what_fits(night: Workspace) -> None:
     assert plan.stops["hotspot_id"].to_list() == ["H1"]
     reasons = dict(plan.left_out.select("hotspot_id", "reason").rows())
     assert reasons == {"H2": "unreachable", "H3": "unreachable", "H4": "not_working"}
+
+
+def test_a_plan_is_not_saved_over_a_hotspot_another_team_took_meanwhile(
+    night: Workspace,
+) -> None:
+    """Two coordinators plan the same night: the second to save is refused, not silent."""
+    first = plan_routes(
+        night,
+        teams=["T1"],
+        day=NIGHT,
+        start="DIC",
+        hours="20:00-21:15",
+        options=FAST,
+        now=NOW,
+        save=False,
+    )
+    plan_routes(
+        night, teams=["T2"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, now=NOW
+    )
+    with pytest.raises(InvalidInputError, match=r"hotspot H1 is in team T2's plan for 2026-11-28"):
+        save_plans(night, first)
+    assert query(night, "select team from plans") == [("T2",)]  # nothing of T1's was written
 
 
 def test_a_week_planned_night_by_night_moves_on(night: Workspace) -> None:

@@ -34,7 +34,12 @@ def save_and_say(
     workspace: Workspace, plans: list[RoutePlan], actor: Actor, t: Callable[..., str]
 ) -> None:
     """Store the plans shown and keep what to say about it for the next run."""
-    replaced = save_plans(workspace, plans, actor=actor)
+    try:
+        replaced = save_plans(workspace, plans, actor=actor)
+    except InvalidInputError as exc:  # another coordinator saved a plan for that night since
+        st.session_state["plans_refused"] = str(exc)
+        return
+    st.session_state["plans_refused"] = ""
     st.session_state["plans_saved"] = True
     st.session_state["plans_said"] = (
         t("plan.saved_replaced", teams=", ".join(replaced)) if replaced else t("plan.saved")
@@ -81,10 +86,13 @@ if view == "route":
                 )
                 st.session_state["plans_saved"] = False
                 st.session_state["plans_said"] = ""
+                st.session_state["plans_refused"] = ""
         except InvalidInputError as exc:
             st.error(str(exc))
     plans = st.session_state.get("plans", [])
     saved = bool(st.session_state.get("plans_saved"))
+    if st.session_state.get("plans_refused"):
+        st.error(st.session_state["plans_refused"])
     if plans and not saved:
         st.info(t("plan.not_saved"))
         # saved in the button's callback, before the page runs again: the page then draws
