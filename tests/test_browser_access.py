@@ -8,6 +8,7 @@ after signing out the back button shows nothing but the form.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,15 @@ def cells_on_page(page: Any) -> dict[int, int]:
         frame = page.frame_locator(IFRAME).nth(index)
         frame.locator(".om-legend").first.wait_for(timeout=120_000)
         handle = page.locator(IFRAME).nth(index).element_handle()
-        found |= drawn_cells(handle.content_frame().evaluate(RINGS))
+        # the legend can come before the layers: read until two reads a moment apart agree
+        rings, previous, deadline = [], None, time.monotonic() + 60
+        while time.monotonic() < deadline:
+            rings = handle.content_frame().evaluate(RINGS)
+            if rings and rings == previous:
+                break
+            previous = rings
+            time.sleep(0.5)
+        found |= drawn_cells(rings)
     return found
 
 
