@@ -299,7 +299,7 @@ def current_assignments(workspace: Workspace) -> pl.DataFrame:
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
-            return _current_assignments(connection)
+            return stored_assignments(connection)
     finally:
         engine.dispose()
 
@@ -363,7 +363,7 @@ def run_assignment(
         with engine.begin() as connection:
             store.write_lock(connection)
             hotspots = _active_hotspots(connection)
-            current = _current_assignments(connection)
+            current = stored_assignments(connection)
             peers = _active_peers(connection, today=today, days=days)
             if peers.height == 0:
                 raise InvalidInputError(
@@ -940,7 +940,8 @@ def _active_hotspots(connection: Connection) -> pl.DataFrame:
     return frame.with_columns(estimated_sizes(frame).alias("weight")).select("id", "cell", "weight")
 
 
-def _current_assignments(connection: Connection) -> pl.DataFrame:
+def stored_assignments(connection: Connection) -> pl.DataFrame:
+    """Return the stored assignments read on ``connection`` (see :func:`current_assignments`)."""
     a, w = store.assignments.c, store.workers.c
     rows = connection.execute(
         sa.select(a.hotspot_id, a.worker_id, w.peer_educator, w.team, a.assigned_at, a.assigned_by)

@@ -10,14 +10,6 @@ from typing import Any
 from mapping.errors import InvalidInputError
 from mapping.workspace import open_workspace, upgrade_store, workspace_path
 
-#: Reasons a hotspot is left out, in words.
-REASONS = {
-    "not_working": "not working during these hours",
-    "unreachable": "too far to reach, stay and come back within the shift",
-    "no_time": "no time left: the stops chosen serve more priority together",
-}
-
-
 #: Hotspots left out that the command lists (the app lists them all).
 SHOWN = 10
 
@@ -83,7 +75,10 @@ def _assign(workspace: Any, *, rebalance: bool) -> int:
 
 
 def _route(workspace: Any, args: argparse.Namespace) -> int:
+    from mapping.i18n import translator
     from mapping.planning import plan_routes, record_runsheet, save_plans
+
+    words = translator("en")  # the reasons in the same words as the app's
 
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".pdf", ".csv"):
@@ -133,7 +128,8 @@ def _route(workspace: Any, args: argparse.Namespace) -> int:
         if plan.left_out.height:
             print(f"  left out: {plan.left_out.height} hotspots, highest priority first:")
             for row in plan.left_out.head(SHOWN).iter_rows(named=True):
-                print(f"     {row['hotspot_id']}: {REASONS.get(row['reason'], row['reason'])}")
+                reason = words("plan.reason_" + row["reason"])
+                print(f"     {row['hotspot_id']}: {reason}")
             if plan.left_out.height > SHOWN:
                 print(f"     … and {plan.left_out.height - SHOWN} more (the Plan page lists all)")
         if out is not None:

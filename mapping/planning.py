@@ -21,6 +21,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping import store
+from mapping.assignment import stored_assignments
 from mapping.audit import Actor, acting, record
 from mapping.cells import cell_centres, cell_to_str
 from mapping.coverage import (
@@ -226,16 +227,9 @@ class _Candidates:
 
 
 def _assigned(connection: sa.Connection) -> pl.DataFrame:
-    a, w = store.assignments.c, store.workers.c
-    rows = connection.execute(
-        sa.select(a.hotspot_id, w.team, w.peer_educator).join_from(
-            store.assignments, store.workers, a.worker_id == w.id
-        )
-    ).all()
-    return pl.DataFrame(
-        [tuple(row) for row in rows],
-        schema={"id": pl.String, "team": pl.String, "peer_educator": pl.String},
-        orient="row",
+    """Return each assigned hotspot's ``id`` with its peer educator's ``team`` and code."""
+    return stored_assignments(connection).select(
+        pl.col("hotspot_id").alias("id"), "team", "peer_educator"
     )
 
 
@@ -440,7 +434,7 @@ def _plans_from_solution(
 ) -> list[RoutePlan]:
     offset = len(teams)
     plans = []
-    description = _describe_travel(candidates.options)
+    description = candidates.options.coverage.travel.describe()
     for route in solution.routes:
         rows = [hotspots.row(node - offset, named=True) for node in route.stops]
         latest = _latest_arrivals(problem, route.team, route.stops, route.arrivals)
@@ -498,11 +492,6 @@ def _plans_from_solution(
             pl.col("team").is_null() | (pl.col("team") == plan.team)
         ).drop("team")
     return plans
-
-
-def _describe_travel(options: PlanOptions) -> str:
-    describe = getattr(options.coverage.travel, "describe", None)
-    return str(describe()) if callable(describe) else type(options.coverage.travel).__name__
 
 
 def _at(shift_start: dt.datetime, minute: float) -> dt.datetime:

@@ -26,6 +26,10 @@ class TravelModel(Protocol):
         """Return a matrix of travel minutes, one row per origin and one column per destination."""
         ...
 
+    def describe(self) -> str:
+        """Return the model in words, for reports and run sheets."""
+        ...
+
 
 def distances_km(
     from_lat: np.ndarray, from_lng: np.ndarray, to_lat: np.ndarray, to_lng: np.ndarray

@@ -121,23 +121,15 @@ def show_plan(
             )
     if not downloads:
         return
-    lang = language()
-    left, right = st.columns(2)
-    left.download_button(
-        t("plan.download_pdf"),
-        runsheet_pdf(plan, language=lang),
-        file_name=runsheet_filename(plan, "pdf"),
-        mime="application/pdf",
-        on_click=partial(record_runsheet, workspace, plan, "pdf", actor=current_actor()),
-        key=f"pdf-{key}",
-        use_container_width=True,
-    )
-    right.download_button(
-        t("plan.download_csv"),
-        runsheet_csv(plan, language=lang),
-        file_name=runsheet_filename(plan, "csv"),
-        mime="text/csv",
-        on_click=partial(record_runsheet, workspace, plan, "csv", actor=current_actor()),
-        key=f"csv-{key}",
-        use_container_width=True,
-    )
+    lang, actor = language(), current_actor()
+    sheets = (("pdf", runsheet_pdf, "application/pdf"), ("csv", runsheet_csv, "text/csv"))
+    for column, (fmt, render, mime) in zip(st.columns(2), sheets, strict=True):
+        column.download_button(
+            t(f"plan.download_{fmt}"),
+            render(plan, language=lang),
+            file_name=runsheet_filename(plan, fmt),
+            mime=mime,
+            on_click=partial(record_runsheet, workspace, plan, fmt, actor=actor),
+            key=f"{fmt}-{key}",
+            use_container_width=True,
+        )
