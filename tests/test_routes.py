@@ -26,6 +26,9 @@ from mapping.routes import (
 
 #: Search time per solve: every instance here is small, so a short search is enough.
 LIMIT = 0.3
+#: Search time where the test expects the exact optimum: 0.3 s missed it once on a loaded
+#: machine (a fresh-clone run beside a browser and a served app).
+EXACT_LIMIT = 1.5
 #: A shift window open from start to end.
 ANY = (0, 10_000)
 
@@ -91,8 +94,8 @@ def check_feasible(p: RoutingProblem, solution: RoutingSolution) -> None:
     assert not set(seen) & set(solution.dropped)
 
 
-def solve(p: RoutingProblem) -> RoutingSolution:
-    solution = solve_routes(p, time_limit_s=LIMIT)
+def solve(p: RoutingProblem, limit: float = LIMIT) -> RoutingSolution:
+    solution = solve_routes(p, time_limit_s=limit)
     check_feasible(p, solution)
     return solution
 
@@ -276,7 +279,7 @@ def test_the_solver_finds_the_best_route_on_small_shifts(seed: int) -> None:
     p = random_problem(seed, hotspots=6 + seed % 2, horizon=150)
     best = best_route_by_enumeration(p)
     check_feasible(p, best)
-    solution = solve(p)
+    solution = solve(p, EXACT_LIMIT)
     assert solution.priority(p) == pytest.approx(best.priority(p))
     assert solution.travel <= best.travel + 0.5
 
