@@ -58,6 +58,7 @@ class PlanOptions:
     overdue_priority: float = 3.0
     missed_priority: float = 1.5
     search_seconds: float = 3.0
+    search_solutions: int = 0
     coverage: CoverageOptions = field(default_factory=CoverageOptions)
 
     @classmethod
@@ -71,6 +72,7 @@ class PlanOptions:
             overdue_priority=settings.overdue_priority,
             missed_priority=settings.missed_priority,
             search_seconds=settings.plan_search_seconds,
+            search_solutions=settings.plan_search_solutions,
             coverage=CoverageOptions.from_settings(settings),
         )
 
@@ -396,7 +398,9 @@ def plan_routes(
         starts=list(range(len(teams))),
         allowed=allowed,
     )
-    solution = solve_routes(problem, time_limit_s=options.search_seconds)
+    solution = solve_routes(
+        problem, time_limit_s=options.search_seconds, solution_limit=options.search_solutions
+    )
     plans = _plans_from_solution(
         solution, problem, hotspots, teams, day, shift_start, shift_end, start_rows, candidates
     )

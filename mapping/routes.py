@@ -180,7 +180,9 @@ def _why_dropped(problem: RoutingProblem, node: int) -> str:
     return NO_TIME
 
 
-def solve_routes(problem: RoutingProblem, *, time_limit_s: float = 3.0) -> RoutingSolution:
+def solve_routes(
+    problem: RoutingProblem, *, time_limit_s: float = 3.0, solution_limit: int = 0
+) -> RoutingSolution:
     """Return the routes OR-Tools finds within ``time_limit_s`` (guided local search).
 
     Arrival times are the earliest the chosen order allows (:func:`timeline`), so a route is
@@ -192,6 +194,9 @@ def solve_routes(problem: RoutingProblem, *, time_limit_s: float = 3.0) -> Routi
         The shift's routing problem.
     time_limit_s
         How long the local search may improve the first solution, in seconds.
+    solution_limit
+        Stop after this many solutions (0: only the time limit stops the search). A limit the
+        search reaches before its time makes the routes repeatable on any machine.
     """
     import time
 
@@ -247,6 +252,8 @@ def solve_routes(problem: RoutingProblem, *, time_limit_s: float = 3.0) -> Routi
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     parameters.time_limit.FromMilliseconds(max(1, round(time_limit_s * 1000)))
+    if solution_limit > 0:
+        parameters.solution_limit = solution_limit
     # start from the nearest-neighbour routes when the model accepts them: the local search
     # then only improves on the rule a coordinator would follow by hand (on the Lima demo,
     # insertion alone served less priority than that rule; docs/planning.md)

@@ -85,6 +85,9 @@ class Settings:
     missed_priority: float = 1.5
     #: Seconds the route search may spend improving a plan (all teams of a night together).
     plan_search_seconds: float = 3.0
+    #: Stop the route search after this many solutions (0: only ``plan_search_seconds``); a
+    #: limit reached first makes a plan repeatable on any machine (scripts/compare_cli.py).
+    plan_search_solutions: int = 0
 
     # --- accounts and sessions (docs/privacy.md gives the reasons) ---
     #: A session not used for this many minutes ends (a phone left on a table).
