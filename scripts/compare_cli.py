@@ -53,8 +53,12 @@ def _commands(tomorrow: str) -> list[tuple[str, list[list[str]], str | None]]:
 
 def _run(tree: Path, workspace: Path, argv: list[str], tmp: Path) -> str:
     """Run one command of the code in ``tree`` on ``workspace``; return what it printed."""
-    env = dict(os.environ, PYTHONPATH=str(tree), OUTREACH_MAP_PLAN_SEARCH_SECONDS="60",
-        OUTREACH_MAP_PLAN_SEARCH_SOLUTIONS="200",)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(tree),
+        OUTREACH_MAP_PLAN_SEARCH_SECONDS="60",
+        OUTREACH_MAP_PLAN_SEARCH_SOLUTIONS="200",
+    )
     env.pop("OUTREACH_MAP_WORKSPACE", None)
     args = [a.replace("{tmp}", str(tmp)) for a in argv]
     done = subprocess.run(
@@ -66,7 +70,9 @@ def _run(tree: Path, workspace: Path, argv: list[str], tmp: Path) -> str:
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"{tree.name}: {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        raise SystemExit(
+            f"{tree.name}: {' '.join(args)} failed ({done.returncode}):\n{done.stderr}"
+        )
     return done.stdout.replace(str(tmp), "TMP").replace(str(workspace), "WORKSPACE")
 
 
