@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from mapping.audit import acting_as
+from mapping.storage.audit import acting_as
 from views.access import demo_store, log_view, sign_in_form, sign_out_button, signed_in
 from views.shared import (
     carried_params,

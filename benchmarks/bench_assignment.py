@@ -24,7 +24,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from mapping.assignment import assign_hotspots, workloads  # noqa: E402
+from mapping.planning.assignments import assign_hotspots, workloads  # noqa: E402
 
 NORM = 90.0
 
@@ -90,8 +90,8 @@ def main() -> None:
     _report("city rebalanced", again, peers, time.perf_counter() - started)
     print(f"  kept {int(again['kept'].sum())} of {again.height}")
 
-    from mapping.assignment import run_assignment
-    from mapping.demo import build_demo
+    from mapping.cli.demo import build_demo
+    from mapping.planning.assignments import run_assignment
 
     with tempfile.TemporaryDirectory() as scratch:
         workspace = build_demo(Path(scratch) / "demo")

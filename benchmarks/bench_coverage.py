@@ -29,8 +29,8 @@ import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
-    from mapping.readers import RawTable
-    from mapping.workspace import Workspace
+    from mapping.ingest.readers import RawTable
+    from mapping.storage.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -192,9 +192,14 @@ def build_area(
     """
     import h3
 
-    from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
-    from mapping.locations import area_cells
-    from mapping.readers import mapping_from_file
+    from mapping.ingest.area import (
+        districts_from_file,
+        hotspots_from_file,
+        init_area,
+        services_from_file,
+    )
+    from mapping.ingest.locations import area_cells
+    from mapping.ingest.readers import mapping_from_file
 
     districts = districts_from_file(
         DISTRICTS,
@@ -236,8 +241,8 @@ def visits_table(workspace: Workspace, rows: int, cells: int) -> RawTable:
 
     The same rows every time for the same area, sizes and seed; no coordinate touches the disk.
     """
-    from mapping.locations import area_cells
-    from mapping.readers import RawTable
+    from mapping.ingest.locations import area_cells
+    from mapping.ingest.readers import RawTable
 
     area = np.sort(area_cells(workspace).to_numpy().astype(np.int64))
     frame = visits_frame(synthetic_visits(area, rows, cells))
@@ -246,7 +251,7 @@ def visits_table(workspace: Workspace, rows: int, cells: int) -> RawTable:
 
 def build(workdir: Path, rows: int, cells: int, resolution: int) -> str:
     """Build the workspace at ``workdir / "ws"`` through the real import path; return a summary."""
-    from mapping.visits import visits_from_table
+    from mapping.ingest.visits import visits_from_table
 
     workspace, lines = build_area(workdir, rows, cells, resolution)
     result = visits_from_table(workspace, visits_table(workspace, rows, cells))
@@ -268,7 +273,7 @@ def _child(step: str, workdir: Path, rows: int, cells: int, resolution: int, sam
             json.dumps({"step": step, "seconds": elapsed, "peak_mb": peak_mb(), "detail": summary})
         )
         return
-    from mapping.coverage import (
+    from mapping.analysis.coverage import (
         CoverageOptions,
         allow_arrow_reads,
         cell_coverage,
@@ -279,7 +284,7 @@ def _child(step: str, workdir: Path, rows: int, cells: int, resolution: int, sam
         load_coverage_data,
     )
     from mapping.periods import parse_period
-    from mapping.workspace import open_workspace
+    from mapping.storage.workspace import open_workspace
 
     workspace = open_workspace(workdir / "ws")
     detail: dict[str, object] = {}
@@ -288,7 +293,7 @@ def _child(step: str, workdir: Path, rows: int, cells: int, resolution: int, sam
         import h3
         import pandas as pd
 
-        from mapping.locations import area_cells
+        from mapping.ingest.locations import area_cells
 
         area = np.sort(area_cells(workspace).to_numpy().astype(np.int64))
         points = synthetic_visits(area, rows, cells)

@@ -71,8 +71,8 @@ def _child(step: str, csv: Path, workdir: Path) -> None:
     import polars_h3 as plh3
 
     from mapping.cells import cells_from_points
-    from mapping.visits import visits_from_file
-    from mapping.workspace import open_workspace
+    from mapping.ingest.visits import visits_from_file
+    from mapping.storage.workspace import open_workspace
 
     detail = step
     if step == "import":
@@ -131,7 +131,7 @@ def main() -> None:
     if args.child:
         _child(args.child, args.csv, args.workdir)
         return
-    from mapping.area import districts_from_file, init_area
+    from mapping.ingest.area import districts_from_file, init_area
 
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)

@@ -102,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from mapping.demo import build_demo
+    from mapping.cli.demo import build_demo
 
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as scratch:
         workspace = Path(scratch) / "demo"
@@ -110,7 +110,7 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
-        command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(workspace)]
+        command = [sys.executable, "-m", "mapping.cli.main", "serve", "--workspace", str(workspace)]
         log = (Path(scratch) / "serve.log").open("wb")
         server = subprocess.Popen(
             [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log

@@ -3,7 +3,7 @@
 Run with ``python benchmarks/bench_planning.py [--quick]``. The demo workspace (real Lima +
 Callao districts and facilities, the demo's hotspot registry and synthetic visits to ``END``)
 is built once, in its own process and not timed. Five teams then plan the Saturday night after
-(20:00-02:00) with :func:`mapping.planning.plan_routes` (not saved), each leaving from one of
+(20:00-02:00) with :func:`mapping.planning.plans.plan_routes` (not saved), each leaving from one of
 the demo's drop-in centres, and every team may visit any active hotspot. The run prints the
 wall time of planning (loading included), the stops per team, a check of every stop against
 the hotspot's working hours, and the nearest-neighbour rule on the very same routing problem
@@ -44,7 +44,7 @@ def _build(path: Path) -> float:
     """Build the demo in a child process (so its memory is not this process's peak)."""
     began = time.perf_counter()
     code = (
-        "import datetime as dt, pathlib; from mapping.demo import build_demo; "
+        "import datetime as dt, pathlib; from mapping.cli.demo import build_demo; "
         f"build_demo(pathlib.Path({str(path)!r}), end=dt.date.fromisoformat({END.isoformat()!r}))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -56,12 +56,13 @@ def _demo_night(path: Path, search_seconds: float) -> None:
     import polars as pl
     import sqlalchemy as sa
 
-    from mapping import planning, store
     from mapping.hours import working_mask
-    from mapping.planning import PlanOptions, plan_routes
-    from mapping.routes import nearest_neighbour_routes
+    from mapping.planning import plans as planning
+    from mapping.planning.plans import PlanOptions, plan_routes
+    from mapping.planning.routes import nearest_neighbour_routes
+    from mapping.storage import store
+    from mapping.storage.workspace import open_workspace
     from mapping.vocab import SERVICE_TYPES
-    from mapping.workspace import open_workspace
 
     workspace = open_workspace(path)
     engine = workspace.engine()
@@ -158,7 +159,7 @@ def _demo_night(path: Path, search_seconds: float) -> None:
 
 def _synthetic(teams: int, per_team: int, search_seconds: float) -> None:
     """Time the solver on a random 6-hour shift on foot; hotspots as dense as in central Lima."""
-    from mapping.routes import RoutingProblem, nearest_neighbour_routes, solve_routes
+    from mapping.planning.routes import RoutingProblem, nearest_neighbour_routes, solve_routes
 
     rng = np.random.default_rng(SEED + teams)
     hotspots, horizon = teams * per_team, 360

@@ -74,7 +74,7 @@ COVERAGE_STEPS = (
 
 def _workspace(path: Path, db_url: str | None) -> Any:
     """Open the workspace at ``path``, on the database ``db_url`` if given."""
-    from mapping.workspace import open_workspace
+    from mapping.storage.workspace import open_workspace
 
     workspace = open_workspace(path)
     return dataclasses.replace(workspace, db_url=db_url) if db_url else workspace
@@ -97,9 +97,9 @@ def _per_row_insert(connection: Any, table: Any, frame: pl.DataFrame) -> None:
 
 def _import(args: argparse.Namespace) -> dict[str, Any]:
     """Import the synthetic visits (all, or the first ``--sample``) into the workspace."""
-    from mapping import store
-    from mapping.readers import RawTable
-    from mapping.visits import visits_from_table
+    from mapping.ingest.readers import RawTable
+    from mapping.ingest.visits import visits_from_table
+    from mapping.storage import store
 
     workspace = _workspace(args.workdir, args.db_url)
     table = visits_table(workspace, args.visits, args.cells)
@@ -130,8 +130,8 @@ def report_digest(report: Any) -> str:
 
 def _coverage(args: argparse.Namespace) -> dict[str, Any]:
     """Run coverage through the library as the command line (or the app) does."""
-    from mapping import coverage
-    from mapping.coverage import (
+    from mapping.analysis import coverage
+    from mapping.analysis.coverage import (
         CoverageOptions,
         allow_arrow_reads,
         coverage_from_data,
@@ -166,7 +166,7 @@ def _coverage(args: argparse.Namespace) -> dict[str, Any]:
 
 def _connectorx_url(db_url: str) -> str:
     """Return the URL ConnectorX takes for a store URL (no SQLAlchemy driver name)."""
-    from mapping.store import store_url
+    from mapping.storage.store import store_url
 
     url = store_url(db_url)
     if url.get_backend_name() == "sqlite":
@@ -178,8 +178,8 @@ def _aggregate_queries(dialect: Any, period: Any) -> dict[str, Any]:
     """The ``GROUP BY`` queries that give what coverage reads from the visits, per figure."""
     import sqlalchemy as sa
 
-    from mapping import store
-    from mapping.coverage import _epoch_days_sql
+    from mapping.analysis.coverage import _epoch_days_sql
+    from mapping.storage import store
     from mapping.vocab import SERVICE_TYPES, SUPPLIES
 
     v = store.visits.c
@@ -276,9 +276,9 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     """Get what coverage needs from the visits: rows then polars, or ``GROUP BY`` in SQL."""
     import sqlalchemy as sa
 
-    from mapping import store
-    from mapping.coverage import VISITS, _frame, _visits_query, epoch_day
+    from mapping.analysis.coverage import VISITS, _frame, _visits_query, epoch_day
     from mapping.periods import parse_period
+    from mapping.storage import store
     from mapping.vocab import SUPPLIES
 
     workspace = _workspace(args.workdir, args.db_url)
@@ -301,7 +301,7 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     detail: dict[str, Any] = {}
     frames: dict[str, pl.DataFrame] = {}
     # ConnectorX reads before any connection of Python's own SQLite opens in this process
-    # (mapping.coverage.allow_arrow_reads says why)
+    # (mapping.analysis.coverage.allow_arrow_reads says why)
     if args.step == "rows_cx":
         visits = pl.read_database_uri(
             sql(_visits_query(period, dialect)), cx_url, engine="connectorx"

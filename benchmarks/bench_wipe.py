@@ -41,7 +41,7 @@ def _peak_mb() -> float:
 def _child(step: str, workspace: Path) -> None:
     """Wipe (or naively delete) ``workspace`` in this child process; print a JSON line."""
     import mapping
-    from mapping.wipe import wipe_workspace
+    from mapping.storage.wipe import wipe_workspace
 
     assert Path(mapping.__file__).is_relative_to(ROOT), mapping.__file__
     size = sum(f.stat().st_size for f in workspace.rglob("*") if f.is_file())
@@ -102,9 +102,9 @@ def main() -> None:
     if args.child:
         _child(args.child, args.workspace)
         return
-    from mapping.area import districts_from_file, init_area
-    from mapping.demo import build_demo
-    from mapping.visits import visits_from_file
+    from mapping.cli.demo import build_demo
+    from mapping.ingest.area import districts_from_file, init_area
+    from mapping.ingest.visits import visits_from_file
 
     with tempfile.TemporaryDirectory() as name:
         scratch = Path(name)

@@ -3,14 +3,6 @@
 The library under the app and the command line. It never imports Streamlit.
 """
 
-from mapping.area import (
-    districts_from_file,
-    hotspots_from_file,
-    init_area,
-    prepare_hotspots,
-    prepare_services,
-    services_from_file,
-)
 from mapping.cells import cells_from_points, check_resolution, is_valid_cell
 from mapping.errors import (
     InvalidInputError,
@@ -19,11 +11,19 @@ from mapping.errors import (
     UnusableFileError,
     WorkspaceError,
 )
-from mapping.imports import ImportResult, PreparedImport, commit_prepared, preview_prepared
-from mapping.readers import ColumnMapping, mapping_from_file, table_from_bytes
-from mapping.uploads import IMPORT_KINDS, prepare_upload
-from mapping.visits import prepare_visits, visits_from_file, visits_from_table
-from mapping.workspace import Workspace, create_workspace, open_workspace
+from mapping.ingest.area import (
+    districts_from_file,
+    hotspots_from_file,
+    init_area,
+    prepare_hotspots,
+    prepare_services,
+    services_from_file,
+)
+from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.ingest.readers import ColumnMapping, mapping_from_file, table_from_bytes
+from mapping.ingest.uploads import IMPORT_KINDS, prepare_upload
+from mapping.ingest.visits import prepare_visits, visits_from_file, visits_from_table
+from mapping.storage.workspace import Workspace, create_workspace, open_workspace
 
 __all__ = [
     "IMPORT_KINDS",

@@ -33,7 +33,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = "import sys; from mapping.cli import main; sys.exit(main(sys.argv[1:]))"
+RUN = (
+    "import sys\n"
+    "try:\n    from mapping.cli.main import main\n"
+    "except ModuleNotFoundError:\n    from mapping.cli import main\n"  # before the subpackages
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 def _commands(tomorrow: str) -> list[tuple[str, list[list[str]], str | None]]:

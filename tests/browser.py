@@ -93,7 +93,7 @@ def serving(workspace: Path, log: Path) -> Iterator[str]:
     """Run ``outreach-map serve`` (the real command) on a free port; always stop it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
-    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(workspace)]
+    command = [sys.executable, "-m", "mapping.cli.main", "serve", "--workspace", str(workspace)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output

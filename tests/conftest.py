@@ -13,9 +13,9 @@ from browser import serving
 from helpers import DISTRICTS_SOURCE, copy_workspace, copy_workspace_to_server
 from sqlalchemy.engine import Engine
 
-from mapping.area import districts_from_file, init_area
-from mapping.demo import build_demo
-from mapping.workspace import Workspace
+from mapping.cli.demo import build_demo
+from mapping.ingest.area import districts_from_file, init_area
+from mapping.storage.workspace import Workspace
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -100,7 +100,7 @@ def postgres_template(postgres_server: str, template_workspace: Path) -> Iterato
     """The empty Lima workspace's store as a PostgreSQL database, to copy for each test."""
     name = f"template_lima_{os.getpid()}"
     url = pgserver.create_database(postgres_server, name)
-    from mapping.copying import copy_store
+    from mapping.storage.copying import copy_store
 
     copy_store(f"sqlite:///{template_workspace / 'outreach.db'}", url)
     yield name

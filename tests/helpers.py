@@ -16,8 +16,8 @@ from typing import Any
 import h3
 import sqlalchemy as sa
 
-from mapping.imports import REPORT_COLUMNS, ImportResult
-from mapping.workspace import Workspace, open_workspace
+from mapping.ingest.batch import REPORT_COLUMNS, ImportResult
+from mapping.storage.workspace import Workspace, open_workspace
 
 DATA = Path("/work/shared/data/lima_peru")
 DISTRICTS_SOURCE = DATA / "lima_callao_districts_simplified.geojson"
@@ -146,9 +146,9 @@ def account_token(path: Path, role: str = "coordinator", teams: Sequence[str] = 
     Set it as ``at.session_state["auth_token"]`` before an AppTest runs: the app then checks it
     on the server, as it does for a person who signed in through the form.
     """
-    from mapping.accounts import add_account, find_account, sign_in
-    from mapping.audit import Actor
-    from mapping.workspace import open_workspace
+    from mapping.access.accounts import add_account, find_account, sign_in
+    from mapping.storage.audit import Actor
+    from mapping.storage.workspace import open_workspace
 
     engine = open_workspace(path).engine()
     try:

@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from helpers import TEST_PASSWORD, app_maps, copy_workspace, drawn_cells, folium_rings
 from streamlit.testing.v1 import AppTest
 
-from mapping.accounts import DEMO_KEY, add_account
-from mapping.audit import Actor, audit_entries
-from mapping.store import meta, services, sessions, users, visits, workers
-from mapping.workspace import Workspace, is_wiped
+from mapping.access.accounts import DEMO_KEY, add_account
+from mapping.storage.audit import Actor, audit_entries
+from mapping.storage.store import meta, services, sessions, users, visits, workers
+from mapping.storage.workspace import Workspace, is_wiped
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from helpers import TEST_PASSWORD
 
-from mapping.accounts import (
+from mapping.access.accounts import (
     LONGEST_WAIT_SECONDS,
     SignInRefusedError,
     accounts_table,
@@ -23,12 +23,12 @@ from mapping.accounts import (
     sign_in_sso,
     sign_out,
 )
-from mapping.audit import Actor, audit_entries
-from mapping.cli import main
+from mapping.cli.main import main
 from mapping.errors import InvalidInputError
 from mapping.settings import Settings
-from mapping.store import audit_log, sessions, users
-from mapping.workspace import Workspace
+from mapping.storage.audit import Actor, audit_entries
+from mapping.storage.store import audit_log, sessions, users
+from mapping.storage.workspace import Workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

@@ -22,9 +22,22 @@ from browser import (
 )
 from streamlit.testing.v1 import AppTest
 
-from mapping import store
-from mapping.coverage import CoverageReport, coverage, load_coverage_data
-from mapping.coverage_map import (
+from mapping.analysis.coverage import CoverageReport, coverage, load_coverage_data
+from mapping.analysis.gaps import hotspot_gaps
+from mapping.analysis.siting import suggest_sites
+from mapping.i18n import translator
+from mapping.maps.base import (
+    DEFAULT_ASSETS_URL,
+    LEAFLET_VERSION,
+    VISIT_COLOURS,
+    GeoJSON,
+    OverviewLayers,
+    basemap_from_env,
+    district_layers,
+    overview_layers,
+    overview_map,
+)
+from mapping.maps.coverage import (
     GAP_COLOURS,
     RECENCY_COLOURS,
     SELECTED_COLOUR,
@@ -37,21 +50,8 @@ from mapping.coverage_map import (
     sites_layers,
     sites_legend,
 )
-from mapping.gaps import hotspot_gaps
-from mapping.i18n import translator
-from mapping.maps import (
-    DEFAULT_ASSETS_URL,
-    LEAFLET_VERSION,
-    VISIT_COLOURS,
-    GeoJSON,
-    OverviewLayers,
-    basemap_from_env,
-    district_layers,
-    overview_layers,
-    overview_map,
-)
-from mapping.siting import suggest_sites
-from mapping.workspace import open_workspace
+from mapping.storage import store
+from mapping.storage.workspace import open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"

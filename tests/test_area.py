@@ -21,12 +21,17 @@ from helpers import (
     report_rows,
 )
 
-from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
 from mapping.cells import check_resolution
 from mapping.errors import ResolutionError, UnusableFileError, WorkspaceError
-from mapping.readers import ColumnMapping, mapping_from_file
+from mapping.ingest.area import (
+    districts_from_file,
+    hotspots_from_file,
+    init_area,
+    services_from_file,
+)
+from mapping.ingest.readers import ColumnMapping, mapping_from_file
+from mapping.storage.workspace import Workspace, open_workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SERVICE_TYPES
-from mapping.workspace import Workspace, open_workspace
 
 LIMA_CELL_8 = h3.latlng_to_cell(float(LIMA[0]), float(LIMA[1]), 8)
 MIRAFLORES_CELL_8 = h3.latlng_to_cell(float(MIRAFLORES[0]), float(MIRAFLORES[1]), 8)

@@ -12,9 +12,10 @@ import pytest
 import sqlalchemy as sa
 from helpers import copy_workspace, csv_text
 
-from mapping import store
-from mapping.area import hotspots_from_file
-from mapping.assignment import (
+from mapping.errors import InvalidInputError
+from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.visits import visits_from_file
+from mapping.planning.assignments import (
     KEEP_KM,
     AssignmentResult,
     active_peers,
@@ -23,11 +24,10 @@ from mapping.assignment import (
     run_assignment,
     workloads,
 )
-from mapping.audit import Actor
-from mapping.errors import InvalidInputError
-from mapping.hotspot_registry import hotspot_registry, retire_hotspot
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.registries.hotspots import hotspot_registry, retire_hotspot
+from mapping.storage import store
+from mapping.storage.audit import Actor
+from mapping.storage.workspace import Workspace
 
 #: The workspace tests run on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

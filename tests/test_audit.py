@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from helpers import write_csv
 
-from mapping.audit import Actor, acting_as, audit_entries, note_settings, record
 from mapping.errors import InvalidInputError
+from mapping.ingest.visits import visits_from_file
 from mapping.settings import Settings
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.storage.audit import Actor, acting_as, audit_entries, note_settings, record
+from mapping.storage.workspace import Workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

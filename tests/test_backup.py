@@ -23,9 +23,9 @@ import pytest
 import sqlalchemy as sa
 from helpers import LIMA, MIRAFLORES, csv_text
 
-from mapping.cli import STREAMLIT_OPTIONS, main
-from mapping.copying import compare_stores
-from mapping.demo import build_demo
+from mapping.cli.demo import build_demo
+from mapping.cli.main import STREAMLIT_OPTIONS, main
+from mapping.storage.copying import compare_stores
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -94,7 +94,7 @@ class Deployment:
         credentials.mkdir(mode=0o700, exist_ok=True)
         (credentials / "contact-key").write_text(key + "\n", encoding="ascii")
         return self.run(
-            DEPLOY / "outreach-map-run", "-m", "mapping.cli", *argv,
+            DEPLOY / "outreach-map-run", "-m", "mapping.cli.main", *argv,
             CREDENTIALS_DIRECTORY=str(credentials), OUTREACH_MAP_COMMAND=sys.executable,
         )  # fmt: skip
 

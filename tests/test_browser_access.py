@@ -19,10 +19,10 @@ from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside
 from helpers import TEST_PASSWORD, copy_workspace, drawn_cells
 from playwright.sync_api import expect
 
-from mapping.accounts import DEMO_KEY, add_account
-from mapping.audit import Actor
-from mapping.store import meta, services, users, visits, workers
-from mapping.workspace import Workspace
+from mapping.access.accounts import DEMO_KEY, add_account
+from mapping.storage.audit import Actor
+from mapping.storage.store import meta, services, users, visits, workers
+from mapping.storage.workspace import Workspace
 
 pytestmark = pytest.mark.browser
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'

@@ -10,7 +10,7 @@ from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside
 from helpers import counts, query
 from test_import_preview import CODES, CUSCO, POINTS, needles, visits_file
 
-from mapping.workspace import open_workspace
+from mapping.storage.workspace import open_workspace
 
 BROKEN = b"educadora_par,latitud,longitud\nPE1,-12.0463712,-77.0428137\n"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
 
-from mapping.coverage_map import SELECTED_COLOUR
+from mapping.maps.coverage import SELECTED_COLOUR
 
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 #: role -> (page path, sidebar link, text that shows the page is there, has a map)

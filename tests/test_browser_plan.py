@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
 from pypdf import PdfReader
 
-from mapping import store
-from mapping.workspace import open_workspace
+from mapping.storage import store
+from mapping.storage.workspace import open_workspace
 
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 #: A coordinate (4 or more decimals) or a keyed hash of a contact code (64 hex digits).

@@ -12,11 +12,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
 
-from mapping.audit import Actor
-from mapping.disclosure import ledger
+from mapping.access.disclosure import ledger
+from mapping.access.funder_reach import (
+    HIDDEN_FILL,
+    REACH_COLOURS,
+    reach_csv,
+    reach_release,
+    reach_table,
+)
 from mapping.i18n import translator
-from mapping.reach import HIDDEN_FILL, REACH_COLOURS, reach_csv, reach_release, reach_table
-from mapping.workspace import open_workspace
+from mapping.storage.audit import Actor
+from mapping.storage.workspace import open_workspace
 
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 COLUMNS = 6

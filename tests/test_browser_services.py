@@ -20,8 +20,8 @@ from browser import (
 from helpers import query
 
 from mapping.cells import cell_centres
-from mapping.service_registry import read_services
-from mapping.workspace import open_workspace
+from mapping.registries.services import read_services
+from mapping.storage.workspace import open_workspace
 
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 #: Central Lima: the added service goes to the free cell nearest to it.

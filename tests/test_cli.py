@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import LIMA, MIRAFLORES, counts, csv_text, query
 
-from mapping.cli import EXIT_OK, EXIT_UNUSABLE, main
-from mapping.workspace import Workspace
+from mapping.cli.main import EXIT_OK, EXIT_UNUSABLE, main
+from mapping.storage.workspace import Workspace
 
 VISITS = csv_text(
     ("fecha", "educadora_par", "latitud", "longitud", "codigo_unico", "telefono"),

@@ -21,9 +21,7 @@ import shapely
 import sqlalchemy as sa
 from helpers import csv_text
 
-from mapping.area import hotspots_from_file, init_area, services_from_file
-from mapping.copying import copy_store
-from mapping.coverage import (
+from mapping.analysis.coverage import (
     NO_LOCATION,
     OUTSIDE_AREA,
     VISITS,
@@ -36,14 +34,16 @@ from mapping.coverage import (
     districts_with_geometry,
     load_coverage_data,
 )
+from mapping.analysis.gaps import SignalOptions, cell_signals, hotspot_gaps
+from mapping.analysis.reports import coverage_text, explain_district, find_district, render
+from mapping.analysis.siting import suggest_sites
 from mapping.errors import InvalidInputError
-from mapping.gaps import SignalOptions, cell_signals, hotspot_gaps
+from mapping.ingest.area import hotspots_from_file, init_area, services_from_file
+from mapping.ingest.visits import visits_from_file
 from mapping.periods import parse_period
-from mapping.reports import coverage_text, explain_district, find_district, render
 from mapping.settings import Settings
-from mapping.siting import suggest_sites
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.storage.copying import copy_store
+from mapping.storage.workspace import Workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

@@ -11,9 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mapping.cli import main
-from mapping.coverage import NO_LOCATION, CoverageOptions, coverage
-from mapping.workspace import open_workspace
+from mapping.analysis.coverage import NO_LOCATION, CoverageOptions, coverage
+from mapping.cli.main import main
+from mapping.storage.workspace import open_workspace
 
 
 def test_coverage_returns_every_district(demo_workspace: Path) -> None:

@@ -20,11 +20,16 @@ import shapely
 from helpers import copy_workspace, query, write_csv
 from pyproj import Transformer
 
-from mapping.area import districts_from_file, hotspots_from_file, init_area, services_from_file
-from mapping.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport, coverage
-from mapping.imports import ImportResult
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport, coverage
+from mapping.ingest.area import (
+    districts_from_file,
+    hotspots_from_file,
+    init_area,
+    services_from_file,
+)
+from mapping.ingest.batch import ImportResult
+from mapping.ingest.visits import visits_from_file
+from mapping.storage.workspace import Workspace
 
 #: Arc 1960 / UTM zone 37S: the CRS Kenyan survey data often comes in.
 CRS = "EPSG:21037"

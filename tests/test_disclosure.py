@@ -14,9 +14,7 @@ import polars as pl
 import pytest
 from helpers import csv_text, query
 
-from mapping.audit import Actor, audit_entries
-from mapping.cli import main
-from mapping.disclosure import (
+from mapping.access.disclosure import (
     INTERNAL_MARK,
     DisclosureParameters,
     bounded_counts,
@@ -28,9 +26,11 @@ from mapping.disclosure import (
     release,
     release_threshold,
 )
+from mapping.cli.main import main
 from mapping.errors import InvalidInputError, PrivacyBudgetError
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.ingest.visits import visits_from_file
+from mapping.storage.audit import Actor, audit_entries
+from mapping.storage.workspace import Workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines
@@ -188,9 +188,9 @@ def test_groups_under_k_are_never_released(
     programme: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even if the noise lifted every group over the threshold, a count under k stays out."""
-    import mapping.disclosure
+    import mapping.access.disclosure
 
-    monkeypatch.setattr(mapping.disclosure, "_measurement", lambda *_: _LoudMechanism())
+    monkeypatch.setattr(mapping.access.disclosure, "_measurement", lambda *_: _LoudMechanism())
     params = DisclosureParameters(min_count=31)
     made = release(programme, "2026-08", actor=FUNDER, today=TODAY, params=params)
     truth = dict(raw_counts(programme, "2026-08", params=params).iter_rows())
@@ -331,7 +331,7 @@ def test_no_location_and_outside_rows_by_district(programme: Workspace) -> None:
 
 def test_district_figures_of_500_or_more_stay_within_5_percent_in_95_percent_of_releases() -> None:
     """The release's own OpenDP measurement, run 2,000 times on districts of 500 to 2,000."""
-    from mapping.disclosure import _measurement
+    from mapping.access.disclosure import _measurement
 
     params = DisclosureParameters()
     threshold = release_threshold(params, 52)

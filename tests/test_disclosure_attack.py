@@ -37,13 +37,13 @@ import polars as pl
 import pytest
 from helpers import csv_text, query
 
-from mapping.audit import Actor
-from mapping.cli import main
-from mapping.disclosure import DISTRICT, DisclosureParameters, group_keys, raw_counts
+from mapping.access.disclosure import DISTRICT, DisclosureParameters, group_keys, raw_counts
+from mapping.access.funder_reach import reach_release, reach_table
+from mapping.cli.main import main
 from mapping.i18n import translator
-from mapping.reach import reach_release, reach_table
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.ingest.visits import visits_from_file
+from mapping.storage.audit import Actor
+from mapping.storage.workspace import Workspace
 
 TODAY = dt.date(2026, 11, 20)
 QUARTERS = {

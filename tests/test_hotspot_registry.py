@@ -11,18 +11,18 @@ import sqlalchemy as sa
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests, tap_cell
 from streamlit.testing.v1 import AppTest
 
-from mapping import store
-from mapping.area import hotspots_from_file
-from mapping.capture import cell_at
 from mapping.errors import InvalidInputError
-from mapping.hotspot_registry import (
+from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.capture import cell_at
+from mapping.registries.hotspots import (
     HotspotDraft,
     hotspot_registry,
     retire_hotspot,
     save_hotspot,
     validate_hotspot,
 )
-from mapping.workspace import Workspace, open_workspace
+from mapping.storage import store
+from mapping.storage.workspace import Workspace, open_workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

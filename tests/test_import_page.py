@@ -9,8 +9,8 @@ from helpers import account_token, copy_workspace, counts
 from streamlit.testing.v1 import AppTest
 from test_import_preview import visits_file
 
-from mapping.uploads import prepare_upload
-from mapping.workspace import Workspace
+from mapping.ingest.uploads import prepare_upload
+from mapping.storage.workspace import Workspace
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "views/import_data.py"

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from helpers import assert_adds_up, copy_workspace, csv_text, query
 
 from mapping.errors import InvalidInputError, UnusableFileError, WorkspaceError
-from mapping.imports import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.ingest.readers import table_from_bytes
+from mapping.ingest.uploads import IMPORT_KINDS, prepare_upload
 from mapping.privacy import normalise_code
-from mapping.readers import table_from_bytes
-from mapping.uploads import IMPORT_KINDS, prepare_upload
-from mapping.workspace import Workspace
+from mapping.storage.workspace import Workspace
 
 #: Every workspace test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

@@ -19,13 +19,13 @@ from browser import (
 )
 from streamlit.testing.v1 import AppTest
 
-from mapping import store
-from mapping.capture import VisitEntry, cell_at, district_of, log_visit
-from mapping.coverage import load_coverage_data
+from mapping.analysis.coverage import load_coverage_data
+from mapping.analysis.peers import peer_educators, team_cells, team_worker_ids
 from mapping.errors import InvalidInputError
-from mapping.peers import peer_educators, team_cells, team_worker_ids
+from mapping.ingest.capture import VisitEntry, cell_at, district_of, log_visit
 from mapping.periods import parse_period
-from mapping.workspace import Workspace, open_workspace
+from mapping.storage import store
+from mapping.storage.workspace import Workspace, open_workspace
 
 #: Every workspace test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

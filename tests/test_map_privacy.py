@@ -9,8 +9,13 @@ from pathlib import Path
 import numpy as np
 from helpers import write_csv
 
-from mapping.coverage import coverage, load_coverage_data
-from mapping.coverage_map import (
+from mapping.analysis.coverage import coverage, load_coverage_data
+from mapping.analysis.gaps import hotspot_gaps
+from mapping.analysis.peers import services_open_now, team_cells, team_worker_ids
+from mapping.i18n import translator
+from mapping.ingest.visits import visits_from_file
+from mapping.maps.base import district_layers, overview_layers, overview_map
+from mapping.maps.coverage import (
     cells_map,
     chosen_cell_layer,
     coverage_layer,
@@ -21,13 +26,8 @@ from mapping.coverage_map import (
     recency_legend,
     team_layer,
 )
-from mapping.gaps import hotspot_gaps
-from mapping.i18n import translator
-from mapping.maps import district_layers, overview_layers, overview_map
-from mapping.peers import services_open_now, team_cells, team_worker_ids
 from mapping.periods import parse_period
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
+from mapping.storage.workspace import Workspace
 
 #: Visits in Lima, Miraflores, San Juan de Lurigancho and Callao, with many decimals each.
 POINTS = [

@@ -8,9 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mapping.coverage import CoverageOptions, load_coverage_data
-from mapping.errors import InvalidInputError
-from mapping.peers import (
+from mapping.analysis.coverage import CoverageOptions, load_coverage_data
+from mapping.analysis.peers import (
     REFERRAL_TYPES,
     local_now,
     services_open_now,
@@ -18,9 +17,10 @@ from mapping.peers import (
     team_worker_ids,
     teams,
 )
+from mapping.errors import InvalidInputError
 from mapping.periods import parse_period
 from mapping.settings import Settings
-from mapping.workspace import open_workspace
+from mapping.storage.workspace import open_workspace
 
 #: A Saturday night and a Monday morning in Lima.
 SATURDAY_NIGHT = dt.datetime(2026, 11, 28, 22, 30)
@@ -71,8 +71,8 @@ def test_local_time_follows_the_setting() -> None:
 
 
 def test_the_peer_map_draws_public_open_services_and_never_a_sensitive_one() -> None:
-    from mapping.coverage_map import open_services_layer
     from mapping.i18n import translator
+    from mapping.maps.coverage import open_services_layer
 
     services = pl.DataFrame(
         {

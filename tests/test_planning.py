@@ -12,13 +12,13 @@ import pytest
 import sqlalchemy as sa
 from helpers import csv_text, query
 
-from mapping import store
-from mapping.area import hotspots_from_file, services_from_file
-from mapping.assignment import run_assignment
 from mapping.cells import cell_centres
-from mapping.cli import main
+from mapping.cli.main import main
 from mapping.errors import InvalidInputError
-from mapping.planning import (
+from mapping.ingest.area import hotspots_from_file, services_from_file
+from mapping.ingest.visits import visits_from_file
+from mapping.planning.assignments import run_assignment
+from mapping.planning.plans import (
     PlanOptions,
     assigned_cells,
     for_peer_educators,
@@ -27,10 +27,10 @@ from mapping.planning import (
     start_services,
     stored_plans,
 )
-from mapping.runsheet import runsheet_csv
+from mapping.planning.runsheet import runsheet_csv
+from mapping.storage import store
+from mapping.storage.workspace import Workspace
 from mapping.travel import StraightLineTravel
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace
 
 pytestmark = pytest.mark.engines
 

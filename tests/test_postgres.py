@@ -21,11 +21,11 @@ import sqlalchemy as sa
 from helpers import DATA, copy_workspace_to_server, write_csv
 from pgserver import create_database, drop_database
 
-from mapping import store
-from mapping.cli import EXIT_STORE, main
-from mapping.copying import copy_store, head_revision
+from mapping.cli.main import EXIT_STORE, main
 from mapping.errors import WorkspaceError
-from mapping.workspace import Workspace, open_workspace
+from mapping.storage import store
+from mapping.storage.copying import copy_store, head_revision
+from mapping.storage.workspace import Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A box in central Lima (inside the area) where the synthetic visits fall.
@@ -77,8 +77,8 @@ def _visit_files(folder: Path) -> tuple[list[Path], int]:
 #: logger, stop file); it prints how many it saved.
 LOGGER = """
 import datetime as dt, pathlib, sys
-from mapping.capture import VisitEntry, cell_at, log_visit
-from mapping.workspace import open_workspace
+from mapping.ingest.capture import VisitEntry, cell_at, log_visit
+from mapping.storage.workspace import open_workspace
 workspace = open_workspace(pathlib.Path(sys.argv[1]))
 stop = pathlib.Path(sys.argv[3])
 cell = cell_at(workspace, -12.0464, -77.0428)
@@ -97,7 +97,7 @@ print(n)
 READER = """
 import json, sys, time
 import sqlalchemy as sa
-from mapping.workspace import open_workspace
+from mapping.storage.workspace import open_workspace
 engine = open_workspace(__import__("pathlib").Path(sys.argv[1])).engine()
 seen, torn = [], []
 with engine.connect() as connection:
@@ -119,7 +119,7 @@ print(json.dumps({"readings": len(seen), "distinct": len(set(seen)), "torn": tor
 
 
 #: An importer: the real command line in a process of its own.
-IMPORT = (sys.executable, "-m", "mapping.cli", "import", "visits")
+IMPORT = (sys.executable, "-m", "mapping.cli.main", "import", "visits")
 
 
 def _python(code: str, *args: str) -> subprocess.Popen[str]:

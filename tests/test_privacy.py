@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from helpers import counts, query, write_csv
 
 from mapping.errors import WorkspaceError
+from mapping.ingest.visits import visits_from_file
 from mapping.privacy import forbidden_reason, hash_code, normalise_code
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace, open_workspace
+from mapping.storage.workspace import Workspace, open_workspace
 
 #: Every workspace test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

@@ -21,14 +21,8 @@ import shapely
 from helpers import DISTRICTS_SOURCE, copy_workspace, csv_text
 from streamlit.testing.v1 import AppTest
 
-from mapping.area import hotspots_from_file
-from mapping.audit import Actor
-from mapping.coverage import NO_LOCATION, coverage
-from mapping.disclosure import DisclosureParameters, ledger
-from mapping.errors import InvalidInputError
-from mapping.i18n import translator
-from mapping.maps import DEFAULT_ASSETS_URL, district_layers
-from mapping.reach import (
+from mapping.access.disclosure import DisclosureParameters, ledger
+from mapping.access.funder_reach import (
     HIDDEN_FILL,
     REACH_COLOURS,
     TARGETS_FILE,
@@ -44,8 +38,14 @@ from mapping.reach import (
     reach_table,
     reach_trend,
 )
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace, open_workspace
+from mapping.analysis.coverage import NO_LOCATION, coverage
+from mapping.errors import InvalidInputError
+from mapping.i18n import translator
+from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.visits import visits_from_file
+from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
+from mapping.storage.audit import Actor
+from mapping.storage.workspace import Workspace, open_workspace
 
 #: Every workspace test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines
@@ -246,7 +246,7 @@ def test_totals_add_up_the_released_figures_only(release: ReachRelease) -> None:
 
 def test_a_spent_budget_is_said_plainly(area: Workspace) -> None:
     """Three other releases of 2026-Q2 spend its budget: the page's release is refused."""
-    from mapping.disclosure import release as make_release
+    from mapping.access.disclosure import release as make_release
 
     for level in ("6", "5", "4"):
         make_release(area, "2026-Q2", level, actor=FUNDER, today=TODAY)

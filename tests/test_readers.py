@@ -21,13 +21,13 @@ from helpers import (
 )
 
 from mapping.cells import cells_from_points
-from mapping.columns import recognise_columns
 from mapping.errors import UnusableFileError
-from mapping.imports import ImportResult
-from mapping.readers import ColumnMapping, mapping_from_file, table_from_file
-from mapping.visits import VISIT_FIELDS, visits_from_file
+from mapping.ingest.batch import ImportResult
+from mapping.ingest.columns import recognise_columns
+from mapping.ingest.readers import ColumnMapping, mapping_from_file, table_from_file
+from mapping.ingest.visits import VISIT_FIELDS, visits_from_file
+from mapping.storage.workspace import Workspace
 from mapping.vocab import GENDERS, HIV_TESTS, SETTINGS
-from mapping.workspace import Workspace
 
 DAY, EVENING, NIGHT = 1, 2, 3
 

@@ -11,8 +11,8 @@ import pytest
 
 from mapping.errors import InvalidInputError
 from mapping.hours import working_mask
-from mapping.planning import parse_shift, shift_windows
-from mapping.routes import (
+from mapping.planning.plans import parse_shift, shift_windows
+from mapping.planning.routes import (
     NO_TIME,
     NOT_WORKING,
     UNREACHABLE,

@@ -13,8 +13,8 @@ import pytest
 from pypdf import PdfReader
 
 from mapping.errors import InvalidInputError
-from mapping.planning import REFERRAL, RoutePlan
-from mapping.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
+from mapping.planning.plans import REFERRAL, RoutePlan
+from mapping.planning.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
 from mapping.vocab import SUPPLIES
 
 COORDINATE = re.compile(r"-?\d{1,3}\.\d{4,}")

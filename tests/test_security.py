@@ -17,10 +17,10 @@ import pytest
 from browser import ROOT, free_port, wait_until_healthy
 from helpers import LIMA, write_csv
 
-from mapping.cli import STREAMLIT_OPTIONS, main
+from mapping.cli.main import STREAMLIT_OPTIONS, main
 from mapping.errors import WorkspaceError
-from mapping.visits import visits_from_file
-from mapping.workspace import Workspace, open_workspace
+from mapping.ingest.visits import visits_from_file
+from mapping.storage.workspace import Workspace, open_workspace
 
 CONFIG = ROOT / ".streamlit" / "config.toml"
 
@@ -59,7 +59,7 @@ def test_a_new_workspace_is_private_to_its_owner(workspace: Workspace, tmp_path:
 def test_a_workspace_created_under_a_permissive_umask_is_still_private(
     tmp_path: Path, districts_file: Path
 ) -> None:
-    from mapping.area import districts_from_file, init_area
+    from mapping.ingest.area import districts_from_file, init_area
 
     previous = os.umask(0o022)
     try:
@@ -215,7 +215,14 @@ def server(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
     log = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "mapping.cli", "serve", "--workspace", str(demo_workspace)]
+    command = [
+        sys.executable,
+        "-m",
+        "mapping.cli.main",
+        "serve",
+        "--workspace",
+        str(demo_workspace),
+    ]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, "--port", str(port)],

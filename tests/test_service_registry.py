@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from helpers import LIMA, MIRAFLORES, counts, csv_text, query
 
-from mapping.area import services_from_file
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
-from mapping.maps import DEFAULT_ASSETS_URL, district_layers
-from mapping.service_map import SERVICE_ICONS, services_legend, services_map, type_layers
-from mapping.service_registry import (
+from mapping.ingest.area import services_from_file
+from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
+from mapping.maps.services import SERVICE_ICONS, services_legend, services_map, type_layers
+from mapping.registries.services import (
     KEEP,
     ServiceFilter,
     add_service,
@@ -31,8 +31,8 @@ from mapping.service_registry import (
     update_service,
 )
 from mapping.settings import Settings
+from mapping.storage.workspace import Workspace
 from mapping.vocab import SERVICE_TYPES
-from mapping.workspace import Workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines

@@ -9,8 +9,8 @@ import pytest
 from helpers import account_token, copy_workspace, query
 from streamlit.testing.v1 import AppTest
 
-from mapping.service_registry import Place
-from mapping.workspace import open_workspace
+from mapping.registries.services import Place
+from mapping.storage.workspace import open_workspace
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "views/services.py"

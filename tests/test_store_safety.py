@@ -13,11 +13,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from mapping import coverage
-from mapping.audit import Actor, record
-from mapping.coverage import load_coverage_data
+from mapping.analysis import coverage
+from mapping.analysis.coverage import load_coverage_data
 from mapping.periods import parse_period
-from mapping.workspace import Workspace
+from mapping.storage.audit import Actor, record
+from mapping.storage.workspace import Workspace
 
 
 def test_the_app_path_reads_visits_while_other_connections_stay_usable(

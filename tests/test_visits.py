@@ -25,13 +25,13 @@ from helpers import (
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 
-import mapping.store
+import mapping.storage.store
 from mapping.cells import cell_to_str, cells_from_points
 from mapping.errors import UnusableFileError
+from mapping.ingest.visits import visits_from_file
 from mapping.privacy import hash_code
-from mapping.visits import visits_from_file
+from mapping.storage.workspace import Workspace
 from mapping.vocab import GENDERS, SERVICE_TYPES, SETTINGS
-from mapping.workspace import Workspace
 
 #: Every test here runs on SQLite and on a real PostgreSQL server.
 pytestmark = pytest.mark.engines
@@ -338,8 +338,8 @@ def test_plain_counts_and_four_digit_years_are_accepted(
 
 
 def test_spanish_spellings_of_services_and_safety() -> None:
-    from mapping.imports import category_table
-    from mapping.readers import ColumnMapping
+    from mapping.ingest.batch import category_table
+    from mapping.ingest.readers import ColumnMapping
     from mapping.vocab import SAFETY_CONCERNS, normalise
 
     services = category_table(SERVICE_TYPES, "service_type", ColumnMapping())
@@ -563,7 +563,7 @@ def test_missing_file_raises(workspace: Workspace, tmp_path: Path) -> None:
 def test_mapping_file_naming_a_missing_column_is_refused(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    from mapping.readers import ColumnMapping
+    from mapping.ingest.readers import ColumnMapping
 
     path = write_csv(tmp_path / "v.csv", HEADER, [row()])
     with pytest.raises(UnusableFileError, match="no such column"):
@@ -646,7 +646,7 @@ KOBO_ROWS = [
 def test_reimporting_submissions_with_a_corrected_mapping_updates_them(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    from mapping.readers import ColumnMapping
+    from mapping.ingest.readers import ColumnMapping
 
     path = write_csv(tmp_path / "kobo.csv", KOBO_HEADER, KOBO_ROWS)
     # a wrong mapping: the referral option column taken for the HIV test
@@ -700,12 +700,12 @@ def test_a_programme_id_restarting_in_every_file_never_overwrites_a_visit(
 def test_submissions_stored_by_an_earlier_version_are_still_duplicates(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mapping.visits
+    import mapping.ingest.visits
 
     path = write_csv(tmp_path / "kobo.csv", KOBO_HEADER, KOBO_ROWS)
     # earlier versions fingerprinted the content together with the submission id
     with monkeypatch.context() as patch:
-        patch.setattr(mapping.visits, "_is_submission_id", lambda header, ids: False)
+        patch.setattr(mapping.ingest.visits, "_is_submission_id", lambda header, ids: False)
         assert visits_from_file(workspace, path).accepted == 3
 
     again = visits_from_file(workspace, path)
@@ -724,17 +724,17 @@ def test_failed_import_leaves_the_store_unchanged(
     before = counts(workspace)
     reports_before = sorted(workspace.reports_dir.iterdir())
     monkeypatch.setenv("OUTREACH_MAP_IMPORT_BATCH_ROWS", "4")
-    real_insert_frame = mapping.store.insert_frame
+    real_insert_frame = mapping.storage.store.insert_frame
     batches: list[int] = []
 
     def insert_then_fail(connection, table, frame):  # type: ignore[no-untyped-def]
-        if table is mapping.store.visits:
+        if table is mapping.storage.store.visits:
             if batches:
                 raise RuntimeError("disk full")
             batches.append(frame.height)
         real_insert_frame(connection, table, frame)
 
-    monkeypatch.setattr(mapping.store, "insert_frame", insert_then_fail)
+    monkeypatch.setattr(mapping.storage.store, "insert_frame", insert_then_fail)
     path = write_csv(tmp_path / "second.csv", HEADER, _visit_rows(range(3, 9)))
 
     with pytest.raises(RuntimeError, match="disk full"):

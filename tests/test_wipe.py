@@ -11,12 +11,12 @@ import pytest
 import sqlalchemy as sa
 from helpers import copy_workspace
 
-from mapping.area import districts_from_file, init_area
-from mapping.cli import EXIT_OK, EXIT_UNUSABLE, EXIT_WIPE_INCOMPLETE, main
+from mapping.cli.main import EXIT_OK, EXIT_UNUSABLE, EXIT_WIPE_INCOMPLETE, main
 from mapping.errors import WorkspaceError
-from mapping.store import create_store_engine, metadata, views
-from mapping.wipe import drop_store_schema, wipe_plan, wipe_workspace
-from mapping.workspace import Workspace, is_wiped, open_workspace
+from mapping.ingest.area import districts_from_file, init_area
+from mapping.storage.store import create_store_engine, metadata, views
+from mapping.storage.wipe import drop_store_schema, wipe_plan, wipe_workspace
+from mapping.storage.workspace import Workspace, is_wiped, open_workspace
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from mapping.accounts import (
+from mapping.access.accounts import (
     Account,
     SignInRefusedError,
     check_session,
@@ -23,9 +23,9 @@ from mapping.accounts import (
     sign_in_sso,
     sign_out,
 )
-from mapping.audit import record
-from mapping.store import create_store_engine
-from mapping.workspace import Workspace
+from mapping.storage.audit import record
+from mapping.storage.store import create_store_engine
+from mapping.storage.workspace import Workspace
 from views.shared import tr, url_value
 
 #: Session-state key of the session token (never in the URL, a cookie or the page).

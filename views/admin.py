@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from mapping.accounts import (
+from mapping.access.accounts import (
     ROLES,
     accounts_table,
     add_account,
@@ -13,11 +13,11 @@ from mapping.accounts import (
     remove_account,
     reset_password,
 )
-from mapping.audit import ACTIONS, audit_entries
+from mapping.analysis.peers import teams
 from mapping.errors import MappingError
-from mapping.peers import teams
 from mapping.settings import ACCESS_SETTINGS, ENV_PREFIX, get_settings
-from mapping.wipe import wipe_plan, wipe_workspace
+from mapping.storage.audit import ACTIONS, audit_entries
+from mapping.storage.wipe import wipe_plan, wipe_workspace
 from views.access import TOKEN, require, store_engine
 from views.shared import open_or_explain, tr
 

@@ -8,10 +8,10 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage import NO_LOCATION, CoverageReport
-from mapping.coverage_map import coverage_layer, coverage_map
-from mapping.maps import basemap_from_env
-from mapping.reports import coverage_interval, coverage_notes, explain_district
+from mapping.analysis.coverage import NO_LOCATION, CoverageReport
+from mapping.analysis.reports import coverage_interval, coverage_notes, explain_district
+from mapping.maps.base import basemap_from_env
+from mapping.maps.coverage import coverage_layer, coverage_map
 from views.access import require
 from views.shared import (
     open_or_explain,

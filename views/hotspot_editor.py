@@ -13,9 +13,10 @@ from typing import Any
 
 import streamlit as st
 
-from mapping.capture import cell_at
 from mapping.errors import InvalidInputError
-from mapping.hotspot_registry import (
+from mapping.hours import DAYS
+from mapping.ingest.capture import cell_at
+from mapping.registries.hotspots import (
     HotspotChange,
     HotspotDraft,
     existing_hotspot,
@@ -24,9 +25,8 @@ from mapping.hotspot_registry import (
     save_hotspot,
     validate_hotspot,
 )
-from mapping.hours import DAYS
+from mapping.storage.workspace import Workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS
-from mapping.workspace import Workspace
 from views.shared import tr
 
 NEW = ""

@@ -8,14 +8,14 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage_map import (
+from mapping.maps.base import basemap_from_env
+from mapping.maps.coverage import (
     cells_map,
     chosen_cell_layer,
     findings_layer,
     hotspot_layer,
     recency_legend,
 )
-from mapping.maps import basemap_from_env
 from views.access import require
 from views.hotspot_editor import editor, take_click
 from views.shared import (

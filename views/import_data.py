@@ -15,8 +15,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mapping.errors import MappingError
-from mapping.imports import ImportResult, PreparedImport, commit_prepared, preview_prepared
-from mapping.uploads import IMPORT_KINDS, UPLOAD_TYPES, prepare_upload
+from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.ingest.uploads import IMPORT_KINDS, UPLOAD_TYPES, prepare_upload
 from views.access import require
 from views.shared import open_or_explain, store_stamp, tr
 

@@ -1,6 +1,7 @@
 """Log a visit, for a phone at night: tap the map, a few taps for what happened, save.
 
-The tap becomes a cell at once (:func:`mapping.capture.cell_at`) and the map is redrawn under a
+The tap becomes a cell at once (:func:`mapping.ingest.capture.cell_at`) and the map is redrawn
+under a
 new key, so the tapped point does not stay in the session; the page keeps the cell only.
 """
 
@@ -12,18 +13,18 @@ from functools import partial
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.capture import (
+from mapping.analysis.coverage import CoverageOptions
+from mapping.analysis.peers import REFERRAL_TYPES, local_now, peer_educators, teams
+from mapping.errors import InvalidInputError
+from mapping.ingest.capture import (
     MAX_PER_VISIT,
     VisitEntry,
     cell_at,
     district_of,
     log_visit,
 )
-from mapping.coverage import CoverageOptions
-from mapping.coverage_map import cells_map, chosen_cell_layer, recency_legend, team_layer
-from mapping.errors import InvalidInputError
-from mapping.maps import basemap_from_env
-from mapping.peers import REFERRAL_TYPES, local_now, peer_educators, teams
+from mapping.maps.base import basemap_from_env
+from mapping.maps.coverage import cells_map, chosen_cell_layer, recency_legend, team_layer
 from views.access import require
 from views.shared import (
     carried_params,

@@ -5,17 +5,17 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage import CoverageOptions
-from mapping.coverage_map import (
+from mapping.analysis.coverage import CoverageOptions
+from mapping.analysis.peers import teams
+from mapping.hours import hours_for_reading
+from mapping.maps.base import basemap_from_env, layer_bounds
+from mapping.maps.coverage import (
     cells_map,
     open_services_layer,
     open_services_legend,
     recency_legend,
     team_layer,
 )
-from mapping.hours import hours_for_reading
-from mapping.maps import basemap_from_env, layer_bounds
-from mapping.peers import teams
 from views.access import require
 from views.plan_view import plans_for, show_plan
 from views.shared import (

@@ -7,15 +7,15 @@ from typing import Any
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.maps import (
+from mapping.analysis.summary import workspace_summary
+from mapping.maps.base import (
     BASEMAP_ENV,
     OverviewLayers,
     basemap_from_env,
     overview_layers,
     overview_map,
 )
-from mapping.summary import workspace_summary
-from mapping.workspace import open_workspace
+from mapping.storage.workspace import open_workspace
 from views.access import require
 from views.shared import open_or_explain, store_stamp, tr
 

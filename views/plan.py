@@ -10,14 +10,20 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.audit import Actor
-from mapping.coverage_map import cells_map
+from mapping.analysis.peers import teams
 from mapping.errors import InvalidInputError
-from mapping.maps import basemap_from_env, layer_bounds
-from mapping.peers import teams
-from mapping.plan_map import assignment_layer
-from mapping.planning import RoutePlan, assigned_cells, plan_routes, save_plans, start_services
-from mapping.workspace import Workspace
+from mapping.maps.base import basemap_from_env, layer_bounds
+from mapping.maps.coverage import cells_map
+from mapping.maps.plan import assignment_layer
+from mapping.planning.plans import (
+    RoutePlan,
+    assigned_cells,
+    plan_routes,
+    save_plans,
+    start_services,
+)
+from mapping.storage.audit import Actor
+from mapping.storage.workspace import Workspace
 from views.access import require
 from views.plan_view import show_plan
 from views.shared import (
@@ -109,7 +115,7 @@ if view == "route":
     for index, plan in enumerate(plans):
         show_plan(plan, t, key=f"{plan.team}-{index}", downloads=saved)
 else:
-    from mapping.assignment import run_assignment
+    from mapping.planning.assignments import run_assignment
 
     st.caption(t("plan.assign_intro"))
     left, right = st.columns(2)

@@ -12,13 +12,13 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage_map import cells_map
-from mapping.maps import basemap_from_env, layer_bounds
-from mapping.peers import local_now
-from mapping.plan_map import NUMBER_JS, route_layers
-from mapping.planning import RoutePlan, for_peer_educators, record_runsheet, stored_plans
-from mapping.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
-from mapping.workspace import open_workspace
+from mapping.analysis.peers import local_now
+from mapping.maps.base import basemap_from_env, layer_bounds
+from mapping.maps.coverage import cells_map
+from mapping.maps.plan import NUMBER_JS, route_layers
+from mapping.planning.plans import RoutePlan, for_peer_educators, record_runsheet, stored_plans
+from mapping.planning.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
+from mapping.storage.workspace import open_workspace
 from views.shared import current_actor, language, open_or_explain, outlines_for, store_stamp
 
 #: Nights ahead a peer educator's page shows plans for.

@@ -11,10 +11,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.audit import Actor
-from mapping.errors import InvalidInputError
-from mapping.maps import basemap_from_env
-from mapping.reach import (
+from mapping.access.funder_reach import (
     TARGETS_FILE,
     ReachRelease,
     quarter_of,
@@ -28,7 +25,10 @@ from mapping.reach import (
     reach_table,
     reach_trend,
 )
-from mapping.workspace import Workspace, open_workspace
+from mapping.errors import InvalidInputError
+from mapping.maps.base import basemap_from_env
+from mapping.storage.audit import Actor
+from mapping.storage.workspace import Workspace, open_workspace
 from views.access import require
 from views.shared import (
     current_actor,

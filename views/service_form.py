@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 
 from mapping.hours import hours_for_reading
-from mapping.service_registry import (
+from mapping.registries.services import (
     FLAGS,
     FieldChange,
     Place,
@@ -21,8 +21,8 @@ from mapping.service_registry import (
     place_from_click,
     update_service,
 )
+from mapping.storage.workspace import Workspace
 from mapping.vocab import SERVICE_TYPES
-from mapping.workspace import Workspace
 
 #: Session keys of the fields of each form (``add``, ``edit``): ``svc_<form>_<field>``.
 FIELDS = ("name", "service_type", "service_id", "sensitive", *FLAGS, "opening_hours")

@@ -14,18 +14,18 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping.analysis.peers import local_now
 from mapping.hours import DAY_NAMES
-from mapping.maps import basemap_from_env
-from mapping.peers import local_now
-from mapping.service_map import services_map
-from mapping.service_registry import (
+from mapping.maps.base import basemap_from_env
+from mapping.maps.services import services_map
+from mapping.registries.services import (
     Place,
     ServiceFilter,
     filter_services,
     read_services,
 )
+from mapping.storage.workspace import open_workspace
 from mapping.vocab import SERVICE_TYPES
-from mapping.workspace import open_workspace
 from views import service_form as form
 from views.access import require
 from views.shared import language, open_or_explain, outlines_for, store_stamp, tr

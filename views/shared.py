@@ -13,8 +13,7 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from mapping.audit import Actor
-from mapping.coverage import (
+from mapping.analysis.coverage import (
     CoverageOptions,
     CoverageReport,
     coverage,
@@ -22,15 +21,16 @@ from mapping.coverage import (
     hotspot_access,
     load_coverage_data,
 )
+from mapping.analysis.gaps import hotspot_gaps
+from mapping.analysis.peers import local_now, services_open_now, team_cells, team_worker_ids
+from mapping.analysis.siting import suggest_sites
 from mapping.errors import WorkspaceError
-from mapping.gaps import hotspot_gaps
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
-from mapping.maps import GeoJSON, district_layers
-from mapping.peers import local_now, services_open_now, team_cells, team_worker_ids
+from mapping.maps.base import GeoJSON, district_layers
 from mapping.periods import parse_period
-from mapping.siting import suggest_sites
-from mapping.store import imports, store_error
-from mapping.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
+from mapping.storage.audit import Actor
+from mapping.storage.store import imports, store_error
+from mapping.storage.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 
 #: Where the query parameters to write at the end of the run wait (see :func:`write_url`).
 _PENDING = "__url_pending"

@@ -6,8 +6,8 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.coverage_map import cells_map, sites_layers, sites_legend
-from mapping.maps import basemap_from_env
+from mapping.maps.base import basemap_from_env
+from mapping.maps.coverage import cells_map, sites_layers, sites_legend
 from mapping.vocab import SERVICE_TYPES
 from views.access import require
 from views.shared import (

@@ -1,0 +1,129 @@
+"""``outreach-map migrate`` and ``outreach-map copy``: a store's schema, and moving a store.
+
+Both take store URLs (``postgresql://USER@HOST:PORT/DATABASE``, ``sqlite:////path/outreach.db``)
+or a workspace. A password is never given on the command line, where the process list shows
+it: libpq reads ``PGPASSWORD`` or ``~/.pgpass``, and ``OUTREACH_MAP_DB`` may hold a whole URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import sqlalchemy as sa
+
+from mapping.errors import WorkspaceError
+from mapping.storage.audit import Actor, record
+from mapping.storage.copying import copy_store, head_revision, schema_revision
+from mapping.storage.store import create_store_engine, migrate, safe_url, store_url
+from mapping.storage.workspace import (
+    DB_ENV,
+    WORKSPACE_ENV,
+    check_url_has_no_password,
+    open_workspace,
+    sqlite_file,
+    workspace_path,
+)
+
+
+def add_store_parsers(sub: Any, workspace_help: str) -> None:
+    """Add the ``migrate`` and ``copy`` commands to the command line."""
+    upgrade = sub.add_parser(
+        "migrate", help="bring a store to the newest schema (SQLite or PostgreSQL)"
+    )
+    upgrade.add_argument("--workspace", help=workspace_help)
+    upgrade.add_argument(
+        "--db",
+        help=f"a store URL instead of a workspace's (default: the workspace's, or ${DB_ENV} "
+        "when no workspace is given)",
+    )
+    copy = sub.add_parser(
+        "copy", help="copy a whole store to an empty database and check every table matches"
+    )
+    copy.add_argument(
+        "--from", dest="source", required=True, help="store URL or workspace folder to copy"
+    )
+    copy.add_argument("--to", dest="target", required=True, help="URL of an empty database")
+
+
+def _url(value: str) -> str:
+    """Return ``value`` if it is a store URL, else the URL of the workspace in that folder."""
+    if "://" in value:
+        check_url_has_no_password(value, "the command line")
+        store_url(value)
+        return value
+    return open_workspace(workspace_path(value)).db_url
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    """Upgrade a store's schema; print the revision before and after."""
+    if args.db:
+        check_url_has_no_password(args.db, "--db")
+        url = args.db
+    elif not args.workspace and not os.environ.get(WORKSPACE_ENV):
+        if not os.environ.get(DB_ENV):
+            raise WorkspaceError(
+                f"no store given — pass --workspace DIR or --db URL, or set {WORKSPACE_ENV} or "
+                f"{DB_ENV}"
+            )
+        url = os.environ[DB_ENV]  # a server's store, with no workspace folder on this machine
+    else:
+        url = open_workspace(workspace_path(args.workspace)).db_url
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise WorkspaceError(f"{url}: there is no such file — check the path")
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as connection:
+            before = schema_revision(connection)
+        if before is None:
+            raise WorkspaceError(
+                f"{safe_url(url)} holds no outreach-map store — migrate only upgrades one; "
+                "create a workspace with `outreach-map init --db URL ...`"
+            )
+        migrate(engine)
+        head = head_revision()
+        if before != head:
+            with engine.begin() as connection:
+                detail = f"schema {before} to {head}"
+                record(connection, Actor.command_line(), "store", detail)
+    finally:
+        engine.dispose()
+    if before == head:
+        print(f"{safe_url(url)}: already at the newest schema ({head})")
+    else:
+        print(f"{safe_url(url)}: schema {before} -> {head} (newest)")
+    return 0
+
+
+def copy_command(args: argparse.Namespace) -> int:
+    """Copy a store to an empty database, then print what was compared table by table."""
+    source, target = _url(args.source), _url(args.target)
+    result = copy_store(source, target)
+    width = max(len(check.table) for check in result.tables)
+    print(f"copied {safe_url(source)} -> {safe_url(target)} (schema {result.revision})")
+    print(f"{'table':<{width}}  {'rows':>10}  aggregates  digest")
+    for check in result.tables:
+        print(f"{check.table:<{width}}  {check.rows:>10,}  {check.aggregates:>10}  {check.digest}")
+    total = sum(check.rows for check in result.tables)
+    print(f"every table matches: {total:,} rows, counts, sums, least and greatest values, digests")
+    engine = create_store_engine(target)
+    try:
+        with engine.begin() as connection:
+            record(
+                connection,
+                Actor.command_line(),
+                "store",
+                f"copied from {store_url(source).get_backend_name()}: {total} rows",
+            )
+    finally:
+        engine.dispose()
+    if sa.engine.make_url(target).get_backend_name() != "sqlite":
+        print(
+            "next: point a copy of the workspace folder (with its key) at it — set url in its "
+            "workspace.toml's [store] table, without a password; see docs/deploy.md",
+            file=sys.stderr,
+        )
+    return 0
