@@ -43,13 +43,13 @@ def synthetic_city(
             "id": [f"H{i:05d}" for i in range(n_hotspots)],
             "cell": [h3.str_to_int(h3.latlng_to_cell(lat, lng, 8)) for lat, lng in points],
             "weight": size,
-            "worker_id": pl.Series([None] * n_hotspots, dtype=pl.Int64),
+            "peer_educator_id": pl.Series([None] * n_hotspots, dtype=pl.Int64),
         }
     )
     anchors = areas[rng.integers(0, 40, n_peers)] + rng.normal(0, 0.01, size=(n_peers, 2))
     peers = pl.DataFrame(
         {
-            "worker_id": np.arange(1, n_peers + 1),
+            "peer_educator_id": np.arange(1, n_peers + 1),
             "peer_educator": [f"PE{i}" for i in range(n_peers)],
             "team": [f"T{i % 40}" for i in range(n_peers)],
             "anchor_lat": anchors[:, 0],
@@ -98,7 +98,7 @@ def main() -> None:
         started = time.perf_counter()
         result = run_assignment(workspace, time_limit_s=args.time_limit)
         seconds = time.perf_counter() - started
-        demo_peers = result.workloads.select("worker_id", "peer_educator", "team")
+        demo_peers = result.workloads.select("peer_educator_id", "peer_educator", "team")
         _report("demo (run_assignment)", result.assignments, demo_peers, seconds)
         started = time.perf_counter()
         result = run_assignment(workspace, time_limit_s=args.time_limit)

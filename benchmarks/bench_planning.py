@@ -69,7 +69,8 @@ def _demo_night(path: Path, search_seconds: float) -> None:
     try:
         with engine.connect() as connection:
             teams = sorted(
-                str(t) for (t,) in connection.execute(sa.select(store.workers.c.team).distinct())
+                str(t)
+                for (t,) in connection.execute(sa.select(store.peer_educators.c.team).distinct())
             )[: len(STARTS)]
             s = store.services.c
             kinds = dict(

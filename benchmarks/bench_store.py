@@ -212,9 +212,9 @@ def _aggregate_queries(dialect: Any, period: Any) -> dict[str, Any]:
         .select_from(store.visits.join(store.visit_profiles, v.profile_id == p.id))
         .where(upto, within, v.cell.is_not(None))
         .group_by(v.cell),
-        "workers": sa.select(v.worker_id, v.cell, sa.func.count().label("n"))
+        "peer_educators": sa.select(v.peer_educator_id, v.cell, sa.func.count().label("n"))
         .where(upto, within, v.cell.is_not(None))
-        .group_by(v.worker_id, v.cell),
+        .group_by(v.peer_educator_id, v.cell),
         "totals": sa.select(
             counted.label("visits"),
             sa.func.count(sa.distinct(sa.case((within, v.contact_id)))).label("contacts"),
@@ -249,7 +249,7 @@ def _aggregate_in_polars(visits: pl.DataFrame, profiles: pl.DataFrame, start: in
         .join(columns, on="profile_id", how="left")
         .group_by("cell")
         .agg(pl.len().alias("visits"), pl.all().exclude("profile_id").sum()),
-        "workers": located.group_by("worker_id", "cell").agg(pl.len().alias("n")),
+        "peer_educators": located.group_by("peer_educator_id", "cell").agg(pl.len().alias("n")),
         "totals": pl.DataFrame(
             {
                 "visits": [in_period.height],

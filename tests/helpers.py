@@ -31,7 +31,7 @@ CUSCO = ("-13.5320", "-71.9675")
 #: Every table the importers write to.
 TABLES = (
     "imports",
-    "workers",
+    "peer_educators",
     "contacts",
     "visit_profiles",
     "visits",

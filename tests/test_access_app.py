@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from mapping.access.accounts import DEMO_KEY, add_account
 from mapping.storage.audit import Actor, audit_entries
-from mapping.storage.store import meta, services, sessions, users, visits, workers
+from mapping.storage.store import meta, peer_educators, services, sessions, users, visits
 from mapping.storage.workspace import Workspace, is_wiped
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,8 +113,8 @@ def team_cells(workspace: Workspace, team: str) -> set[int]:
         return set(
             connection.execute(
                 sa.select(visits.c.cell)
-                .join(workers, workers.c.id == visits.c.worker_id)
-                .where(workers.c.team == team, visits.c.cell.is_not(None))
+                .join(peer_educators, peer_educators.c.id == visits.c.peer_educator_id)
+                .where(peer_educators.c.team == team, visits.c.cell.is_not(None))
             ).scalars()
         )
 

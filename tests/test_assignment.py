@@ -52,30 +52,35 @@ def cell(point: tuple[float, float]) -> int:
 
 
 def hotspots(*rows: tuple[str, tuple[float, float], float, int | None]) -> pl.DataFrame:
-    """Return hotspots from (id, point, estimated sex workers, current worker id) rows."""
+    """Return hotspots from (id, point, estimated sex workers, current peer educator id) rows."""
     return pl.DataFrame(
         {
             "id": [row[0] for row in rows],
             "cell": [cell(row[1]) for row in rows],
             "weight": [row[2] for row in rows],
-            "worker_id": [row[3] for row in rows],
+            "peer_educator_id": [row[3] for row in rows],
         },
-        schema={"id": pl.String, "cell": pl.Int64, "weight": pl.Float64, "worker_id": pl.Int64},
+        schema={
+            "id": pl.String,
+            "cell": pl.Int64,
+            "weight": pl.Float64,
+            "peer_educator_id": pl.Int64,
+        },
     )
 
 
 def peers(*rows: tuple[int, str, tuple[float, float] | None]) -> pl.DataFrame:
-    """Return peer educators from (worker id, team, anchor or None) rows."""
+    """Return peer educators from (peer educator id, team, anchor or None) rows."""
     return pl.DataFrame(
         {
-            "worker_id": [row[0] for row in rows],
+            "peer_educator_id": [row[0] for row in rows],
             "peer_educator": [f"PE{row[0]}" for row in rows],
             "team": [row[1] for row in rows],
             "anchor_lat": [row[2][0] if row[2] else None for row in rows],
             "anchor_lng": [row[2][1] if row[2] else None for row in rows],
         },
         schema={
-            "worker_id": pl.Int64,
+            "peer_educator_id": pl.Int64,
             "peer_educator": pl.String,
             "team": pl.String,
             "anchor_lat": pl.Float64,
@@ -86,13 +91,15 @@ def peers(*rows: tuple[int, str, tuple[float, float] | None]) -> pl.DataFrame:
 
 def owners(assigned: pl.DataFrame) -> dict[str, int]:
     """Return the peer educator of each hotspot."""
-    return dict(zip(assigned["id"].to_list(), assigned["worker_id"].to_list(), strict=True))
+    return dict(zip(assigned["id"].to_list(), assigned["peer_educator_id"].to_list(), strict=True))
 
 
 def loads(assigned: pl.DataFrame) -> dict[int, float]:
     """Return the estimated sex workers of each peer educator."""
-    per_peer = assigned.group_by("worker_id").agg(pl.col("weight").sum())
-    return dict(zip(per_peer["worker_id"].to_list(), per_peer["weight"].to_list(), strict=True))
+    per_peer = assigned.group_by("peer_educator_id").agg(pl.col("weight").sum())
+    return dict(
+        zip(per_peer["peer_educator_id"].to_list(), per_peer["weight"].to_list(), strict=True)
+    )
 
 
 # --- hand-made instances whose answer is obvious --------------------------------------------------
@@ -110,7 +117,7 @@ def test_two_clusters_far_apart_go_to_the_peer_educators_near_them() -> None:
     assigned = assign_hotspots(spots, peers((1, "T1", CENTRE), (2, "T2", SOUTH)), norm=NORM)
     assert owners(assigned) == {"C1": 1, "C2": 1, "C3": 1, "S1": 2, "S2": 2, "S3": 2}
     assert assigned["kept"].to_list() == [False] * 6  # none had a peer educator
-    assert assigned.columns == ["id", "cell", "weight", "worker_id", "kept"]
+    assert assigned.columns == ["id", "cell", "weight", "peer_educator_id", "kept"]
 
 
 #: Four hotspots of 40 around peer educator 1; peer educator 2 works 3 km east. Together they
@@ -199,7 +206,7 @@ def test_a_peer_educator_without_located_visits_works_where_their_team_does() ->
     assert loads(assigned) == {1: 10.0, 2: 80.0, 3: 80.0}
     # nobody located at all: everyone at the hotspots' centre, and every hotspot still assigned
     nowhere = peers((1, "T1", None), (2, "T2", None))
-    assert assign_hotspots(spots, nowhere, norm=NORM)["worker_id"].is_in([1, 2]).all()
+    assert assign_hotspots(spots, nowhere, norm=NORM)["peer_educator_id"].is_in([1, 2]).all()
 
 
 def test_no_hotspot_gives_an_empty_split() -> None:
@@ -213,7 +220,7 @@ def test_workloads_count_every_peer_educator() -> None:
     assert table.columns == [
         "team",
         "peer_educator",
-        "worker_id",
+        "peer_educator_id",
         "hotspots",
         "sex_workers",
         "ratio",
@@ -235,8 +242,8 @@ def test_workloads_count_every_peer_educator() -> None:
         ),
         (
             {"hotspots": hotspots().drop("weight"), "peers": peers((1, "T1", None)).drop("team")},
-            "hotspots lack the column.s. weight — give id, cell, weight, worker_id; peers lack "
-            "the column.s. team",
+            "hotspots lack the column.s. weight — give id, cell, weight, peer_educator_id; peers "
+            "lack the column.s. team",
         ),
         (
             {"hotspots": hotspots(("A", CENTRE, 1.0, None), ("A", SOUTH, 2.0, None))},
@@ -259,11 +266,12 @@ def test_workloads_count_every_peer_educator() -> None:
         ),
         (
             {"peers": peers((1, "T1", None), (1, "T2", None))},
-            r"worker id\(s\) 1 appear more than once in peers — give each peer educator once",
+            r"peer educator id\(s\) 1 appear more than once in peers — give each peer educator "
+            "once",
         ),
         (
-            {"peers": peers((1, "T1", None)).with_columns(worker_id=None)},
-            "peers without a worker_id — give each peer educator's worker id",
+            {"peers": peers((1, "T1", None)).with_columns(peer_educator_id=None)},
+            "peers without a peer_educator_id — give each peer educator's id",
         ),
         ({"candidates": 0}, "candidates = 0: each hotspot must consider at least 1 peer educator"),
         ({"time_limit_s": 0.0}, "time limit 0.0 s is not positive — give a number of seconds"),
@@ -371,7 +379,13 @@ def _audit(workspace: Workspace) -> list[tuple[str, str, str]]:
 
 def test_active_peers_are_anchored_where_they_work(area: Workspace) -> None:
     found = active_peers(area, today=TODAY)
-    assert found.columns == ["worker_id", "peer_educator", "team", "anchor_lat", "anchor_lng"]
+    assert found.columns == [
+        "peer_educator_id",
+        "peer_educator",
+        "team",
+        "anchor_lat",
+        "anchor_lng",
+    ]
     assert found["peer_educator"].to_list() == ["PE1", "PE2", "PE3"]  # PE4: too long ago
     pe1, pe2, pe3 = found.rows(named=True)
     # the median of PE1's three visits: two in the centre's cell, so that cell's centre
@@ -455,7 +469,7 @@ def test_the_demo_assigns_every_active_hotspot(demo_workspace: Path, tmp_path: P
     result = run_assignment(workspace)
     active = hotspot_registry(workspace).filter(pl.col("active"))
     assert sorted(current_assignments(workspace)["hotspot_id"]) == sorted(active["id"])
-    assert result.new == active.height and result.assignments["worker_id"].null_count() == 0
+    assert result.new == active.height and result.assignments["peer_educator_id"].null_count() == 0
     table = result.workloads
     assert table.height == 24  # six teams of four, all active
     assert table["hotspots"].sum() == active.height

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from mapping.access.accounts import DEMO_KEY, add_account
 from mapping.storage.audit import Actor
-from mapping.storage.store import meta, services, users, visits, workers
+from mapping.storage.store import meta, peer_educators, services, users, visits
 from mapping.storage.workspace import Workspace
 
 pytestmark = pytest.mark.browser
@@ -115,10 +115,10 @@ def test_each_role_signs_in_and_its_maps_hold_only_what_it_may_see(
         service_cells = set(connection.execute(sa.select(services.c.cell)).scalars())
         team = (
             sa.select(visits.c.cell)
-            .join(workers, workers.c.id == visits.c.worker_id)
+            .join(peer_educators, peer_educators.c.id == visits.c.peer_educator_id)
             .where(visits.c.cell.is_not(None))
         )
-        own = set(connection.execute(team.where(workers.c.team == "T1")).scalars())
+        own = set(connection.execute(team.where(peer_educators.c.team == "T1")).scalars())
     requested: list[str] = []
     seen: dict[str, dict[int, int]] = {}
     with sync_playwright() as playwright:

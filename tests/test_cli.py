@@ -97,7 +97,7 @@ def test_summary_counts_match_the_store(
     stored = counts(workspace)
     assert facts["visits"] == stored["visits"] == 3
     assert facts["unique_contacts"] == stored["contacts"] == 2
-    assert facts["peer_educators"] == stored["workers"] == 2
+    assert facts["peer_educators"] == stored["peer_educators"] == 2
     assert len(facts["imports"]) == stored["imports"] == 2
     assert [i["duplicates"] for i in facts["imports"]] == [0, 3]
     [(first, last)] = query(workspace, "SELECT min(visit_date), max(visit_date) FROM visits")

@@ -187,7 +187,7 @@ def test_preview_counts_an_update_the_way_the_commit_does(workspace: Workspace) 
 def test_preview_on_the_demo_workspace_matches_the_commit(
     demo_workspace: Path, tmp_path: Path
 ) -> None:
-    """On a store that already holds a year of visits, workers, contacts and profiles."""
+    """On a store that already holds a year of visits, peer educators, contacts and profiles."""
     workspace = copy_workspace(demo_workspace, tmp_path / "demo")
     data, name = visits_file()
     ready = prepare_upload(workspace, "visits", data, source_name=name)

@@ -20,7 +20,7 @@ from browser import (
 from streamlit.testing.v1 import AppTest
 
 from mapping.analysis.coverage import load_coverage_data
-from mapping.analysis.peers import peer_educators, team_cells, team_worker_ids
+from mapping.analysis.peers import peer_educators, team_cells, team_peer_educator_ids
 from mapping.errors import InvalidInputError
 from mapping.ingest.capture import VisitEntry, cell_at, district_of, log_visit
 from mapping.periods import parse_period
@@ -228,7 +228,7 @@ def test_a_visit_logged_on_a_phone_shows_its_cell(served_copy: tuple[str, Path])
 def _cell_next_to_the_team(workspace: Workspace, team: str) -> int:
     """Return a cell of the area near the team's cells that the team did not visit lately."""
     data = load_coverage_data(workspace, parse_period(None, today=dt.date.today()))
-    visited = set(team_cells(data, team_worker_ids(workspace, team))["cell"].to_list())
+    visited = set(team_cells(data, team_peer_educator_ids(workspace, team))["cell"].to_list())
     engine = workspace.engine()
     with engine.connect() as connection:
         area = set(connection.execute(sa.select(store.area_cells.c.cell)).scalars())

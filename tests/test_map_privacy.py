@@ -11,7 +11,7 @@ from helpers import write_csv
 
 from mapping.analysis.coverage import coverage, load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
-from mapping.analysis.peers import services_open_now, team_cells, team_worker_ids
+from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
 from mapping.i18n import translator
 from mapping.ingest.visits import visits_from_file
 from mapping.maps.base import district_layers, overview_layers, overview_map
@@ -68,7 +68,7 @@ def test_no_map_holds_a_visit_coordinate(workspace: Workspace, tmp_path: Path) -
     engine.dispose()
     report = coverage(workspace, "last-30-days", today=TODAY)
     data = load_coverage_data(workspace, parse_period("last-30-days", today=TODAY), today=TODAY)
-    cells = team_cells(data, team_worker_ids(workspace, "T1"))
+    cells = team_cells(data, team_peer_educator_ids(workspace, "T1"))
     assert cells.height == len(POINTS)  # every visit found its cell
     services = services_open_now(
         data, report.options, near=cells["cell"].to_list(), now=dt.datetime(2026, 11, 20, 22)

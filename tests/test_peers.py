@@ -14,7 +14,7 @@ from mapping.analysis.peers import (
     local_now,
     services_open_now,
     team_cells,
-    team_worker_ids,
+    team_peer_educator_ids,
     teams,
 )
 from mapping.errors import InvalidInputError
@@ -32,7 +32,7 @@ def test_team_cells_hold_places_and_times_only(demo_workspace: Path) -> None:
     workspace = open_workspace(demo_workspace)
     assert teams(workspace) == ["T1", "T2", "T3", "T4", "T5", "T6"]
     data = load_coverage_data(workspace, parse_period(None))
-    cells = team_cells(data, team_worker_ids(workspace, "T5"))
+    cells = team_cells(data, team_peer_educator_ids(workspace, "T5"))
     assert cells.columns == ["cell", "cell_id", "days_since_last_visit"]
     assert cells.height > 10
     # the raided Callao hotspot's cell: last visited two months ago
@@ -46,7 +46,7 @@ def test_services_open_now(demo_workspace: Path) -> None:
     workspace = open_workspace(demo_workspace)
     data = load_coverage_data(workspace, parse_period(None))
     options = CoverageOptions.from_settings()
-    near = team_cells(data, team_worker_ids(workspace, "T5"))["cell"].to_list()
+    near = team_cells(data, team_peer_educator_ids(workspace, "T5"))["cell"].to_list()
     night = services_open_now(data, options, near=near, now=SATURDAY_NIGHT)
     assert night["service_type"].to_list() == list(REFERRAL_TYPES)
     testing = night.filter(pl.col("service_type") == "hiv_testing").row(0, named=True)

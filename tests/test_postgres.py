@@ -199,7 +199,9 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
         contacts = connection.execute(
             sa.select(sa.func.count()).select_from(store.contacts)
         ).scalar()
-        workers = connection.execute(sa.select(sa.func.count()).select_from(store.workers)).scalar()
+        peer_educators = connection.execute(
+            sa.select(sa.func.count()).select_from(store.peer_educators)
+        ).scalar()
     from_files = [row for row in imports if row.source_name.endswith(".csv")]
     from_app = [row for row in imports if row.source_name.startswith("app:")]
     # every row of every file is stored once or counted as a duplicate, never both, never lost
@@ -210,7 +212,7 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
     assert all((row.accepted, row.duplicates) == (1, 0) for row in from_app)
     assert visits == distinct_keys == distinct + logged
     assert contacts == distinct + logged
-    assert workers == 21 + LOGGERS  # (PE0-PE6, T0-T2) pairs of i % 7, i % 3; one per logger
+    assert peer_educators == 21 + LOGGERS  # (PE0-PE6, T0-T2) pairs of i % 7, i % 3; one per logger
     # the loggers were saving before the first import and after the last, without a pause
     file_ids = [row.id for row in from_files]
     assert any(row.id < min(file_ids) for row in from_app)

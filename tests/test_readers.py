@@ -171,7 +171,7 @@ def test_slashed_dates_are_day_first_unless_told(workspace: Workspace, tmp_path:
     month_first.write_text(body.replace("PE01", "PE02"), encoding="utf-8")
     result = visits_from_file(workspace, month_first, mapping=mapping_from_file(mapping_path))
     assert (result.accepted, result.rejected) == (1, 1)
-    assert query(workspace, "SELECT visit_date FROM visits WHERE worker_id = 2") == [
+    assert query(workspace, "SELECT visit_date FROM visits WHERE peer_educator_id = 2") == [
         ("2026-03-04",)
     ]
 
@@ -293,7 +293,7 @@ def test_kobo_spanish_label_headers(workspace: Workspace, tmp_path: Path) -> Non
     }
     result = visits_from_file(workspace, path)
     assert (result.accepted, result.rejected, result.warnings) == (1, 0, [])
-    assert query(workspace, "SELECT peer_educator, team FROM workers") == [("PE03", "T1")]
+    assert query(workspace, "SELECT peer_educator, team FROM peer_educators") == [("PE03", "T1")]
 
 
 def test_mostly_empty_geopoint_gives_visits_without_a_cell(
@@ -402,7 +402,7 @@ def test_latin1_spanish_csv(workspace: Workspace, tmp_path: Path) -> None:
     assert (result.accepted, result.rejected) == (3, 1)
     assert problems_by_row(result) == {5: [("referrals", "is not a known service type")]}
     assert report_value(result, "referrals") == "niñería"
-    assert query(workspace, "SELECT peer_educator FROM workers ORDER BY id") == [
+    assert query(workspace, "SELECT peer_educator FROM peer_educators ORDER BY id") == [
         ("Sofía",),
         ("Begoña",),
     ]
@@ -427,7 +427,7 @@ def test_utf8_bom_and_utf16_files(workspace: Workspace, tmp_path: Path) -> None:
 
     assert visits_from_file(workspace, bom).accepted == 1
     assert visits_from_file(workspace, utf16).accepted == 1
-    assert query(workspace, "SELECT peer_educator FROM workers ORDER BY id") == [
+    assert query(workspace, "SELECT peer_educator FROM peer_educators ORDER BY id") == [
         ("Sofía",),
         ("Begoña",),
     ]

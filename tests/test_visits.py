@@ -241,7 +241,7 @@ def test_accepted_visit_is_stored_as_cell_date_and_codes(
     )
     [(code_hash,)] = query(workspace, "SELECT code_hash FROM contacts WHERE id = :id", id=contact)
     assert code_hash == hash_code("MA-JO85", workspace.key())
-    assert query(workspace, "SELECT peer_educator, team FROM workers") == [("PE01", "NORTE")]
+    assert query(workspace, "SELECT peer_educator, team FROM peer_educators") == [("PE01", "NORTE")]
 
 
 def test_times_tests_and_violence(workspace: Workspace, tmp_path: Path) -> None:
@@ -459,7 +459,9 @@ def test_names_and_phone_numbers_are_refused_as_peer_educator_or_team_codes(
         assert line["fix"], mine
     # the long name is also a name: no problem of that row shows it
     assert {line["value"] for line in lines} == {"(redacted)"}
-    assert {c for (c,) in query(workspace, "SELECT peer_educator FROM workers")} == set(accepted)
+    assert {c for (c,) in query(workspace, "SELECT peer_educator FROM peer_educators")} == set(
+        accepted
+    )
     stored = b"".join(p.read_bytes() for p in workspace.path.rglob("*") if p.is_file())
     # ("Santa Rosa" is a district of Lima: "Rosa" alone is in the area's file)
     # (whole numbers only: three digits occur by chance in megabytes of binary store pages)

@@ -22,7 +22,7 @@ from mapping.analysis.coverage import (
     load_coverage_data,
 )
 from mapping.analysis.gaps import hotspot_gaps
-from mapping.analysis.peers import local_now, services_open_now, team_cells, team_worker_ids
+from mapping.analysis.peers import local_now, services_open_now, team_cells, team_peer_educator_ids
 from mapping.analysis.siting import suggest_sites
 from mapping.errors import WorkspaceError
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -305,7 +305,7 @@ def team_area_for(
     moment = dt.datetime.fromisoformat(now)
     workspace = open_workspace(Path(path))
     data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
-    cells = team_cells(data, team_worker_ids(workspace, team))
+    cells = team_cells(data, team_peer_educator_ids(workspace, team))
     services = services_open_now(
         data, CoverageOptions.from_settings(), near=cells["cell"].to_list(), now=moment
     )

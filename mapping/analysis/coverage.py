@@ -253,7 +253,7 @@ VISITS = {
     "cell": pl.Int64,
     "contact_id": pl.Int64,
     "day": pl.Int32,
-    "worker_id": pl.Int32,
+    "peer_educator_id": pl.Int32,
     "profile_id": pl.Int32,
 }
 
@@ -261,7 +261,11 @@ VISITS = {
 def _visits_query(period: Period, dialect: sa.Dialect) -> sa.Select[Any]:
     v = store.visits.c
     return sa.select(
-        v.cell, v.contact_id, _epoch_days_sql(v.visit_date, dialect.name), v.worker_id, v.profile_id
+        v.cell,
+        v.contact_id,
+        _epoch_days_sql(v.visit_date, dialect.name),
+        v.peer_educator_id,
+        v.profile_id,
     ).where(v.visit_date <= period.end)
 
 
@@ -691,17 +695,17 @@ def _workload(data: CoverageData) -> pl.DataFrame:
     """Active peer educators per district, each split by the share of their visits there."""
     start = epoch_day(data.period.start)
     located = data.visits.filter((pl.col("day") >= start) & pl.col("cell").is_not_null())
-    per_worker = (
-        located.group_by("worker_id", "cell")
+    per_peer_educator = (
+        located.group_by("peer_educator_id", "cell")
         .agg(pl.len().alias("n"))
         .join(data.shares, on="cell", how="inner")
-        .group_by("worker_id", "district_id")
+        .group_by("peer_educator_id", "district_id")
         .agg((pl.col("n") * pl.col("share")).sum().alias("n"))
-        .with_columns((pl.col("n") / pl.col("n").sum().over("worker_id")).alias("share"))
+        .with_columns((pl.col("n") / pl.col("n").sum().over("peer_educator_id")).alias("share"))
     )
-    return per_worker.group_by("district_id").agg(
+    return per_peer_educator.group_by("district_id").agg(
         pl.col("share").sum().alias("peer_educators"),
-        pl.col("worker_id").n_unique().alias("peer_educators_seen"),
+        pl.col("peer_educator_id").n_unique().alias("peer_educators_seen"),
     )
 
 

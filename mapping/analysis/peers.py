@@ -40,21 +40,21 @@ def teams(workspace: Workspace) -> list[str]:
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.select(store.workers.c.team).distinct())
+            rows = connection.execute(sa.select(store.peer_educators.c.team).distinct())
             return sorted(str(team) for (team,) in rows)
     finally:
         engine.dispose()
 
 
-def team_worker_ids(workspace: Workspace, team: str) -> list[int]:
+def team_peer_educator_ids(workspace: Workspace, team: str) -> list[int]:
     """Return the ids of the peer educators of ``team``."""
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.select(store.workers.c.id).where(store.workers.c.team == team)
+                sa.select(store.peer_educators.c.id).where(store.peer_educators.c.team == team)
             )
-            return [int(worker) for (worker,) in rows]
+            return [int(peer) for (peer,) in rows]
     finally:
         engine.dispose()
 
@@ -65,14 +65,16 @@ def peer_educators(workspace: Workspace, team: str) -> list[str]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.select(store.workers.c.peer_educator).where(store.workers.c.team == team)
+                sa.select(store.peer_educators.c.peer_educator).where(
+                    store.peer_educators.c.team == team
+                )
             )
             return sorted(str(code) for (code,) in rows)
     finally:
         engine.dispose()
 
 
-def team_cells(data: CoverageData, worker_ids: list[int]) -> pl.DataFrame:
+def team_cells(data: CoverageData, peer_educator_ids: list[int]) -> pl.DataFrame:
     """Return the cells the team visited in the period, with days since anyone's last visit.
 
     Columns: ``cell``, ``cell_id``, ``days_since_last_visit`` (at ``data.as_of``). No count of
@@ -81,7 +83,7 @@ def team_cells(data: CoverageData, worker_ids: list[int]) -> pl.DataFrame:
     start = epoch_day(data.period.start)
     worked = (
         data.visits.filter(
-            pl.col("worker_id").is_in(worker_ids)
+            pl.col("peer_educator_id").is_in(peer_educator_ids)
             & pl.col("cell").is_not_null()
             & (pl.col("day") >= start)
         )

@@ -42,7 +42,9 @@ def workspace_summary(workspace: Workspace) -> dict[str, Any]:
                 ),
                 "visited_cells": count(sa.select(sa.func.count(sa.distinct(v.cell)))),
                 "unique_contacts": count(sa.select(sa.func.count(sa.distinct(v.contact_id)))),
-                "peer_educators": count(sa.select(sa.func.count()).select_from(store.workers)),
+                "peer_educators": count(
+                    sa.select(sa.func.count()).select_from(store.peer_educators)
+                ),
                 "first_visit": first,
                 "last_visit": last,
                 "imports": [

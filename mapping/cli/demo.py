@@ -252,7 +252,7 @@ def build_demo(
             with engine.begin() as connection:
                 if workspace.name == DEMO_NAME and not is_demo(connection):
                     # a demo built by an earlier version, before accounts existed
-                    codes = connection.execute(sa.select(store.workers.c.team).distinct())
+                    codes = connection.execute(sa.select(store.peer_educators.c.team).distinct())
                     create_demo_accounts(connection, sorted(str(c) for (c,) in codes))
         finally:
             engine.dispose()

@@ -593,10 +593,10 @@ def _store(
     if valid.height == 0:
         return 0, 0, 0
     who = valid.select("peer_educator", "team")
-    workers = _codes(connection, store.workers, ["peer_educator", "team"], who)
-    worker_ids = who.join(workers, on=["peer_educator", "team"], how="left", maintain_order="left")[
-        "id"
-    ]
+    peer_educators = _codes(connection, store.peer_educators, ["peer_educator", "team"], who)
+    peer_educator_ids = who.join(
+        peer_educators, on=["peer_educator", "team"], how="left", maintain_order="left"
+    )["id"]
     if prepared.contacts is not None:
         _store_contacts(connection, prepared.contacts)
     profiles = valid.select(store.PROFILE_COLUMNS)
@@ -607,7 +607,7 @@ def _store(
         pl.lit(import_id, pl.Int64).alias("import_id"),
         pl.col("visit_date"),
         pl.col("cell").cast(pl.Int64),
-        worker_ids.alias("worker_id"),
+        peer_educator_ids.alias("peer_educator_id"),
         pl.col("contact_id"),
         profile_ids.alias("profile_id"),
     )
@@ -647,7 +647,7 @@ def _store(
 
 
 #: Stored columns of a visit that a re-imported submission may change.
-_VISIT_VALUES = ("visit_date", "cell", "worker_id", "contact_id", "profile_id")
+_VISIT_VALUES = ("visit_date", "cell", "peer_educator_id", "contact_id", "profile_id")
 
 
 def _changed(connection: Connection, rows: pl.DataFrame) -> pl.DataFrame:
@@ -778,7 +778,7 @@ def _fingerprint(
         [
             _as_u64(rows["visit_date"].cast(pl.Int32)),
             _as_u64(rows["cell"]),
-            _as_u64(rows["worker_id"]),
+            _as_u64(rows["peer_educator_id"]),
             _as_u64(rows["contact_id"]),
             profile_keys.view(np.uint64),
             source,

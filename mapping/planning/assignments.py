@@ -57,11 +57,17 @@ MAX_OVERLOAD_KM = 25.0
 #: relieve overload, to be worth breaking a relationship.
 KEEP_KM = 1.0
 #: Columns :func:`assign_hotspots` needs.
-HOTSPOT_COLUMNS: tuple[str, ...] = ("id", "cell", "weight", "worker_id")
-PEER_COLUMNS: tuple[str, ...] = ("worker_id", "peer_educator", "team", "anchor_lat", "anchor_lng")
+HOTSPOT_COLUMNS: tuple[str, ...] = ("id", "cell", "weight", "peer_educator_id")
+PEER_COLUMNS: tuple[str, ...] = (
+    "peer_educator_id",
+    "peer_educator",
+    "team",
+    "anchor_lat",
+    "anchor_lng",
+)
 #: CP-SAT works on integers: weights in hundredths of a sex worker, costs in hundredths of a
 #: sex worker-km (one sex worker 10 m farther from her peer educator).
-_PER_WORKER = 100
+_PER_SEX_WORKER = 100
 _PER_KM = 100
 #: CP-SAT's least search time, in seconds, whatever is left of the time limit.
 _LEAST_SOLVE_S = 0.5
@@ -99,12 +105,11 @@ def assign_hotspots(
     Parameters
     ----------
     hotspots
-        One row per hotspot: ``id``, ``cell`` (H3 as an integer), ``weight`` (estimated sex
-        workers, see :func:`mapping.analysis.coverage.estimated_sizes`) and ``worker_id`` (the
-        current
+        One row per hotspot: ``id``, ``cell`` (H3 as an integer), ``weight`` (estimated sex workers,
+        see :func:`mapping.analysis.coverage.estimated_sizes`) and ``peer_educator_id`` (the current
         peer educator, or null). Other columns are returned unchanged.
     peers
-        One row per active peer educator: ``worker_id``, ``peer_educator``, ``team``,
+        One row per active peer educator: ``peer_educator_id``, ``peer_educator``, ``team``,
         ``anchor_lat`` and ``anchor_lng`` (where they work; null when they have no located
         visit: then their team's median anchor, else the median centre of the hotspots).
     norm
@@ -119,7 +124,7 @@ def assign_hotspots(
     Returns
     -------
     polars.DataFrame
-        ``hotspots`` in the same order, with ``worker_id`` (Int64) filled and ``kept`` (the
+        ``hotspots`` in the same order, with ``peer_educator_id`` (Int64) filled and ``kept`` (the
         assignment did not change).
 
     Raises
@@ -133,27 +138,27 @@ def assign_hotspots(
     >>> import h3
     >>> cell = h3.str_to_int(h3.latlng_to_cell(-12.05, -77.03, 8))
     >>> hotspots = pl.DataFrame(
-    ...     {"id": ["H1"], "cell": [cell], "weight": [12.0], "worker_id": [None]},
-    ...     schema_overrides={"worker_id": pl.Int64},
+    ...     {"id": ["H1"], "cell": [cell], "weight": [12.0], "peer_educator_id": [None]},
+    ...     schema_overrides={"peer_educator_id": pl.Int64},
     ... )
     >>> peers = pl.DataFrame(
-    ...     {"worker_id": [7], "peer_educator": ["PE1"], "team": ["T1"],
+    ...     {"peer_educator_id": [7], "peer_educator": ["PE1"], "team": ["T1"],
     ...      "anchor_lat": [-12.05], "anchor_lng": [-77.03]}
     ... )
-    >>> assign_hotspots(hotspots, peers, norm=90).select("id", "worker_id", "kept").row(0)
+    >>> assign_hotspots(hotspots, peers, norm=90).select("id", "peer_educator_id", "kept").row(0)
     ('H1', 7, False)
     """
     _check_inputs(hotspots, peers, norm=norm, candidates=candidates, time_limit_s=time_limit_s)
-    before = hotspots["worker_id"].cast(pl.Int64)
+    before = hotspots["peer_educator_id"].cast(pl.Int64)
     if hotspots.height == 0:
-        return hotspots.with_columns(before.alias("worker_id"), pl.lit(False).alias("kept"))
-    peer_ids = peers["worker_id"].cast(pl.Int64).to_numpy()
+        return hotspots.with_columns(before.alias("peer_educator_id"), pl.lit(False).alias("kept"))
+    peer_ids = peers["peer_educator_id"].cast(pl.Int64).to_numpy()
     h_lat, h_lng = cell_centres(hotspots["cell"].cast(pl.Int64).to_list())
     a_lat, a_lng = _anchors(peers, h_lat, h_lng)
     km = distances_km(h_lat, h_lng, a_lat, a_lng)
-    index = {int(worker): position for position, worker in enumerate(peer_ids)}
+    index = {int(peer): position for position, peer in enumerate(peer_ids)}
     now = np.array(
-        [-1 if worker is None else index.get(worker, -1) for worker in before.to_list()],
+        [-1 if peer is None else index.get(peer, -1) for peer in before.to_list()],
         dtype=np.int64,
     )
     fixed = np.zeros(hotspots.height, dtype=bool) if rebalance else now >= 0
@@ -168,7 +173,7 @@ def assign_hotspots(
         time_limit_s=time_limit_s,
     )
     return hotspots.with_columns(
-        pl.Series("worker_id", peer_ids[chosen], dtype=pl.Int64),
+        pl.Series("peer_educator_id", peer_ids[chosen], dtype=pl.Int64),
         pl.Series("kept", (chosen == now) & (now >= 0), dtype=pl.Boolean),
     )
 
@@ -179,32 +184,32 @@ def workloads(assigned: pl.DataFrame, peers: pl.DataFrame, norm: float) -> pl.Da
     Parameters
     ----------
     assigned
-        Hotspots with ``worker_id`` and ``weight`` (as :func:`assign_hotspots` returns them).
+        Hotspots with ``peer_educator_id`` and ``weight`` (as :func:`assign_hotspots` returns them).
     peers
-        The peer educators (``worker_id``, ``peer_educator``, ``team``); one without a hotspot
-        has a workload of 0. Hotspots of a peer educator not listed are not counted.
+        The peer educators (``peer_educator_id``, ``peer_educator``, ``team``); one without a
+        hotspot has a workload of 0. Hotspots of a peer educator not listed are not counted.
     norm
         Estimated sex workers per peer educator.
 
     Returns
     -------
     polars.DataFrame
-        ``team``, ``peer_educator``, ``worker_id``, ``hotspots``, ``sex_workers`` (estimated)
+        ``team``, ``peer_educator``, ``peer_educator_id``, ``hotspots``, ``sex_workers`` (estimated)
         and ``ratio`` (``sex_workers / norm``: over 1 is overloaded), sorted by team and peer
         educator.
 
     Examples
     --------
-    >>> assigned = pl.DataFrame({"worker_id": [1, 1, 2], "weight": [50.0, 40.0, 45.0]})
-    >>> peers = pl.DataFrame({"worker_id": [1, 2, 3], "peer_educator": ["A", "B", "C"],
+    >>> assigned = pl.DataFrame({"peer_educator_id": [1, 1, 2], "weight": [50.0, 40.0, 45.0]})
+    >>> peers = pl.DataFrame({"peer_educator_id": [1, 2, 3], "peer_educator": ["A", "B", "C"],
     ...                       "team": ["T1", "T1", "T2"]})
     >>> workloads(assigned, peers, 90)["ratio"].to_list()
     [1.0, 0.5, 0.0]
     """
     _check_norm(norm)
     per_peer = (
-        assigned.filter(pl.col("worker_id").is_not_null())
-        .group_by(pl.col("worker_id").cast(pl.Int64))
+        assigned.filter(pl.col("peer_educator_id").is_not_null())
+        .group_by(pl.col("peer_educator_id").cast(pl.Int64))
         .agg(
             pl.len().cast(pl.Int64).alias("hotspots"),
             pl.col("weight").cast(pl.Float64).sum().alias("sex_workers"),
@@ -214,9 +219,9 @@ def workloads(assigned: pl.DataFrame, peers: pl.DataFrame, norm: float) -> pl.Da
         peers.select(
             pl.col("team").cast(pl.String),
             pl.col("peer_educator").cast(pl.String),
-            pl.col("worker_id").cast(pl.Int64),
+            pl.col("peer_educator_id").cast(pl.Int64),
         )
-        .join(per_peer, on="worker_id", how="left")
+        .join(per_peer, on="peer_educator_id", how="left")
         .with_columns(pl.col("hotspots").fill_null(0), pl.col("sex_workers").fill_null(0.0))
         .with_columns((pl.col("sex_workers") / float(norm)).alias("ratio"))
         .sort("team", "peer_educator")
@@ -228,10 +233,10 @@ class AssignmentResult:
     """What an assignment run decided and saved.
 
     ``assignments`` has one row per active hotspot: ``id``, ``cell``, ``weight``,
-    ``previous_worker_id`` (null if it had none), ``worker_id``, ``team``, ``peer_educator`` and
-    ``kept``. ``workloads`` is :func:`workloads` of every active peer educator. The counts say
-    how many hotspots kept their peer educator, got one for the first time, changed, and how
-    many stored assignments of hotspots no longer active were removed.
+    ``previous_peer_educator_id`` (null if it had none), ``peer_educator_id``, ``team``,
+    ``peer_educator`` and ``kept``. ``workloads`` is :func:`workloads` of every active peer
+    educator. The counts say how many hotspots kept their peer educator, got one for the first time,
+    changed, and how many stored assignments of hotspots no longer active were removed.
     """
 
     assignments: pl.DataFrame
@@ -247,7 +252,8 @@ class AssignmentResult:
 
         Examples
         --------
-        >>> hotspots, peers = pl.DataFrame({"id": range(8)}), pl.DataFrame({"worker_id": [1, 2]})
+        >>> hotspots = pl.DataFrame({"id": range(8)})
+        >>> peers = pl.DataFrame({"peer_educator_id": [1, 2]})
         >>> AssignmentResult(hotspots, peers, kept=5, new=2, changed=1, removed=0).summary()
         '8 hotspots between 2 peer educators: 5 kept, 2 new, 1 changed, 0 removed'
         """
@@ -274,9 +280,9 @@ def active_peers(
     Returns
     -------
     polars.DataFrame
-        ``worker_id``, ``peer_educator``, ``team``, ``anchor_lat``, ``anchor_lng``: the median
-        centre of the cells of their located visits in the window, weighted by visits (null for
-        one whose visits there were all by phone, SMS or online). Sorted by team and peer
+        ``peer_educator_id``, ``peer_educator``, ``team``, ``anchor_lat``, ``anchor_lng``: the
+        median centre of the cells of their located visits in the window, weighted by visits (null
+        for one whose visits there were all by phone, SMS or online). Sorted by team and peer
         educator. The anchors are for :func:`assign_hotspots` only: never store or show them.
     """
     today, days = _window(today, days)
@@ -294,7 +300,7 @@ def current_assignments(workspace: Workspace) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``hotspot_id``, ``worker_id``, ``peer_educator``, ``team``, ``assigned_at`` (UTC) and
+        ``hotspot_id``, ``peer_educator_id``, ``peer_educator``, ``team``, ``assigned_at`` (UTC) and
         ``assigned_by`` (an account's username), sorted by hotspot id.
     """
     engine = workspace.engine()
@@ -372,7 +378,7 @@ def run_assignment(
                     f"no active peer educator: import visits first — hotspots go to peer "
                     f"educators with a visit in the {days} days up to {today}"
                 )
-            previous = current.select(pl.col("hotspot_id").alias("id"), "worker_id")
+            previous = current.select(pl.col("hotspot_id").alias("id"), "peer_educator_id")
             frame = hotspots.join(previous, on="id", how="left").sort("id")
             assigned = assign_hotspots(
                 frame,
@@ -381,7 +387,7 @@ def run_assignment(
                 rebalance=rebalance,
                 candidates=candidates,
                 time_limit_s=time_limit_s,
-            ).with_columns(frame["worker_id"].alias("previous_worker_id"))
+            ).with_columns(frame["peer_educator_id"].alias("previous_peer_educator_id"))
             moved = assigned.filter(~pl.col("kept"))
             stale = current.join(
                 hotspots.select(pl.col("id").alias("hotspot_id")), on="hotspot_id", how="anti"
@@ -389,14 +395,16 @@ def run_assignment(
             _save(connection, moved, stale["hotspot_id"].to_list(), actor)
             result = AssignmentResult(
                 assignments=assigned.join(
-                    peers.select("worker_id", "team", "peer_educator"), on="worker_id", how="left"
+                    peers.select("peer_educator_id", "team", "peer_educator"),
+                    on="peer_educator_id",
+                    how="left",
                 )
                 .select(
                     "id",
                     "cell",
                     "weight",
-                    "previous_worker_id",
-                    "worker_id",
+                    "previous_peer_educator_id",
+                    "peer_educator_id",
                     "team",
                     "peer_educator",
                     "kept",
@@ -404,8 +412,8 @@ def run_assignment(
                 .sort("id"),
                 workloads=workloads(assigned, peers, norm),
                 kept=int(assigned["kept"].sum()),
-                new=int(moved["previous_worker_id"].is_null().sum()),
-                changed=int(moved["previous_worker_id"].is_not_null().sum()),
+                new=int(moved["previous_peer_educator_id"].is_null().sum()),
+                changed=int(moved["previous_peer_educator_id"].is_not_null().sum()),
                 removed=stale.height,
                 rebalance=rebalance,
             )
@@ -437,7 +445,7 @@ def _split(
     free = np.flatnonzero(~fixed)
     if free.size == 0:
         return chosen
-    scaled = np.rint(weight * _PER_WORKER).astype(np.int64)
+    scaled = np.rint(weight * _PER_SEX_WORKER).astype(np.int64)
     base = np.bincount(now[fixed], weights=scaled[fixed], minlength=n_peers).astype(np.int64)
     rows, peers = _pairs(km, free, now, candidates)
     hotspots = free[rows]
@@ -453,8 +461,8 @@ def _split(
         peers=peers,
         cost=cost,
         load=scaled[hotspots],
-        spare=round(norm * _PER_WORKER) - base,
-        band=max(1, round(norm * _PER_WORKER / 10)),
+        spare=round(norm * _PER_SEX_WORKER) - base,
+        band=max(1, round(norm * _PER_SEX_WORKER / 10)),
         n_rows=free.size,
         n_peers=n_peers,
     )
@@ -499,7 +507,7 @@ class _Problem:
 
 def _per_load(km: float) -> int:
     """Return a cost in km per sex worker in the program's units (per hundredth of one)."""
-    return round(km * _PER_KM / _PER_WORKER)
+    return round(km * _PER_KM / _PER_SEX_WORKER)
 
 
 #: Cost of each band of overload, and of the largest overload, in the program's units.
@@ -887,12 +895,14 @@ def _check_inputs(
             f"hotspot(s) {_listed(unusable)} have no usable weight — give each its estimated "
             "number of sex workers, 0 or more"
         )
-    if peers["worker_id"].null_count():
-        problems.append("peers without a worker_id — give each peer educator's worker id")
-    doubled = peers.filter(pl.col("worker_id").is_duplicated())["worker_id"].unique().sort()
+    if peers["peer_educator_id"].null_count():
+        problems.append("peers without a peer_educator_id — give each peer educator's id")
+    doubled = (
+        peers.filter(pl.col("peer_educator_id").is_duplicated())["peer_educator_id"].unique().sort()
+    )
     if doubled.len():
         problems.append(
-            f"worker id(s) {_listed(doubled.to_list())} appear more than once in peers — "
+            f"peer educator id(s) {_listed(doubled.to_list())} appear more than once in peers — "
             "give each peer educator once"
         )
     if candidates < 1:
@@ -944,17 +954,19 @@ def _active_hotspots(connection: Connection) -> pl.DataFrame:
 
 def stored_assignments(connection: Connection) -> pl.DataFrame:
     """Return the stored assignments read on ``connection`` (see :func:`current_assignments`)."""
-    a, w = store.assignments.c, store.workers.c
+    a, w = store.assignments.c, store.peer_educators.c
     rows = connection.execute(
-        sa.select(a.hotspot_id, a.worker_id, w.peer_educator, w.team, a.assigned_at, a.assigned_by)
-        .select_from(store.assignments.outerjoin(store.workers, w.id == a.worker_id))
+        sa.select(
+            a.hotspot_id, a.peer_educator_id, w.peer_educator, w.team, a.assigned_at, a.assigned_by
+        )
+        .select_from(store.assignments.outerjoin(store.peer_educators, w.id == a.peer_educator_id))
         .order_by(a.hotspot_id)
     ).all()
     return pl.DataFrame(
         [tuple(row) for row in rows],
         schema={
             "hotspot_id": pl.String,
-            "worker_id": pl.Int64,
+            "peer_educator_id": pl.Int64,
             "peer_educator": pl.String,
             "team": pl.String,
             "assigned_at": pl.Datetime("us"),
@@ -965,18 +977,18 @@ def stored_assignments(connection: Connection) -> pl.DataFrame:
 
 
 def _active_peers(connection: Connection, *, today: dt.date, days: int) -> pl.DataFrame:
-    v, w = store.visits.c, store.workers.c
+    v, w = store.visits.c, store.peer_educators.c
     start = today - dt.timedelta(days=days - 1)
     rows = connection.execute(
         sa.select(w.id, w.peer_educator, w.team, v.cell, sa.func.count().label("n"))
-        .select_from(store.visits.join(store.workers, w.id == v.worker_id))
+        .select_from(store.visits.join(store.peer_educators, w.id == v.peer_educator_id))
         .where(v.visit_date >= start, v.visit_date <= today)
         .group_by(w.id, w.peer_educator, w.team, v.cell)
     ).all()
     visited = pl.DataFrame(
         [tuple(row) for row in rows],
         schema={
-            "worker_id": pl.Int64,
+            "peer_educator_id": pl.Int64,
             "peer_educator": pl.String,
             "team": pl.String,
             "cell": pl.Int64,
@@ -993,15 +1005,15 @@ def _active_peers(connection: Connection, *, today: dt.date, days: int) -> pl.Da
     # a median over visits, not cells: where a peer educator works most, not every place once
     anchors = (
         visited.join(centres, on="cell", how="inner")
-        .select("worker_id", pl.col("lat", "lng").repeat_by("n"))
+        .select("peer_educator_id", pl.col("lat", "lng").repeat_by("n"))
         .explode("lat", "lng")
-        .group_by("worker_id")
+        .group_by("peer_educator_id")
         .agg(pl.col("lat").median().alias("anchor_lat"), pl.col("lng").median().alias("anchor_lng"))
     )
     return (
-        visited.select("worker_id", "peer_educator", "team")
+        visited.select("peer_educator_id", "peer_educator", "team")
         .unique()
-        .join(anchors, on="worker_id", how="left")
+        .join(anchors, on="peer_educator_id", how="left")
         .sort("team", "peer_educator")
     )
 
@@ -1020,12 +1032,12 @@ def _save(connection: Connection, moved: pl.DataFrame, stale: list[str], actor: 
             [
                 {
                     "hotspot_id": hotspot,
-                    "worker_id": worker,
+                    "peer_educator_id": peer,
                     "assigned_at": now,
                     "assigned_by": actor.username[:64],
                 }
-                for hotspot, worker in zip(
-                    moved["id"].to_list(), moved["worker_id"].to_list(), strict=True
+                for hotspot, peer in zip(
+                    moved["id"].to_list(), moved["peer_educator_id"].to_list(), strict=True
                 )
             ],
         )

@@ -95,13 +95,13 @@ hotspots = sa.Table(
     sa.Column("fingerprint", sa.BigInteger, nullable=False),
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
 )
-workers = sa.Table(
-    "workers",
+peer_educators = sa.Table(
+    "peer_educators",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("peer_educator", sa.String(64), nullable=False),
     sa.Column("team", sa.String(64), nullable=False),
-    sa.UniqueConstraint("peer_educator", "team", name="uq_workers_code"),
+    sa.UniqueConstraint("peer_educator", "team", name="uq_peer_educators_code"),
 )
 contacts = sa.Table(
     "contacts",
@@ -156,7 +156,7 @@ VISIT_COLUMNS: tuple[str, ...] = (
     "import_id",
     "visit_date",
     "cell",
-    "worker_id",
+    "peer_educator_id",
     "contact_id",
     "profile_id",
 )
@@ -171,7 +171,7 @@ visits = sa.Table(
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=False),
     sa.Column("visit_date", sa.Date, nullable=False),
     sa.Column("cell", sa.BigInteger, nullable=True),
-    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("peer_educator_id", sa.Integer, sa.ForeignKey("peer_educators.id"), nullable=False),
     sa.Column("contact_id", sa.BigInteger, sa.ForeignKey("contacts.id"), nullable=True),
     sa.Column("profile_id", sa.Integer, sa.ForeignKey("visit_profiles.id"), nullable=False),
 )
@@ -275,7 +275,7 @@ assignments = sa.Table(
     "assignments",
     metadata,
     sa.Column("hotspot_id", sa.String(64), sa.ForeignKey("hotspots.id"), primary_key=True),
-    sa.Column("worker_id", sa.Integer, sa.ForeignKey("workers.id"), nullable=False),
+    sa.Column("peer_educator_id", sa.Integer, sa.ForeignKey("peer_educators.id"), nullable=False),
     sa.Column("assigned_at", sa.DateTime, nullable=False),
     sa.Column("assigned_by", sa.String(64), nullable=False),
 )

@@ -1,0 +1,107 @@
+"""Schema migrations: a workspace made by the previous release opens after ``outreach-map migrate``.
+
+The previous schema (0005) called peer educators ``workers``; 0006 renamed the table and the
+columns pointing to it. A store is filled at the newest schema, taken back to 0005 with the
+migrations' own downgrade, checked to hold the old names, and upgraded by the command a
+deployment runs: every row must come back, and the figures computed from the store must be the
+ones computed before, on both engines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import h3
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from helpers import counts, write_csv
+
+from mapping.analysis.coverage import coverage
+from mapping.cli.main import main
+from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.visits import visits_from_file
+from mapping.planning.assignments import current_assignments, run_assignment
+from mapping.storage import store
+from mapping.storage.workspace import Workspace, open_workspace
+
+pytestmark = pytest.mark.engines
+
+TODAY = dt.date(2026, 11, 21)
+
+HEADER = ("date", "peer_educator", "team", "latitude", "longitude", "contact_code", "gender")
+ROWS = [
+    # three peer educators in two teams, around Lima's centre and Miraflores
+    ("2026-11-02", "PE01", "NORTE", "-12.0464", "-77.0428", "AB12CD", "female"),
+    ("2026-11-03", "PE01", "NORTE", "-12.0470", "-77.0431", "EF34GH", "trans_woman"),
+    ("2026-11-05", "PE02", "NORTE", "-12.0600", "-77.0365", "AB12CD", "female"),
+    ("2026-11-09", "PE03", "SUR", "-12.1211", "-77.0297", "IJ56KL", "male"),
+    ("2026-11-10", "PE03", "SUR", None, None, "MN78OP", "female"),
+]
+
+
+def _downgrade(workspace: Workspace, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(store.MIGRATIONS))
+    engine = store.create_store_engine(workspace.db_url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def _names(workspace: Workspace) -> tuple[set[str], set[str], set[str]]:
+    """Return the store's tables, the visits' columns and the visit_details view's columns."""
+    engine = store.create_store_engine(workspace.db_url)
+    try:
+        inspector = sa.inspect(engine)
+        tables = set(inspector.get_table_names())
+        visit_columns = {c["name"] for c in inspector.get_columns("visits")}
+        view_columns = {c["name"] for c in inspector.get_columns("visit_details")}
+    finally:
+        engine.dispose()
+    return tables, visit_columns, view_columns
+
+
+def test_a_store_at_the_previous_schema_opens_after_migrate(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    registry = write_csv(
+        tmp_path / "hotspots.csv",
+        ("id", "cell", "typology", "size_min", "size_max"),
+        [
+            ("HC1", h3.latlng_to_cell(-12.0464, -77.0428, 8), "street", 10, 20),
+            ("HM1", h3.latlng_to_cell(-12.1211, -77.0297, 8), "bar", 5, 9),
+        ],
+    )
+    assert hotspots_from_file(workspace, registry).accepted == 2
+    source = write_csv(tmp_path / "visits.csv", HEADER, [[v or "" for v in r] for r in ROWS])
+    assert visits_from_file(workspace, source).accepted == len(ROWS)
+    assert run_assignment(workspace, today=TODAY).new == 2
+    before_counts = counts(workspace)
+    before_coverage = coverage(workspace, period="2026-11").districts
+    before_assignments = current_assignments(workspace).drop("assigned_at")
+
+    _downgrade(workspace, "0005")
+    tables, visit_columns, view_columns = _names(workspace)
+    assert "workers" in tables and "peer_educators" not in tables
+    assert "worker_id" in visit_columns and "worker_id" in view_columns
+
+    assert main(["migrate", "--workspace", str(workspace.path)]) == 0
+    tables, visit_columns, view_columns = _names(workspace)
+    assert "peer_educators" in tables and "workers" not in tables
+    assert "peer_educator_id" in visit_columns and "worker_id" not in visit_columns
+    assert "peer_educator_id" in view_columns
+    reopened = open_workspace(workspace.path)
+    assert counts(reopened) == before_counts
+    assert coverage(reopened, period="2026-11").districts.equals(before_coverage)
+    assert current_assignments(reopened).drop("assigned_at").equals(before_assignments)
+    # new visits go on referring to the same peer educators
+    more = write_csv(tmp_path / "more.csv", HEADER, [("2026-11-20", "PE01", "NORTE", "-12.0464",
+                                                      "-77.0428", "QR90ST", "female")])  # fmt: skip
+    assert visits_from_file(reopened, more).accepted == 1
+    assert counts(reopened)["peer_educators"] == before_counts["peer_educators"]
