@@ -367,7 +367,7 @@ def prepare_services(
             field_name="opening_hours",
             value=pl.col("opening_hours").str.slice(0, 60),
             problem=pl.col("__hours_problem"),
-            fix="see docs/importing.md for the opening hours format",
+            fix="see docs/import-files.md for the opening hours format",
         )
     for name in ("active_from", "active_until"):
         if name in work.columns:
@@ -571,7 +571,7 @@ def prepare_hotspots(
                 field_name=name,
                 value=pl.col(name).str.slice(0, 60),
                 problem=pl.col("__problem"),
-                fix="see docs/importing.md for days and hours",
+                fix="see docs/import-files.md for days and hours",
             )
     if "id" in work.columns:
         check_text(work, problems, "id", "id")

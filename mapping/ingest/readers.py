@@ -64,7 +64,8 @@ def mapping_from_file(path: Path | None) -> ColumnMapping:
         raise UnusableFileError(f"mapping file {path} does not exist — check the path") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UnusableFileError(
-            f"mapping file {path} is not valid TOML ({exc}) — see docs/importing.md for the format"
+            f"mapping file {path} is not valid TOML ({exc}) — see docs/import-files.md for the "
+            "format"
         ) from exc
     unknown = set(data) - {"columns", "values", "defaults", "options"}
     if unknown:
