@@ -91,7 +91,9 @@ def _outputs(tree: Path, demo: Path, work: Path, label: str, *, migrate: bool) -
         tmp = work / f"{label}-{name}-out"
         tmp.mkdir()
         if migrate:
-            _run(tree, workspace, ["migrate"], tmp)
+            said = _run(tree, workspace, ["migrate"], tmp).strip()
+            if name == "coverage-90-days.csv":
+                print(f"{label}: outreach-map migrate on a copy of the demo: {said}")
         text = "".join(_run(tree, workspace, line, tmp) for line in lines)
         if sheet:
             text += "\n--- run sheet ---\n" + (tmp / sheet).read_text()
