@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from mapping import clock
 from mapping.errors import InvalidInputError
 
 _QUARTER = re.compile(r"^(\d{4})-?[qQ]([1-4])$")
@@ -73,7 +74,7 @@ def parse_period(
     ...
     mapping.errors.InvalidInputError: period 'Q3' is not a period — write 2026-Q3 ...
     """
-    today = today or dt.date.today()
+    today = today or clock.today()
     cleaned = (text or f"last-{default_days}-days").strip().lower()
     year_match = re.match(r"^(\d{4})", cleaned)
     if year_match and not _FIRST_YEAR <= int(year_match[1]) <= _LAST_YEAR:

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from mapping import clock
 from mapping.analysis.coverage import CoverageOptions, load_coverage_data
 from mapping.analysis.peers import (
     REFERRAL_TYPES,
-    local_now,
     services_open_now,
     team_cells,
     team_peer_educator_ids,
@@ -64,10 +64,10 @@ def test_services_open_now(demo_workspace: Path) -> None:
 
 def test_local_time_follows_the_setting() -> None:
     """OUTREACH_MAP_TIMEZONE sets the clock of "open now"; a wrong name is refused."""
-    lima = local_now(Settings.from_env({"OUTREACH_MAP_TIMEZONE": "America/Lima"}))
+    lima = clock.now(Settings.from_env({"OUTREACH_MAP_TIMEZONE": "America/Lima"}))
     assert lima.utcoffset() == dt.timedelta(hours=-5)
     with pytest.raises(InvalidInputError, match="'Lima/Peru' is not a time zone"):
-        local_now(Settings.from_env({"OUTREACH_MAP_TIMEZONE": "Lima/Peru"}))
+        clock.now(Settings.from_env({"OUTREACH_MAP_TIMEZONE": "Lima/Peru"}))
 
 
 def test_the_peer_map_draws_public_open_services_and_never_a_sensitive_one() -> None:

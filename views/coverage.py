@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.analysis.coverage import NO_LOCATION, CoverageReport
 from mapping.analysis.reports import coverage_interval, coverage_notes, explain_district
 from mapping.maps.base import basemap_from_env
@@ -18,7 +19,6 @@ from views.shared import (
     outlines_for,
     period_picker,
     pick,
-    programme_today,
     remembered,
     report_for,
     store_stamp,
@@ -57,7 +57,7 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = programme_today()
+today = clock.today()
 st.title(t("coverage.title"))
 st.caption(t("coverage.intro"))
 period = period_picker(t, today)

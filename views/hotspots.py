@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.maps.base import basemap_from_env
 from mapping.maps.coverage import (
     cells_map,
@@ -23,7 +24,6 @@ from views.shared import (
     open_or_explain,
     outlines_for,
     period_picker,
-    programme_today,
     store_stamp,
     tr,
 )
@@ -48,7 +48,7 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = programme_today()
+today = clock.today()
 st.title(t("hotspots.title"))
 st.caption(t("hotspots.intro"))
 period = period_picker(t, today)

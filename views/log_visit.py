@@ -13,8 +13,9 @@ from functools import partial
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
-from mapping.analysis.peers import REFERRAL_TYPES, local_now, peer_educators, teams
+from mapping.analysis.peers import REFERRAL_TYPES, peer_educators, teams
 from mapping.errors import InvalidInputError
 from mapping.ingest.capture import (
     MAX_PER_VISIT,
@@ -145,7 +146,7 @@ if state.get("log_review") and me:
     entry = VisitEntry(
         peer_educator=me,
         team=team,
-        when=local_now().replace(tzinfo=None),
+        when=clock.now().replace(tzinfo=None),
         channel=str(channel or "in_person"),
         cell=cell if channel == "in_person" else None,
         contact_code=code,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import teams
 from mapping.hours import hours_for_reading
@@ -23,7 +24,6 @@ from views.shared import (
     language,
     open_or_explain,
     outlines_for,
-    programme_today,
     quarter_hour,
     store_stamp,
     team_area_for,
@@ -67,7 +67,7 @@ st_folium(
 )
 if cells.height == 0:
     st.info(t("peer.no_cells"))
-for index, plan in enumerate(plans_for(str(workspace.path), stamp, team, programme_today())):
+for index, plan in enumerate(plans_for(str(workspace.path), stamp, team, clock.today())):
     show_plan(plan, t, key=f"peer-{index}", peer=True)
 st.subheader(t("peer.open_now"))
 for row in services.iter_rows(named=True):

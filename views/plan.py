@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.analysis.peers import teams
 from mapping.errors import InvalidInputError
 from mapping.maps.base import basemap_from_env, layer_bounds
@@ -30,7 +31,6 @@ from views.shared import (
     current_actor,
     open_or_explain,
     outlines_for,
-    programme_today,
     store_stamp,
     tr,
 )
@@ -68,12 +68,12 @@ view = st.radio(
 
 if view == "route":
     codes = teams(workspace)
-    services = start_services(workspace, today=programme_today())
+    services = start_services(workspace, today=clock.today())
     with st.form("plan_form"):
         chosen = st.multiselect(t("plan.teams"), codes, default=codes[:1], key="plan_teams")
         left, right = st.columns(2)
         day = left.date_input(
-            t("plan.date"), value=programme_today() + dt.timedelta(days=1), key="plan_date"
+            t("plan.date"), value=clock.today() + dt.timedelta(days=1), key="plan_date"
         )
         hours = right.text_input(t("plan.hours"), value="20:00-02:00", key="plan_hours")
         start = st.selectbox(

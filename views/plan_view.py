@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.analysis.peers import local_now
+from mapping import clock
 from mapping.maps.base import basemap_from_env, layer_bounds
 from mapping.maps.coverage import cells_map
 from mapping.maps.plan import NUMBER_JS, route_layers
@@ -33,7 +33,7 @@ def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> l
     del stamp
     if not team:
         return []
-    now = local_now().replace(tzinfo=None)
+    now = clock.now().replace(tzinfo=None)
     plans = stored_plans(
         open_workspace(Path(path)),
         teams=[team],

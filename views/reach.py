@@ -11,6 +11,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.access.funder_reach import (
     TARGETS_FILE,
     ReachRelease,
@@ -35,7 +36,6 @@ from views.shared import (
     open_or_explain,
     outlines_for,
     pick,
-    programme_today,
     remembered,
     tr,
 )
@@ -107,7 +107,7 @@ account = require("funder")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = data_stamp(workspace)
-today = programme_today()
+today = clock.today()
 st.title(t("reach.title"))
 st.caption(t("reach.intro"))
 try:

@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping.analysis.peers import local_now
+from mapping import clock
 from mapping.hours import DAY_NAMES
 from mapping.maps.base import basemap_from_env
 from mapping.maps.services import services_map
@@ -46,7 +46,7 @@ lang = language()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
 services = services_for(str(workspace.path), stamp)
-now = local_now()
+now = clock.now()
 reset = st.session_state.pop("svc_reset", None)
 if reset:
     form.clear(reset)

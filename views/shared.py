@@ -13,6 +13,7 @@ import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from mapping import clock
 from mapping.analysis.coverage import (
     CoverageOptions,
     CoverageReport,
@@ -22,7 +23,7 @@ from mapping.analysis.coverage import (
     load_coverage_data,
 )
 from mapping.analysis.gaps import hotspot_gaps
-from mapping.analysis.peers import local_now, services_open_now, team_cells, team_peer_educator_ids
+from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
 from mapping.analysis.siting import suggest_sites
 from mapping.errors import WorkspaceError
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -314,7 +315,7 @@ def team_area_for(
 
 def quarter_hour() -> dt.datetime:
     """Return the programme's local time now, down to the quarter hour (a cache key)."""
-    now = local_now().replace(second=0, microsecond=0, tzinfo=None)
+    now = clock.now().replace(second=0, microsecond=0, tzinfo=None)
     return now.replace(minute=now.minute - now.minute % 15)
 
 
@@ -367,11 +368,6 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=_import_analytics, name="outreach-map-warm-up", daemon=True)
     thread.start()
     return thread
-
-
-def programme_today() -> dt.date:
-    """Return today's date where the programme works (``OUTREACH_MAP_TIMEZONE``)."""
-    return local_now().date()
 
 
 def current_actor() -> Actor:

@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
+from mapping import clock
 from mapping.maps.base import basemap_from_env
 from mapping.maps.coverage import cells_map, sites_layers, sites_legend
 from mapping.vocab import SERVICE_TYPES
@@ -14,7 +15,6 @@ from views.shared import (
     open_or_explain,
     outlines_for,
     period_picker,
-    programme_today,
     sites_for,
     store_stamp,
     tr,
@@ -26,7 +26,7 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = programme_today()
+today = clock.today()
 st.title(t("sites.title"))
 st.caption(t("sites.intro"))
 period = period_picker(t, today)

@@ -23,6 +23,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection, Engine
 
+from mapping import clock
 from mapping.errors import InvalidInputError, MappingError
 from mapping.settings import Settings, get_settings
 from mapping.storage.audit import Actor, record
@@ -83,7 +84,7 @@ class SessionCheck:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return clock.utc_now().replace(tzinfo=None)
 
 
 def _token_hash(token: str) -> bytes:

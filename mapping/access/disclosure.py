@@ -23,6 +23,7 @@ import polars_h3 as plh3
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA
 from mapping.errors import InvalidInputError, PrivacyBudgetError
 from mapping.periods import Period, parse_period
@@ -523,9 +524,7 @@ def release(
     """
     params = params or DisclosureParameters.from_settings()
     if today is None:
-        from mapping.analysis.peers import local_now
-
-        today = local_now().date()
+        today = clock.today()
     chosen = releasable_period(period, today)
     level = parse_level(level, workspace.resolution)
     _check_measure(measure, level)
@@ -553,7 +552,7 @@ def release(
             schema={"key": pl.String, "value": pl.Int64},
             orient="row",
         )
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = clock.utc_now().replace(tzinfo=None)
         with engine.begin() as connection:
             # one release at a time: two first askings cannot both spend, nor overspend
             store.write_lock(connection)
@@ -731,9 +730,7 @@ def export(
         )
     if internal:
         if today is None:
-            from mapping.analysis.peers import local_now
-
-            today = local_now().date()
+            today = clock.today()
         chosen = releasable_period(period, today)
         counts = raw_counts(workspace, chosen, level, measure, params=params)
         level = parse_level(level, workspace.resolution)

@@ -25,6 +25,7 @@ from branca.element import MacroElement
 from folium.template import Template
 from fpdf import FPDF
 
+from mapping import clock
 from mapping.access.disclosure import DISTRICT, DisclosureParameters, release
 from mapping.analysis.coverage import (
     NO_LOCATION,
@@ -364,9 +365,7 @@ def reach_release(
     """
     options = options or ReachOptions.from_settings()
     if today is None:
-        from mapping.analysis.peers import local_now
-
-        today = local_now().date()
+        today = clock.today()
     params = options.params
     first, _ = _visit_days(workspace, today)
     quarters = finished_quarters(first, today, count=options.quarters) if first else []

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.cells import cell_centres, cell_polygons, hex_ids
 from mapping.errors import InvalidInputError
 from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
@@ -228,7 +229,7 @@ def load_coverage_data(
     A period that has not started yet is refused; one that has not ended is measured at
     ``today`` (recency, overdue hotspots, active services).
     """
-    today = today or dt.date.today()
+    today = today or clock.today()
     if period.start > today:
         raise InvalidInputError(
             f"period {period.label} starts on {period.start}, after today ({today}) — "
@@ -423,7 +424,7 @@ def _load(
     return CoverageData(
         period=period,
         resolution=resolution,
-        as_of=min(period.end, today or dt.date.today()),
+        as_of=min(period.end, today or clock.today()),
         visits=visits,
         profiles=profiles,
         area_cells=area_cells,

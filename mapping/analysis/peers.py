@@ -7,7 +7,6 @@ their team worked, how recently anyone visited each, and where to refer someone 
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import polars as pl
@@ -15,9 +14,7 @@ import sqlalchemy as sa
 
 from mapping.analysis.coverage import CoverageData, CoverageOptions, epoch_day, servable
 from mapping.cells import cell_centres, cell_to_str, hex_ids
-from mapping.errors import InvalidInputError
 from mapping.hours import opening_masks, week_slot
-from mapping.settings import Settings, get_settings
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 from mapping.vocab import SERVICE_TYPES
@@ -99,23 +96,6 @@ def team_cells(data: CoverageData, peer_educator_ids: list[int]) -> pl.DataFrame
         .select("cell", "cell_id", "days_since_last_visit")
         .sort("cell")
     )
-
-
-def local_now(settings: Settings | None = None) -> dt.datetime:
-    """Return the time now where the programme works, for "open now".
-
-    ``OUTREACH_MAP_TIMEZONE`` names the zone (e.g. ``America/Lima``); unset, the server's clock.
-    """
-    settings = settings or get_settings()
-    if not settings.timezone:
-        return dt.datetime.now()
-    try:
-        return dt.datetime.now(ZoneInfo(settings.timezone))
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InvalidInputError(
-            f"OUTREACH_MAP_TIMEZONE={settings.timezone!r} is not a time zone — use a name "
-            "such as America/Lima or Africa/Nairobi"
-        ) from exc
 
 
 def services_open_now(

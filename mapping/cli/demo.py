@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
+from mapping import clock
 from mapping.access.accounts import create_demo_accounts, is_demo
 from mapping.ingest.area import (
     districts_from_file,
@@ -117,7 +118,7 @@ def synthetic_visits(
     after a raid (fading).
     """
     rng = np.random.default_rng(seed)
-    end = end or dt.date.today()
+    end = end or clock.today()
     start = end - dt.timedelta(days=days)
     hotspots = registry.to_dicts()
     n_hot = len(hotspots)
@@ -273,7 +274,7 @@ def build_demo(
     echo(f"MINSA facilities: {result.summary()}")
     result = services_from_file(workspace, DATA / "demo_programme_services.csv")
     echo(f"programme services: {result.summary()}")
-    end = end or dt.date.today()
+    end = end or clock.today()
     registry = _hotspot_registry(np.random.default_rng(DEMO_SEED), end)
     with tempfile.TemporaryDirectory() as scratch:
         # the registry holds cells only, never points, so it may touch the disk

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,6 +13,7 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.cells import cell_centres, cells_covering, is_valid_cell
 from mapping.errors import InvalidInputError, UnusableFileError
 from mapping.hours import check_hours, days_from_text, intervals_from_text, is_open_at_night
@@ -543,7 +543,7 @@ def prepare_hotspots(
         )
         problems.add(
             work,
-            parsed > dt.date.today(),
+            parsed > clock.today(),
             field_name="last_validated",
             value=pl.col("last_validated").str.slice(0, 40),
             problem="is in the future",

@@ -12,7 +12,6 @@ do before anything is stored.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 from collections.abc import Callable, Iterable
@@ -25,6 +24,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.cells import cell_to_str
 from mapping.errors import WorkspaceError
 from mapping.ingest.readers import ROW, ColumnMapping, RawTable, table_from_file
@@ -655,7 +655,7 @@ def record_import(
             kind=kind,
             source_name=source_name[:255],
             source_sha256=source_sha256,
-            imported_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            imported_at=clock.utc_now().replace(tzinfo=None),
             rows_read=0,
             accepted=0,
             duplicates=0,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from tqdm import tqdm
 
+from mapping import clock
 from mapping.errors import UnusableFileError, WorkspaceError
 from mapping.ingest.batch import (
     ImportResult,
@@ -352,7 +353,7 @@ def _when(
         )
         bucket = pl.coalesce(explicit, bucket)
     settings = get_settings()
-    today = dt.date.today()
+    today = clock.today(settings)
     earliest = dt.date(settings.earliest_year, 1, 1)
     work = work.with_columns(
         pl.when(~short_year).then(parsed.dt.date()).alias("visit_date"),

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from ortools.sat.python import cp_model
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.analysis.coverage import estimated_sizes
 from mapping.cells import cell_centres
 from mapping.errors import InvalidInputError
@@ -926,9 +927,7 @@ def _check_inputs(
 def _window(today: dt.date | None, days: int | None) -> tuple[dt.date, int]:
     """Return the window's last day and length, from the arguments or the settings."""
     if today is None:
-        from mapping.analysis.peers import local_now
-
-        today = local_now().date()
+        today = clock.today()
     days = get_settings().default_period_days if days is None else days
     if days < 1:
         raise InvalidInputError(
@@ -1026,7 +1025,7 @@ def _save(connection: Connection, moved: pl.DataFrame, stale: list[str], actor: 
         chunk = gone[start : start + _IDS_PER_STATEMENT]
         connection.execute(store.assignments.delete().where(a.hotspot_id.in_(chunk)))
     if moved.height:
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = clock.utc_now().replace(tzinfo=None)
         connection.execute(
             store.assignments.insert(),
             [

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
+from mapping import clock
 from mapping.analysis.coverage import (
     CoverageData,
     CoverageOptions,
@@ -29,7 +30,7 @@ from mapping.analysis.coverage import (
     servable,
     service_points,
 )
-from mapping.analysis.peers import REFERRAL_TYPES, local_now
+from mapping.analysis.peers import REFERRAL_TYPES
 from mapping.analysis.peers import teams as team_codes
 from mapping.cells import cell_centres, cell_to_str
 from mapping.errors import InvalidInputError
@@ -344,7 +345,7 @@ def plan_routes(
         For unknown teams, an unknown or inactive start, or hours that are not a shift.
     """
     options = options or PlanOptions.from_settings()
-    now = now or local_now().replace(tzinfo=None)
+    now = now or clock.now().replace(tzinfo=None)
     _check_day(day, now.date())
     shift_start, shift_end = parse_shift(day, hours)
     horizon = int((shift_end - shift_start).total_seconds() // 60)
@@ -688,7 +689,7 @@ def save_plans(
     replaced: list[str] = []
     actor = actor or acting()
     engine = workspace.engine()
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.utc_now().replace(tzinfo=None)
     try:
         with engine.begin() as connection:
             store.write_lock(connection)
@@ -760,7 +761,7 @@ def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.
     Columns ``id`` and ``label`` (name and type, for a coordinator's list).
     """
     s = store.services.c
-    today = today or local_now().date()
+    today = today or clock.today()
     engine = workspace.engine()
     try:
         with engine.connect() as connection:
@@ -835,7 +836,7 @@ def stored_plans(
     Each stop's ``done`` says whether a visit was logged at its cell from the plan's day on.
     """
     options = options or PlanOptions.from_settings()
-    now = now or local_now().replace(tzinfo=None)
+    now = now or clock.now().replace(tzinfo=None)
     p, s, v = store.plans.c, store.plan_stops.c, store.visits.c
     query = sa.select(*store.plans.c).order_by(p.plan_date.desc(), p.team)
     if teams is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from mapping import clock
 from mapping.cells import hex_ids
 from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, days_from_text
@@ -201,7 +202,7 @@ def save_hotspot(
     what the save would change and writes nothing (the app shows it before asking). Raises
     :class:`~mapping.errors.InvalidInputError` for a bad field or an id that looks like a name.
     """
-    today = today or dt.date.today()
+    today = today or clock.today()
     draft = check_draft(workspace, draft, today=today)
     if hotspot_id is not None:
         hotspot_id = hotspot_id.strip()
@@ -250,7 +251,7 @@ def validate_hotspot(
     workspace: Workspace, hotspot_id: str, *, today: dt.date | None = None, dry_run: bool = False
 ) -> HotspotChange:
     """Record that the team checked the hotspot on ``today`` (it is still there, as described)."""
-    today = today or dt.date.today()
+    today = today or clock.today()
     draft = replace(existing_hotspot(workspace, hotspot_id), last_validated=today)
     return save_hotspot(workspace, draft, hotspot_id=hotspot_id, today=today, dry_run=dry_run)
 

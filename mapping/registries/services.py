@@ -24,8 +24,8 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.analysis.coverage import servable
-from mapping.analysis.peers import local_now
 from mapping.cells import cell_to_int, cell_to_str, cells_from_points, is_valid_cell
 from mapping.errors import InvalidInputError
 from mapping.hours import (
@@ -131,7 +131,7 @@ def open_at(services: pl.DataFrame, moment: dt.datetime) -> pl.DataFrame:
 
 def open_now(services: pl.DataFrame, *, settings: Settings | None = None) -> pl.DataFrame:
     """Return the services open now where the programme works (``OUTREACH_MAP_TIMEZONE``)."""
-    return open_at(services, local_now(settings))
+    return open_at(services, clock.now(settings))
 
 
 def open_at_night(services: pl.DataFrame, *, settings: Settings | None = None) -> pl.DataFrame:

@@ -7,7 +7,6 @@ coordinate, no contact code and no cell: :func:`record` refuses a detail that lo
 from __future__ import annotations
 
 import contextvars
-import datetime as dt
 import getpass
 import re
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from mapping import clock
 from mapping.errors import InvalidInputError
 from mapping.settings import ACCESS_SETTINGS, Settings
 from mapping.storage.store import audit_log
@@ -131,7 +131,7 @@ def record(
     check_detail(detail)
     connection.execute(
         audit_log.insert().values(
-            at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            at=clock.utc_now().replace(tzinfo=None),
             username=actor.username[:64],
             role=actor.role,
             action=action,
@@ -189,7 +189,7 @@ def note_settings(connection: Connection, settings: Settings, actor: Actor) -> l
     the app: ``outreach-map serve`` compares the values in force with those it saw last.
     """
     seen = dict(connection.execute(sa.select(settings_table.c.key, settings_table.c.value)).all())
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = clock.utc_now().replace(tzinfo=None)
     defaults = type(settings)()
     changes = []
     for name in ACCESS_SETTINGS:

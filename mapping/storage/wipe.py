@@ -29,6 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from mapping import clock
 from mapping.errors import WorkspaceError
 from mapping.storage.store import create_store_engine, metadata, views
 from mapping.storage.workspace import (
@@ -247,7 +248,7 @@ def _previous_start(config: dict[str, object]) -> dt.datetime | None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return clock.utc_now().replace(microsecond=0)
 
 
 def _safe_url(url: str) -> str:

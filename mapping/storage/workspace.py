@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import secrets
 import shutil
@@ -15,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from mapping import clock
 from mapping.cells import check_resolution
 from mapping.errors import WorkspaceError
 from mapping.storage.store import create_store_engine, migrate, safe_url, same_store, store_url
@@ -228,7 +228,7 @@ def create_workspace(
             "[area]\n"
             f"name = {_toml_string(name)}\n"
             f"resolution = {resolution}\n"
-            f'created = "{dt.date.today().isoformat()}"\n\n'
+            f'created = "{clock.today().isoformat()}"\n\n'
             "[store]\n"
             "# empty means the SQLite file outreach.db in this folder; OUTREACH_MAP_DB may give\n"
             "# the account and password for this same store; never put a password here\n"
