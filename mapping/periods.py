@@ -1,4 +1,8 @@
-"""Reporting periods: calendar months, quarters and the last N days, and the period before each."""
+"""Reporting periods: calendar months, quarters and the last N days, and the periods before each.
+
+The one place of period arithmetic: which quarter or month holds a day, the periods before
+one, and whether a period has ended.
+"""
 
 from __future__ import annotations
 
@@ -49,6 +53,18 @@ class Period:
             return parse_period(f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}")
         end = self.start - dt.timedelta(days=1)
         return Period(end - dt.timedelta(days=self.days - 1), end, f"previous {self.days} days")
+
+    def has_ended(self, today: dt.date) -> bool:
+        """Say whether the period had ended on ``today`` (its last day is before it).
+
+        Examples
+        --------
+        >>> parse_period("2026-Q3").has_ended(dt.date(2026, 10, 1))
+        True
+        >>> parse_period("2026-Q3").has_ended(dt.date(2026, 9, 30))
+        False
+        """
+        return self.end < today
 
 
 def _month_end(year: int, month: int) -> dt.date:
@@ -102,3 +118,63 @@ def parse_period(
             raise InvalidInputError(f"period {text!r} has no days — {_HELP}")
         return Period(today - dt.timedelta(days=days - 1), today, f"last-{days}-days")
     raise InvalidInputError(f"period {text!r} is not a period — {_HELP}")
+
+
+def quarter_of(day: dt.date) -> Period:
+    """Return the calendar quarter holding ``day``.
+
+    Examples
+    --------
+    >>> quarter_of(dt.date(2026, 12, 2)).label
+    '2026-Q4'
+    """
+    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+
+
+def month_of(day: dt.date) -> Period:
+    """Return the calendar month holding ``day``.
+
+    Examples
+    --------
+    >>> month_of(dt.date(2026, 1, 31)).label
+    '2026-01'
+    """
+    return parse_period(f"{day.year}-{day.month:02d}")
+
+
+def periods_up_to(last: Period, *, count: int, since: dt.date | None = None) -> list[Period]:
+    """Return up to ``count`` periods of ``last``'s kind, oldest first, ending with ``last``.
+
+    With ``since``, none starts before the period holding that day (e.g. the first visit).
+
+    Examples
+    --------
+    >>> [q.label for q in periods_up_to(quarter_of(dt.date(2026, 2, 1)), count=3)]
+    ['2025-Q3', '2025-Q4', '2026-Q1']
+    >>> last = quarter_of(dt.date(2026, 12, 2))
+    >>> [q.label for q in periods_up_to(last, count=6, since=dt.date(2025, 12, 3))]
+    ['2025-Q4', '2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4']
+    """
+    periods = [last]
+    while len(periods) < count and (since is None or periods[0].start > since):
+        periods.insert(0, periods[0].previous())
+    return periods
+
+
+def finished_quarters(first: dt.date, today: dt.date, *, count: int) -> list[Period]:
+    """Return up to ``count`` quarters that ended before ``today``, oldest first.
+
+    None starts before the quarter of ``first`` (the first visit); the quarter holding
+    ``today`` has not ended and is never among them.
+
+    Examples
+    --------
+    >>> [q.label for q in finished_quarters(dt.date(2025, 12, 3), dt.date(2026, 12, 2), count=6)]
+    ['2025-Q4', '2026-Q1', '2026-Q2', '2026-Q3']
+    >>> finished_quarters(dt.date(2026, 11, 3), dt.date(2026, 12, 2), count=6)
+    []
+    """
+    last = quarter_of(today).previous()
+    if last.end < first:
+        return []
+    return periods_up_to(last, count=count, since=first)

@@ -15,7 +15,6 @@ from mapping import clock
 from mapping.access.funder_reach import (
     TARGETS_FILE,
     ReachRelease,
-    quarter_of,
     reach_csv,
     reach_layer,
     reach_legend,
@@ -28,6 +27,7 @@ from mapping.access.funder_reach import (
 )
 from mapping.errors import InvalidInputError
 from mapping.maps.base import basemap_from_env
+from mapping.periods import quarter_of
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace, open_workspace
 from views.access import require

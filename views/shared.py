@@ -28,7 +28,7 @@ from mapping.analysis.siting import suggest_sites
 from mapping.errors import WorkspaceError
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from mapping.maps.base import GeoJSON, district_layers
-from mapping.periods import parse_period
+from mapping.periods import month_of, parse_period, periods_up_to, quarter_of
 from mapping.storage.audit import Actor
 from mapping.storage.store import imports, store_error
 from mapping.storage.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
@@ -191,18 +191,10 @@ def stop_if_unreachable(exc: OperationalError) -> NoReturn:
 
 def period_choices(today: dt.date) -> list[str]:
     """Return the last 90 days, this and the 3 previous quarters, this and the 5 previous months."""
-    quarter = (today.month - 1) // 3 + 1
-    quarters = []
-    year, number = today.year, quarter
-    for _ in range(4):
-        quarters.append(f"{year}-Q{number}")
-        year, number = (year - 1, 4) if number == 1 else (year, number - 1)
-    months = []
-    year, month = today.year, today.month
-    for _ in range(6):
-        months.append(f"{year}-{month:02d}")
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return ["last-90-days", *quarters, *months]
+    quarters = periods_up_to(quarter_of(today), count=4)
+    months = periods_up_to(month_of(today), count=6)
+    newest_first = [*reversed(quarters), *reversed(months)]
+    return ["last-90-days", *(period.label for period in newest_first)]
 
 
 @st.cache_data(show_spinner="…", max_entries=16)

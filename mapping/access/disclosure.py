@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from mapping import clock
 from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA
 from mapping.errors import InvalidInputError, PrivacyBudgetError
-from mapping.periods import Period, parse_period
+from mapping.periods import Period, parse_period, quarter_of
 from mapping.settings import Settings, get_settings
 from mapping.storage import store
 from mapping.storage.audit import Actor, record
@@ -259,7 +259,7 @@ def releasable_period(text: str, today: dt.date) -> Period:
             "(no free date ranges: overlapping ranges could be subtracted)"
         )
     period = parse_period(text)
-    if period.end >= today:
+    if not period.has_ended(today):
         raise InvalidInputError(
             f"period {period.label} ends on {period.end}, not before today ({today}): only "
             "a period that has ended is released — a running one would change, and asking "
@@ -276,7 +276,7 @@ def quarter_of_period(period: Period) -> str:
     >>> quarter_of_period(parse_period("2026-08"))
     '2026-Q3'
     """
-    return f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}"
+    return quarter_of(period.start).label
 
 
 def _check_measure(measure: str, level: str) -> None:

@@ -38,7 +38,7 @@ from mapping.errors import InvalidInputError, PrivacyBudgetError
 from mapping.fonts import add_fonts, printable
 from mapping.maps.base import DEFAULT_ASSETS_URL, GeoJSON
 from mapping.maps.coverage import SELECTED_COLOUR, cells_map
-from mapping.periods import Period, parse_period
+from mapping.periods import Period, finished_quarters, parse_period
 from mapping.settings import Settings
 from mapping.storage import store
 from mapping.storage.audit import Actor
@@ -104,36 +104,6 @@ class ReachOptions:
         )
 
 
-def quarter_of(day: dt.date) -> Period:
-    """Return the calendar quarter holding ``day``.
-
-    Examples
-    --------
-    >>> quarter_of(dt.date(2026, 12, 2)).label
-    '2026-Q4'
-    """
-    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
-
-
-def reach_quarters(first: dt.date, last: dt.date, *, count: int = QUARTERS) -> list[Period]:
-    """Return up to ``count`` quarters, oldest first, ending with the one holding ``last``.
-
-    None starts before the quarter of ``first`` (the first visit).
-
-    Examples
-    --------
-    >>> [q.label for q in reach_quarters(dt.date(2025, 12, 3), dt.date(2026, 12, 2))]
-    ['2025-Q4', '2026-Q1', '2026-Q2', '2026-Q3', '2026-Q4']
-    >>> [q.label for q in reach_quarters(dt.date(2020, 1, 1), dt.date(2026, 2, 1), count=3)]
-    ['2025-Q3', '2025-Q4', '2026-Q1']
-    """
-    oldest = quarter_of(first).start
-    quarters = [quarter_of(last)]
-    while len(quarters) < count and quarters[0].start > oldest:
-        quarters.insert(0, quarters[0].previous())
-    return quarters
-
-
 @dataclass(frozen=True)
 class ReachRelease:
     """Reach as it may leave the organisation: released figures only, nothing raw.
@@ -158,7 +128,7 @@ class ReachRelease:
 
     def is_complete(self, quarter: str) -> bool:
         """Say whether ``quarter`` had ended on :attr:`today` (every offered quarter has)."""
-        return parse_period(quarter).end < self.today
+        return parse_period(quarter).has_ended(self.today)
 
     def refusal(self, quarter: str) -> str | None:
         """Return why the privacy budget refused ``quarter``'s release, if it did."""
@@ -231,24 +201,6 @@ def _as_day(value: object) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
-
-
-def finished_quarters(first: dt.date, today: dt.date, *, count: int = QUARTERS) -> list[Period]:
-    """Return up to ``count`` quarters that ended before ``today``, oldest first.
-
-    None starts before the quarter of ``first`` (the first visit); the quarter holding
-    ``today`` is never offered: its figures would change, and a fresh release would need fresh
-    noise and budget.
-
-    Examples
-    --------
-    >>> [q.label for q in finished_quarters(dt.date(2025, 12, 3), dt.date(2026, 12, 2))]
-    ['2025-Q4', '2026-Q1', '2026-Q2', '2026-Q3']
-    """
-    last = quarter_of(today).previous()
-    if last.end < first:
-        return []
-    return reach_quarters(first, last.start, count=count)
 
 
 def _estimates(
