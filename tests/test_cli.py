@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,15 @@ def test_services_and_hotspots_through_the_cli(
             "read 1 rows: 1 accepted, 0 duplicates, 0 rejected",
         )
     assert (counts(workspace)["services"], counts(workspace)["hotspots"]) == (1, 1)
+
+
+def test_python_m_mapping_cli_exits_with_the_commands_code(tmp_path: Path) -> None:
+    """``python -m mapping.cli`` is the command: a failure is a failing exit code, not 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mapping.cli", "summary", "--workspace", tmp_path / "none"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == EXIT_UNUSABLE, done.stderr
+    assert done.stderr.startswith("outreach-map: error: ")

@@ -1,5 +1,7 @@
-"""``python -m mapping.cli``: the command line."""
+"""``python -m mapping.cli``: the command line, exiting with its exit code."""
+
+import sys
 
 from mapping.cli.main import run
 
-run()
+sys.exit(run())
