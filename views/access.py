@@ -24,24 +24,9 @@ from mapping.access.accounts import (
     sign_out,
 )
 from mapping.storage.audit import record
-from mapping.storage.store import create_store_engine
 from mapping.storage.workspace import Workspace
 from views.shared import tr, url_value
-
-#: Session-state key of the session token (never in the URL, a cookie or the page).
-TOKEN = "auth_token"
-#: Session-state key of the signed-in account, set by :func:`signed_in` at each run.
-ACCOUNT = "account"
-#: Why the last session ended, shown on the sign-in page.
-ENDED = "auth_ended"
-#: The demo's role switch, in the order it lists them.
-DEMO_ROLES = ("coordinator", "peer", "funder", "admin")
-
-
-@st.cache_resource(show_spinner=False)
-def store_engine(url: str) -> Engine:
-    """Return the one engine (connection pool) of a store, shared by every session."""
-    return create_store_engine(url)
+from views.state import ACCOUNT, DEMO_ROLES, ENDED, TOKEN, current_account, store_engine
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -86,15 +71,6 @@ def signed_in(workspace: Workspace) -> Account | None:
     if account is not None:
         # the pages and the links between them read the role from here
         st.session_state["role"] = account.role
-    return account
-
-
-def current_account() -> Account:
-    """Return the account :func:`signed_in` found in this run; stop the page if there is none."""
-    account = st.session_state.get(ACCOUNT)
-    if not isinstance(account, Account):
-        st.stop()
-    assert isinstance(account, Account)
     return account
 
 

@@ -18,8 +18,9 @@ from mapping.errors import MappingError
 from mapping.settings import ACCESS_SETTINGS, ENV_PREFIX, get_settings
 from mapping.storage.audit import ACTIONS, audit_entries
 from mapping.storage.wipe import wipe_plan, wipe_workspace
-from views.access import TOKEN, require, store_engine
+from views.access import require
 from views.shared import open_or_explain, tr
+from views.state import TOKEN, store_engine
 
 account = require("admin")  # the server refuses any other role
 t = tr()

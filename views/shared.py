@@ -32,6 +32,7 @@ from mapping.periods import month_of, parse_period, periods_up_to, quarter_of
 from mapping.storage.audit import Actor
 from mapping.storage.store import imports, store_error
 from mapping.storage.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
+from views.state import DEMO_ROLES, current_account, store_engine
 
 #: Where the query parameters to write at the end of the run wait (see :func:`write_url`).
 _PENDING = "__url_pending"
@@ -39,7 +40,8 @@ _PENDING = "__url_pending"
 
 def url_value(param: str) -> str | None:
     """Return a query parameter as the URL will hold it: a value noted in this run counts."""
-    return st.session_state.get(_PENDING, {}).get(param, st.query_params.get(param))
+    pending: dict[str, str] = st.session_state.get(_PENDING, {})
+    return pending.get(param, st.query_params.get(param))
 
 
 def remembered(state_key: str, param: str, options: Sequence[str], default: str) -> str:
@@ -159,8 +161,6 @@ def store_stamp(workspace: Workspace) -> tuple[int, ...]:
     Sign-ins, sessions and the audit log write to the store at every click: they must not
     empty the caches, which a stamp taken from the database file would do.
     """
-    from views.access import store_engine
-
     with store_engine(workspace.db_url).connect() as connection:
         newest, count = connection.execute(
             sa.select(sa.func.max(imports.c.id), sa.func.count()).select_from(imports)
@@ -260,13 +260,8 @@ def sites_for(
     return sites, uncovered.select("id", "cell")
 
 
-ROLES = ("coordinator", "peer", "funder", "admin")
-
-
 def role() -> str:
     """Return the signed-in account's role (app.py checks the session before any page runs)."""
-    from views.access import current_account
-
     return current_account().role
 
 
@@ -279,7 +274,7 @@ def role_picker() -> None:
     t = tr()
     pick(
         t("roles.label"),
-        list(ROLES),
+        list(DEMO_ROLES),
         state_key="role",
         param="role",
         default=role(),
@@ -317,8 +312,6 @@ def team_picker(t: Callable[..., str], codes: Sequence[str]) -> str:
     A peer educator's account offers only the teams it is bound to: another team's cells are
     never drawn for them, whatever the address asks.
     """
-    from views.access import current_account
-
     account = current_account()
     if account.role == "peer":
         codes = [code for code in codes if code in account.teams]
@@ -364,6 +357,4 @@ def warm_up() -> threading.Thread:
 
 def current_actor() -> Actor:
     """Return who is signed in and in which role, for the audit log and the privacy ledger."""
-    from views.access import current_account
-
     return current_account().actor

@@ -1,0 +1,38 @@
+"""What an app session holds on the server: its session keys, its account, the store's engine.
+
+Both :mod:`views.shared` (what every page needs) and :mod:`views.access` (signing in and out)
+read these; this module imports neither, so the two import each other in one direction only
+(access uses shared).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from mapping.access.accounts import Account
+from mapping.storage.store import create_store_engine
+
+#: Session-state key of the session token (never in the URL, a cookie or the page).
+TOKEN = "auth_token"
+#: Session-state key of the signed-in account, set by :func:`views.access.signed_in` at each run.
+ACCOUNT = "account"
+#: Why the last session ended, shown on the sign-in page.
+ENDED = "auth_ended"
+#: The demo's role switch, in the order it lists them.
+DEMO_ROLES = ("coordinator", "peer", "funder", "admin")
+
+
+@st.cache_resource(show_spinner=False)
+def store_engine(url: str) -> Engine:
+    """Return the one engine (connection pool) of a store, shared by every session."""
+    return create_store_engine(url)
+
+
+def current_account() -> Account:
+    """Return the account :func:`views.access.signed_in` found in this run; else stop the page."""
+    account = st.session_state.get(ACCOUNT)
+    if not isinstance(account, Account):
+        st.stop()
+    assert isinstance(account, Account)
+    return account
