@@ -8,10 +8,11 @@ coordinator commits or cancels.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mapping.errors import MappingError
@@ -42,7 +43,10 @@ def forget(upload: Any) -> None:
     """Drop the uploaded file: Streamlit's copy now, the widget (with a new key) on rerun."""
     context = get_script_run_ctx()
     if context is not None:
-        context.uploaded_file_mgr.remove_file(session_id=context.session_id, file_id=upload.file_id)
+        # the server and AppTest both keep uploads in a MemoryUploadedFileManager; the protocol
+        # the context is typed with has no remove_file (Streamlit's own tests cast it so too)
+        manager = cast(MemoryUploadedFileManager, context.uploaded_file_mgr)
+        manager.remove_file(session_id=context.session_id, file_id=upload.file_id)
     state[UPLOADER] = state.get(UPLOADER, 0) + 1
 
 

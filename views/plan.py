@@ -76,10 +76,11 @@ if view == "route":
             t("plan.date"), value=clock.today() + dt.timedelta(days=1), key="plan_date"
         )
         hours = right.text_input(t("plan.hours"), value="20:00-02:00", key="plan_hours")
+        labels = dict(zip(services["id"], services["label"], strict=True))
         start = st.selectbox(
             t("plan.start"),
             services["id"].to_list(),
-            format_func=dict(zip(services["id"], services["label"], strict=True)).get,
+            format_func=labels.__getitem__,
             key="plan_start",
         )
         submitted = st.form_submit_button(t("plan.plan"), type="primary")

@@ -78,7 +78,8 @@ def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
     kind, value = t("reach.trend_series"), t("reach.trend_value")
     long = trend.unpivot(index=quarter, variable_name=kind, value_name=value)
     legend = alt.Legend(orient="bottom", title=None, symbolType="stroke")
-    return (
+    # altair's generated mark_* methods are typed as returning Any: the chart is named to say
+    chart: alt.Chart = (
         alt.Chart(long.to_pandas(), height=MAP_HEIGHT - 170)
         .mark_line(point=True, strokeWidth=2.5)
         .encode(
@@ -101,6 +102,7 @@ def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
             tooltip=[quarter, kind, alt.Tooltip(f"{value}:Q", format=",")],
         )
     )
+    return chart
 
 
 account = require("funder")  # the server refuses any other role
