@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mapping.errors import InvalidInputError
+from mapping.settings import Settings
 from mapping.vocab import normalise
 
 DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
@@ -118,9 +119,16 @@ def intervals_from_text(text: str) -> list[Interval]:
 
 
 def is_open_at_night(
-    intervals: list[Interval], *, night_start: int = 22 * 60, night_end: int = 6 * 60
+    intervals: list[Interval],
+    *,
+    night_start: int = Settings.night_starts * 60,
+    night_end: int = Settings.day_starts * 60,
 ) -> bool:
-    """Return whether any interval overlaps the night (22:00 to 06:00 by default)."""
+    """Return whether any interval overlaps the night, ``night_start`` to ``night_end``.
+
+    Both are minutes after midnight; the night ends the next morning. By default it runs from
+    ``Settings.night_starts`` to ``Settings.day_starts`` (22:00 to 06:00).
+    """
     for interval in intervals:
         if interval.end > night_start and interval.start < night_end + 1440:
             return True

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from mapping import clock
 from mapping.errors import InvalidInputError
+from mapping.settings import Settings
 
 _QUARTER = re.compile(r"^(\d{4})-?[qQ]([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -73,7 +74,10 @@ def _month_end(year: int, month: int) -> dt.date:
 
 
 def parse_period(
-    text: str | None, *, today: dt.date | None = None, default_days: int = 90
+    text: str | None,
+    *,
+    today: dt.date | None = None,
+    default_days: int = Settings.default_period_days,
 ) -> Period:
     """Return the period ``text`` names; ``None`` means the last ``default_days`` days.
 

@@ -61,8 +61,8 @@ class StraightLineTravel:
     sources in docs/coverage.md.
     """
 
-    speed_kmh: float = 4.5
-    detour_factor: float = 1.3
+    speed_kmh: float = Settings.travel_speed_kmh
+    detour_factor: float = Settings.detour_factor
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> StraightLineTravel:
@@ -105,13 +105,17 @@ class RoadNetworkTravel:
     nodes_lng: np.ndarray
     graph: Any  # scipy.sparse.csr_matrix of street lengths in metres
     source: str
-    speed_kmh: float = 4.5
-    detour_factor: float = 1.3
+    speed_kmh: float = Settings.travel_speed_kmh
+    detour_factor: float = Settings.detour_factor
     max_minutes: float = 120.0
 
     @classmethod
     def from_file(
-        cls, path: Path, *, speed_kmh: float = 4.5, detour_factor: float = 1.3
+        cls,
+        path: Path,
+        *,
+        speed_kmh: float = Settings.travel_speed_kmh,
+        detour_factor: float = Settings.detour_factor,
     ) -> RoadNetworkTravel:
         """Read an OSM XML extract (``.osm``) or an OSMnx GraphML file (``.graphml``).
 

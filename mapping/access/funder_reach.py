@@ -71,7 +71,7 @@ class ReachOptions:
     """The release parameters, the share of the estimate a target is, and quarters offered."""
 
     params: DisclosureParameters = field(default_factory=DisclosureParameters)
-    target_share: float = 0.8
+    target_share: float = ReachSettings.target_share
     quarters: int = QUARTERS
 
     def __post_init__(self) -> None:

@@ -43,17 +43,28 @@ GAP_WEIGHTS: dict[str, float] = {"reach": 0.3, "outreach": 0.2, "access": 0.3, "
 _EPOCH = dt.date(1970, 1, 1)
 
 
+def _listed(text: str) -> tuple[str, ...]:
+    """Return the items of a comma-separated setting, stripped, empty ones left out.
+
+    Examples
+    --------
+    >>> _listed(" hiv_testing, ,prep_pep ")
+    ('hiv_testing', 'prep_pep')
+    """
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class CoverageOptions:
     """The knobs of the coverage analytics; defaults come from :mod:`mapping.settings`."""
 
-    recent_days: int = 30
-    overdue_weeks: int = 5
-    workload_norm: int = 90
-    reach_minutes: float = 30.0
-    min_overlap_minutes: int = 60
-    prior_per_1000: tuple[float, float] = (1.0, 3.0)
-    key_service_types: tuple[str, ...] = ("hiv_testing", "sti_clinic", "prep_pep", "drop_in_centre")
+    recent_days: int = Settings.recent_days
+    overdue_weeks: int = Settings.overdue_weeks
+    workload_norm: int = Settings.workload_norm
+    reach_minutes: float = float(Settings.reach_minutes)
+    min_overlap_minutes: int = Settings.min_overlap_minutes
+    prior_per_1000: tuple[float, float] = (Settings.prior_per_1000_min, Settings.prior_per_1000_max)
+    key_service_types: tuple[str, ...] = _listed(Settings.key_service_types)
     require_friendly: bool = True
     gap_weights: dict[str, float] = field(default_factory=lambda: dict(GAP_WEIGHTS))
     travel: TravelModel = field(default_factory=StraightLineTravel)
@@ -62,7 +73,7 @@ class CoverageOptions:
     def from_settings(cls, settings: Settings | None = None) -> CoverageOptions:
         """Return the options a deployment configured (``OUTREACH_MAP_*`` overrides applied)."""
         settings = settings or get_settings()
-        key_types = tuple(t.strip() for t in settings.key_service_types.split(",") if t.strip())
+        key_types = _listed(settings.key_service_types)
         unknown = [t for t in key_types if t not in SERVICE_TYPES]
         if unknown:
             raise InvalidInputError(

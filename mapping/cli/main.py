@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from mapping.errors import InvalidInputError, MappingError
+from mapping.settings import Settings
 from mapping.storage.store import store_error
 
 EXIT_OK = 0
@@ -73,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--district-name", required=True, help="column with the district name")
     init.add_argument("--population", help="column with a population or size estimate")
     init.add_argument(
-        "--resolution", type=int, default=None, help="H3 storage resolution, 6-9 (default 8)"
+        "--resolution",
+        type=int,
+        default=None,
+        help=f"H3 storage resolution, {Settings.min_resolution}-{Settings.max_resolution} "
+        f"(default {Settings.default_resolution})",
     )
     init.add_argument("--name", help="area name (default: the folder name)")
 

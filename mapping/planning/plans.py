@@ -53,13 +53,13 @@ REFERRALS_PER_STOP = 2
 class PlanOptions:
     """The knobs of route planning; defaults come from :mod:`mapping.settings`."""
 
-    minutes_per_hotspot: int = 10
-    minutes_per_person: float = 1.0
-    max_minutes_at_hotspot: int = 60
-    overdue_priority: float = 3.0
-    missed_priority: float = 1.5
-    search_seconds: float = 3.0
-    search_solutions: int = 0
+    minutes_per_hotspot: int = Settings.minutes_per_hotspot
+    minutes_per_person: float = Settings.minutes_per_person
+    max_minutes_at_hotspot: int = Settings.max_minutes_at_hotspot
+    overdue_priority: float = Settings.overdue_priority
+    missed_priority: float = Settings.missed_priority
+    search_seconds: float = Settings.plan_search_seconds
+    search_solutions: int = Settings.plan_search_solutions
     coverage: CoverageOptions = field(default_factory=CoverageOptions)
 
     @classmethod
