@@ -29,6 +29,7 @@ from mapping.analysis.coverage import CoverageOptions
 from mapping.hours import is_open_at_night
 from mapping.periods import parse_period
 from mapping.planning.plans import PlanOptions
+from mapping.planning.routes import solve_routes
 from mapping.settings import Settings
 from mapping.travel import RoadNetworkTravel, StraightLineTravel
 
@@ -129,6 +130,8 @@ KEYWORD_DEFAULTS: list[tuple[Callable[..., Any], str, object]] = [
     (is_open_at_night, "night_end", Settings().day_starts * 60),
     (RoadNetworkTravel.from_file, "speed_kmh", Settings().travel_speed_kmh),
     (RoadNetworkTravel.from_file, "detour_factor", Settings().detour_factor),
+    (solve_routes, "time_limit_s", Settings().plan_search_seconds),
+    (solve_routes, "solution_limit", Settings().plan_search_solutions),
 ]
 
 
@@ -168,4 +171,12 @@ def test_the_defaults_are_unchanged() -> None:
     assert (plan.overdue_priority, plan.missed_priority) == (3.0, 1.5)
     assert (plan.search_seconds, plan.search_solutions) == (3.0, 0)
     assert ReachOptions().target_share == 0.8
-    assert [default for _, _, default in KEYWORD_DEFAULTS] == [90, 22 * 60, 6 * 60, 4.5, 1.3]
+    assert [default for _, _, default in KEYWORD_DEFAULTS] == [
+        90,
+        22 * 60,
+        6 * 60,
+        4.5,
+        1.3,
+        3.0,
+        0,
+    ]

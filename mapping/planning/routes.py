@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mapping.errors import InvalidInputError
+from mapping.settings import Settings
 
 #: Cost of leaving out one unit of priority, in seconds of travel (ten hours): larger than any
 #: shift's travel, so the solver never drops a hotspot it could fit to save walking.
@@ -181,7 +182,10 @@ def _why_dropped(problem: RoutingProblem, node: int) -> str:
 
 
 def solve_routes(
-    problem: RoutingProblem, *, time_limit_s: float = 3.0, solution_limit: int = 0
+    problem: RoutingProblem,
+    *,
+    time_limit_s: float = Settings.plan_search_seconds,
+    solution_limit: int = Settings.plan_search_solutions,
 ) -> RoutingSolution:
     """Return the routes OR-Tools finds within ``time_limit_s`` (guided local search).
 
