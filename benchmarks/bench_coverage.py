@@ -275,14 +275,13 @@ def _child(step: str, workdir: Path, rows: int, cells: int, resolution: int, sam
         return
     from mapping.analysis.coverage import (
         CoverageOptions,
-        allow_arrow_reads,
         cell_coverage,
         coverage,
         coverage_from_data,
         district_coverage,
         hotspot_access,
-        load_coverage_data,
     )
+    from mapping.analysis.coverage_data import allow_arrow_reads, load_coverage_data
     from mapping.periods import parse_period
     from mapping.storage.workspace import open_workspace
 

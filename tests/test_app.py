@@ -22,7 +22,8 @@ from browser import (
 )
 from streamlit.testing.v1 import AppTest
 
-from mapping.analysis.coverage import CoverageReport, coverage, load_coverage_data
+from mapping.analysis.coverage import CoverageReport, coverage
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
 from mapping.analysis.siting import suggest_sites
 from mapping.i18n import translator

@@ -24,13 +24,15 @@ from helpers import csv_text
 from mapping.analysis.coverage import (
     NO_LOCATION,
     OUTSIDE_AREA,
-    VISITS,
     CoverageOptions,
     CoverageReport,
+    coverage,
+)
+from mapping.analysis.coverage_data import (
+    VISITS,
     _frame,
     _postgres_arrow_visits,
     _visits_query,
-    coverage,
     districts_with_geometry,
     load_coverage_data,
 )

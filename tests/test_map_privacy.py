@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from helpers import write_csv
 
-from mapping.analysis.coverage import coverage, load_coverage_data
+from mapping.analysis.coverage import coverage
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
 from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
 from mapping.i18n import translator

@@ -27,13 +27,8 @@ from fpdf import FPDF
 
 from mapping import clock
 from mapping.access.disclosure import DISTRICT, DisclosureParameters, release
-from mapping.analysis.coverage import (
-    NO_LOCATION,
-    OUTSIDE_AREA,
-    CoverageOptions,
-    coverage_from_data,
-    load_coverage_data,
-)
+from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageOptions, coverage_from_data
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.errors import InvalidInputError, PrivacyBudgetError
 from mapping.fonts import add_fonts, printable
 from mapping.maps.base import DEFAULT_ASSETS_URL, GeoJSON

@@ -301,7 +301,8 @@ def _run_app(workspace: Path, port: int) -> int:
 
 
 def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
-    from mapping.analysis.coverage import CoverageOptions, load_coverage_data
+    from mapping.analysis.coverage import CoverageOptions
+    from mapping.analysis.coverage_data import load_coverage_data
     from mapping.periods import parse_period
     from mapping.settings import get_settings
     from mapping.storage.workspace import open_workspace, workspace_path
@@ -562,13 +563,13 @@ def run() -> int:
     """Run ``outreach-map`` as a program (the console script): :func:`main` in its own process.
 
     Only a process that is the command itself turns on the fast read of visits
-    (:func:`mapping.analysis.coverage.allow_arrow_reads`): the process holds no other connection to
-    the
-    store. :func:`main` called from other code (the tests, a notebook) keeps the safe path.
+    (:func:`mapping.analysis.coverage_data.allow_arrow_reads`): the process holds no other
+    connection to the store. :func:`main` called from other code (the tests, a notebook) keeps
+    the safe path.
     """
     argv = sys.argv[1:]
     if argv and argv[0] in FAST_READ_COMMANDS:
-        from mapping.analysis.coverage import allow_arrow_reads
+        from mapping.analysis.coverage_data import allow_arrow_reads
 
         allow_arrow_reads()
     return main(argv)

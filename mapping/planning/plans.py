@@ -21,15 +21,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping import clock
-from mapping.analysis.coverage import (
-    CoverageData,
-    CoverageOptions,
-    epoch_day,
-    hotspot_access,
-    load_coverage_data,
-    servable,
-    service_points,
-)
+from mapping.analysis.coverage import CoverageOptions, hotspot_access, servable, service_points
+from mapping.analysis.coverage_data import CoverageData, epoch_day, load_coverage_data
 from mapping.analysis.peers import REFERRAL_TYPES
 from mapping.analysis.peers import teams as team_codes
 from mapping.cells import cell_centres, cell_to_str
