@@ -23,16 +23,11 @@ from streamlit.testing.v1 import AppTest
 
 from mapping.access.disclosure import DisclosureParameters, ledger
 from mapping.access.funder_reach import (
-    HIDDEN_FILL,
-    REACH_COLOURS,
     TARGETS_FILE,
     ReachOptions,
     ReachRelease,
     ReachSettings,
     reach_csv,
-    reach_layer,
-    reach_legend,
-    reach_map,
     reach_pdf,
     reach_release,
     reach_table,
@@ -44,6 +39,7 @@ from mapping.i18n import translator
 from mapping.ingest.area import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
+from mapping.maps.reach import HIDDEN_FILL, REACH_COLOURS, reach_layer, reach_legend, reach_map
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace, open_workspace
 
