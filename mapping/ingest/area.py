@@ -21,20 +21,22 @@ from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
     Problems,
+    column_warnings,
+    import_file,
+)
+from mapping.ingest.columns import Recognised, recognise_columns
+from mapping.ingest.locations import locate_rows
+from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
+from mapping.ingest.values import (
     as_bool,
     as_datetime,
     as_number,
     check_category,
     check_text,
     clean,
-    column_warnings,
     fingerprints,
-    import_file,
     text_fingerprints,
 )
-from mapping.ingest.columns import Recognised, recognise_columns
-from mapping.ingest.locations import locate_rows
-from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
 from mapping.storage import store
 from mapping.storage.workspace import Workspace, create_workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS, SERVICE_TYPES

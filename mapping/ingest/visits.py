@@ -23,6 +23,15 @@ from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
     Problems,
+    column_warnings,
+    commit_prepared,
+    existing_keys,
+    import_file,
+)
+from mapping.ingest.columns import recognise_columns
+from mapping.ingest.locations import locate_rows
+from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
+from mapping.ingest.values import (
     as_number,
     bools_of,
     category_table,
@@ -30,20 +39,13 @@ from mapping.ingest.batch import (
     check_code,
     check_text,
     clean,
-    column_warnings,
-    commit_prepared,
     datetimes_from_text,
-    existing_keys,
     fingerprints,
     has_time,
-    import_file,
     map_distinct,
     text_fingerprints,
     time_of_day_from_hour,
 )
-from mapping.ingest.columns import recognise_columns
-from mapping.ingest.locations import locate_rows
-from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
 from mapping.privacy import hash_many
 from mapping.settings import get_settings
 from mapping.storage import store
