@@ -192,14 +192,10 @@ def build_area(
     """
     import h3
 
-    from mapping.ingest.area import (
-        districts_from_file,
-        hotspots_from_file,
-        init_area,
-        services_from_file,
-    )
+    from mapping.ingest.area import districts_from_file, init_area
     from mapping.ingest.locations import area_cells
     from mapping.ingest.readers import mapping_from_file
+    from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 
     districts = districts_from_file(
         DISTRICTS,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from helpers import copy_workspace, csv_text
 
 from mapping.errors import InvalidInputError
-from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.planning.assignments import (
     AssignmentResult,

@@ -36,7 +36,7 @@ from mapping.access.funder_reach import (
 from mapping.analysis.coverage import NO_LOCATION, coverage
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
-from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
 from mapping.maps.reach import HIDDEN_FILL, REACH_COLOURS, reach_layer, reach_legend, reach_map

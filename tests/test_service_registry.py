@@ -16,7 +16,7 @@ from helpers import LIMA, MIRAFLORES, counts, csv_text, query
 
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
-from mapping.ingest.area import services_from_file
+from mapping.ingest.registry_files import services_from_file
 from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
 from mapping.maps.services import SERVICE_ICONS, services_legend, services_map, type_layers
 from mapping.registries.service_edits import KEEP, add_service, place_from_click, update_service

@@ -65,8 +65,8 @@ def init_command(args: argparse.Namespace) -> int:
 
 def import_command(args: argparse.Namespace) -> int:
     """Import visits, services or hotspots from a file; return the exit code."""
-    from mapping.ingest.area import hotspots_from_file, services_from_file
     from mapping.ingest.readers import mapping_from_file
+    from mapping.ingest.registry_files import hotspots_from_file, services_from_file
     from mapping.ingest.visits import visits_from_file
     from mapping.storage.workspace import open_workspace, workspace_path
 

@@ -26,8 +26,8 @@ from sqlalchemy.engine import Connection
 from mapping.cells import cell_to_int, cell_to_str, cells_from_points, is_valid_cell
 from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, intervals_from_text, is_open_at_night
-from mapping.ingest.area import record_fingerprint
 from mapping.ingest.batch import ImportResult, finish_import, record_import
+from mapping.ingest.registry_files import record_fingerprint
 from mapping.privacy import first_invisible, looks_like_phone
 from mapping.registries.services import FLAGS
 from mapping.settings import get_settings

@@ -23,7 +23,7 @@ from mapping.analysis.coverage import servable
 from mapping.cells import cell_to_str
 from mapping.errors import InvalidInputError
 from mapping.hours import intervals_from_text, is_open_at_night, opening_masks, week_slot
-from mapping.ingest.area import SERVICE_FLAGS
+from mapping.ingest.registry_files import SERVICE_FLAGS
 from mapping.settings import Settings, get_settings
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
