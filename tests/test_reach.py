@@ -21,7 +21,7 @@ import shapely
 from helpers import DISTRICTS_SOURCE, copy_workspace, csv_text
 from streamlit.testing.v1 import AppTest
 
-from mapping.access.disclosure import DisclosureParameters, ledger
+from mapping.access.disclosure import ledger
 from mapping.access.funder_reach import (
     TARGETS_FILE,
     ReachOptions,
@@ -33,6 +33,7 @@ from mapping.access.funder_reach import (
     reach_table,
     reach_trend,
 )
+from mapping.access.mechanism import DisclosureParameters
 from mapping.analysis.coverage import NO_LOCATION, coverage
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator

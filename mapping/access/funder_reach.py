@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from fpdf import FPDF
 
 from mapping import clock
-from mapping.access.disclosure import DISTRICT, DisclosureParameters, release
+from mapping.access.disclosure import DISTRICT, release
+from mapping.access.mechanism import DisclosureParameters
 from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageOptions, coverage_from_data
 from mapping.analysis.coverage_data import load_coverage_data
 from mapping.errors import InvalidInputError, PrivacyBudgetError
