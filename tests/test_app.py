@@ -30,13 +30,9 @@ from mapping.i18n import translator
 from mapping.maps.base import (
     DEFAULT_ASSETS_URL,
     LEAFLET_VERSION,
-    VISIT_COLOURS,
     GeoJSON,
-    OverviewLayers,
     basemap_from_env,
     district_layers,
-    overview_layers,
-    overview_map,
 )
 from mapping.maps.coverage import (
     GAP_COLOURS,
@@ -51,6 +47,7 @@ from mapping.maps.coverage import (
     sites_layers,
     sites_legend,
 )
+from mapping.maps.overview import VISIT_COLOURS, OverviewLayers, overview_layers, overview_map
 from mapping.storage import store
 from mapping.storage.workspace import open_workspace
 
