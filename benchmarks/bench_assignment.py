@@ -24,7 +24,7 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from mapping.planning.assignments import assign_hotspots, workloads  # noqa: E402
+from mapping.planning.split import assign_hotspots, workloads  # noqa: E402
 
 NORM = 90.0
 

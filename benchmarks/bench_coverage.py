@@ -192,14 +192,10 @@ def build_area(
     """
     import h3
 
-    from mapping.ingest.area import (
-        districts_from_file,
-        hotspots_from_file,
-        init_area,
-        services_from_file,
-    )
+    from mapping.ingest.area import districts_from_file, init_area
     from mapping.ingest.locations import area_cells
     from mapping.ingest.readers import mapping_from_file
+    from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 
     districts = districts_from_file(
         DISTRICTS,
@@ -275,14 +271,13 @@ def _child(step: str, workdir: Path, rows: int, cells: int, resolution: int, sam
         return
     from mapping.analysis.coverage import (
         CoverageOptions,
-        allow_arrow_reads,
         cell_coverage,
         coverage,
         coverage_from_data,
         district_coverage,
         hotspot_access,
-        load_coverage_data,
     )
+    from mapping.analysis.coverage_data import allow_arrow_reads, load_coverage_data
     from mapping.periods import parse_period
     from mapping.storage.workspace import open_workspace
 

@@ -130,17 +130,13 @@ def report_digest(report: Any) -> str:
 
 def _coverage(args: argparse.Namespace) -> dict[str, Any]:
     """Run coverage through the library as the command line (or the app) does."""
-    from mapping.analysis import coverage
-    from mapping.analysis.coverage import (
-        CoverageOptions,
-        allow_arrow_reads,
-        coverage_from_data,
-        load_coverage_data,
-    )
+    from mapping.analysis import coverage_data
+    from mapping.analysis.coverage import CoverageOptions, coverage_from_data
+    from mapping.analysis.coverage_data import allow_arrow_reads, load_coverage_data
     from mapping.periods import parse_period
 
     if args.step == "coverage_cursor":
-        coverage._postgres_arrow_visits = lambda *_: None  # type: ignore[assignment]
+        coverage_data._postgres_arrow_visits = lambda *_: None  # type: ignore[assignment]
 
     workspace = _workspace(args.workdir, args.db_url)
     period = parse_period(ALL, today=END)
@@ -178,7 +174,7 @@ def _aggregate_queries(dialect: Any, period: Any) -> dict[str, Any]:
     """The ``GROUP BY`` queries that give what coverage reads from the visits, per figure."""
     import sqlalchemy as sa
 
-    from mapping.analysis.coverage import _epoch_days_sql
+    from mapping.analysis.coverage_data import _epoch_days_sql
     from mapping.storage import store
     from mapping.vocab import SERVICE_TYPES, SUPPLIES
 
@@ -276,7 +272,7 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     """Get what coverage needs from the visits: rows then polars, or ``GROUP BY`` in SQL."""
     import sqlalchemy as sa
 
-    from mapping.analysis.coverage import VISITS, _frame, _visits_query, epoch_day
+    from mapping.analysis.coverage_data import VISITS, _frame, _visits_query, epoch_day
     from mapping.periods import parse_period
     from mapping.storage import store
     from mapping.vocab import SUPPLIES
@@ -301,7 +297,7 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     detail: dict[str, Any] = {}
     frames: dict[str, pl.DataFrame] = {}
     # ConnectorX reads before any connection of Python's own SQLite opens in this process
-    # (mapping.analysis.coverage.allow_arrow_reads says why)
+    # (mapping.analysis.coverage_data.allow_arrow_reads says why)
     if args.step == "rows_cx":
         visits = pl.read_database_uri(
             sql(_visits_query(period, dialect)), cx_url, engine="connectorx"

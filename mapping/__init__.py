@@ -11,16 +11,15 @@ from mapping.errors import (
     UnusableFileError,
     WorkspaceError,
 )
-from mapping.ingest.area import (
-    districts_from_file,
+from mapping.ingest.area import districts_from_file, init_area
+from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, preview_prepared
+from mapping.ingest.readers import ColumnMapping, mapping_from_file, table_from_bytes
+from mapping.ingest.registry_files import (
     hotspots_from_file,
-    init_area,
     prepare_hotspots,
     prepare_services,
     services_from_file,
 )
-from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, preview_prepared
-from mapping.ingest.readers import ColumnMapping, mapping_from_file, table_from_bytes
 from mapping.ingest.uploads import IMPORT_KINDS, prepare_upload
 from mapping.ingest.visits import prepare_visits, visits_from_file, visits_from_table
 from mapping.storage.workspace import Workspace, create_workspace, open_workspace

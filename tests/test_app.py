@@ -22,20 +22,17 @@ from browser import (
 )
 from streamlit.testing.v1 import AppTest
 
-from mapping.analysis.coverage import CoverageReport, coverage, load_coverage_data
+from mapping.analysis.coverage import CoverageReport, coverage
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
 from mapping.analysis.siting import suggest_sites
 from mapping.i18n import translator
 from mapping.maps.base import (
     DEFAULT_ASSETS_URL,
     LEAFLET_VERSION,
-    VISIT_COLOURS,
     GeoJSON,
-    OverviewLayers,
     basemap_from_env,
     district_layers,
-    overview_layers,
-    overview_map,
 )
 from mapping.maps.coverage import (
     GAP_COLOURS,
@@ -50,6 +47,7 @@ from mapping.maps.coverage import (
     sites_layers,
     sites_legend,
 )
+from mapping.maps.overview import VISIT_COLOURS, OverviewLayers, overview_layers, overview_map
 from mapping.storage import store
 from mapping.storage.workspace import open_workspace
 

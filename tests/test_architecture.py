@@ -37,14 +37,7 @@ LAYERS = (
 
 #: Imports against the layer order that are known and not fixed yet, each with its reason.
 #: An entry that the source no longer has fails the test, so the list only shrinks.
-ALLOWED_UPWARD = {
-    # The funder's reach map (reach_layer, reach_legend, reach_map and their colours) is drawn
-    # in mapping/access/funder_reach.py with the coverage map's helpers. Its place is a
-    # mapping/maps/reach.py: moving about 150 lines out of a module that is being split in
-    # issue 15 is left to that split.
-    ("mapping.access.funder_reach", "mapping.maps.base"),
-    ("mapping.access.funder_reach", "mapping.maps.coverage"),
-}
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
 
 #: Longest module of mapping/ whose docstring need not say why it is that long.
 MAX_LINES = 600
@@ -312,7 +305,6 @@ def test_each_part_imports_only_from_itself_and_the_parts_below(
     assert not stale, f"no longer imported: remove {sorted(stale)} from ALLOWED_UPWARD"
 
 
-@pytest.mark.xfail(strict=False, reason="modules being split in issue 15")
 def test_a_long_module_says_why_it_is_long() -> None:
     long = []
     for module in project_modules(ROOT).values():

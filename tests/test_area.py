@@ -23,13 +23,9 @@ from helpers import (
 
 from mapping.cells import check_resolution
 from mapping.errors import ResolutionError, UnusableFileError, WorkspaceError
-from mapping.ingest.area import (
-    districts_from_file,
-    hotspots_from_file,
-    init_area,
-    services_from_file,
-)
+from mapping.ingest.area import districts_from_file, init_area
 from mapping.ingest.readers import ColumnMapping, mapping_from_file
+from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.storage.workspace import Workspace, open_workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SERVICE_TYPES
 

@@ -13,17 +13,15 @@ import sqlalchemy as sa
 from helpers import copy_workspace, csv_text
 
 from mapping.errors import InvalidInputError
-from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.planning.assignments import (
-    KEEP_KM,
     AssignmentResult,
     active_peers,
-    assign_hotspots,
     current_assignments,
     run_assignment,
-    workloads,
 )
+from mapping.planning.split import KEEP_KM, assign_hotspots, workloads
 from mapping.registries.hotspots import hotspot_registry, retire_hotspot
 from mapping.storage import store
 from mapping.storage.audit import Actor

@@ -13,14 +13,9 @@ import pytest
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
 
 from mapping.access.disclosure import ledger
-from mapping.access.funder_reach import (
-    HIDDEN_FILL,
-    REACH_COLOURS,
-    reach_csv,
-    reach_release,
-    reach_table,
-)
+from mapping.access.funder_reach import reach_csv, reach_release, reach_table
 from mapping.i18n import translator
+from mapping.maps.reach import HIDDEN_FILL, REACH_COLOURS
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import open_workspace
 

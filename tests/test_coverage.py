@@ -24,21 +24,24 @@ from helpers import csv_text
 from mapping.analysis.coverage import (
     NO_LOCATION,
     OUTSIDE_AREA,
-    VISITS,
     CoverageOptions,
     CoverageReport,
+    coverage,
+    districts_with_geometry,
+)
+from mapping.analysis.coverage_data import (
+    VISITS,
     _frame,
     _postgres_arrow_visits,
     _visits_query,
-    coverage,
-    districts_with_geometry,
     load_coverage_data,
 )
 from mapping.analysis.gaps import SignalOptions, cell_signals, hotspot_gaps
 from mapping.analysis.reports import coverage_text, explain_district, find_district, render
 from mapping.analysis.siting import suggest_sites
 from mapping.errors import InvalidInputError
-from mapping.ingest.area import hotspots_from_file, init_area, services_from_file
+from mapping.ingest.area import init_area
+from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.periods import parse_period
 from mapping.settings import Settings

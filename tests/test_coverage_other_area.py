@@ -21,13 +21,9 @@ from helpers import copy_workspace, query, write_csv
 from pyproj import Transformer
 
 from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport, coverage
-from mapping.ingest.area import (
-    districts_from_file,
-    hotspots_from_file,
-    init_area,
-    services_from_file,
-)
+from mapping.ingest.area import districts_from_file, init_area
 from mapping.ingest.batch import ImportResult
+from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.storage.workspace import Workspace
 

@@ -37,8 +37,9 @@ import polars as pl
 import pytest
 from helpers import csv_text, query
 
-from mapping.access.disclosure import DISTRICT, DisclosureParameters, group_keys, raw_counts
+from mapping.access.disclosure import DISTRICT, group_keys, raw_counts
 from mapping.access.funder_reach import reach_release, reach_table
+from mapping.access.mechanism import DisclosureParameters
 from mapping.cli.main import main
 from mapping.i18n import translator
 from mapping.ingest.visits import visits_from_file

@@ -12,8 +12,8 @@ from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside
 from streamlit.testing.v1 import AppTest
 
 from mapping.errors import InvalidInputError
-from mapping.ingest.area import hotspots_from_file
 from mapping.ingest.capture import cell_at
+from mapping.ingest.registry_files import hotspots_from_file
 from mapping.registries.hotspots import (
     HotspotDraft,
     hotspot_registry,

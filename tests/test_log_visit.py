@@ -19,7 +19,7 @@ from browser import (
 )
 from streamlit.testing.v1 import AppTest
 
-from mapping.analysis.coverage import load_coverage_data
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.peers import peer_educators, team_cells, team_peer_educator_ids
 from mapping.errors import InvalidInputError
 from mapping.ingest.capture import VisitEntry, cell_at, district_of, log_visit

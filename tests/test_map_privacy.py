@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 from helpers import write_csv
 
-from mapping.analysis.coverage import coverage, load_coverage_data
+from mapping.analysis.coverage import coverage
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
 from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
 from mapping.i18n import translator
 from mapping.ingest.visits import visits_from_file
-from mapping.maps.base import district_layers, overview_layers, overview_map
+from mapping.maps.base import district_layers
 from mapping.maps.coverage import (
     cells_map,
     chosen_cell_layer,
@@ -26,6 +27,7 @@ from mapping.maps.coverage import (
     recency_legend,
     team_layer,
 )
+from mapping.maps.overview import overview_layers, overview_map
 from mapping.periods import parse_period
 from mapping.storage.workspace import Workspace
 

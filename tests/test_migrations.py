@@ -21,7 +21,7 @@ from helpers import counts, write_csv
 
 from mapping.analysis.coverage import coverage
 from mapping.cli.main import main
-from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.planning.assignments import current_assignments, run_assignment
 from mapping.storage import store

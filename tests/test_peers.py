@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from mapping import clock
-from mapping.analysis.coverage import CoverageOptions, load_coverage_data
+from mapping.analysis.coverage import CoverageOptions
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.peers import (
     REFERRAL_TYPES,
     services_open_now,

@@ -15,7 +15,7 @@ from helpers import csv_text, query
 from mapping.cells import cell_centres
 from mapping.cli.main import main
 from mapping.errors import InvalidInputError
-from mapping.ingest.area import hotspots_from_file, services_from_file
+from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.planning.assignments import run_assignment
 from mapping.planning.plans import (

@@ -21,29 +21,26 @@ import shapely
 from helpers import DISTRICTS_SOURCE, copy_workspace, csv_text
 from streamlit.testing.v1 import AppTest
 
-from mapping.access.disclosure import DisclosureParameters, ledger
+from mapping.access.disclosure import ledger
 from mapping.access.funder_reach import (
-    HIDDEN_FILL,
-    REACH_COLOURS,
     TARGETS_FILE,
     ReachOptions,
     ReachRelease,
     ReachSettings,
     reach_csv,
-    reach_layer,
-    reach_legend,
-    reach_map,
     reach_pdf,
     reach_release,
     reach_table,
     reach_trend,
 )
+from mapping.access.mechanism import DisclosureParameters
 from mapping.analysis.coverage import NO_LOCATION, coverage
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
-from mapping.ingest.area import hotspots_from_file
+from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
+from mapping.maps.reach import HIDDEN_FILL, REACH_COLOURS, reach_layer, reach_legend, reach_map
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace, open_workspace
 

@@ -11,7 +11,6 @@ import pytest
 
 from mapping.errors import InvalidInputError
 from mapping.hours import working_mask
-from mapping.planning.plans import parse_shift, shift_windows
 from mapping.planning.routes import (
     NO_TIME,
     NOT_WORKING,
@@ -23,6 +22,7 @@ from mapping.planning.routes import (
     solve_routes,
     timeline,
 )
+from mapping.planning.shifts import parse_shift, shift_windows
 
 #: Search time per solve: every instance here is small, so a short search is enough.
 LIMIT = 0.3

@@ -16,19 +16,16 @@ from helpers import LIMA, MIRAFLORES, counts, csv_text, query
 
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
-from mapping.ingest.area import services_from_file
+from mapping.ingest.registry_files import services_from_file
 from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
 from mapping.maps.services import SERVICE_ICONS, services_legend, services_map, type_layers
+from mapping.registries.service_edits import KEEP, add_service, place_from_click, update_service
 from mapping.registries.services import (
-    KEEP,
     ServiceFilter,
-    add_service,
     filter_services,
     open_at,
     open_at_night,
-    place_from_click,
     read_services,
-    update_service,
 )
 from mapping.settings import Settings
 from mapping.storage.workspace import Workspace

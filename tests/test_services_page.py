@@ -9,7 +9,7 @@ import pytest
 from helpers import account_token, copy_workspace, query
 from streamlit.testing.v1 import AppTest
 
-from mapping.registries.services import Place
+from mapping.registries.service_edits import Place
 from mapping.storage.workspace import open_workspace
 
 APP = Path(__file__).resolve().parent.parent / "app.py"

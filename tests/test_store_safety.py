@@ -13,8 +13,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from mapping.analysis import coverage
-from mapping.analysis.coverage import load_coverage_data
+from mapping.analysis import coverage_data
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.periods import parse_period
 from mapping.storage.audit import Actor, record
 from mapping.storage.workspace import Workspace
@@ -26,7 +26,7 @@ def test_the_app_path_reads_visits_while_other_connections_stay_usable(
     from helpers import copy_workspace
 
     workspace: Workspace = copy_workspace(demo_workspace, tmp_path / "copy")
-    assert coverage._ARROW_READS is False  # the default, which the app keeps
+    assert coverage_data._ARROW_READS is False  # the default, which the app keeps
     engine = workspace.engine()
     views = "SELECT count(*) FROM audit_log WHERE action = 'view'"
     with engine.connect() as connection:
@@ -55,10 +55,10 @@ def test_the_command_line_fast_path_reads_the_same_visits(
     workspace = copy_workspace(demo_workspace, tmp_path / "copy")
     period = parse_period("2026-Q3")
     slow = load_coverage_data(workspace, period).visits
-    coverage.allow_arrow_reads()
+    coverage_data.allow_arrow_reads()
     try:
         fast = load_coverage_data(workspace, period).visits
     finally:
-        coverage.allow_arrow_reads(False)
+        coverage_data.allow_arrow_reads(False)
     assert fast.height == slow.height > 0
     assert fast.sort(fast.columns).equals(slow.sort(slow.columns))

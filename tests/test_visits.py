@@ -338,8 +338,8 @@ def test_plain_counts_and_four_digit_years_are_accepted(
 
 
 def test_spanish_spellings_of_services_and_safety() -> None:
-    from mapping.ingest.batch import category_table
     from mapping.ingest.readers import ColumnMapping
+    from mapping.ingest.values import category_table
     from mapping.vocab import SAFETY_CONCERNS, normalise
 
     services = category_table(SERVICE_TYPES, "service_type", ColumnMapping())

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 from helpers import copy_workspace
 
-from mapping.cli.main import EXIT_OK, EXIT_UNUSABLE, EXIT_WIPE_INCOMPLETE, main
+from mapping.cli.main import EXIT_OK, EXIT_UNUSABLE, main
+from mapping.cli.store import EXIT_WIPE_INCOMPLETE
 from mapping.errors import WorkspaceError
 from mapping.ingest.area import districts_from_file, init_area
 from mapping.storage.store import create_store_engine, metadata, views

@@ -8,13 +8,8 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping.analysis.summary import workspace_summary
-from mapping.maps.base import (
-    BASEMAP_ENV,
-    OverviewLayers,
-    basemap_from_env,
-    overview_layers,
-    overview_map,
-)
+from mapping.maps.base import BASEMAP_ENV, basemap_from_env
+from mapping.maps.overview import OverviewLayers, overview_layers, overview_map
 from mapping.storage.workspace import open_workspace
 from views.access import require
 from views.shared import open_or_explain, store_stamp, tr

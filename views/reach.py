@@ -16,9 +16,6 @@ from mapping.access.funder_reach import (
     TARGETS_FILE,
     ReachRelease,
     reach_csv,
-    reach_layer,
-    reach_legend,
-    reach_map,
     reach_pdf,
     reach_release,
     reach_stamp,
@@ -27,6 +24,7 @@ from mapping.access.funder_reach import (
 )
 from mapping.errors import InvalidInputError
 from mapping.maps.base import basemap_from_env
+from mapping.maps.reach import reach_layer, reach_legend, reach_map
 from mapping.periods import quarter_of
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace, open_workspace

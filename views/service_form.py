@@ -11,8 +11,7 @@ import polars as pl
 import streamlit as st
 
 from mapping.hours import hours_for_reading
-from mapping.registries.services import (
-    FLAGS,
+from mapping.registries.service_edits import (
     FieldChange,
     Place,
     Problem,
@@ -21,6 +20,7 @@ from mapping.registries.services import (
     place_from_click,
     update_service,
 )
+from mapping.registries.services import FLAGS
 from mapping.storage.workspace import Workspace
 from mapping.vocab import SERVICE_TYPES
 

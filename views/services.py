@@ -18,12 +18,8 @@ from mapping import clock
 from mapping.hours import DAY_NAMES
 from mapping.maps.base import basemap_from_env
 from mapping.maps.services import services_map
-from mapping.registries.services import (
-    Place,
-    ServiceFilter,
-    filter_services,
-    read_services,
-)
+from mapping.registries.service_edits import Place
+from mapping.registries.services import ServiceFilter, filter_services, read_services
 from mapping.storage.workspace import open_workspace
 from mapping.vocab import SERVICE_TYPES
 from views import service_form as form

@@ -20,8 +20,8 @@ from mapping.analysis.coverage import (
     coverage,
     coverage_from_data,
     hotspot_access,
-    load_coverage_data,
 )
+from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
 from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
 from mapping.analysis.siting import suggest_sites

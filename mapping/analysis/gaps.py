@@ -9,7 +9,8 @@ import h3
 import numpy as np
 import polars as pl
 
-from mapping.analysis.coverage import CoverageData, CoverageOptions, CoverageReport, epoch_day
+from mapping.analysis.coverage import CoverageOptions, CoverageReport
+from mapping.analysis.coverage_data import CoverageData, epoch_day
 from mapping.cells import cell_to_str, hex_ids
 
 #: Columns of the table :func:`hotspot_gaps` returns, in order.

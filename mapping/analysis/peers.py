@@ -12,7 +12,8 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from mapping.analysis.coverage import CoverageData, CoverageOptions, epoch_day, servable
+from mapping.analysis.coverage import CoverageOptions, servable
+from mapping.analysis.coverage_data import CoverageData, epoch_day
 from mapping.cells import cell_centres, cell_to_str, hex_ids
 from mapping.hours import opening_masks, week_slot
 from mapping.storage import store

@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import polars as pl
 
-from mapping.analysis.coverage import CoverageData, CoverageOptions, hotspot_access
+from mapping.analysis.coverage import CoverageOptions, hotspot_access
+from mapping.analysis.coverage_data import CoverageData
 from mapping.cells import cell_centres, hex_ids
 from mapping.errors import InvalidInputError
 from mapping.vocab import SERVICE_TYPES

@@ -19,13 +19,9 @@ import sqlalchemy as sa
 
 from mapping import clock
 from mapping.access.accounts import create_demo_accounts, is_demo
-from mapping.ingest.area import (
-    districts_from_file,
-    hotspots_from_file,
-    init_area,
-    services_from_file,
-)
+from mapping.ingest.area import districts_from_file, init_area
 from mapping.ingest.readers import RawTable, mapping_from_file
+from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_table
 from mapping.storage import store
 from mapping.storage.workspace import (

@@ -1,4 +1,9 @@
-"""The ``outreach-map`` command line: init, import, summary, demo, serve, analyses and wipe.
+"""The ``outreach-map`` command line: its parser, the entry points, and ``demo`` and ``serve``.
+
+Every other command group has its module, imported when its command runs:
+:mod:`mapping.cli.ingest` (init, import), :mod:`mapping.cli.analysis` (summary, coverage, gaps,
+suggest-sites), :mod:`mapping.cli.users`, :mod:`mapping.cli.store` (wipe, migrate, copy),
+:mod:`mapping.cli.release` (export) and :mod:`mapping.cli.plan`.
 
 Exit codes: 0 on success (also when some rows were rejected), 2 for unusable input or arguments,
 3 when the store cannot be reached or used, 1 when a wipe could not destroy everything it tried to.
@@ -7,7 +12,6 @@ Exit codes: 0 on success (also when some rows were rejected), 2 for unusable inp
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -16,16 +20,12 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from mapping.errors import InvalidInputError, MappingError
-from mapping.settings import Settings
+from mapping.cli.exits import EXIT_OK, EXIT_STORE, EXIT_UNUSABLE
+from mapping.errors import MappingError
 from mapping.storage.store import store_error
 
-EXIT_OK = 0
 #: Network address the app listens on; 127.0.0.1 (this machine only) unless a deployment says.
 ADDRESS_ENV = "OUTREACH_MAP_ADDRESS"
-EXIT_UNUSABLE = 2
-#: The store could not be reached or used (server down, wrong password, locked file).
-EXIT_STORE = 3
 #: Streamlit settings ``serve`` and ``demo`` pass on the command line, where they win over any
 #: other config file on the machine; ``.streamlit/config.toml`` holds the same values (a test
 #: checks they agree) and docs/security.md says why each is set.
@@ -64,64 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workspace", help=workspace_help)
     serve.add_argument("--port", type=int, default=8501)
 
-    init = sub.add_parser("init", help="create a workspace from a district polygon file")
-    init.add_argument("--workspace", required=True)
-    init.add_argument("--db", help=db_help)
-    init.add_argument(
-        "--districts", required=True, type=Path, help="GeoJSON, GeoPackage or Shapefile"
-    )
-    init.add_argument("--district-id", required=True, help="column with the district id")
-    init.add_argument("--district-name", required=True, help="column with the district name")
-    init.add_argument("--population", help="column with a population or size estimate")
-    init.add_argument(
-        "--resolution",
-        type=int,
-        default=None,
-        help=f"H3 storage resolution, {Settings.min_resolution}-{Settings.max_resolution} "
-        f"(default {Settings.default_resolution})",
-    )
-    init.add_argument("--name", help="area name (default: the folder name)")
+    from mapping.cli.ingest import add_ingest_parsers
 
-    imp = sub.add_parser("import", help="import visits, services or hotspots")
-    imp.add_argument("kind", choices=["visits", "services", "hotspots"])
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--workspace", help=workspace_help)
-    imp.add_argument("--mapping", type=Path, help="TOML file mapping columns and values")
-    imp.add_argument(
-        "--allow-outside", action="store_true", help="keep points outside every district"
-    )
+    add_ingest_parsers(sub, workspace_help, db_help)
+    from mapping.cli.analysis import add_analysis_parsers
 
-    summary = sub.add_parser("summary", help="what the workspace holds")
-    summary.add_argument("--workspace", help=workspace_help)
-    summary.add_argument("--format", choices=["text", "json"], default="text")
-
-    formats = ("text", "csv", "json")
-    period_help = "2026-Q3, 2026-09 or last-90-days (default: the last 90 days)"
-    cover = sub.add_parser("coverage", help="coverage per district, ranked by gap score")
-    cover.add_argument("--workspace", help=workspace_help)
-    cover.add_argument("--period", help=period_help)
-    cover.add_argument("--format", choices=formats, default="text")
-    cover.add_argument("--cells", action="store_true", help="one row per cell instead")
-    cover.add_argument("--explain", metavar="DISTRICT", help="how one district's row was computed")
-
-    gaps = sub.add_parser("gaps", help="overdue and uncovered hotspots, emerging and fading ones")
-    gaps.add_argument("--workspace", help=workspace_help)
-    gaps.add_argument("--period", help=period_help)
-    gaps.add_argument("--district", help="only this district (id)")
-    gaps.add_argument("--format", choices=formats, default="text")
-
-    sites = sub.add_parser("suggest-sites", help="cells where a new service would reach most")
-    sites.add_argument("--service-type", required=True, help="e.g. hiv_testing, prep_pep")
-    sites.add_argument("--count", type=int, default=5, help="how many sites (default 5)")
-    sites.add_argument("--workspace", help=workspace_help)
-    sites.add_argument("--period", help=period_help)
-    sites.add_argument("--format", choices=formats, default="text")
-
+    add_analysis_parsers(sub, workspace_help)
     from mapping.cli.users import add_user_parser
 
     add_user_parser(sub)
-    _add_wipe_parser(sub)
-    _add_export_parser(sub, workspace_help)
+    from mapping.cli.store import add_wipe_parser
+
+    add_wipe_parser(sub)
+    from mapping.cli.release import add_export_parser
+
+    add_export_parser(sub, workspace_help)
     _add_store_parsers(sub, workspace_help)
     from mapping.cli.plan import add_plan_parser
 
@@ -175,70 +132,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from mapping.ingest.area import districts_from_file, init_area
-    from mapping.settings import get_settings
-    from mapping.storage.workspace import workspace_path
+    from mapping.cli.ingest import init_command
 
-    path = workspace_path(args.workspace)
-    districts = districts_from_file(
-        args.districts,
-        id_column=args.district_id,
-        name_column=args.district_name,
-        population_column=args.population,
-    )
-    settings = get_settings()
-    resolution = args.resolution or settings.default_resolution
-    init_area(path, districts, name=args.name or path.name, resolution=resolution, db_url=args.db)
-    if resolution >= 9 and resolution <= settings.max_resolution:
-        print(
-            f"warning: resolution {resolution} cells are about one block (0.1 km²) and can "
-            "name a single venue; anyone who sees the map or the store sees where people work. "
-            "Use 8 unless the programme has decided otherwise.",
-            file=sys.stderr,
-        )
-    print(f"created workspace {path}: {len(districts)} districts, cells at resolution {resolution}")
-    return EXIT_OK
+    return init_command(args)
 
 
 def _import(args: argparse.Namespace) -> int:
-    from mapping.ingest.area import hotspots_from_file, services_from_file
-    from mapping.ingest.readers import mapping_from_file
-    from mapping.ingest.visits import visits_from_file
-    from mapping.storage.workspace import open_workspace, workspace_path
+    from mapping.cli.ingest import import_command
 
-    workspace = open_workspace(workspace_path(args.workspace))
-    mapping = mapping_from_file(args.mapping)
-    if args.kind == "visits":
-        result = visits_from_file(
-            workspace,
-            args.file,
-            mapping=mapping,
-            allow_outside=args.allow_outside,
-            progress=sys.stderr.isatty(),
-        )
-    elif args.kind == "services":
-        result = services_from_file(
-            workspace, args.file, mapping=mapping, allow_outside=args.allow_outside
-        )
-    else:
-        result = hotspots_from_file(
-            workspace, args.file, mapping=mapping, allow_outside=args.allow_outside
-        )
-    for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(result.summary())
-    return EXIT_OK
+    return import_command(args)
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from mapping.analysis.summary import summary_text, workspace_summary
-    from mapping.storage.workspace import open_workspace, workspace_path
+    from mapping.cli.analysis import summary_command
 
-    facts = workspace_summary(open_workspace(workspace_path(args.workspace)))
-    print(
-        json.dumps(facts, indent=2, default=str) if args.format == "json" else summary_text(facts)
-    )
-    return EXIT_OK
+    return summary_command(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -305,113 +213,22 @@ def _run_app(workspace: Path, port: int) -> int:
     os.execve(sys.executable, command, env)
 
 
-def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
-    from mapping.analysis.coverage import CoverageOptions, load_coverage_data
-    from mapping.periods import parse_period
-    from mapping.settings import get_settings
-    from mapping.storage.workspace import open_workspace, workspace_path
-
-    workspace = open_workspace(workspace_path(args.workspace))
-    options = CoverageOptions.from_settings()
-    period = parse_period(args.period, default_days=get_settings().default_period_days)
-    return load_coverage_data(workspace, period), options
-
-
 def _coverage(args: argparse.Namespace) -> int:
-    from mapping.analysis.coverage import coverage_from_data
-    from mapping.analysis.reports import (
-        coverage_text,
-        explain_district,
-        explain_frame,
-        frame_text,
-        render,
-    )
+    from mapping.cli.analysis import coverage_command
 
-    data, options = _coverage_data(args)
-    report = coverage_from_data(data, options)  # type: ignore[arg-type]
-    if args.explain:
-        if args.format == "text":
-            print(explain_district(report, args.explain))
-        else:
-            meta = {**report.totals, "explanation": explain_district(report, args.explain)}
-            print(render(explain_frame(report, args.explain), args.format, meta=meta))
-        return EXIT_OK
-    frame = report.cells.drop("cell") if args.cells else report.ranked()
-    if args.format == "text":
-        print(frame_text(frame) if args.cells else coverage_text(report))
-    else:
-        print(render(frame, args.format, meta=report.totals))
-    return EXIT_OK
+    return coverage_command(args)
 
 
 def _gaps(args: argparse.Namespace) -> int:
-    from mapping.analysis.coverage import coverage_from_data
-    from mapping.analysis.gaps import hotspot_gaps
-    from mapping.analysis.reports import coverage_notes, find_district, frame_text, render
+    from mapping.cli.analysis import gaps_command
 
-    data, options = _coverage_data(args)
-    report = coverage_from_data(data, options)  # type: ignore[arg-type]
-    district = find_district(report.districts, args.district) if args.district else None
-    frame = hotspot_gaps(
-        report,
-        data,  # type: ignore[arg-type]
-        district_id=district["district_id"] if district else None,
-    )
-    if args.format == "text":
-        where = f" in {district['district']}" if district else ""
-        print(f"hotspot findings{where}, {report.totals['period']}: {frame.height}")
-        for note in coverage_notes(report):
-            print(f"note: {note}")
-        print(frame_text(frame.drop("district_id", "z_score")))
-    else:
-        print(render(frame, args.format, meta=report.totals))
-    return EXIT_OK
+    return gaps_command(args)
 
 
 def _suggest_sites(args: argparse.Namespace) -> int:
-    import polars as pl
+    from mapping.cli.analysis import suggest_sites_command
 
-    from mapping.analysis.reports import frame_text, render
-    from mapping.analysis.siting import suggest_sites
-    from mapping.vocab import SERVICE_TYPES
-
-    # check the arguments before reading the store
-    if args.service_type not in SERVICE_TYPES:
-        raise InvalidInputError(
-            f"service type {args.service_type!r} is not one of: {', '.join(SERVICE_TYPES)}"
-        )
-    if args.count < 1:
-        raise InvalidInputError(f"count {args.count} is not a number of sites — give 1 or more")
-    data, options = _coverage_data(args)
-    frame = suggest_sites(
-        data,  # type: ignore[arg-type]
-        options,  # type: ignore[arg-type]
-        service_type=args.service_type,
-        count=args.count,
-    )
-    if args.format == "text":
-        print(
-            f"up to {args.count} new {args.service_type} sites, each adding the most hotspots "
-            "not yet within reach (weight = estimated sex workers)"
-        )
-        if frame.height == 0:
-            print(
-                "nothing to add: every active hotspot already has this service within reach, "
-                "or no hotspot is registered"
-            )
-            return EXIT_OK
-        print(
-            frame_text(
-                frame.with_columns(
-                    pl.format("{} %", (pl.col("cumulative_share") * 100).round(0).cast(pl.Int64))
-                )
-            )
-        )
-        if frame.height < args.count:
-            print(f"{frame.height} sites reach every hotspot that lacks this service")
-    else:
-        print(render(frame, args.format, meta={"service_type": args.service_type}))
-    return EXIT_OK
+    return suggest_sites_command(args)
 
 
 def _user(args: argparse.Namespace) -> int:
@@ -420,50 +237,11 @@ def _user(args: argparse.Namespace) -> int:
     return user_command(args)
 
 
-# --- wipe: destroy a workspace's data and key in an emergency (mapping/storage/wipe.py) ---
-EXIT_WIPE_INCOMPLETE = 1
-
-
-def _add_wipe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    wipe = sub.add_parser(
-        "wipe", help="destroy the workspace's data and contact-code key (emergency)"
-    )
-    wipe.add_argument("--workspace", help="workspace folder (default: $OUTREACH_MAP_WORKSPACE)")
-    wipe.add_argument("--yes", action="store_true", help="really destroy it; there is no undo")
-
-
 def _wipe(args: argparse.Namespace) -> int:
-    from mapping.storage.audit import Actor
-    from mapping.storage.wipe import wipe_plan, wipe_workspace
-    from mapping.storage.workspace import workspace_path
+    from mapping.cli.store import wipe_command
 
-    path = workspace_path(args.workspace)
-    if not args.yes:
-        plan = wipe_plan(path)
-        print(
-            f"outreach-map: error: this would destroy, with no undo, in {path}:\n"
-            + "".join(f"  {line}\n" for line in plan)
-            + "add --yes to wipe it",
-            file=sys.stderr,
-        )
-        return EXIT_UNUSABLE
-    result = wipe_workspace(path, by=Actor.command_line().username)
-    for line in result.destroyed:
-        print(f"destroyed: {line}")
-    for line in result.failures:
-        print(f"FAILED: {line}", file=sys.stderr)
-    for line in result.notes:
-        print(f"note: {line}")
-    state = "wiped" if result.complete else "partly wiped (see FAILED above)"
-    print(
-        f"{path} {state} in {result.seconds:.2f} s "
-        f"({result.bytes_overwritten / 1e6:.1f} MB overwritten); "
-        "see docs/security.md for what a wipe cannot reach"
-    )
-    return EXIT_OK if result.complete else EXIT_WIPE_INCOMPLETE
+    return wipe_command(args)
 
-
-# --- end of wipe -------------------------------------------------------------------------------
 
 _COMMANDS = {
     "init": _init,
@@ -478,53 +256,11 @@ _COMMANDS = {
     "wipe": _wipe,
 }
 
-# --- export: differentially private releases (docs/disclosure.md) ------------------------------
-
-
-def _add_export_parser(sub: Any, workspace_help: str) -> None:
-    export = sub.add_parser(
-        "export", help="write a disclosure-controlled release (differential privacy) to CSV"
-    )
-    export.add_argument("--role", required=True, choices=["funder", "coordinator"])
-    export.add_argument(
-        "--period", required=True, help="a finished month or quarter: 2026-07, 2026-Q3"
-    )
-    export.add_argument(
-        "--level", default="district", help="district, or an H3 resolution 0-6 (default district)"
-    )
-    export.add_argument(
-        "--measure", default="people", help="people (default), tested or violence (districts only)"
-    )
-    export.add_argument("--out", required=True, type=Path, help="CSV file to write")
-    export.add_argument("--workspace", help=workspace_help)
-    export.add_argument(
-        "--internal",
-        action="store_true",
-        help="coordinator only: raw counts marked INTERNAL, not disclosure-controlled",
-    )
-
 
 def _export(args: argparse.Namespace) -> int:
-    from mapping.access.disclosure import export
-    from mapping.storage.workspace import open_workspace, upgrade_store, workspace_path
+    from mapping.cli.release import export_command
 
-    workspace = open_workspace(workspace_path(args.workspace))
-    upgrade_store(workspace)
-    table = export(
-        workspace,
-        args.out,
-        role=args.role,
-        period=args.period,
-        level=args.level,
-        measure=args.measure,
-        internal=args.internal,
-    )
-    released = table.filter(~table["key"].str.starts_with("_total"))["value"].drop_nulls()
-    if args.internal:
-        print(f"wrote {args.out}: INTERNAL raw counts, {table.height} groups — do not share")
-    else:
-        print(f"wrote {args.out}: {released.len()} of {table.height - 1} groups released")
-    return EXIT_OK
+    return export_command(args)
 
 
 _COMMANDS["export"] = _export
@@ -567,13 +303,13 @@ def run() -> int:
     """Run ``outreach-map`` as a program (the console script): :func:`main` in its own process.
 
     Only a process that is the command itself turns on the fast read of visits
-    (:func:`mapping.analysis.coverage.allow_arrow_reads`): the process holds no other connection to
-    the
-    store. :func:`main` called from other code (the tests, a notebook) keeps the safe path.
+    (:func:`mapping.analysis.coverage_data.allow_arrow_reads`): the process holds no other
+    connection to the store. :func:`main` called from other code (the tests, a notebook) keeps
+    the safe path.
     """
     argv = sys.argv[1:]
     if argv and argv[0] in FAST_READ_COMMANDS:
-        from mapping.analysis.coverage import allow_arrow_reads
+        from mapping.analysis.coverage_data import allow_arrow_reads
 
         allow_arrow_reads()
     return main(argv)

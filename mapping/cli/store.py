@@ -1,8 +1,9 @@
-"""``outreach-map migrate`` and ``outreach-map copy``: a store's schema, and moving a store.
+"""``outreach-map migrate``, ``copy`` and ``wipe``: a store's schema, moving a store, destroying it.
 
-Both take store URLs (``postgresql://USER@HOST:PORT/DATABASE``, ``sqlite:////path/outreach.db``)
-or a workspace. A password is never given on the command line, where the process list shows
-it: libpq reads ``PGPASSWORD`` or ``~/.pgpass``, and ``OUTREACH_MAP_DB`` may hold a whole URL.
+Migrate and copy take store URLs (``postgresql://USER@HOST:PORT/DATABASE``,
+``sqlite:////path/outreach.db``) or a workspace. A password is never given on the command line,
+where the process list shows it: libpq reads ``PGPASSWORD`` or ``~/.pgpass``, and
+``OUTREACH_MAP_DB`` may hold a whole URL.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mapping.cli.exits import EXIT_OK, EXIT_UNUSABLE
 from mapping.errors import WorkspaceError
 from mapping.storage.audit import Actor, record
 from mapping.storage.copying import copy_store, head_revision, schema_revision
@@ -127,3 +129,48 @@ def copy_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+#: A wipe could not destroy everything it tried to (the exit code).
+EXIT_WIPE_INCOMPLETE = 1
+
+
+def add_wipe_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``wipe`` command to the command line."""
+    wipe = sub.add_parser(
+        "wipe", help="destroy the workspace's data and contact-code key (emergency)"
+    )
+    wipe.add_argument("--workspace", help="workspace folder (default: $OUTREACH_MAP_WORKSPACE)")
+    wipe.add_argument("--yes", action="store_true", help="really destroy it; there is no undo")
+
+
+def wipe_command(args: argparse.Namespace) -> int:
+    """Destroy a workspace's data and key (or list what ``--yes`` would); return the exit code."""
+    from mapping.storage.audit import Actor
+    from mapping.storage.wipe import wipe_plan, wipe_workspace
+    from mapping.storage.workspace import workspace_path
+
+    path = workspace_path(args.workspace)
+    if not args.yes:
+        plan = wipe_plan(path)
+        print(
+            f"outreach-map: error: this would destroy, with no undo, in {path}:\n"
+            + "".join(f"  {line}\n" for line in plan)
+            + "add --yes to wipe it",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
+    result = wipe_workspace(path, by=Actor.command_line().username)
+    for line in result.destroyed:
+        print(f"destroyed: {line}")
+    for line in result.failures:
+        print(f"FAILED: {line}", file=sys.stderr)
+    for line in result.notes:
+        print(f"note: {line}")
+    state = "wiped" if result.complete else "partly wiped (see FAILED above)"
+    print(
+        f"{path} {state} in {result.seconds:.2f} s "
+        f"({result.bytes_overwritten / 1e6:.1f} MB overwritten); "
+        "see docs/security.md for what a wipe cannot reach"
+    )
+    return EXIT_OK if result.complete else EXIT_WIPE_INCOMPLETE

@@ -6,8 +6,9 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping.cells import cells_from_points
-from mapping.ingest.batch import REDACTED, Problems, as_number
+from mapping.ingest.batch import Problems
 from mapping.ingest.readers import GEOMETRY_PROBLEM
+from mapping.ingest.values import REDACTED, as_number
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 

@@ -8,9 +8,9 @@ The bytes of an uploaded file hold coordinates: they are read here without touch
 from __future__ import annotations
 
 from mapping.errors import InvalidInputError
-from mapping.ingest.area import prepare_hotspots, prepare_services
 from mapping.ingest.batch import PreparedImport, file_digest
 from mapping.ingest.readers import ColumnMapping, table_from_bytes
+from mapping.ingest.registry_files import prepare_hotspots, prepare_services
 from mapping.ingest.visits import prepare_visits
 from mapping.storage.workspace import Workspace
 

@@ -5,14 +5,18 @@ range, working hours, days since the last visit) and from who covers it (:mod:`m
 assignment`); :mod:`mapping.planning.routes` chooses and orders the stops. The plan is stored as
 hotspots and arrival times, never as a coordinate, and a visit logged at a planned hotspot's
 cell during or after the shift marks it done, so the next plan knows what was missed. The
-model and its defaults are in docs/planning.md.
+model and its defaults are in docs/planning.md; a shift's hours are read by
+:mod:`mapping.planning.shifts`.
+
+Longer than 600 lines: a plan is made, saved and read back through the same candidates (what
+the analytics know of each active hotspot) and the same description of its stops; apart, the
+halves would share five private helpers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,30 +25,23 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping import clock
-from mapping.analysis.coverage import (
-    CoverageData,
-    CoverageOptions,
-    epoch_day,
-    hotspot_access,
-    load_coverage_data,
-    servable,
-    service_points,
-)
+from mapping.analysis.coverage import CoverageOptions, hotspot_access, servable, service_points
+from mapping.analysis.coverage_data import CoverageData, epoch_day, load_coverage_data
 from mapping.analysis.peers import REFERRAL_TYPES
 from mapping.analysis.peers import teams as team_codes
 from mapping.cells import cell_centres, cell_to_str
 from mapping.errors import InvalidInputError
-from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
+from mapping.hours import SLOT_MINUTES, opening_masks, working_mask
 from mapping.periods import parse_period
 from mapping.planning.assignments import stored_assignments
 from mapping.planning.routes import RoutingProblem, RoutingSolution, solve_routes
+from mapping.planning.shifts import check_day, parse_shift, shift_windows
 from mapping.settings import Settings, get_settings
 from mapping.storage import store
 from mapping.storage.audit import Actor, acting, record
 from mapping.storage.workspace import Workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SERVICE_TYPES, SUPPLIES, value_of
 
-_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
 #: Nearest open services listed for referral at each stop.
 REFERRALS_PER_STOP = 2
 
@@ -87,95 +84,6 @@ class PlanOptions:
         """
         minutes = self.minutes_per_hotspot + self.minutes_per_person * np.asarray(weight, float)
         return np.minimum(np.ceil(minutes), self.max_minutes_at_hotspot).astype(np.int64)
-
-
-def parse_shift(day: dt.date, hours: str) -> tuple[dt.datetime, dt.datetime]:
-    """Return the start and end of a shift on ``day`` given as ``"HH:MM-HH:MM"``.
-
-    An end at or before the start is the next morning (a night shift).
-
-    Examples
-    --------
-    >>> start, end = parse_shift(dt.date(2026, 11, 28), "20:00-02:00")
-    >>> start.isoformat(), end.isoformat()
-    ('2026-11-28T20:00:00', '2026-11-29T02:00:00')
-    """
-    match = _HOURS.match(hours or "")
-    if not match:
-        raise InvalidInputError(
-            f"hours {hours!r} are not a shift — write the start and end as HH:MM-HH:MM, "
-            "e.g. 20:00-02:00 for a night that ends at 2 in the morning"
-        )
-    h1, m1, h2, m2 = (int(part) for part in match.groups())
-    if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59 or (h1 == 24 and m1) or (h2 == 24 and m2):
-        raise InvalidInputError(
-            f"hours {hours!r}: {h1:02d}:{m1:02d} or {h2:02d}:{m2:02d} is not a time of day — "
-            "use 00:00 to 24:00"
-        )
-    start = dt.datetime.combine(day, dt.time()) + dt.timedelta(hours=h1, minutes=m1)
-    end = dt.datetime.combine(day, dt.time()) + dt.timedelta(hours=h2, minutes=m2)
-    if end == start:
-        raise InvalidInputError(
-            f"hours {hours!r} start and end at the same time — give the end of the shift, "
-            "e.g. 20:00-02:00"
-        )
-    if end < start:
-        end += dt.timedelta(days=1)
-    if end - start > dt.timedelta(hours=MAX_SHIFT_HOURS):
-        raise InvalidInputError(
-            f"hours {hours!r} make a shift of {(end - start).total_seconds() / 3600:g} hours, "
-            f"longer than {MAX_SHIFT_HOURS} — check the hours; plan a long day as two shifts"
-        )
-    return start, end
-
-
-#: Longest shift planned, in hours: a longer one is almost always a typo in the hours.
-MAX_SHIFT_HOURS = 16
-#: How far ahead a night may be planned, in days: the hotspot map goes stale.
-MAX_DAYS_AHEAD = 31
-
-
-def _check_day(day: dt.date, today: dt.date) -> None:
-    """Refuse a night already past or too far ahead (yesterday's may still be running)."""
-    if day < today - dt.timedelta(days=1):
-        raise InvalidInputError(
-            f"{day} has passed (today is {today}) — plan tonight or a night to come"
-        )
-    if day > today + dt.timedelta(days=MAX_DAYS_AHEAD):
-        raise InvalidInputError(
-            f"{day} is more than {MAX_DAYS_AHEAD} days ahead — hotspots move and the map goes "
-            "stale: plan at most a month ahead"
-        )
-
-
-def shift_windows(
-    mask: np.ndarray, shift_start: dt.datetime, horizon: int, stay: int
-) -> list[tuple[int, int]]:
-    """Return when a visit of ``stay`` minutes may start, in minutes from the shift's start.
-
-    ``mask`` is a hotspot's weekly working mask (:func:`mapping.hours.working_mask`): the
-    whole visit must fall inside working time and inside the shift.
-
-    Examples
-    --------
-    >>> friday_night = working_mask("fr", "22:00-23:00")
-    >>> shift_windows(friday_night, dt.datetime(2026, 11, 27, 20, 0), 360, 30)
-    [(120, 150)]
-    """
-    week_minute = shift_start.weekday() * 1440 + shift_start.hour * 60 + shift_start.minute
-    minutes = (week_minute + np.arange(horizon)) % (WEEK_SLOTS * SLOT_MINUTES)
-    working = mask[minutes // SLOT_MINUTES].astype(np.int64)
-    if stay <= 0 or stay > horizon:
-        return []
-    # a visit may start at t when every minute t .. t+stay-1 is working time
-    total = np.concatenate([[0], np.cumsum(working)])
-    starts = np.arange(horizon - stay + 1)
-    fits = (total[starts + stay] - total[starts]) == stay
-    windows: list[tuple[int, int]] = []
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], fits.astype(np.int8), [0]])))
-    for begin, end in zip(edges[::2], edges[1::2], strict=True):
-        windows.append((int(begin), int(end) - 1))
-    return windows
 
 
 @dataclass
@@ -346,7 +254,7 @@ def plan_routes(
     """
     options = options or PlanOptions.from_settings()
     now = now or clock.now().replace(tzinfo=None)
-    _check_day(day, now.date())
+    check_day(day, now.date())
     shift_start, shift_end = parse_shift(day, hours)
     horizon = int((shift_end - shift_start).total_seconds() // 60)
     teams = list(dict.fromkeys(team.strip() for team in teams if team.strip()))

@@ -20,8 +20,8 @@ from mapping import clock
 from mapping.cells import hex_ids
 from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, days_from_text
-from mapping.ingest.area import record_fingerprint
 from mapping.ingest.batch import ImportResult, finish_import, record_import
+from mapping.ingest.registry_files import record_fingerprint
 from mapping.privacy import looks_like_name
 from mapping.storage import store
 from mapping.storage.workspace import Workspace

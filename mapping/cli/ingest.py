@@ -1,0 +1,99 @@
+"""``outreach-map init`` and ``import``: a workspace made from district outlines, files read in."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from mapping.cli.exits import EXIT_OK
+from mapping.settings import Settings
+
+
+def add_ingest_parsers(sub: Any, workspace_help: str, db_help: str) -> None:
+    """Add the ``init`` and ``import`` commands to the command line."""
+    init = sub.add_parser("init", help="create a workspace from a district polygon file")
+    init.add_argument("--workspace", required=True)
+    init.add_argument("--db", help=db_help)
+    init.add_argument(
+        "--districts", required=True, type=Path, help="GeoJSON, GeoPackage or Shapefile"
+    )
+    init.add_argument("--district-id", required=True, help="column with the district id")
+    init.add_argument("--district-name", required=True, help="column with the district name")
+    init.add_argument("--population", help="column with a population or size estimate")
+    init.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help=f"H3 storage resolution, {Settings.min_resolution}-{Settings.max_resolution} "
+        f"(default {Settings.default_resolution})",
+    )
+    init.add_argument("--name", help="area name (default: the folder name)")
+
+    imp = sub.add_parser("import", help="import visits, services or hotspots")
+    imp.add_argument("kind", choices=["visits", "services", "hotspots"])
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--workspace", help=workspace_help)
+    imp.add_argument("--mapping", type=Path, help="TOML file mapping columns and values")
+    imp.add_argument(
+        "--allow-outside", action="store_true", help="keep points outside every district"
+    )
+
+
+def init_command(args: argparse.Namespace) -> int:
+    """Create a workspace from a district polygon file; return the exit code."""
+    from mapping.ingest.area import districts_from_file, init_area
+    from mapping.settings import get_settings
+    from mapping.storage.workspace import workspace_path
+
+    path = workspace_path(args.workspace)
+    districts = districts_from_file(
+        args.districts,
+        id_column=args.district_id,
+        name_column=args.district_name,
+        population_column=args.population,
+    )
+    settings = get_settings()
+    resolution = args.resolution or settings.default_resolution
+    init_area(path, districts, name=args.name or path.name, resolution=resolution, db_url=args.db)
+    if resolution >= 9 and resolution <= settings.max_resolution:
+        print(
+            f"warning: resolution {resolution} cells are about one block (0.1 km²) and can "
+            "name a single venue; anyone who sees the map or the store sees where people work. "
+            "Use 8 unless the programme has decided otherwise.",
+            file=sys.stderr,
+        )
+    print(f"created workspace {path}: {len(districts)} districts, cells at resolution {resolution}")
+    return EXIT_OK
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """Import visits, services or hotspots from a file; return the exit code."""
+    from mapping.ingest.readers import mapping_from_file
+    from mapping.ingest.registry_files import hotspots_from_file, services_from_file
+    from mapping.ingest.visits import visits_from_file
+    from mapping.storage.workspace import open_workspace, workspace_path
+
+    workspace = open_workspace(workspace_path(args.workspace))
+    mapping = mapping_from_file(args.mapping)
+    if args.kind == "visits":
+        result = visits_from_file(
+            workspace,
+            args.file,
+            mapping=mapping,
+            allow_outside=args.allow_outside,
+            progress=sys.stderr.isatty(),
+        )
+    elif args.kind == "services":
+        result = services_from_file(
+            workspace, args.file, mapping=mapping, allow_outside=args.allow_outside
+        )
+    else:
+        result = hotspots_from_file(
+            workspace, args.file, mapping=mapping, allow_outside=args.allow_outside
+        )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(result.summary())
+    return EXIT_OK

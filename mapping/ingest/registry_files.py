@@ -1,0 +1,570 @@
+"""The service and hotspot registries imported: checked, given cells and stored by id.
+
+A registry file is read, its locations or cell ids turned into cells, and each record stored
+under its id with a fingerprint, so importing the same record again changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mapping import clock
+from mapping.cells import is_valid_cell
+from mapping.errors import InvalidInputError, UnusableFileError
+from mapping.hours import check_hours, days_from_text, intervals_from_text, is_open_at_night
+from mapping.ingest.batch import (
+    ImportResult,
+    PreparedImport,
+    Problems,
+    column_warnings,
+    import_file,
+)
+from mapping.ingest.columns import Recognised, recognise_columns
+from mapping.ingest.locations import locate_rows
+from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
+from mapping.ingest.values import (
+    as_bool,
+    as_datetime,
+    as_number,
+    check_category,
+    check_text,
+    clean,
+    fingerprints,
+    text_fingerprints,
+)
+from mapping.storage import store
+from mapping.storage.workspace import Workspace
+from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS, SERVICE_TYPES
+
+SERVICE_FIELDS: tuple[str, ...] = (
+    "id",
+    "name",
+    "service_type",
+    "latitude",
+    "longitude",
+    "location",
+    "cell",
+    "friendly",
+    "free",
+    "anonymous_testing",
+    "serves_trans",
+    "serves_male",
+    "serves_migrants",
+    "opening_hours",
+    "active_from",
+    "active_until",
+    "sensitive",
+)
+HOTSPOT_FIELDS: tuple[str, ...] = (
+    "id",
+    "cell",
+    "latitude",
+    "longitude",
+    "location",
+    "typology",
+    "days",
+    "opening_hours",
+    "size_min",
+    "size_max",
+    "last_validated",
+    "active",
+    "safety",
+)
+#: Yes/no attributes of a service (null means not known).
+SERVICE_FLAGS: tuple[str, ...] = (
+    "friendly",
+    "free",
+    "anonymous_testing",
+    "serves_trans",
+    "serves_male",
+    "serves_migrants",
+)
+_SERVICE_FLAGS = (*SERVICE_FLAGS, "sensitive")
+
+
+def _cells_from_column(work: pl.DataFrame, problems: Problems, resolution: int) -> pl.DataFrame:
+    """Validate a hex ``cell`` column: coarsen finer cells, reject invalid or coarser ones."""
+    import h3
+
+    texts = work["cell"].to_list()
+    ints: list[int | None] = []
+    for text in texts:
+        if text is None or not is_valid_cell(text.lower()):
+            ints.append(None)
+            continue
+        cell = text.lower()
+        res = h3.get_resolution(cell)
+        ints.append(
+            int(h3.str_to_int(h3.cell_to_parent(cell, resolution) if res > resolution else cell))
+            if res >= resolution
+            else -res
+        )
+    series = pl.Series("__cell_int", ints, dtype=pl.Int64)
+    work = work.with_columns(series)
+    problems.add(
+        work,
+        pl.col("cell").is_not_null() & pl.col("__cell_int").is_null(),
+        field_name="cell",
+        value=pl.col("cell").str.slice(0, 40),
+        problem="is not an H3 cell id",
+        fix="give the 15-character H3 id, e.g. 888e62c01bfffff, or a latitude and longitude",
+    )
+    problems.add(
+        work,
+        pl.col("__cell_int") < 0,
+        field_name="cell",
+        value=pl.col("cell"),
+        problem=f"is coarser than the workspace's resolution {resolution}",
+        fix=f"give a cell at resolution {resolution} or finer (finer cells are coarsened)",
+    )
+    return work.with_columns(
+        pl.when(pl.col("__cell_int") > 0)
+        .then(pl.col("__cell_int"))
+        .cast(pl.UInt64)
+        .alias("__given_cell")
+    ).drop("__cell_int")
+
+
+def _prepare(
+    workspace: Workspace,
+    table: RawTable,
+    recognised: Recognised,
+    mapping: ColumnMapping,
+    *,
+    allow_outside: bool,
+) -> tuple[pl.DataFrame, Problems, tuple[str, ...], int]:
+    """Clean the recognised columns, apply defaults, and turn locations or cell ids into cells."""
+    fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
+    warnings = column_warnings(recognised.dropped, recognised.ignored)
+    frame = table.frame
+    work = frame.select(
+        pl.col(ROW),
+        *(clean(header).alias(name) for name, header in fields.items()),
+        *([pl.col(GEOMETRY_PROBLEM)] if GEOMETRY_PROBLEM in frame.columns else []),
+    )
+    for field_name, default in mapping.defaults.items():
+        if field_name in work.columns:
+            work = work.with_columns(pl.col(field_name).fill_null(default))
+        else:
+            work = work.with_columns(pl.lit(default).alias(field_name))
+    problems = Problems()
+    if "cell" in work.columns:
+        work = _cells_from_column(work, problems, workspace.resolution)
+    else:
+        work = work.with_columns(pl.lit(None, pl.UInt64).alias("__given_cell"))
+    work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
+    work = work.with_columns(pl.coalesce("__given_cell", "cell").alias("cell")).drop("__given_cell")
+    problems.add(
+        work,
+        pl.col("cell").is_null(),
+        field_name="location",
+        value=None,
+        problem="is missing",
+        fix="give a latitude and longitude, or an H3 cell id",
+    )
+    return work, problems, warnings, frame.height
+
+
+def services_from_file(
+    workspace: Workspace,
+    path: Path,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+) -> ImportResult:
+    """Import a service registry (CSV or GeoJSON); services are keyed by id and updated in place.
+
+    A sensitive service (run from someone's home, an informal doctor) keeps only its cell;
+    others keep their point, as public clinics may be shown where they are.
+    """
+    return import_file(
+        workspace, path, prepare_services, mapping=mapping, allow_outside=allow_outside
+    )
+
+
+def prepare_services(
+    workspace: Workspace,
+    table: RawTable,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+    source_sha256: str = "",
+) -> PreparedImport:
+    """Check a service registry read as text columns and make it ready to store.
+
+    Stores nothing. Locations become cells; only a service that is not sensitive keeps its
+    point. Raises :class:`~mapping.errors.UnusableFileError` without a service type column.
+    """
+    mapping = mapping or ColumnMapping()
+    source_name = table.source_name
+    recognised = recognise_columns(table.frame, SERVICE_FIELDS, mapping, source_name=source_name)
+    if "service_type" not in recognised.fields:
+        raise UnusableFileError(
+            f"{source_name} has no service type column — name it type/tipo, or map it"
+        )
+    point_source = _service_points(table, recognised.fields)
+    work, problems, warnings, rows_read = _prepare(
+        workspace, table, recognised, mapping, allow_outside=allow_outside
+    )
+    del table
+    problems.add(
+        work,
+        pl.col("service_type").is_null(),
+        field_name="service_type",
+        value=None,
+        problem="is empty",
+        fix="give the service type: " + ", ".join(SERVICE_TYPES),
+    )
+    work = work.with_columns(
+        check_category(
+            work, problems, "service_type", "service_type", SERVICE_TYPES, mapping
+        ).alias("service_type")
+    )
+    for flag in _SERVICE_FLAGS:
+        if flag in work.columns:
+            parsed = as_bool(pl.col(flag))
+            problems.add(
+                work,
+                pl.col(flag).is_not_null() & parsed.is_null(),
+                field_name=flag,
+                value=pl.col(flag).str.slice(0, 40),
+                problem="is not yes or no",
+                fix="write yes/no (sí/no)",
+            )
+            work = work.with_columns(parsed.alias(flag))
+        else:
+            work = work.with_columns(pl.lit(None, pl.Boolean).alias(flag))
+    if "opening_hours" in work.columns:
+        hours_problem = work["opening_hours"].map_elements(
+            check_hours, return_dtype=pl.String, skip_nulls=True
+        )
+        work = work.with_columns(hours_problem.alias("__hours_problem"))
+        problems.add(
+            work,
+            pl.col("__hours_problem").is_not_null(),
+            field_name="opening_hours",
+            value=pl.col("opening_hours").str.slice(0, 60),
+            problem=pl.col("__hours_problem"),
+            fix="see docs/import-files.md for the opening hours format",
+        )
+    for name in ("active_from", "active_until"):
+        if name in work.columns:
+            parsed_date = as_datetime(pl.col(name)).dt.date()
+            problems.add(
+                work,
+                pl.col(name).is_not_null() & parsed_date.is_null(),
+                field_name=name,
+                value=pl.col(name).str.slice(0, 40),
+                problem="is not a date",
+                fix="write dates as YYYY-MM-DD",
+            )
+            work = work.with_columns(parsed_date.alias(name))
+    if "id" in work.columns:
+        check_text(work, problems, "id", "id")
+    if "name" in work.columns:
+        problems.add(
+            work,
+            pl.col("name").str.len_chars() > 200,
+            field_name="name",
+            value=pl.col("name").str.slice(0, 60),
+            problem="is longer than 200 characters",
+            fix="shorten the service name",
+        )
+    rejected = problems.rows()
+    valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected.implode()))
+    records = []
+    for row in valid.iter_rows(named=True):
+        hours = row.get("opening_hours")
+        sensitive = bool(row.get("sensitive"))
+        point = None if sensitive else point_source.get(row[ROW])
+        record = {
+            "name": row.get("name") or f"{row['service_type']} {row.get('id') or ''}".strip(),
+            "service_type": SERVICE_TYPES.index(row["service_type"]) + 1,
+            "cell": int(row["cell"]),
+            "location": shapely.to_wkb(point) if point is not None else None,
+            "sensitive": sensitive,
+            **{f: row.get(f) for f in SERVICE_FLAGS},
+            "opening_hours": hours,
+            "open_at_night": is_open_at_night(intervals_from_text(hours)) if hours else None,
+            "active_from": row.get("active_from"),
+            "active_until": row.get("active_until"),
+        }
+        records.append(record)
+    return _registry(
+        workspace,
+        table_name="services",
+        source_name=source_name,
+        source_sha256=source_sha256,
+        ids=valid.get_column("id").to_list() if "id" in valid.columns else None,
+        records=records,
+        problems=problems,
+        warnings=warnings,
+        rows_read=rows_read,
+    )
+
+
+def _service_points(table: RawTable, recognised: dict[str, str]) -> dict[int, shapely.Point]:
+    """Return a service file's points (public clinics keep theirs) keyed by row number."""
+    if "latitude" not in recognised or "longitude" not in recognised:
+        return {}
+    lat = (
+        table.frame[recognised["latitude"]]
+        .str.replace(",", ".")
+        .cast(pl.Float64, strict=False)
+        .to_numpy()
+    )
+    lng = (
+        table.frame[recognised["longitude"]]
+        .str.replace(",", ".")
+        .cast(pl.Float64, strict=False)
+        .to_numpy()
+    )
+    rows = table.frame[ROW].to_list()
+    return {
+        r: shapely.Point(round(x, 6), round(y, 6))
+        for r, y, x in zip(rows, lat, lng, strict=True)
+        if np.isfinite(y) and np.isfinite(x)
+    }
+
+
+def hotspots_from_file(
+    workspace: Workspace,
+    path: Path,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+) -> ImportResult:
+    """Import the hotspot registry (CSV): each hotspot is a cell, never a venue point."""
+    return import_file(
+        workspace, path, prepare_hotspots, mapping=mapping, allow_outside=allow_outside
+    )
+
+
+def prepare_hotspots(
+    workspace: Workspace,
+    table: RawTable,
+    *,
+    mapping: ColumnMapping | None = None,
+    allow_outside: bool = False,
+    source_sha256: str = "",
+) -> PreparedImport:
+    """Check a hotspot registry read as text columns and make it ready to store (as cells).
+
+    Stores nothing. Raises :class:`~mapping.errors.UnusableFileError` without a typology
+    column.
+    """
+    mapping = mapping or ColumnMapping()
+    source_name = table.source_name
+    recognised = recognise_columns(table.frame, HOTSPOT_FIELDS, mapping, source_name=source_name)
+    work, problems, warnings, rows_read = _prepare(
+        workspace, table, recognised, mapping, allow_outside=allow_outside
+    )
+    del table
+    if "typology" not in work.columns:
+        raise UnusableFileError(
+            f"{source_name} has no typology column — name it typology/tipologia, or map it"
+        )
+    problems.add(
+        work,
+        pl.col("typology").is_null(),
+        field_name="typology",
+        value=None,
+        problem="is empty",
+        fix="give the typology: " + ", ".join(HOTSPOT_TYPOLOGIES),
+    )
+    work = work.with_columns(
+        check_category(work, problems, "typology", "typology", HOTSPOT_TYPOLOGIES, mapping).alias(
+            "typology"
+        ),
+        *(
+            [
+                check_category(work, problems, "safety", "safety", SAFETY_CONCERNS, mapping).alias(
+                    "safety"
+                )
+            ]
+            if "safety" in work.columns
+            else [pl.lit(None, pl.String).alias("safety")]
+        ),
+    )
+    for name in ("size_min", "size_max"):
+        if name in work.columns:
+            number = as_number(pl.col(name))
+            problems.add(
+                work,
+                pl.col(name).is_not_null()
+                & (number.is_null() | (number < 0) | (number != number.floor())),
+                field_name=name,
+                value=pl.col(name).str.slice(0, 40),
+                problem="is not a whole number",
+                fix="give the estimated number of sex workers as a whole number (0 or more)",
+            )
+            work = work.with_columns(number.cast(pl.Int64, strict=False).alias(name))
+        else:
+            work = work.with_columns(pl.lit(None, pl.Int64).alias(name))
+    problems.add(
+        work,
+        pl.col("size_min") > pl.col("size_max"),
+        field_name="size_min",
+        value=pl.format("{}-{}", "size_min", "size_max"),
+        problem="is larger than size_max",
+        fix="give the range as minimum then maximum",
+    )
+    if "last_validated" in work.columns:
+        parsed = as_datetime(pl.col("last_validated")).dt.date()
+        problems.add(
+            work,
+            pl.col("last_validated").is_not_null() & parsed.is_null(),
+            field_name="last_validated",
+            value=pl.col("last_validated").str.slice(0, 40),
+            problem="is not a date",
+            fix="write dates as YYYY-MM-DD",
+        )
+        problems.add(
+            work,
+            parsed > clock.today(),
+            field_name="last_validated",
+            value=pl.col("last_validated").str.slice(0, 40),
+            problem="is in the future",
+            fix="check the year",
+        )
+        work = work.with_columns(parsed.alias("last_validated"))
+    if "active" in work.columns:
+        active = as_bool(pl.col("active"))
+        problems.add(
+            work,
+            pl.col("active").is_not_null() & active.is_null(),
+            field_name="active",
+            value=pl.col("active").str.slice(0, 40),
+            problem="is not yes or no",
+            fix="write yes/no (sí/no)",
+        )
+        work = work.with_columns(active.fill_null(True).alias("active"))
+    for name, check in (("opening_hours", check_hours), ("days", _check_days)):
+        if name in work.columns:
+            found = work[name].map_elements(check, return_dtype=pl.String, skip_nulls=True)
+            work = work.with_columns(found.alias("__problem"))
+            problems.add(
+                work,
+                pl.col("__problem").is_not_null(),
+                field_name=name,
+                value=pl.col(name).str.slice(0, 60),
+                problem=pl.col("__problem"),
+                fix="see docs/import-files.md for days and hours",
+            )
+    if "id" in work.columns:
+        check_text(work, problems, "id", "id")
+    rejected = problems.rows()
+    valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected.implode()))
+    records = [
+        {
+            "cell": int(row["cell"]),
+            "typology": HOTSPOT_TYPOLOGIES.index(row["typology"]) + 1,
+            "days": days_from_text(row["days"]) if row.get("days") else None,
+            "hours": row.get("opening_hours"),
+            "size_min": row.get("size_min"),
+            "size_max": row.get("size_max"),
+            "last_validated": row.get("last_validated"),
+            "active": True if row.get("active") is None else bool(row["active"]),
+            "safety": SAFETY_CONCERNS.index(row["safety"]) + 1 if row.get("safety") else None,
+        }
+        for row in valid.iter_rows(named=True)
+    ]
+    return _registry(
+        workspace,
+        table_name="hotspots",
+        source_name=source_name,
+        source_sha256=source_sha256,
+        ids=valid.get_column("id").to_list() if "id" in valid.columns else None,
+        records=records,
+        problems=problems,
+        warnings=warnings,
+        rows_read=rows_read,
+    )
+
+
+def _check_days(text: str) -> str | None:
+    try:
+        days_from_text(text)
+    except InvalidInputError as exc:
+        return str(exc)
+    return None
+
+
+def record_fingerprint(record: dict[str, object]) -> int:
+    """Return the stable fingerprint of a registry record (its values, without id or import).
+
+    An import that brings the same values again counts the row as a duplicate; the app's
+    service editor stores the same fingerprint, so a file matching an edit changes nothing.
+    """
+    text = pl.Series([repr(sorted((k, v) for k, v in record.items() if k != "fingerprint"))])
+    return int(fingerprints([text_fingerprints(text)])[0])
+
+
+def _registry(
+    workspace: Workspace,
+    *,
+    table_name: str,
+    source_name: str,
+    source_sha256: str,
+    ids: list[str | None] | None,
+    records: list[dict[str, object]],
+    problems: Problems,
+    warnings: tuple[str, ...],
+    rows_read: int,
+) -> PreparedImport:
+    """Give each record its fingerprint and id (the given one, else one made from the record)."""
+    for index, record in enumerate(records):
+        fingerprint = record_fingerprint(record)
+        record["fingerprint"] = fingerprint
+        given = ids[index] if ids else None
+        record["id"] = given or f"{table_name[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"
+    return PreparedImport(
+        kind=table_name,
+        source_name=source_name,
+        source_sha256=source_sha256,
+        rows_read=rows_read,
+        # every record has the same keys; the whole list decides each column's type
+        rows=pl.DataFrame(records, infer_schema_length=None),
+        problems=problems,
+        warnings=warnings,
+        workspace_path=workspace.path.resolve(),
+        resolution=workspace.resolution,
+        write=_upsert,
+    )
+
+
+def _upsert(
+    connection: Connection, prepared: PreparedImport, import_id: int, *, progress: bool
+) -> tuple[int, int, int]:
+    """Insert new records, update changed ones (same id), count unchanged ones as duplicates.
+
+    Returns (new, updated, duplicates). A registry holds thousands of rows, not millions: one
+    statement a record keeps this simple.
+    """
+    del progress
+    table = store.services if prepared.kind == "services" else store.hotspots
+    existing = {
+        row.id: row.fingerprint
+        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
+    }
+    new = duplicates = updated = 0
+    seen: set[object] = set()
+    for record in prepared.rows.to_dicts():
+        if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:
+            duplicates += 1
+            continue
+        seen.add(record["id"])
+        record["import_id"] = import_id
+        if record["id"] in existing:
+            connection.execute(table.update().where(table.c.id == record["id"]).values(**record))
+            updated += 1
+        else:
+            connection.execute(table.insert().values(**record))
+            new += 1
+    return new, updated, duplicates
