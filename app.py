@@ -139,7 +139,7 @@ page = st.navigation(list(pages.values()), position="hidden")
 links = st.sidebar.container()  # filled after the page has made its choices
 st.sidebar.divider()
 language_picker()
-if demo_store(workspace.db_url):
+if demo_store(str(workspace.path)):
     role_picker()
 sign_out_button(workspace, account, t)
 name = next(key for key, value in pages.items() if value == page)

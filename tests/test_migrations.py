@@ -43,27 +43,23 @@ ROWS = [
 
 
 def _downgrade(workspace: Workspace, revision: str) -> None:
+    """Take the store back to ``revision``, then close this process's connections to it, as
+    :func:`mapping.storage.store.migrate` does."""
     config = Config()
     config.set_main_option("script_location", str(store.MIGRATIONS))
-    engine = store.create_store_engine(workspace.db_url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-    finally:
-        engine.dispose()
+    with store.shared_engine(workspace.db_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    store.dispose_engines(workspace.db_url)
 
 
 def _names(workspace: Workspace) -> tuple[set[str], set[str], set[str]]:
     """Return the store's tables, the visits' columns and the visit_details view's columns."""
-    engine = store.create_store_engine(workspace.db_url)
-    try:
-        inspector = sa.inspect(engine)
+    with store.shared_engine(workspace.db_url).connect() as connection:
+        inspector = sa.inspect(connection)
         tables = set(inspector.get_table_names())
         visit_columns = {c["name"] for c in inspector.get_columns("visits")}
         view_columns = {c["name"] for c in inspector.get_columns("visit_details")}
-    finally:
-        engine.dispose()
     return tables, visit_columns, view_columns
 
 

@@ -159,9 +159,7 @@ def store_stamp(workspace: Workspace) -> tuple[int, ...]:
     Sign-ins, sessions and the audit log write to the store at every click: they must not
     empty the caches, which a stamp taken from the database file would do.
     """
-    from views.access import store_engine
-
-    with store_engine(workspace.db_url).connect() as connection:
+    with workspace.connect() as connection:
         newest, count = connection.execute(
             sa.select(sa.func.max(imports.c.id), sa.func.count()).select_from(imports)
         ).one()
@@ -209,12 +207,8 @@ def report_for(path: str, stamp: tuple[int, ...], period: str, today: str) -> Co
 def outlines_for(path: str, stamp: tuple[int, ...]) -> tuple[GeoJSON, GeoJSON]:
     """Return the district outlines and label points, cached per workspace and store state."""
     del stamp
-    engine = open_workspace(Path(path)).engine()
-    try:
-        with engine.connect() as connection:
-            return district_layers(connection)
-    finally:
-        engine.dispose()
+    with open_workspace(Path(path)).connect() as connection:
+        return district_layers(connection)
 
 
 def period_picker(t: Callable[..., str], today: dt.date) -> str:

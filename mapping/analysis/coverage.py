@@ -31,7 +31,7 @@ from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
 from mapping.periods import Period, parse_period
 from mapping.settings import Settings, get_settings
 from mapping.storage import store
-from mapping.storage.workspace import Workspace
+from mapping.storage.workspace import Workspace, sqlite_file
 from mapping.travel import StraightLineTravel, TravelModel, travel_model
 from mapping.vocab import SERVICE_TYPES, SUPPLIES
 
@@ -196,7 +196,8 @@ def allow_arrow_reads(allowed: bool = True) -> None:
     process, not the connection), so a connection of Python's own SQLite that is open at that
     moment loses its locks: the next one then fails with "disk I/O error", and a write in
     progress could be overrun by another process. So only a single-threaded command that holds
-    no other connection at the time may turn it on (the command line's analytics do); the
+    no other connection at the time may turn it on (the command line's analytics do, and
+    :func:`load_coverage_data` first closes the connections the process keeps in its pool); the
     app, where sessions and the audit log keep connections open in other threads, never does.
     A PostgreSQL store needs no such care (a server holds the locks, not this process): its
     visits are read through ConnectorX in the app and the command line alike, whatever this says.
@@ -235,18 +236,18 @@ def load_coverage_data(
             f"period {period.label} starts on {period.start}, after today ({today}) — "
             "choose a period that has started"
         )
-    # read before any connection of Python's own SQLite opens (allow_arrow_reads says why)
-    visits = _arrow_visits(workspace, period) if _ARROW_READS else None
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            if visits is None and connection.dialect.name == "postgresql":
-                visits = _postgres_arrow_visits(connection, period)
-            if visits is None:
-                visits = _frame(connection, _visits_query(period, connection.dialect), VISITS)
-            return _load(connection, period, workspace.resolution, today, visits)
-    finally:
-        engine.dispose()
+    visits = None
+    if _ARROW_READS and sqlite_file(workspace.db_url) is not None:
+        # no connection of Python's own SQLite may be open meanwhile (allow_arrow_reads says
+        # why): close the ones this process keeps in its pool for the store
+        store.dispose_engines(workspace.db_url)
+        visits = _arrow_visits(workspace, period)
+    with workspace.connect() as connection:
+        if visits is None and connection.dialect.name == "postgresql":
+            visits = _postgres_arrow_visits(connection, period)
+        if visits is None:
+            visits = _frame(connection, _visits_query(period, connection.dialect), VISITS)
+        return _load(connection, period, workspace.resolution, today, visits)
 
 
 #: Columns of the visits the analytics read.
@@ -997,17 +998,13 @@ def districts_with_geometry(workspace: Workspace, report: CoverageReport) -> gpd
     The rows that are not districts (no location, outside the area) have no geometry and are
     left out; their figures stay in ``report.totals`` and ``report.districts``.
     """
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            shapes = {
-                row.id: shapely.from_wkb(row.geometry)
-                for row in connection.execute(
-                    sa.select(store.districts.c.id, store.districts.c.geometry)
-                )
-            }
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        shapes = {
+            row.id: shapely.from_wkb(row.geometry)
+            for row in connection.execute(
+                sa.select(store.districts.c.id, store.districts.c.geometry)
+            )
+        }
     rows = report.districts.filter(pl.col("district_id").is_in(list(shapes)))
     return gpd.GeoDataFrame(
         rows.to_pandas(),

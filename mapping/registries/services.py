@@ -81,12 +81,8 @@ def read_services(workspace: Workspace) -> pl.DataFrame:
     query = sa.select(
         s.id, s.name, s.service_type, s.cell, location, s.sensitive, *(s[f] for f in FLAGS)
     ).add_columns(s.opening_hours, s.active_from, s.active_until)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(query.order_by(s.id))]
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(query.order_by(s.id))]
     points = shapely.from_wkb([row.pop("location") for row in rows])
     for row, lat, lng in zip(rows, shapely.get_y(points), shapely.get_x(points), strict=True):
         row["service_type"] = SERVICE_TYPES[row["service_type"] - 1]
@@ -581,16 +577,11 @@ def add_service(
         Naming each field with a problem, its value (never a coordinate) and the fix.
     """
     values = _values(locals())
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            plan, record = _plan_add(connection, workspace.resolution, values, service_id)
-            if dry_run:
-                return plan
-            import_id = _write(connection, plan, record)
-    finally:
-        engine.dispose()
+    with workspace.begin(write=True) as connection:
+        plan, record = _plan_add(connection, workspace.resolution, values, service_id)
+        if dry_run:
+            return plan
+        import_id = _write(connection, plan, record)
     return dataclasses.replace(plan, import_id=import_id)
 
 
@@ -679,16 +670,11 @@ def update_service(
         For an unknown id, or naming each field with a problem, its value and the fix.
     """
     given = _values(locals())
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            plan, record = _plan_update(connection, workspace.resolution, service_id, given)
-            if dry_run or not (plan.changes or plan.problems):
-                return plan
-            import_id = _write(connection, plan, record)
-    finally:
-        engine.dispose()
+    with workspace.begin(write=True) as connection:
+        plan, record = _plan_update(connection, workspace.resolution, service_id, given)
+        if dry_run or not (plan.changes or plan.problems):
+            return plan
+        import_id = _write(connection, plan, record)
     return dataclasses.replace(plan, import_id=import_id)
 
 

@@ -7,17 +7,27 @@ import secrets
 import shutil
 import stat
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 from mapping import clock
 from mapping.cells import check_resolution
 from mapping.errors import WorkspaceError
-from mapping.storage.store import create_store_engine, migrate, safe_url, same_store, store_url
+from mapping.storage.store import (
+    dispose_engines,
+    migrate,
+    safe_url,
+    same_store,
+    shared_engine,
+    store_url,
+    write_lock,
+)
 
 CONFIG_NAME = "workspace.toml"
 KEY_NAME = "secret.key"
@@ -49,9 +59,31 @@ class Workspace:
         """Folder of rejection reports (no coordinates, no contact codes)."""
         return self.path / REPORTS_DIR
 
-    def engine(self) -> Engine:
-        """Return an engine on this workspace's store."""
-        return create_store_engine(self.db_url)
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Open a connection to read the store, from the process's one pool for it.
+
+        The connection goes back to the pool when the block ends
+        (:func:`mapping.storage.store.shared_engine`).
+        """
+        with shared_engine(self.db_url).connect() as connection:
+            yield connection
+
+    @contextmanager
+    def begin(self, *, write: bool = False) -> Iterator[Connection]:
+        """Open a transaction on the store: committed when the block ends, rolled back on error.
+
+        Parameters
+        ----------
+        write
+            Take the store's write lock first (:func:`mapping.storage.store.write_lock`), for
+            a writer that reads what is stored and then writes what is new: imports, logged
+            visits, registry edits, assignments, plans and privacy releases.
+        """
+        with shared_engine(self.db_url).begin() as connection:
+            if write:
+                write_lock(connection)
+            yield connection
 
     def key(self) -> bytes:
         """Return the secret key contact codes are hashed with.
@@ -242,13 +274,10 @@ def create_workspace(
         if store_file is not None and not store_file.exists():
             # SQLite creates its -wal and -shm files with the main file's mode: 0600 from the start
             os.close(os.open(store_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
-        engine = workspace.engine()
-        try:
-            migrate(engine)
-        finally:
-            engine.dispose()
+        migrate(shared_engine(url))
     except BaseException:
         # nothing half-made is left: a key without its store would split contacts in two
+        dispose_engines(url)
         for file in written:
             file.unlink(missing_ok=True)
         if created:
@@ -259,12 +288,8 @@ def create_workspace(
 
 def _check_empty_database(url: str) -> None:
     """Refuse a server database that already holds tables (connecting proves it answers)."""
-    engine = create_store_engine(url)
-    try:
-        with engine.connect() as connection:
-            tables = sa.inspect(connection).get_table_names()
-    finally:
-        engine.dispose()
+    with shared_engine(url).connect() as connection:
+        tables = sa.inspect(connection).get_table_names()
     if tables:
         raise WorkspaceError(
             f"{safe_url(url)} already holds tables ({', '.join(sorted(tables)[:5])}"
@@ -331,8 +356,4 @@ def upgrade_store(workspace: Workspace) -> None:
     Commands that start the app, manage accounts or release figures call it, so a workspace
     made by an earlier version gains the tables of accounts, sessions and the audit log.
     """
-    engine = workspace.engine()
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
+    migrate(shared_engine(workspace.db_url))
