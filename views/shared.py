@@ -179,6 +179,14 @@ def open_or_explain() -> Workspace:
         raise  # unreachable: st.stop() ends the run
 
 
+def stop_if_refused(exc: WorkspaceError) -> NoReturn:
+    """Stop the page saying why the store cannot be used (its schema is behind: migrate)."""
+    st.title(tr()("app.name"))
+    st.error(tr()("app.cannot_open", error=exc))
+    st.stop()
+    raise exc  # unreachable: st.stop() ends the run
+
+
 def stop_if_unreachable(exc: OperationalError) -> NoReturn:
     """Stop the page saying the store cannot be reached (the server's first line, no values)."""
     st.title(tr()("app.name"))

@@ -82,6 +82,7 @@ def migrate_command(args: argparse.Namespace) -> int:
     file = sqlite_file(url)
     if file is not None and not file.exists():
         raise WorkspaceError(f"{url}: there is no such file — check the path")
+    # not through a workspace, whose check of the schema refuses a store behind it
     try:
         with shared_engine(url).connect() as connection:
             before = schema_revision(connection)

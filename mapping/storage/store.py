@@ -11,7 +11,8 @@ from __future__ import annotations
 import atexit
 import functools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -461,8 +462,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the store's schema up to the newest Alembic migration (or to ``revision``).
 
     Then closes this process's pooled connections to that store (:func:`dispose_engines`),
-    ``engine``'s among them when it is the shared one: the next use opens new ones. Take the
-    engine again with :func:`shared_engine` to go on using it.
+    ``engine``'s among them when it is the shared one: the next use opens new ones and checks
+    the new schema again. Take the engine again with :func:`shared_engine` to go on using it.
     """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -490,12 +491,31 @@ def head_revision() -> str:
     return head
 
 
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations (not one of a newer version).
+
+    Examples
+    --------
+    >>> known_revision("0001"), known_revision("9999")
+    (True, False)
+    """
+    return any(script.revision == revision for script in _scripts().walk_revisions())
+
+
+@dataclass
+class _Shared:
+    """An engine of the registry, and whether its store passed the caller's check."""
+
+    engine: Engine
+    checked: bool = False
+
+
 #: This process's engines, one per store URL (see :func:`shared_engine`).
-_engines: dict[str, Engine] = {}
+_engines: dict[str, _Shared] = {}
 _engines_lock = threading.Lock()
 
 
-def shared_engine(url: str) -> Engine:
+def shared_engine(url: str, *, check: Callable[[Connection], None] | None = None) -> Engine:
     """Return this process's one engine (one pool of connections) for the store at ``url``.
 
     Every reader and writer of a store goes through the same engine, so connections are
@@ -508,12 +528,21 @@ def shared_engine(url: str) -> Engine:
     ----------
     url
         The store's URL; the registry is keyed by it exactly.
+    check
+        Run on a connection of its own the first time the engine is asked for with a check,
+        and again at each later call until it has passed once (it raises to refuse the store).
+        :meth:`mapping.storage.workspace.Workspace.connect` checks the schema revision this way.
     """
     with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            engine = _engines[url] = create_store_engine(url)
-    return engine
+        shared = _engines.get(url)
+        if shared is None:
+            shared = _engines[url] = _Shared(create_store_engine(url))
+    if check is not None and not shared.checked:
+        # two threads may both check the first time: harmless, and no lock is held meanwhile
+        with shared.engine.connect() as connection:
+            check(connection)
+        shared.checked = True
+    return shared.engine
 
 
 def dispose_engines(url: str | None = None) -> None:
@@ -524,7 +553,7 @@ def dispose_engines(url: str | None = None) -> None:
     a template, and before another copy of SQLite (ConnectorX) opens the same file. Engines on
     the same store with other credentials are closed too. Connections in use by another
     thread are not closed: they are discarded when that thread returns them. Later calls of
-    :func:`shared_engine` make a new engine.
+    :func:`shared_engine` make a new engine, which checks the store again.
 
     A SQLite store's write-ahead log is emptied first (``PRAGMA wal_checkpoint(TRUNCATE)``):
     while the pool keeps a connection open, SQLite never does the checkpoint it does when the
@@ -532,7 +561,9 @@ def dispose_engines(url: str | None = None) -> None:
     """
     with _engines_lock:
         gone = [
-            (key, engine) for key, engine in _engines.items() if url is None or same_store(key, url)
+            (key, shared.engine)
+            for key, shared in _engines.items()
+            if url is None or same_store(key, url)
         ]
         for key, _ in gone:
             del _engines[key]

@@ -21,9 +21,12 @@ from mapping.cells import check_resolution
 from mapping.errors import WorkspaceError
 from mapping.storage.store import (
     dispose_engines,
+    head_revision,
+    known_revision,
     migrate,
     safe_url,
     same_store,
+    schema_revision,
     shared_engine,
     store_url,
     write_lock,
@@ -63,10 +66,16 @@ class Workspace:
     def connect(self) -> Iterator[Connection]:
         """Open a connection to read the store, from the process's one pool for it.
 
-        The connection goes back to the pool when the block ends
+        The connection goes back to the pool when the block ends. The first use of a store in
+        a process checks that its schema is the newest this version knows
         (:func:`mapping.storage.store.shared_engine`).
+
+        Raises
+        ------
+        WorkspaceError
+            The store is at an older schema: ``outreach-map migrate`` brings it up.
         """
-        with shared_engine(self.db_url).connect() as connection:
+        with shared_engine(self.db_url, check=self._check_schema).connect() as connection:
             yield connection
 
     @contextmanager
@@ -79,11 +88,30 @@ class Workspace:
             Take the store's write lock first (:func:`mapping.storage.store.write_lock`), for
             a writer that reads what is stored and then writes what is new: imports, logged
             visits, registry edits, assignments, plans and privacy releases.
+
+        Raises
+        ------
+        WorkspaceError
+            The store is at an older schema, as for :meth:`connect`.
         """
-        with shared_engine(self.db_url).begin() as connection:
+        with shared_engine(self.db_url, check=self._check_schema).begin() as connection:
             if write:
                 write_lock(connection)
             yield connection
+
+    def _check_schema(self, connection: Connection) -> None:
+        """Refuse a store behind this version's newest migration, saying how to upgrade it.
+
+        An empty database (no revision) and a store a newer version made are let through as
+        before: the first has nothing to read, and the second may still be readable.
+        """
+        revision = schema_revision(connection)
+        head = head_revision()
+        if revision is not None and revision != head and known_revision(revision):
+            raise WorkspaceError(
+                f"{safe_url(self.db_url)} is at schema {revision}, not {head} — run "
+                f"`outreach-map migrate --workspace {self.path}`"
+            )
 
     def key(self) -> bytes:
         """Return the secret key contact codes are hashed with.
