@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from mapping.errors import WorkspaceError
 from mapping.storage.audit import acting_as
 from views.access import demo_store, log_view, sign_in_form, sign_out_button, signed_in
 from views.shared import (
@@ -13,6 +14,7 @@ from views.shared import (
     language_picker,
     open_or_explain,
     role_picker,
+    stop_if_refused,
     stop_if_unreachable,
     tr,
     warm_up,
@@ -51,6 +53,8 @@ try:
     account = signed_in(workspace)
 except OperationalError as exc:  # the first use of the store: a server down, a refused account
     stop_if_unreachable(exc)
+except WorkspaceError as exc:  # or a store behind the newest schema (`outreach-map migrate`)
+    stop_if_refused(exc)
 if account is None:
     # nothing but the sign-in form is reachable without a live session
 
@@ -139,7 +143,7 @@ page = st.navigation(list(pages.values()), position="hidden")
 links = st.sidebar.container()  # filled after the page has made its choices
 st.sidebar.divider()
 language_picker()
-if demo_store(workspace.db_url):
+if demo_store(str(workspace.path)):
     role_picker()
 sign_out_button(workspace, account, t)
 name = next(key for key, value in pages.items() if value == page)

@@ -65,25 +65,20 @@ def _demo_night(path: Path, search_seconds: float) -> None:
     from mapping.vocab import SERVICE_TYPES
 
     workspace = open_workspace(path)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            teams = sorted(
-                str(t)
-                for (t,) in connection.execute(sa.select(store.peer_educators.c.team).distinct())
-            )[: len(STARTS)]
-            s = store.services.c
-            kinds = dict(
-                connection.execute(sa.select(s.id, s.service_type).where(s.id.in_(STARTS))).all()
-            )
-            h = store.hotspots.c
-            hours_of = {
-                row.id: (row.days, row.hours)
-                for row in connection.execute(sa.select(h.id, h.days, h.hours, h.active))
-                if row.active
-            }
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        teams = sorted(
+            str(t) for (t,) in connection.execute(sa.select(store.peer_educators.c.team).distinct())
+        )[: len(STARTS)]
+        s = store.services.c
+        kinds = dict(
+            connection.execute(sa.select(s.id, s.service_type).where(s.id.in_(STARTS))).all()
+        )
+        h = store.hotspots.c
+        hours_of = {
+            row.id: (row.days, row.hours)
+            for row in connection.execute(sa.select(h.id, h.days, h.hours, h.active))
+            if row.active
+        }
     missing = [sid for sid in STARTS if SERVICE_TYPES[kinds.get(sid, 0) - 1] != "drop_in_centre"]
     if missing or len(teams) < len(STARTS):
         raise SystemExit(f"demo has no drop-in centre {missing} or fewer than 5 teams {teams}")

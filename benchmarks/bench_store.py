@@ -280,8 +280,7 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     workspace = _workspace(args.workdir, args.db_url)
     period = parse_period(ALL, today=END)
     cx_url = _connectorx_url(workspace.db_url)
-    engine = workspace.engine()
-    dialect = engine.dialect
+    dialect = store.shared_engine(workspace.db_url).dialect  # no connection is opened yet
     p = store.visit_profiles.c
     profile_schema = {
         "profile_id": pl.Int32,
@@ -306,7 +305,7 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     elif args.step == "agg_cx":
         for key, query in _aggregate_queries(dialect, period).items():
             frames[key] = pl.read_database_uri(sql(query), cx_url, engine="connectorx")
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         if args.step.startswith("rows"):
             if args.step == "rows_cursor":
                 visits = _frame(connection, _visits_query(period, dialect), VISITS)
@@ -330,7 +329,6 @@ def _read_ways(args: argparse.Namespace) -> dict[str, Any]:
     if args.step.startswith("agg"):
         detail["rows"] = sum(frame.height for frame in frames.values())
     elapsed = time.perf_counter() - started
-    engine.dispose()
     detail["digest"] = _aggregates_digest(frames)
     return {"visits": args.visits, "seconds": elapsed, "start_mb": start_mb, "detail": detail}
 

@@ -105,6 +105,7 @@ def main() -> None:
     from mapping.cli.demo import build_demo
     from mapping.ingest.area import districts_from_file, init_area
     from mapping.ingest.visits import visits_from_file
+    from mapping.storage.store import dispose_engines
 
     with tempfile.TemporaryDirectory() as name:
         scratch = Path(name)
@@ -119,6 +120,9 @@ def main() -> None:
         summary = visits_from_file(workspace, csv).summary()
         print(f"built {args.rows:,} visits in {time.perf_counter() - started:.0f} s: {summary}")
         csv.unlink()
+        # the stores are copied as files: close this process's connections, which folds each
+        # write-ahead log into its store, as when every call closed its own
+        dispose_engines()
         print("2 cores shared: compare ratios\n")
         print(
             f"{'workspace':<18}{'step':<18}{'MB':>10}{'seconds':>10}{'MB/s':>10}"

@@ -11,10 +11,10 @@ import pgserver
 import pytest
 from browser import serving
 from helpers import DISTRICTS_SOURCE, copy_workspace, copy_workspace_to_server
-from sqlalchemy.engine import Engine
 
 from mapping.cli.demo import build_demo
 from mapping.ingest.area import districts_from_file, init_area
+from mapping.storage.store import dispose_engines
 from mapping.storage.workspace import Workspace
 
 
@@ -29,24 +29,15 @@ def _clean_environment() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Close the connections of every engine a test opened on a workspace, when it ends.
+def _dispose_engines() -> Iterator[None]:
+    """End every test with no pooled connection to any store.
 
-    Tests write ``workspace.engine().connect()`` for brevity; without this, PostgreSQL
-    connections left in a dropped engine's pool would be closed by the garbage collector,
-    which psycopg reports as a ResourceWarning.
+    The process keeps one engine per store (:func:`mapping.storage.store.shared_engine`); a
+    test's workspace is gone once it ends, and a PostgreSQL connection left in a pool would be
+    closed by the garbage collector, which psycopg reports as a ResourceWarning.
     """
-    made: list[Engine] = []
-    original = Workspace.engine
-
-    def engine(self: Workspace) -> Engine:
-        made.append(original(self))
-        return made[-1]
-
-    monkeypatch.setattr(Workspace, "engine", engine)
     yield
-    for each in made:
-        each.dispose()
+    dispose_engines()
 
 
 @pytest.fixture(scope="session")

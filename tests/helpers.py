@@ -64,27 +64,17 @@ def write_csv(
 
 def counts(workspace: Workspace) -> dict[str, int]:
     """Return the number of rows in each table the importers write to."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            return {
-                table: int(
-                    connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-                )
-                for table in TABLES
-            }
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        return {
+            table: int(connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+            for table in TABLES
+        }
 
 
 def query(workspace: Workspace, sql: str, **params: object) -> list[tuple[object, ...]]:
     """Run a read-only SQL query on the workspace store and return its rows."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sa.text(sql), params)]
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql), params)]
 
 
 def report_rows(result: ImportResult) -> list[dict[str, str]]:
@@ -150,23 +140,20 @@ def account_token(path: Path, role: str = "coordinator", teams: Sequence[str] = 
     from mapping.storage.audit import Actor
     from mapping.storage.workspace import open_workspace
 
-    engine = open_workspace(path).engine()
-    try:
-        with engine.begin() as connection:
-            name = f"test-{role}"
-            if find_account(connection, name) is None:
-                add_account(
-                    connection,
-                    name,
-                    role,
-                    by=Actor("test", "admin"),
-                    password=TEST_PASSWORD,
-                    teams=teams,
-                )
-        token, _ = sign_in(engine, name, TEST_PASSWORD)
-        return token
-    finally:
-        engine.dispose()
+    workspace = open_workspace(path)
+    with workspace.begin() as connection:
+        name = f"test-{role}"
+        if find_account(connection, name) is None:
+            add_account(
+                connection,
+                name,
+                role,
+                by=Actor("test", "admin"),
+                password=TEST_PASSWORD,
+                teams=teams,
+            )
+    token, _ = sign_in(workspace, name, TEST_PASSWORD)
+    return token
 
 
 def folium_rings(html: str) -> list[list[tuple[float, float]]]:

@@ -138,6 +138,11 @@ def create_database(server_url: str, name: str, *, template: str | None = None) 
 
 def drop_database(server_url: str, name: str) -> None:
     """Drop database ``name``, closing any connection still open to it."""
+    from mapping.storage.store import dispose_engines
+
+    # this process's pooled connections first: a connection the server drops under a pool is
+    # closed later by the garbage collector, which psycopg reports as a ResourceWarning
+    dispose_engines(database_url(server_url, name))
     engine = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:

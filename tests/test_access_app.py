@@ -47,7 +47,7 @@ K = 11
 def deployment(demo_workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A copy of the demo's data run as a real deployment: no demo accounts, one per role."""
     workspace = copy_workspace(demo_workspace, tmp_path / "programme")
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
         connection.execute(users.delete().where(users.c.username.like("demo-%")))
         for role in PAGES:
@@ -109,7 +109,7 @@ def test_each_role_signs_in_and_gets_only_its_own_pages(deployment: Workspace, r
 
 
 def team_cells(workspace: Workspace, team: str) -> set[int]:
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         return set(
             connection.execute(
                 sa.select(visits.c.cell)
@@ -123,7 +123,7 @@ def test_every_page_of_every_role_draws_only_what_the_role_may_see(
     deployment: Workspace,
 ) -> None:
     """Finest cells per role, the peer's own team only, and no small figure for the funder."""
-    with deployment.engine().connect() as connection:
+    with deployment.connect() as connection:
         service_cells = set(connection.execute(sa.select(services.c.cell)).scalars())
     own, others = (
         team_cells(deployment, "T1"),
@@ -177,7 +177,7 @@ def test_a_session_replayed_after_sign_out_is_refused(deployment: Workspace) -> 
     replay.session_state["auth_token"] = token
     replay.run()
     assert on_sign_in_page(replay) and not replay.dataframe
-    with deployment.engine().connect() as connection:
+    with deployment.connect() as connection:
         log = audit_entries(connection)
     assert log.filter(log["action"] == "sign_out")["username"].to_list() == ["coordinator"]
 
@@ -185,7 +185,7 @@ def test_a_session_replayed_after_sign_out_is_refused(deployment: Workspace) -> 
 def test_an_idle_session_ends_at_the_next_click(deployment: Workspace) -> None:
     at = signed_in("funder")
     long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=16)
-    with deployment.engine().begin() as connection:
+    with deployment.begin() as connection:
         connection.execute(sessions.update().values(last_seen=long_ago))
     at.run()
     assert on_sign_in_page(at)
@@ -222,7 +222,7 @@ def test_wrong_passwords_in_the_form_are_refused_then_slowed(deployment: Workspa
 def test_page_views_are_audited_with_the_resolution_shown(deployment: Workspace) -> None:
     signed_in("coordinator").switch_page("views/coverage.py").run()
     signed_in("funder")
-    with deployment.engine().connect() as connection:
+    with deployment.connect() as connection:
         log = audit_entries(connection)
     views = log.filter(log["action"] == "view").sort("id")
     assert views.select("username", "detail", "resolution").rows() == [

@@ -40,26 +40,26 @@ T0 = dt.datetime(2026, 12, 2, 20, 0)
 def add(
     workspace: Workspace, name: str = "ana", role: str = "coordinator", **extra: object
 ) -> None:
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         add_account(
             connection, name, role, by=ADMIN, password=extra.pop("password", TEST_PASSWORD), **extra
         )  # type: ignore[arg-type]
 
 
 def attempt(workspace: Workspace, password: str, now: dt.datetime, name: str = "ana") -> str:
-    token, _ = sign_in(workspace.engine(), name, password, now=now)
+    token, _ = sign_in(workspace, name, password, now=now)
     return token
 
 
 def check(workspace: Workspace, token: str, now: dt.datetime) -> tuple[str | None, str]:
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         result = check_session(connection, token, now=now)
     return (result.account.username if result.account else None), result.reason
 
 
 def test_passwords_are_stored_as_argon2id_at_owasp_parameters(workspace: Workspace) -> None:
     add(workspace)
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         stored = connection.execute(sa.select(users.c.password_hash)).scalar_one()
     # m = 19 MiB, t = 2, p = 1: OWASP's minimum for Argon2id
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
@@ -91,7 +91,7 @@ def test_a_second_account_of_the_same_name_or_address_is_refused(workspace: Work
     with pytest.raises(InvalidInputError, match=r"another account signs in as ana@example\.org"):
         add(workspace, "bea", sso_email="ana@example.org")
     with (
-        workspace.engine().begin() as connection,
+        workspace.begin() as connection,
         pytest.raises(InvalidInputError, match="needs a password or a single sign-on address"),
     ):
         add_account(connection, "cris", "funder", by=ADMIN)
@@ -126,11 +126,11 @@ def test_sign_out_and_end_all_sessions_refuse_the_token_at_once(workspace: Works
     add(workspace, "bea", "funder")
     first, second = attempt(workspace, TEST_PASSWORD, T0), attempt(workspace, TEST_PASSWORD, T0)
     other = attempt(workspace, TEST_PASSWORD, T0, name="bea")
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         sign_out(connection, first)
     assert check(workspace, first, T0) == (None, "ended")
     assert check(workspace, second, T0) == ("ana", "")
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         assert end_all_sessions(connection, by=ADMIN, keep=second) == 1
     assert check(workspace, other, T0) == (None, "ended")
     assert check(workspace, second, T0) == ("ana", "")
@@ -140,13 +140,13 @@ def test_sign_out_and_end_all_sessions_refuse_the_token_at_once(workspace: Works
 def test_a_reset_password_or_a_removed_account_ends_its_sessions(workspace: Workspace) -> None:
     add(workspace)
     token = attempt(workspace, TEST_PASSWORD, T0)
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         reset_password(connection, "ana", "another long password", by=ADMIN)
     assert check(workspace, token, T0) == (None, "ended")
     with pytest.raises(SignInRefusedError, match="wrong username or password"):
         attempt(workspace, TEST_PASSWORD, T0)
     token = attempt(workspace, "another long password", T0)
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         remove_account(connection, "ana", by=ADMIN)
         with pytest.raises(InvalidInputError, match="there is no account ana"):
             remove_account(connection, "ana", by=ADMIN)
@@ -177,7 +177,7 @@ def test_five_wrong_passwords_slow_every_further_attempt(workspace: Workspace) -
     with pytest.raises(SignInRefusedError) as refused:
         attempt(workspace, "a slip", T0 + dt.timedelta(seconds=102))
     assert refused.value.wait_seconds == 0
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         log = audit_entries(connection)
     failed = log.filter(log["action"] == "sign_in_failed")
     assert failed.height == 9  # 7 wrong passwords and 2 attempts made too soon
@@ -196,15 +196,15 @@ def test_an_unknown_name_gets_the_same_answer_as_a_wrong_password(workspace: Wor
 
 
 def test_single_sign_on_needs_an_account_an_admin_created(workspace: Workspace) -> None:
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         add_account(connection, "ana", "funder", by=ADMIN, sso_email="ana@example.org")
-    token, account = sign_in_sso(workspace.engine(), "ANA@example.org ")
+    token, account = sign_in_sso(workspace, "ANA@example.org ")
     assert account.role == "funder"
     with pytest.raises(SignInRefusedError, match=r"bea@example\.org has no account here"):
-        sign_in_sso(workspace.engine(), "bea@example.org")
+        sign_in_sso(workspace, "bea@example.org")
     # an account without a password cannot sign in with one
     with pytest.raises(SignInRefusedError, match="wrong username or password"):
-        sign_in(workspace.engine(), "ana", "")
+        sign_in(workspace, "ana", "")
     assert check(workspace, token, dt.datetime.now(dt.UTC).replace(tzinfo=None))[0] == "ana"
 
 
@@ -213,10 +213,10 @@ def test_the_audit_log_refuses_changes_and_deletions(workspace: Workspace) -> No
     for statement in (audit_log.update().values(detail="rewritten"), audit_log.delete()):
         with (
             pytest.raises(sa.exc.IntegrityError, match="the audit log is append-only"),
-            workspace.engine().begin() as connection,
+            workspace.begin() as connection,
         ):
             connection.execute(statement)
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         assert audit_entries(connection)["detail"].to_list() == ["added ana as coordinator"]
 
 
@@ -245,7 +245,7 @@ def test_the_user_command_adds_lists_resets_and_removes(
     assert "there is no account nobody" in capsys.readouterr().err
     assert run("remove", "bea") == 0
     assert run("end-sessions") == 0
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         assert accounts_table(connection)["username"].to_list() == ["cris"]
         assert connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 0
         log = audit_entries(connection)

@@ -96,16 +96,12 @@ def test_a_basemap_is_opt_in(demo_layers: OverviewLayers) -> None:
 def test_layers_hold_no_point_or_name_of_a_sensitive_service(
     demo_workspace: Path, demo_layers: OverviewLayers
 ) -> None:
-    engine = open_workspace(demo_workspace).engine()
     s = store.services.c
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(sa.select(s.name, s.sensitive, s.location)).all()
-            visited = connection.execute(
-                sa.select(sa.func.count(sa.distinct(store.visits.c.cell)))
-            ).scalar_one()
-    finally:
-        engine.dispose()
+    with open_workspace(demo_workspace).connect() as connection:
+        rows = connection.execute(sa.select(s.name, s.sensitive, s.location)).all()
+        visited = connection.execute(
+            sa.select(sa.func.count(sa.distinct(store.visits.c.cell)))
+        ).scalar_one()
     sensitive = [name for name, is_sensitive, _ in rows if is_sensitive]
     placed = [name for name, is_sensitive, location in rows if location and not is_sensitive]
     assert sensitive
@@ -292,12 +288,8 @@ def test_serve_listens_on_this_machine_only_and_asks_no_outside_server(
 def demo_coverage(demo_workspace: Path) -> tuple[CoverageReport, GeoJSON, GeoJSON]:
     """The demo's coverage report and its district outlines and labels."""
     workspace = open_workspace(demo_workspace)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            outlines, labels = district_layers(connection)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        outlines, labels = district_layers(connection)
     return coverage(workspace), outlines, labels
 
 

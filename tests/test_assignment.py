@@ -363,8 +363,7 @@ def _by_code(workspace: Workspace) -> dict[str, str]:
 
 
 def _audit(workspace: Workspace) -> list[tuple[str, str, str]]:
-    engine = workspace.engine()
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         rows = connection.execute(
             sa.select(
                 store.audit_log.c.username, store.audit_log.c.action, store.audit_log.c.detail

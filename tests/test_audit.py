@@ -24,7 +24,7 @@ ROWS = [
 
 
 def entries(workspace: Workspace) -> list[tuple[str, str, str, str]]:
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         log = audit_entries(connection).sort("id")
     return log.select("username", "role", "action", "detail").rows()
 
@@ -46,12 +46,12 @@ def test_an_import_is_recorded_under_who_made_it_without_its_places_or_codes(
 
 def test_a_detail_with_a_place_is_refused(workspace: Workspace) -> None:
     with (
-        workspace.engine().begin() as connection,
+        workspace.begin() as connection,
         pytest.raises(InvalidInputError, match="looks like it holds a coordinate or a cell"),
     ):
         record(connection, Actor("ana", "admin"), "view", "cell 8a8e6c4a2d9ffff")
     with (
-        workspace.engine().begin() as connection,
+        workspace.begin() as connection,
         pytest.raises(InvalidInputError, match="audit action 'peek' is unknown"),
     ):
         record(connection, Actor("ana", "admin"), "peek")
@@ -59,7 +59,7 @@ def test_a_detail_with_a_place_is_refused(workspace: Workspace) -> None:
 
 def test_setting_changes_between_starts_are_recorded_once(workspace: Workspace) -> None:
     admin = Actor("cli:root", "admin")
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         assert note_settings(connection, Settings(), admin) == []
         raised = Settings.from_env({"OUTREACH_MAP_MIN_COUNT": "15"})
         assert note_settings(connection, raised, admin) == ["min_count: 11 -> 15"]
@@ -69,6 +69,6 @@ def test_setting_changes_between_starts_are_recorded_once(workspace: Workspace) 
 
 def test_a_deployment_started_with_other_settings_records_them(workspace: Workspace) -> None:
     shorter = Settings.from_env({"OUTREACH_MAP_SESSION_IDLE_MINUTES": "10"})
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         changes = note_settings(connection, shorter, Actor("cli:root", "admin"))
     assert changes == ["session_idle_minutes: 15 -> 10"]

@@ -58,7 +58,7 @@ RINGS = """() => {
 def programme(demo_workspace: Path, tmp_path: Path) -> Iterator[tuple[str, Workspace]]:
     """The demo's data served as a real deployment: one account per role, no demo accounts."""
     workspace = copy_workspace(demo_workspace, tmp_path / "programme")
-    with workspace.engine().begin() as connection:
+    with workspace.begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
         connection.execute(users.delete().where(users.c.username.like("demo-%")))
         for role in PAGES:
@@ -111,7 +111,7 @@ def test_each_role_signs_in_and_its_maps_hold_only_what_it_may_see(
     from playwright.sync_api import sync_playwright
 
     url, workspace = programme
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         service_cells = set(connection.execute(sa.select(services.c.cell)).scalars())
         team = (
             sa.select(visits.c.cell)

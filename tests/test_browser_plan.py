@@ -72,26 +72,22 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
             browser.close()
 
     workspace = open_workspace(workspace_path)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            plans = connection.execute(sa.select(store.plans.c.team, store.plans.c.id)).all()
-            stops = connection.execute(
-                sa.select(store.plan_stops.c.seq, store.plan_stops.c.cell).order_by(
-                    store.plan_stops.c.seq
-                )
-            ).all()
-            exports = connection.execute(
-                sa.select(store.audit_log.c.detail).where(
-                    store.audit_log.c.action == "export",
-                    store.audit_log.c.username == "demo-coordinator",
-                )
-            ).all()
-            planned_by = connection.execute(
-                sa.select(store.audit_log.c.username).where(store.audit_log.c.action == "plan")
-            ).all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        plans = connection.execute(sa.select(store.plans.c.team, store.plans.c.id)).all()
+        stops = connection.execute(
+            sa.select(store.plan_stops.c.seq, store.plan_stops.c.cell).order_by(
+                store.plan_stops.c.seq
+            )
+        ).all()
+        exports = connection.execute(
+            sa.select(store.audit_log.c.detail).where(
+                store.audit_log.c.action == "export",
+                store.audit_log.c.username == "demo-coordinator",
+            )
+        ).all()
+        planned_by = connection.execute(
+            sa.select(store.audit_log.c.username).where(store.audit_log.c.action == "plan")
+        ).all()
     assert seen["before_save"] == 0 and seen["save_after"] == 0
     assert planned_by == [("demo-coordinator",)]  # the account, though saved in a callback
     assert [team for team, _ in plans] == ["T1"]

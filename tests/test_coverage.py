@@ -480,13 +480,9 @@ def test_postgresql_reads_visits_through_connectorx_as_the_cursor_does(
         copy_store(area.db_url, url)
         on_server = replace(area, db_url=url)
         period = parse_period("2026-Q3")
-        engine = on_server.engine()
-        try:
-            with engine.connect() as connection:
-                slow = _frame(connection, _visits_query(period, connection.dialect), VISITS)
-                fast = _postgres_arrow_visits(connection, period)
-        finally:
-            engine.dispose()
+        with on_server.connect() as connection:
+            slow = _frame(connection, _visits_query(period, connection.dialect), VISITS)
+            fast = _postgres_arrow_visits(connection, period)
         assert fast is not None
         assert fast.height == slow.height > 0
         assert fast.sort(fast.columns).equals(slow.sort(slow.columns))
@@ -514,10 +510,8 @@ def test_notes_for_missing_data(workspace: Workspace, area: Workspace) -> None:
     assert suggest_sites(data, OPTIONS, service_type="hiv_testing", count=3).height == 0
     early = coverage_text(coverage(area, "2025-Q1", options=OPTIONS))
     assert "no visits in this period; the store holds visits from 2026-05-10 to" in early
-    engine = area.engine()
-    with engine.begin() as connection:
+    with area.begin() as connection:
         connection.execute(sa.text("UPDATE services SET opening_hours = NULL WHERE id = 'S1'"))
-    engine.dispose()
     text = coverage_text(coverage(area, "2026-Q3", options=OPTIONS))
     assert "note: 1 active friendly services have no opening hours" in text
 

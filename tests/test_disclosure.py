@@ -233,13 +233,9 @@ def test_the_budget_refuses_a_fourth_release_of_a_quarter(programme: Workspace) 
 
 def audit_entries_of(workspace: Workspace) -> pl.DataFrame:
     """The audit entries of releases and exports, oldest first (the programme's import aside)."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            entries = audit_entries(connection).reverse()
-            return entries.filter(pl.col("action") != "import")
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        entries = audit_entries(connection).reverse()
+        return entries.filter(pl.col("action") != "import")
 
 
 @pytest.mark.parametrize(

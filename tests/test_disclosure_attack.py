@@ -136,12 +136,8 @@ def synthetic_programme(workspace: Workspace) -> dict[str, object]:
 
 def identities(workspace: Workspace) -> list[tuple[Figure, list[Figure]]]:
     """Every sum that holds between true counts here: (whole, parts)."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            keys = {level: group_keys(connection, level)["key"].to_list() for level in LEVELS}
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        keys = {level: group_keys(connection, level)["key"].to_list() for level in LEVELS}
     found: list[tuple[Figure, list[Figure]]] = []
     for quarter, months in QUARTERS.items():
         for level in LEVELS:
@@ -302,12 +298,8 @@ def test_planted_small_counts_cannot_be_recovered(
     naive: dict[Figure, tuple[float, int]] = {}
     for period in PERIODS:
         for level in LEVELS:
-            engine = workspace.engine()
-            try:
-                with engine.connect() as connection:
-                    keys = group_keys(connection, level)["key"].to_list()
-            finally:
-                engine.dispose()
+            with workspace.connect() as connection:
+                keys = group_keys(connection, level)["key"].to_list()
             for key in keys:
                 count = truth.get((period, level, key), 0)
                 naive[(period, level, key)] = (

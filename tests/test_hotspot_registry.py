@@ -38,8 +38,7 @@ def cell(workspace: Workspace) -> int:
 
 
 def _log(workspace: Workspace) -> list[tuple[str, str, int, int]]:
-    engine = workspace.engine()
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         rows = connection.execute(
             sa.select(
                 store.imports.c.kind,
@@ -48,7 +47,6 @@ def _log(workspace: Workspace) -> list[tuple[str, str, int, int]]:
                 store.imports.c.updated,
             ).order_by(store.imports.c.id)
         ).all()
-    engine.dispose()
     return [tuple(row) for row in rows]  # type: ignore[misc]
 
 

@@ -79,24 +79,18 @@ FILES: dict[str, Callable[[], tuple[bytes, str]]] = {
 
 def every_table(workspace: Workspace) -> dict[str, int]:
     """The number of rows in every table of the store (SQLite's own included)."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            names = (
-                connection.execute(
-                    sa.text("SELECT name FROM sqlite_master WHERE type = 'table'")
-                ).scalars()
-                if connection.dialect.name == "sqlite"
-                else sa.inspect(connection).get_table_names()
-            )
-            return {
-                name: int(
-                    connection.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one()
-                )
-                for name in names
-            }
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        names = (
+            connection.execute(
+                sa.text("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ).scalars()
+            if connection.dialect.name == "sqlite"
+            else sa.inspect(connection).get_table_names()
+        )
+        return {
+            name: int(connection.execute(sa.text(f'SELECT count(*) FROM "{name}"')).scalar_one())
+            for name in names
+        }
 
 
 def reports(workspace: Workspace) -> list[Path]:

@@ -52,8 +52,7 @@ def _entry(workspace: Workspace, **changes: object) -> VisitEntry:
 
 
 def _visits(workspace: Workspace) -> list[tuple[object, ...]]:
-    engine = workspace.engine()
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         rows = connection.execute(
             sa.select(
                 store.visit_details.c.visit_date,
@@ -65,7 +64,6 @@ def _visits(workspace: Workspace) -> list[tuple[object, ...]]:
                 store.visit_details.c.contact_id,
             )
         ).all()
-    engine.dispose()
     return [tuple(row) for row in rows]
 
 
@@ -229,10 +227,8 @@ def _cell_next_to_the_team(workspace: Workspace, team: str) -> int:
     """Return a cell of the area near the team's cells that the team did not visit lately."""
     data = load_coverage_data(workspace, parse_period(None, today=dt.date.today()))
     visited = set(team_cells(data, team_peer_educator_ids(workspace, team))["cell"].to_list())
-    engine = workspace.engine()
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         area = set(connection.execute(sa.select(store.area_cells.c.cell)).scalars())
-    engine.dispose()
     for cell in sorted(visited):
         for near in h3.grid_ring(h3.int_to_str(cell), 2):
             candidate = h3.str_to_int(near)

@@ -64,10 +64,8 @@ def test_no_map_holds_a_visit_coordinate(workspace: Workspace, tmp_path: Path) -
     )
     assert visits_from_file(workspace, path).accepted == len(rows)
     t = translator("en")
-    engine = workspace.engine()
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         outlines, labels = district_layers(connection)
-    engine.dispose()
     report = coverage(workspace, "last-30-days", today=TODAY)
     data = load_coverage_data(workspace, parse_period("last-30-days", today=TODAY), today=TODAY)
     cells = team_cells(data, team_peer_educator_ids(workspace, "T1"))

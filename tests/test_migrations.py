@@ -10,6 +10,7 @@ ones computed before, on both engines.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import h3
@@ -18,18 +19,22 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from helpers import counts, write_csv
+from streamlit.testing.v1 import AppTest
 
 from mapping.analysis.coverage import coverage
 from mapping.cli.main import main
+from mapping.errors import WorkspaceError
 from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.planning.assignments import current_assignments, run_assignment
 from mapping.storage import store
+from mapping.storage.store import head_revision
 from mapping.storage.workspace import Workspace, open_workspace
 
 pytestmark = pytest.mark.engines
 
 TODAY = dt.date(2026, 11, 21)
+APP = Path(__file__).resolve().parent.parent / "app.py"
 
 HEADER = ("date", "peer_educator", "team", "latitude", "longitude", "contact_code", "gender")
 ROWS = [
@@ -43,27 +48,26 @@ ROWS = [
 
 
 def _downgrade(workspace: Workspace, revision: str) -> None:
+    """Take the store back to ``revision``, then close this process's connections to it, as
+    :func:`mapping.storage.store.migrate` does: the next use checks the schema again."""
     config = Config()
     config.set_main_option("script_location", str(store.MIGRATIONS))
-    engine = store.create_store_engine(workspace.db_url)
-    try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-    finally:
-        engine.dispose()
+    with store.shared_engine(workspace.db_url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    store.dispose_engines(workspace.db_url)
 
 
 def _names(workspace: Workspace) -> tuple[set[str], set[str], set[str]]:
-    """Return the store's tables, the visits' columns and the visit_details view's columns."""
-    engine = store.create_store_engine(workspace.db_url)
-    try:
-        inspector = sa.inspect(engine)
+    """Return the store's tables, the visits' columns and the visit_details view's columns.
+
+    Through the store's engine, not the workspace, whose check refuses a store behind.
+    """
+    with store.shared_engine(workspace.db_url).connect() as connection:
+        inspector = sa.inspect(connection)
         tables = set(inspector.get_table_names())
         visit_columns = {c["name"] for c in inspector.get_columns("visits")}
         view_columns = {c["name"] for c in inspector.get_columns("visit_details")}
-    finally:
-        engine.dispose()
     return tables, visit_columns, view_columns
 
 
@@ -105,3 +109,39 @@ def test_a_store_at_the_previous_schema_opens_after_migrate(
                                                       "-77.0428", "QR90ST", "female")])  # fmt: skip
     assert visits_from_file(reopened, more).accepted == 1
     assert counts(reopened)["peer_educators"] == before_counts["peer_educators"]
+
+
+def test_a_store_behind_is_refused_with_the_way_to_migrate_it(
+    workspace: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = write_csv(tmp_path / "visits.csv", HEADER, [[v or "" for v in r] for r in ROWS])
+    assert visits_from_file(workspace, source).accepted == len(ROWS)
+    before = counts(workspace)  # the store is in use: this process pools connections to it
+    _downgrade(workspace, "0005")
+
+    behind = open_workspace(workspace.path)  # opening reads the folder only
+    message = (
+        rf"{re.escape(store.safe_url(workspace.db_url))} is at schema 0005, not "
+        rf"{head_revision()} — run `outreach-map migrate --workspace "
+        rf"{re.escape(str(workspace.path))}`"
+    )
+    with pytest.raises(WorkspaceError, match=message):
+        counts(behind)
+    # every later use too, writes as well, until the store is migrated
+    with pytest.raises(WorkspaceError, match=message):
+        visits_from_file(behind, source)
+    assert main(["coverage", "--workspace", str(workspace.path), "--period", "2026-11"]) == 2
+    assert "is at schema 0005" in capsys.readouterr().err
+    # the app says it instead of drawing a page
+    monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert re.search(f"Cannot open a workspace: {message}", at.error[0].value)
+
+    assert main(["migrate", "--workspace", str(workspace.path)]) == 0
+    assert counts(behind) == before
+    assert visits_from_file(behind, source).duplicates == len(ROWS)

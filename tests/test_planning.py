@@ -162,13 +162,11 @@ def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) ->
 def test_planning_a_night_again_replaces_the_plan(night: Workspace) -> None:
     for hours in ("20:00-02:00", "21:00-23:00"):
         plan_routes(night, teams=["T1"], day=NIGHT, start="DIC", hours=hours, options=FAST, now=NOW)
-    engine = night.engine()
-    with engine.connect() as connection:
+    with night.connect() as connection:
         plans = connection.execute(sa.select(store.plans.c.shift_start)).all()
         audit = connection.execute(
             sa.select(store.audit_log.c.detail).where(store.audit_log.c.action == "plan")
         ).all()
-    engine.dispose()
     assert plans == [(dt.datetime(2026, 11, 28, 21, 0),)]
     assert len(audit) == 2 and "team T1" in audit[0][0]
 

@@ -98,9 +98,9 @@ READER = """
 import json, sys, time
 import sqlalchemy as sa
 from mapping.storage.workspace import open_workspace
-engine = open_workspace(__import__("pathlib").Path(sys.argv[1])).engine()
+workspace = open_workspace(__import__("pathlib").Path(sys.argv[1]))
 seen, torn = [], []
-with engine.connect() as connection:
+with workspace.connect() as connection:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         visits, added, imports = connection.execute(sa.text(
@@ -151,7 +151,7 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
     # the importers start once every logger is saving visits
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        with workspace.engine().connect() as connection:
+        with workspace.connect() as connection:
             saving = connection.execute(
                 sa.select(sa.func.count(sa.distinct(store.imports.c.source_name)))
             ).scalar()
@@ -182,7 +182,7 @@ def test_four_importers_and_four_loggers_at_once_store_each_visit_exactly_once(
     assert reader.returncode == 0, err
     readings = json.loads(out)
 
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         imports = connection.execute(
             sa.select(
                 store.imports.c.id,
@@ -259,7 +259,7 @@ def test_a_round_trip_sqlite_postgres_sqlite_gives_identical_coverage(
         assert outputs[0] == outputs[1] == outputs[2], extra
         assert len(outputs[0]) > 1000
     # the copy was audited on each target, not on the source
-    with on_server.engine().connect() as connection:
+    with on_server.connect() as connection:
         entries = connection.execute(
             sa.select(store.audit_log.c.detail).where(store.audit_log.c.action == "store")
         ).all()
@@ -279,7 +279,7 @@ def test_the_app_runs_on_a_postgres_store(
     copy_store(f"sqlite:///{demo_workspace / 'outreach.db'}", url)
     workspace = copy_workspace_to_server(demo_workspace, tmp_path / "app", url)
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         stored = connection.execute(sa.select(sa.func.count()).select_from(store.visits)).scalar()
     for role in ("coordinator", "funder"):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -291,7 +291,7 @@ def test_the_app_runs_on_a_postgres_store(
             metrics = {metric.label: metric.value for metric in at.metric}
             assert int(metrics["Visits"].replace(",", "")) == stored
     # the funder's page made its releases in the server's ledger
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         releases = connection.execute(
             sa.select(sa.func.count()).select_from(store.privacy_releases)
         ).scalar()
@@ -309,11 +309,7 @@ def test_copy_refuses_a_target_that_holds_data_and_a_source_behind_the_schema(
         copy_store(url, url.replace("postgresql+psycopg", "postgresql"))
 
     old = new_database("old")
-    engine = store.create_store_engine(old)
-    try:
-        store.migrate(engine, "0001")
-    finally:
-        engine.dispose()
+    store.migrate(store.shared_engine(old), "0001")
     behind = rf"is at schema 0001, not {head_revision()} — run `outreach-map migrate"
     with pytest.raises(WorkspaceError, match=behind):
         copy_store(old, new_database("unused"))
@@ -328,11 +324,7 @@ def test_migrate_upgrades_an_old_store_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = new_database("migrate")
-    engine = store.create_store_engine(url)
-    try:
-        store.migrate(engine, "0002")
-    finally:
-        engine.dispose()
+    store.migrate(store.shared_engine(url), "0002")
     plain = url.replace("postgresql+psycopg://", "postgresql://")
     assert main(["migrate", "--db", plain]) == 0
     assert capsys.readouterr().out.strip().endswith(f"schema 0002 -> {head_revision()} (newest)")
@@ -344,22 +336,15 @@ def test_migrate_upgrades_an_old_store_once(
     assert "127.0.0.1" in capsys.readouterr().out
     # the refusal of the audit log is an integrity error on this engine too (0003), and the
     # visits' foreign keys, a trigger per inserted row, are gone (0004); the others stay
-    engine = store.create_store_engine(url)
-    try:
-        with engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            assert inspector.get_foreign_keys("visits") == []
-            assert [k["referred_table"] for k in inspector.get_foreign_keys("sessions")] == [
-                "users"
-            ]
-    finally:
-        engine.dispose()
-    engine = store.create_store_engine(url)
-    try:
-        with pytest.raises(sa.exc.IntegrityError, match="append-only"), engine.begin() as c:
-            c.execute(store.audit_log.delete())
-    finally:
-        engine.dispose()
+    with store.shared_engine(url).connect() as connection:
+        inspector = sa.inspect(connection)
+        assert inspector.get_foreign_keys("visits") == []
+        assert [k["referred_table"] for k in inspector.get_foreign_keys("sessions")] == ["users"]
+    with (
+        pytest.raises(sa.exc.IntegrityError, match="append-only"),
+        store.shared_engine(url).begin() as c,
+    ):
+        c.execute(store.audit_log.delete())
 
 
 def test_a_password_is_refused_on_the_command_line_and_in_workspace_toml(
@@ -400,7 +385,7 @@ def test_a_password_from_the_environment_reaches_the_server(
 ) -> None:
     """OUTREACH_MAP_DB may hold the whole URL, password included, and wins over the file."""
     url = sa.engine.make_url(postgres_workspace.db_url)
-    with postgres_workspace.engine().begin() as connection:
+    with postgres_workspace.begin() as connection:
         connection.execute(sa.text("CREATE ROLE app LOGIN PASSWORD 'not in any file'"))
         connection.execute(sa.text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO app"))
     monkeypatch.setenv(
@@ -409,10 +394,10 @@ def test_a_password_from_the_environment_reaches_the_server(
     )
     workspace = open_workspace(postgres_workspace.path)
     assert "not in any file" not in (postgres_workspace.path / "workspace.toml").read_text()
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         assert connection.execute(sa.text("SELECT current_user")).scalar() == "app"
         assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
-    with postgres_workspace.engine().begin() as connection:
+    with postgres_workspace.begin() as connection:
         connection.execute(sa.text("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM app"))
         connection.execute(sa.text("DROP ROLE app"))
 
@@ -434,7 +419,7 @@ def test_init_on_a_server_writes_the_url_without_a_password(
     assert tomllib.loads((path / "workspace.toml").read_text())["store"]["url"] == url
     assert not (path / "outreach.db").exists()
     workspace = open_workspace(path)
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
     # a URL with a password, from the environment: used, and written down without it
     second = sa.engine.make_url(new_database("init_env"))
@@ -454,17 +439,13 @@ def test_the_wipe_drops_every_table_on_the_server(
 ) -> None:
     code = main(["wipe", "--workspace", str(postgres_workspace.path), "--yes"])
     assert code == 0, capsys.readouterr().err
-    engine = store.create_store_engine(postgres_workspace.db_url)
-    try:
-        with engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            assert inspector.get_table_names() == []
-            assert inspector.get_view_names() == []
-            functions = connection.execute(
-                sa.text("SELECT count(*) FROM pg_proc WHERE proname = 'audit_log_append_only'")
-            ).scalar()
-    finally:
-        engine.dispose()
+    with store.shared_engine(postgres_workspace.db_url).connect() as connection:
+        inspector = sa.inspect(connection)
+        assert inspector.get_table_names() == []
+        assert inspector.get_view_names() == []
+        functions = connection.execute(
+            sa.text("SELECT count(*) FROM pg_proc WHERE proname = 'audit_log_append_only'")
+        ).scalar()
     assert functions == 0
     assert [p.name for p in postgres_workspace.path.iterdir()] == ["workspace.toml"]
 
@@ -483,7 +464,7 @@ def test_a_store_named_by_the_environment_never_replaces_the_folders_own(
         assert "OUTREACH_MAP_DB names the store postgresql+psycopg://postgres@127.0.0.1" in err
         assert "keeps its store at sqlite:///" in err and "unset OUTREACH_MAP_DB" in err
     assert (workspace.path / "outreach.db").stat().st_size > 0
-    with postgres_workspace.engine().connect() as connection:
+    with postgres_workspace.connect() as connection:
         assert connection.execute(sa.select(sa.func.count()).select_from(store.districts)).scalar()
 
 
@@ -522,7 +503,7 @@ def test_a_refused_statement_is_one_line_without_its_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A role without the right to write hotspots (grants not run again after a migrate)."""
-    with postgres_workspace.engine().begin() as connection:
+    with postgres_workspace.begin() as connection:
         connection.execute(sa.text("CREATE ROLE reader LOGIN"))
         connection.execute(
             sa.text("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO reader")
@@ -543,7 +524,7 @@ def test_a_refused_statement_is_one_line_without_its_values(
         )
         err = capsys.readouterr().err
     finally:
-        with postgres_workspace.engine().begin() as connection:
+        with postgres_workspace.begin() as connection:
             connection.execute(sa.text("DROP OWNED BY reader"))
             connection.execute(sa.text("DROP ROLE reader"))
     assert code == EXIT_STORE

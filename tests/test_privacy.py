@@ -12,6 +12,7 @@ from helpers import counts, query, write_csv
 from mapping.errors import WorkspaceError
 from mapping.ingest.visits import visits_from_file
 from mapping.privacy import forbidden_reason, hash_code, normalise_code
+from mapping.storage.store import dispose_engines
 from mapping.storage.workspace import Workspace, open_workspace
 
 #: Every workspace test here runs on SQLite and on a real PostgreSQL server.
@@ -83,7 +84,7 @@ def _files(workspace: Workspace) -> list[Path]:
     files = [p for p in workspace.path.rglob("*") if p.is_file() and p.name != "secret.key"]
     if not workspace.db_url.startswith("postgresql"):
         return sorted(files)
-    with workspace.engine().connect() as connection:
+    with workspace.connect() as connection:
         connection.execute(sa.text("CHECKPOINT"))
         data = Path(connection.execute(sa.text("SHOW data_directory")).scalar_one())
         oid = connection.execute(
@@ -124,9 +125,7 @@ def test_no_coordinate_code_or_key_in_any_file(workspace: Workspace, tmp_path: P
     assert _found(workspace, needles) == [], "the needles must be absent before the import"
     path = write_csv(tmp_path / "visitas.csv", HEADER, _rows())
     # hold a connection open so the import's write-ahead log stays on disk to be searched
-    reader = workspace.engine()
-    connection = reader.connect()
-    try:
+    with workspace.connect() as connection:
         connection.execute(sa.text("SELECT count(*) FROM visits")).scalar_one()
         result = visits_from_file(workspace, path)
         assert (result.accepted, result.rejected) == (4, 3)
@@ -135,9 +134,8 @@ def test_no_coordinate_code_or_key_in_any_file(workspace: Workspace, tmp_path: P
             assert wal.exists() and wal.stat().st_size > 0
         assert _found(workspace, needles) == []
         assert connection.execute(sa.text("SELECT count(*) FROM visits")).scalar_one() == 4
-    finally:
-        connection.close()
-        reader.dispose()
+    # and once the log is folded into the store's file, as when the last connection closes
+    dispose_engines()
 
     assert _found(workspace, needles) == []
     assert counts(workspace)["contacts"] == len(CODES)

@@ -356,12 +356,8 @@ def test_the_map_holds_districts_only_and_stays_offline(
     area: Workspace, release: ReachRelease
 ) -> None:
     t = translator("en")
-    engine = area.engine()
-    try:
-        with engine.connect() as connection:
-            outlines, labels = district_layers(connection)
-    finally:
-        engine.dispose()
+    with area.connect() as connection:
+        outlines, labels = district_layers(connection)
     layer = reach_layer(release, "2026-Q1", outlines, t, selected=SAN_BORJA)
     features = layer["features"]
     assert len(features) == 50

@@ -44,16 +44,12 @@ def test_a_new_workspace_is_private_to_its_owner(workspace: Workspace, tmp_path:
         ("fecha", "educadora_par", "latitud", "longitud"),
         [["2026-03-14", "PE01", *LIMA], ["not a date", "PE01", *LIMA]],
     )
-    engine = workspace.engine()
-    try:
-        with engine.connect():  # an open connection keeps the -wal and -shm files
-            result = visits_from_file(workspace, source)
-            assert result.report is not None and result.rejected == 1
-            assert mode(result.report) == 0o600
-            for end in ("-wal", "-shm"):
-                assert mode(path / f"outreach.db{end}") == 0o600
-    finally:
-        engine.dispose()
+    with workspace.connect():  # an open connection keeps the -wal and -shm files
+        result = visits_from_file(workspace, source)
+        assert result.report is not None and result.rejected == 1
+        assert mode(result.report) == 0o600
+        for end in ("-wal", "-shm"):
+            assert mode(path / f"outreach.db{end}") == 0o600
 
 
 def test_a_workspace_created_under_a_permissive_umask_is_still_private(

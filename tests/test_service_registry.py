@@ -177,12 +177,8 @@ def test_an_unknown_type_is_refused(registry: Workspace) -> None:
 
 
 def render(workspace: Workspace, services: pl.DataFrame, **options: Any) -> str:
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            outlines, labels = district_layers(connection)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        outlines, labels = district_layers(connection)
     t = translator(options.pop("language", "en"))
     m = services_map(services, outlines, labels, t, language="en", **options)
     return str(m.get_root().render())
@@ -493,13 +489,9 @@ def test_update_problems(registry: Workspace) -> None:
 def test_no_coordinate_of_a_sensitive_service_reaches_a_file(registry: Workspace) -> None:
     """The point given to HOME is in no file of the workspace, as text or as a number."""
     update_service(registry, "UNKNOWN", sensitive=True, point=HOME)
-    engine = registry.engine()
-    try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "sqlite":
-                connection.execute(sa.text("PRAGMA wal_checkpoint(FULL)"))
-    finally:
-        engine.dispose()
+    with registry.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.execute(sa.text("PRAGMA wal_checkpoint(FULL)"))
     needles = {}
     for value in HOME:
         for decimals in (5, 6, 7):

@@ -27,15 +27,14 @@ def test_the_app_path_reads_visits_while_other_connections_stay_usable(
 
     workspace: Workspace = copy_workspace(demo_workspace, tmp_path / "copy")
     assert coverage_data._ARROW_READS is False  # the default, which the app keeps
-    engine = workspace.engine()
     views = "SELECT count(*) FROM audit_log WHERE action = 'view'"
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         before = connection.execute(sa.text(views)).scalar()
-    with engine.connect() as held:  # a session check or the audit log, in another thread
+    with workspace.connect() as held:  # a session check or the audit log, in another thread
         held.execute(sa.text("SELECT count(*) FROM visits")).scalar()
         for _ in range(3):
             data = load_coverage_data(workspace, parse_period("last-90-days"))
-            with engine.begin() as connection:
+            with workspace.begin() as connection:
                 record(connection, Actor("ana", "coordinator"), "view", "page coverage")
     assert data.visits.height > 0
     # a new connection of Python's SQLite, as the next request would open: no disk I/O error
@@ -43,7 +42,6 @@ def test_the_app_path_reads_visits_while_other_connections_stay_usable(
     source = sqlite3.connect(workspace.path / "outreach.db")
     source.backup(copy)
     assert copy.execute(views).fetchone() == (before + 3,)
-    engine.dispose()
 
 
 def test_the_command_line_fast_path_reads_the_same_visits(

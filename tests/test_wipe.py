@@ -15,7 +15,7 @@ from mapping.cli.main import EXIT_OK, EXIT_UNUSABLE, main
 from mapping.cli.store import EXIT_WIPE_INCOMPLETE
 from mapping.errors import WorkspaceError
 from mapping.ingest.area import districts_from_file, init_area
-from mapping.storage.store import create_store_engine, metadata, views
+from mapping.storage.store import create_store_engine, metadata, shared_engine, views
 from mapping.storage.wipe import drop_store_schema, wipe_plan, wipe_workspace
 from mapping.storage.workspace import Workspace, is_wiped, open_workspace
 
@@ -145,17 +145,14 @@ def test_a_key_kept_in_the_environment_is_left_to_the_operator(
 @pytest.mark.engines
 def test_drop_store_schema_leaves_no_table_or_view(workspace: Workspace) -> None:
     """The server-store path (PostgreSQL in production), run here on SQLite: engine-neutral."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            assert "visit_details" in sa.inspect(connection).get_view_names()
-        assert drop_store_schema(engine) == len(metadata.tables) + len(views.tables) + 1
-        with engine.connect() as connection:
-            inspector = sa.inspect(connection)
-            assert inspector.get_table_names() == []
-            assert inspector.get_view_names() == []
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        assert "visit_details" in sa.inspect(connection).get_view_names()
+    engine = shared_engine(workspace.db_url)
+    assert drop_store_schema(engine) == len(metadata.tables) + len(views.tables) + 1
+    with engine.connect() as connection:
+        inspector = sa.inspect(connection)
+        assert inspector.get_table_names() == []
+        assert inspector.get_view_names() == []
 
 
 def test_an_unreachable_server_store_fails_loudly_and_the_wipe_can_be_run_again(

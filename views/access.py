@@ -9,9 +9,9 @@ the page starts a new app session, which must sign in again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 
 from mapping.access.accounts import (
     Account,
@@ -24,15 +24,15 @@ from mapping.access.accounts import (
     sign_out,
 )
 from mapping.storage.audit import record
-from mapping.storage.workspace import Workspace
+from mapping.storage.workspace import Workspace, open_workspace
 from views.shared import tr, url_value
-from views.state import ACCOUNT, DEMO_ROLES, ENDED, TOKEN, current_account, store_engine
+from views.state import ACCOUNT, DEMO_ROLES, ENDED, TOKEN, current_account
 
 
 @st.cache_data(show_spinner=False, ttl=60)
-def demo_store(url: str) -> bool:
-    """Say whether a store is the demo's (cached a minute)."""
-    with store_engine(url).connect() as connection:
+def demo_store(path: str) -> bool:
+    """Say whether the store of the workspace at ``path`` is the demo's (cached a minute)."""
+    with open_workspace(Path(path)).connect() as connection:
         return is_demo(connection)
 
 
@@ -48,20 +48,19 @@ def signed_in(workspace: Workspace) -> Account | None:
     On the demo workspace a role asked for (the role switch, or ``?role=peer`` in an address)
     enters as that role's demo account, through a real server-side session.
     """
-    engine = store_engine(workspace.db_url)
     token = st.session_state.get(TOKEN)
     account: Account | None = None
     if token:
-        with engine.begin() as connection:
+        with workspace.begin() as connection:
             check = check_session(connection, token)
         account = check.account
         if account is None:
             st.session_state.pop(TOKEN, None)
             st.session_state[ENDED] = check.reason
-    if demo_store(workspace.db_url):
+    if demo_store(str(workspace.path)):
         wanted = _wanted_demo_role()
         if wanted and (account is None or account.role != wanted):
-            with engine.begin() as connection:
+            with workspace.begin() as connection:
                 if token and account is not None:
                     sign_out(connection, token)
                 token, account = demo_session(connection, wanted)
@@ -89,12 +88,11 @@ def require(*roles: str) -> Account:
 
 def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
     """Draw the sign-in form (and the demo's roles, and single sign-on when configured)."""
-    engine = store_engine(workspace.db_url)
     st.title(t("app.name"))
     ended = st.session_state.get(ENDED)
     if ended in ("idle", "expired", "ended"):
         st.info(t(f"access.ended_{ended}"), icon=":material/logout:")
-    if demo_store(workspace.db_url):
+    if demo_store(str(workspace.path)):
         st.subheader(t("access.demo_title"))
         st.caption(t("access.demo_intro"))
         with st.container(horizontal=True):
@@ -112,7 +110,7 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
         submitted = st.form_submit_button(t("access.sign_in"), type="primary")
     if submitted:
         try:
-            token, _ = sign_in(engine, username, password)
+            token, _ = sign_in(workspace, username, password)
         except SignInRefusedError as exc:
             if exc.too_soon:
                 st.error(t("access.wait", seconds=exc.wait_seconds))
@@ -125,7 +123,7 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
             st.session_state.pop(ENDED, None)
             st.rerun()
     if _sso_configured():
-        _single_sign_on(engine, t)
+        _single_sign_on(workspace, t)
     st.caption(t("access.no_account"))
 
 
@@ -137,7 +135,7 @@ def _sso_configured() -> bool:
         return False
 
 
-def _single_sign_on(engine: Engine, t: Callable[..., str]) -> None:
+def _single_sign_on(workspace: Workspace, t: Callable[..., str]) -> None:
     """Offer single sign-on; once the provider has verified the person, open their session."""
     if not st.user.is_logged_in:
         st.button(t("access.sso"), on_click=st.login, icon=":material/badge:")
@@ -148,7 +146,7 @@ def _single_sign_on(engine: Engine, t: Callable[..., str]) -> None:
         st.button(t("access.sign_out"), on_click=st.logout)
         return
     try:
-        token, _ = sign_in_sso(engine, email)
+        token, _ = sign_in_sso(workspace, email)
     except SignInRefusedError:
         st.error(t("access.sso_no_account", email=email))
         st.button(t("access.sign_out"), on_click=st.logout)
@@ -165,7 +163,7 @@ def sign_out_button(workspace: Workspace, account: Account, t: Callable[..., str
     if st.sidebar.button(t("access.sign_out"), icon=":material/logout:"):
         token = st.session_state.pop(TOKEN, None)
         if token:
-            with store_engine(workspace.db_url).begin() as connection:
+            with workspace.begin() as connection:
                 sign_out(connection, token)
         st.session_state[ACCOUNT] = None
         st.session_state.pop("role", None)
@@ -181,5 +179,5 @@ def log_view(workspace: Workspace, account: Account, page: str, resolution: int 
     if st.session_state.get("__viewed") == page:
         return
     st.session_state["__viewed"] = page
-    with store_engine(workspace.db_url).begin() as connection:
+    with workspace.begin() as connection:
         record(connection, account.actor, "view", f"page {page}", resolution=resolution)

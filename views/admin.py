@@ -20,12 +20,11 @@ from mapping.storage.audit import ACTIONS, audit_entries
 from mapping.storage.wipe import wipe_plan, wipe_workspace
 from views.access import require
 from views.shared import open_or_explain, tr
-from views.state import TOKEN, store_engine
+from views.state import TOKEN
 
 account = require("admin")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
-engine = store_engine(workspace.db_url)
 st.title(t("admin.title"))
 st.caption(t("admin.intro"))
 accounts_tab, audit_tab, settings_tab, wipe_tab = st.tabs(
@@ -33,7 +32,7 @@ accounts_tab, audit_tab, settings_tab, wipe_tab = st.tabs(
 )
 
 with accounts_tab:
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         table = accounts_table(connection)
     st.dataframe(
         table.rename({name: t(f"admin.col_{name}") for name in table.columns}),
@@ -54,7 +53,7 @@ with accounts_tab:
             try:
                 if password != again:
                     raise MappingError(t("admin.passwords_differ"))
-                with engine.begin() as connection:
+                with workspace.begin() as connection:
                     added = add_account(
                         connection,
                         username,
@@ -77,7 +76,7 @@ with accounts_tab:
             try:
                 if password != again:
                     raise MappingError(t("admin.passwords_differ"))
-                with engine.begin() as connection:
+                with workspace.begin() as connection:
                     reset_password(connection, who, password, by=account.actor)
                 st.success(t("admin.was_reset", user=who))
             except MappingError as exc:
@@ -92,21 +91,21 @@ with accounts_tab:
             if not sure:
                 st.warning(t("admin.tick_to_confirm"))
             else:
-                with engine.begin() as connection:
+                with workspace.begin() as connection:
                     remove_account(connection, who, by=account.actor)
                 st.success(t("admin.removed", user=who))
                 st.rerun()
     st.divider()
     st.caption(t("admin.end_sessions_help"))
     if st.button(t("admin.end_sessions"), icon=":material/logout:"):
-        with engine.begin() as connection:
+        with workspace.begin() as connection:
             ended = end_all_sessions(connection, by=account.actor, keep=st.session_state.get(TOKEN))
         st.success(t("admin.sessions_ended", count=ended))
 
 with audit_tab:
     st.caption(t("admin.audit_intro"))
     actions = st.multiselect(t("admin.actions"), sorted(ACTIONS))
-    with engine.connect() as connection:
+    with workspace.connect() as connection:
         entries = audit_entries(connection, limit=5000)
     if actions:
         entries = entries.filter(pl.col("action").is_in(actions))
@@ -142,7 +141,6 @@ with wipe_tab:
             if typed.strip() != workspace.name:
                 st.error(t("admin.wipe_mismatch", name=workspace.name))
             else:
-                store_engine(workspace.db_url).dispose()
                 result = wipe_workspace(workspace.path, by=account.username)
                 # nothing read before the wipe may be served from memory afterwards
                 st.cache_data.clear()

@@ -32,7 +32,7 @@ from mapping.periods import month_of, parse_period, periods_up_to, quarter_of
 from mapping.storage.audit import Actor
 from mapping.storage.store import imports, store_error
 from mapping.storage.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
-from views.state import DEMO_ROLES, current_account, store_engine
+from views.state import DEMO_ROLES, current_account
 
 #: Where the query parameters to write at the end of the run wait (see :func:`write_url`).
 _PENDING = "__url_pending"
@@ -161,7 +161,7 @@ def store_stamp(workspace: Workspace) -> tuple[int, ...]:
     Sign-ins, sessions and the audit log write to the store at every click: they must not
     empty the caches, which a stamp taken from the database file would do.
     """
-    with store_engine(workspace.db_url).connect() as connection:
+    with workspace.connect() as connection:
         newest, count = connection.execute(
             sa.select(sa.func.max(imports.c.id), sa.func.count()).select_from(imports)
         ).one()
@@ -179,6 +179,14 @@ def open_or_explain() -> Workspace:
         st.info(t("app.how_to_start", env=WORKSPACE_ENV))
         st.stop()
         raise  # unreachable: st.stop() ends the run
+
+
+def stop_if_refused(exc: WorkspaceError) -> NoReturn:
+    """Stop the page saying why the store cannot be used (its schema is behind: migrate)."""
+    st.title(tr()("app.name"))
+    st.error(tr()("app.cannot_open", error=exc))
+    st.stop()
+    raise exc  # unreachable: st.stop() ends the run
 
 
 def stop_if_unreachable(exc: OperationalError) -> NoReturn:
@@ -209,12 +217,8 @@ def report_for(path: str, stamp: tuple[int, ...], period: str, today: str) -> Co
 def outlines_for(path: str, stamp: tuple[int, ...]) -> tuple[GeoJSON, GeoJSON]:
     """Return the district outlines and label points, cached per workspace and store state."""
     del stamp
-    engine = open_workspace(Path(path)).engine()
-    try:
-        with engine.connect() as connection:
-            return district_layers(connection)
-    finally:
-        engine.dispose()
+    with open_workspace(Path(path)).connect() as connection:
+        return district_layers(connection)
 
 
 def period_picker(t: Callable[..., str], today: dt.date) -> str:

@@ -1,4 +1,4 @@
-"""What an app session holds on the server: its session keys, its account, the store's engine.
+"""What an app session holds on the server: its session keys and its account.
 
 Both :mod:`views.shared` (what every page needs) and :mod:`views.access` (signing in and out)
 read these; this module imports neither, so the two import each other in one direction only
@@ -8,10 +8,8 @@ read these; this module imports neither, so the two import each other in one dir
 from __future__ import annotations
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 
 from mapping.access.accounts import Account
-from mapping.storage.store import create_store_engine
 
 #: Session-state key of the session token (never in the URL, a cookie or the page).
 TOKEN = "auth_token"
@@ -21,12 +19,6 @@ ACCOUNT = "account"
 ENDED = "auth_ended"
 #: The demo's role switch, in the order it lists them.
 DEMO_ROLES = ("coordinator", "peer", "funder", "admin")
-
-
-@st.cache_resource(show_spinner=False)
-def store_engine(url: str) -> Engine:
-    """Return the one engine (connection pool) of a store, shared by every session."""
-    return create_store_engine(url)
 
 
 def current_account() -> Account:

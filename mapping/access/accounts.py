@@ -21,13 +21,14 @@ import polars as pl
 import sqlalchemy as sa
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from mapping import clock
 from mapping.errors import InvalidInputError, MappingError
 from mapping.settings import Settings, get_settings
 from mapping.storage.audit import Actor, record
 from mapping.storage.store import meta, sessions, sign_in_failures, users
+from mapping.storage.workspace import Workspace
 
 #: Roles, from the most to the least data they may see (admin sees accounts, not data).
 ROLES = ("admin", "coordinator", "peer", "funder")
@@ -293,7 +294,7 @@ def _wait_seconds(
 
 
 def sign_in(
-    engine: Engine,
+    workspace: Workspace,
     username: str,
     password: str,
     *,
@@ -315,7 +316,7 @@ def sign_in(
     settings = settings or get_settings()
     now = now or _now()
     name = username.strip().lower()[:64]
-    with engine.begin() as connection:
+    with workspace.begin() as connection:
         outcome = _check_password(connection, name, password, settings, now)
     if isinstance(outcome, SignInRefusedError):
         raise outcome
@@ -370,7 +371,7 @@ def _start_session(connection: Connection, account: Account, now: dt.datetime, h
 
 
 def sign_in_sso(
-    engine: Engine, email: str, *, now: dt.datetime | None = None
+    workspace: Workspace, email: str, *, now: dt.datetime | None = None
 ) -> tuple[str, Account]:
     """Start a session for an address an identity provider has verified (``st.login``).
 
@@ -378,7 +379,7 @@ def sign_in_sso(
     the identity provider proves who the person is, the account says what they may see.
     """
     address = email.strip().lower()
-    with engine.begin() as connection:
+    with workspace.begin() as connection:
         row = connection.execute(
             sa.select(users).where(users.c.sso_email == address, users.c.active)
         ).first()

@@ -247,13 +247,9 @@ def raw_counts(
     chosen = period if isinstance(period, Period) else parse_period(period)
     level = parse_level(level, workspace.resolution)
     _check_measure(measure, level)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            keys = group_keys(connection, level)
-            visits = _visits(connection, chosen, measure)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        keys = group_keys(connection, level)
+        visits = _visits(connection, chosen, measure)
     counts = bounded_counts(visits, level, max_groups=params.max_groups)
     return counts.filter(pl.col("key").is_in(keys["key"].implode()))
 
@@ -331,14 +327,10 @@ def budget_spent(connection: Connection, quarter: str) -> float:
 
 def ledger(workspace: Workspace) -> pl.DataFrame:
     """Return every release of the ledger (no figures), oldest first."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(store.privacy_releases).order_by(store.privacy_releases.c.id)
-            ).all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = connection.execute(
+            sa.select(store.privacy_releases).order_by(store.privacy_releases.c.id)
+        ).all()
     columns = [c.name for c in store.privacy_releases.columns]
     return pl.DataFrame([tuple(row) for row in rows], schema=columns, orient="row")
 
@@ -375,101 +367,96 @@ def release(
     level = parse_level(level, workspace.resolution)
     _check_measure(measure, level)
     quarter = quarter_of_period(chosen)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            stored = _stored(connection, chosen.label, level, measure)
-            if stored is not None:
-                return stored
-            keys = group_keys(connection, level)
-            visits = _visits(connection, chosen, measure)
-        counts = bounded_counts(visits, level, max_groups=params.max_groups).filter(
-            pl.col("key").is_in(keys["key"].implode())
-        )
-        threshold = release_threshold(params, keys.height)
-        loss = privacy_loss(params, threshold, keys.height)
-        noisy: dict[str, int] = measurement(params, threshold)(
-            dict(zip(counts["key"].to_list(), counts["count"].to_list(), strict=True))
-        )
-        # the hard guarantee: nothing rests on fewer than k people (its δ cost is in `loss`)
-        large = set(counts.filter(pl.col("count") >= params.min_count)["key"].to_list())
-        figures = pl.DataFrame(
-            [(key, int(value)) for key, value in sorted(noisy.items()) if key in large],
-            schema={"key": pl.String, "value": pl.Int64},
-            orient="row",
-        )
-        now = clock.utc_now().replace(tzinfo=None)
-        with engine.begin() as connection:
-            # one release at a time: two first askings cannot both spend, nor overspend
-            store.write_lock(connection)
-            stored = _stored(connection, chosen.label, level, measure)
-            if stored is not None:  # made meanwhile by someone else: theirs is the answer
-                return stored
-            spent = budget_spent(connection, quarter)
-            what = _describe(measure, level, chosen.label)
-            if spent + params.epsilon > params.epsilon_per_quarter + _EPSILON_SLACK:
-                refusal = (
-                    f"the privacy budget of {quarter} is spent: its releases have used "
-                    f"ε = {spent:g} of {params.epsilon_per_quarter:g} "
-                    f"(OUTREACH_MAP_EPSILON_PER_QUARTER) and {what} needs ε = "
-                    f"{params.epsilon:g} more — ask again for a release already made (that is "
-                    "free) or use the next quarter's budget"
-                )
-                failure = refusal
-            else:
-                failure = ""
-                recorded = {
-                    "period": chosen.label,
-                    "quarter": quarter,
-                    "level": level,
-                    "measure": measure,
-                    "epsilon": loss.epsilon,
-                    "delta": loss.delta,
-                    "scale": params.scale,
-                    "threshold": threshold,
-                    "min_count": params.min_count,
-                    "max_groups": params.max_groups,
-                    "max_contacts": params.max_contacts,
-                    "created_at": now,
-                    "created_by": actor.username[:64],
-                }
-                release_id = connection.execute(
-                    store.privacy_releases.insert().values(**recorded)
-                ).inserted_primary_key[0]  # type: ignore[index]
-                store.insert_frame(
-                    connection,
-                    store.released_figures,
-                    figures.select(pl.lit(release_id).alias("release_id"), "key", "value"),
-                )
-                made = Release(
-                    id=int(release_id),
-                    **recorded,  # type: ignore[arg-type]
-                    figures=figures,
-                    spent=True,
-                )
-                record(
-                    connection,
-                    actor,
-                    "release",
-                    f"{made.describe()}: {figures.height} of {keys.height} groups released, "
-                    f"threshold {threshold}",
-                    resolution=made.resolution,
-                    epsilon=loss.epsilon,
-                    delta=loss.delta,
-                )
-        if failure:
-            with engine.begin() as connection:
-                record(
-                    connection,
-                    actor,
-                    "release_refused",
-                    f"{what}: budget of {quarter} spent",
-                    resolution=None if level == DISTRICT else int(level),
-                )
-            raise PrivacyBudgetError(failure)
-        return made
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        stored = _stored(connection, chosen.label, level, measure)
+        if stored is not None:
+            return stored
+        keys = group_keys(connection, level)
+        visits = _visits(connection, chosen, measure)
+    counts = bounded_counts(visits, level, max_groups=params.max_groups).filter(
+        pl.col("key").is_in(keys["key"].implode())
+    )
+    threshold = release_threshold(params, keys.height)
+    loss = privacy_loss(params, threshold, keys.height)
+    noisy: dict[str, int] = measurement(params, threshold)(
+        dict(zip(counts["key"].to_list(), counts["count"].to_list(), strict=True))
+    )
+    # the hard guarantee: nothing rests on fewer than k people (its δ cost is in `loss`)
+    large = set(counts.filter(pl.col("count") >= params.min_count)["key"].to_list())
+    figures = pl.DataFrame(
+        [(key, int(value)) for key, value in sorted(noisy.items()) if key in large],
+        schema={"key": pl.String, "value": pl.Int64},
+        orient="row",
+    )
+    now = clock.utc_now().replace(tzinfo=None)
+    # one release at a time: two first askings cannot both spend, nor overspend
+    with workspace.begin(write=True) as connection:
+        stored = _stored(connection, chosen.label, level, measure)
+        if stored is not None:  # made meanwhile by someone else: theirs is the answer
+            return stored
+        spent = budget_spent(connection, quarter)
+        what = _describe(measure, level, chosen.label)
+        if spent + params.epsilon > params.epsilon_per_quarter + _EPSILON_SLACK:
+            refusal = (
+                f"the privacy budget of {quarter} is spent: its releases have used "
+                f"ε = {spent:g} of {params.epsilon_per_quarter:g} "
+                f"(OUTREACH_MAP_EPSILON_PER_QUARTER) and {what} needs ε = "
+                f"{params.epsilon:g} more — ask again for a release already made (that is "
+                "free) or use the next quarter's budget"
+            )
+            failure = refusal
+        else:
+            failure = ""
+            recorded = {
+                "period": chosen.label,
+                "quarter": quarter,
+                "level": level,
+                "measure": measure,
+                "epsilon": loss.epsilon,
+                "delta": loss.delta,
+                "scale": params.scale,
+                "threshold": threshold,
+                "min_count": params.min_count,
+                "max_groups": params.max_groups,
+                "max_contacts": params.max_contacts,
+                "created_at": now,
+                "created_by": actor.username[:64],
+            }
+            release_id = connection.execute(
+                store.privacy_releases.insert().values(**recorded)
+            ).inserted_primary_key[0]  # type: ignore[index]
+            store.insert_frame(
+                connection,
+                store.released_figures,
+                figures.select(pl.lit(release_id).alias("release_id"), "key", "value"),
+            )
+            made = Release(
+                id=int(release_id),
+                **recorded,  # type: ignore[arg-type]
+                figures=figures,
+                spent=True,
+            )
+            record(
+                connection,
+                actor,
+                "release",
+                f"{made.describe()}: {figures.height} of {keys.height} groups released, "
+                f"threshold {threshold}",
+                resolution=made.resolution,
+                epsilon=loss.epsilon,
+                delta=loss.delta,
+            )
+    if failure:
+        with workspace.begin() as connection:
+            record(
+                connection,
+                actor,
+                "release_refused",
+                f"{what}: budget of {quarter} spent",
+                resolution=None if level == DISTRICT else int(level),
+            )
+        raise PrivacyBudgetError(failure)
+    return made
 
 
 def _describe(measure: str, level: str, period: str) -> str:
@@ -487,12 +474,8 @@ def release_table(workspace: Workspace, made: Release) -> pl.DataFrame:
     group was not released: under the noisy threshold looks the same as empty). The last row
     (key ``_total``) adds up the released figures only, never a raw count.
     """
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            keys = group_keys(connection, made.level)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        keys = group_keys(connection, made.level)
     rows = keys.join(made.figures, on="key", how="left").select(
         "key", "name", pl.col("value").cast(pl.Int64)
     )
@@ -530,20 +513,16 @@ def _record_export(
     delta: float | None = None,
 ) -> None:
     """Write an export's entry in the audit log, in a transaction of its own."""
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            record(
-                connection,
-                actor,
-                "export",
-                detail,
-                resolution=resolution,
-                epsilon=epsilon,
-                delta=delta,
-            )
-    finally:
-        engine.dispose()
+    with workspace.begin() as connection:
+        record(
+            connection,
+            actor,
+            "export",
+            detail,
+            resolution=resolution,
+            epsilon=epsilon,
+            delta=delta,
+        )
 
 
 def export(

@@ -150,15 +150,11 @@ class ReachRelease:
 
 def _visit_days(workspace: Workspace, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
     """Return the first and last visit day up to ``today`` (``None`` without visits)."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            day = store.visits.c.visit_date
-            first, last = connection.execute(
-                sa.select(sa.func.min(day), sa.func.max(day)).where(day <= today)
-            ).one()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        day = store.visits.c.visit_date
+        first, last = connection.execute(
+            sa.select(sa.func.min(day), sa.func.max(day)).where(day <= today)
+        ).one()
     return _as_day(first), _as_day(last)
 
 
@@ -168,22 +164,16 @@ def reach_stamp(workspace: Workspace) -> tuple[int, ...]:
     Unlike the store file's own stamp, an entry of the audit log changes nothing here, so a page
     that records a refused release does not recompute (and record it again) on every rerun.
     """
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            stamp: list[int] = []
-            for column in (store.imports.c.id, store.privacy_releases.c.id):
-                stamp += connection.execute(
-                    sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(column), 0))
-                ).one()
-            h = store.hotspots.c
+    with workspace.connect() as connection:
+        stamp: list[int] = []
+        for column in (store.imports.c.id, store.privacy_releases.c.id):
             stamp += connection.execute(
-                sa.select(
-                    sa.func.count(), sa.func.coalesce(sa.func.sum(h.fingerprint % 1000003), 0)
-                )
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(column), 0))
             ).one()
-    finally:
-        engine.dispose()
+        h = store.hotspots.c
+        stamp += connection.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(h.fingerprint % 1000003), 0))
+        ).one()
     return tuple(int(value) for value in stamp)
 
 

@@ -27,7 +27,7 @@ from mapping.cells import cell_polygons
 from mapping.errors import InvalidInputError
 from mapping.periods import Period
 from mapping.storage import store
-from mapping.storage.workspace import Workspace
+from mapping.storage.workspace import Workspace, sqlite_file
 from mapping.vocab import SUPPLIES
 
 #: The day that dates inside the analytics count from (see :func:`epoch_day`).
@@ -160,18 +160,18 @@ def load_coverage_data(
             f"period {period.label} starts on {period.start}, after today ({today}) — "
             "choose a period that has started"
         )
-    # read before any connection of Python's own SQLite opens (allow_arrow_reads says why)
-    visits = _arrow_visits(workspace, period) if _ARROW_READS else None
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            if visits is None and connection.dialect.name == "postgresql":
-                visits = _postgres_arrow_visits(connection, period)
-            if visits is None:
-                visits = _frame(connection, _visits_query(period, connection.dialect), VISITS)
-            return _load(connection, period, workspace.resolution, today, visits)
-    finally:
-        engine.dispose()
+    visits = None
+    if _ARROW_READS and sqlite_file(workspace.db_url) is not None:
+        # no connection of Python's own SQLite may be open meanwhile (allow_arrow_reads says
+        # why): close the ones this process keeps in its pool for the store
+        store.dispose_engines(workspace.db_url)
+        visits = _arrow_visits(workspace, period)
+    with workspace.connect() as connection:
+        if visits is None and connection.dialect.name == "postgresql":
+            visits = _postgres_arrow_visits(connection, period)
+        if visits is None:
+            visits = _frame(connection, _visits_query(period, connection.dialect), VISITS)
+        return _load(connection, period, workspace.resolution, today, visits)
 
 
 #: Columns of the visits the analytics read.
@@ -438,14 +438,10 @@ def _as_date(value: object) -> dt.date | None:
 
 def district_shapes(workspace: Workspace) -> dict[str, shapely.Geometry]:
     """Return each district's outline (EPSG:4326) by district id, as the store holds it."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            return {
-                row.id: shapely.from_wkb(row.geometry)
-                for row in connection.execute(
-                    sa.select(store.districts.c.id, store.districts.c.geometry)
-                )
-            }
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        return {
+            row.id: shapely.from_wkb(row.geometry)
+            for row in connection.execute(
+                sa.select(store.districts.c.id, store.districts.c.geometry)
+            )
+        }

@@ -35,41 +35,29 @@ REFERRAL_TYPES: tuple[str, ...] = (
 
 def teams(workspace: Workspace) -> list[str]:
     """Return the workspace's team codes, sorted."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(sa.select(store.peer_educators.c.team).distinct())
-            return sorted(str(team) for (team,) in rows)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = connection.execute(sa.select(store.peer_educators.c.team).distinct())
+        return sorted(str(team) for (team,) in rows)
 
 
 def team_peer_educator_ids(workspace: Workspace, team: str) -> list[int]:
     """Return the ids of the peer educators of ``team``."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(store.peer_educators.c.id).where(store.peer_educators.c.team == team)
-            )
-            return [int(peer) for (peer,) in rows]
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = connection.execute(
+            sa.select(store.peer_educators.c.id).where(store.peer_educators.c.team == team)
+        )
+        return [int(peer) for (peer,) in rows]
 
 
 def peer_educators(workspace: Workspace, team: str) -> list[str]:
     """Return the peer educator codes of ``team``, sorted."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(store.peer_educators.c.peer_educator).where(
-                    store.peer_educators.c.team == team
-                )
+    with workspace.connect() as connection:
+        rows = connection.execute(
+            sa.select(store.peer_educators.c.peer_educator).where(
+                store.peer_educators.c.team == team
             )
-            return sorted(str(code) for (code,) in rows)
-    finally:
-        engine.dispose()
+        )
+        return sorted(str(code) for (code,) in rows)
 
 
 def team_cells(data: CoverageData, peer_educator_ids: list[int]) -> pl.DataFrame:

@@ -12,59 +12,53 @@ from mapping.storage.workspace import Workspace
 
 def workspace_summary(workspace: Workspace) -> dict[str, Any]:
     """Return counts of districts, services, hotspots, visits and contacts, and the imports."""
-    engine = workspace.engine()
     v = store.visits.c
-    try:
-        with engine.connect() as c:
+    with workspace.connect() as c:
 
-            def count(query: sa.Select[Any]) -> int:
-                return int(c.execute(query).scalar_one())
+        def count(query: sa.Select[Any]) -> int:
+            return int(c.execute(query).scalar_one())
 
-            first, last = c.execute(
-                sa.select(sa.func.min(v.visit_date), sa.func.max(v.visit_date))
-            ).one()
-            facts: dict[str, Any] = {
-                "workspace": str(workspace.path),
-                "area": workspace.name,
-                "resolution": workspace.resolution,
-                "districts": count(sa.select(sa.func.count()).select_from(store.districts)),
-                "area_cells": count(sa.select(sa.func.count()).select_from(store.area_cells)),
-                "services": count(sa.select(sa.func.count()).select_from(store.services)),
-                "sensitive_services": count(
-                    sa.select(sa.func.count())
-                    .select_from(store.services)
-                    .where(store.services.c.sensitive)
-                ),
-                "hotspots": count(sa.select(sa.func.count()).select_from(store.hotspots)),
-                "visits": count(sa.select(sa.func.count()).select_from(store.visits)),
-                "visits_without_location": count(
-                    sa.select(sa.func.count()).select_from(store.visits).where(v.cell.is_(None))
-                ),
-                "visited_cells": count(sa.select(sa.func.count(sa.distinct(v.cell)))),
-                "unique_contacts": count(sa.select(sa.func.count(sa.distinct(v.contact_id)))),
-                "peer_educators": count(
-                    sa.select(sa.func.count()).select_from(store.peer_educators)
-                ),
-                "first_visit": first,
-                "last_visit": last,
-                "imports": [
-                    dict(row._mapping)
-                    for row in c.execute(
-                        sa.select(
-                            store.imports.c.id,
-                            store.imports.c.kind,
-                            store.imports.c.source_name,
-                            store.imports.c.imported_at,
-                            store.imports.c.rows_read,
-                            store.imports.c.accepted,
-                            store.imports.c.duplicates,
-                            store.imports.c.rejected,
-                        ).order_by(store.imports.c.id)
-                    )
-                ],
-            }
-    finally:
-        engine.dispose()
+        first, last = c.execute(
+            sa.select(sa.func.min(v.visit_date), sa.func.max(v.visit_date))
+        ).one()
+        facts: dict[str, Any] = {
+            "workspace": str(workspace.path),
+            "area": workspace.name,
+            "resolution": workspace.resolution,
+            "districts": count(sa.select(sa.func.count()).select_from(store.districts)),
+            "area_cells": count(sa.select(sa.func.count()).select_from(store.area_cells)),
+            "services": count(sa.select(sa.func.count()).select_from(store.services)),
+            "sensitive_services": count(
+                sa.select(sa.func.count())
+                .select_from(store.services)
+                .where(store.services.c.sensitive)
+            ),
+            "hotspots": count(sa.select(sa.func.count()).select_from(store.hotspots)),
+            "visits": count(sa.select(sa.func.count()).select_from(store.visits)),
+            "visits_without_location": count(
+                sa.select(sa.func.count()).select_from(store.visits).where(v.cell.is_(None))
+            ),
+            "visited_cells": count(sa.select(sa.func.count(sa.distinct(v.cell)))),
+            "unique_contacts": count(sa.select(sa.func.count(sa.distinct(v.contact_id)))),
+            "peer_educators": count(sa.select(sa.func.count()).select_from(store.peer_educators)),
+            "first_visit": first,
+            "last_visit": last,
+            "imports": [
+                dict(row._mapping)
+                for row in c.execute(
+                    sa.select(
+                        store.imports.c.id,
+                        store.imports.c.kind,
+                        store.imports.c.source_name,
+                        store.imports.c.imported_at,
+                        store.imports.c.rows_read,
+                        store.imports.c.accepted,
+                        store.imports.c.duplicates,
+                        store.imports.c.rejected,
+                    ).order_by(store.imports.c.id)
+                )
+            ],
+        }
     return facts
 
 

@@ -244,15 +244,11 @@ def build_demo(
         echo(f"using the demo workspace at {path}")
         workspace = open_workspace(path)
         upgrade_store(workspace)
-        engine = workspace.engine()
-        try:
-            with engine.begin() as connection:
-                if workspace.name == DEMO_NAME and not is_demo(connection):
-                    # a demo built by an earlier version, before accounts existed
-                    codes = connection.execute(sa.select(store.peer_educators.c.team).distinct())
-                    create_demo_accounts(connection, sorted(str(c) for (c,) in codes))
-        finally:
-            engine.dispose()
+        with workspace.begin() as connection:
+            if workspace.name == DEMO_NAME and not is_demo(connection):
+                # a demo built by an earlier version, before accounts existed
+                codes = connection.execute(sa.select(store.peer_educators.c.team).distinct())
+                create_demo_accounts(connection, sorted(str(c) for (c,) in codes))
         return workspace
     echo(f"building the demo workspace at {path} ...")
     districts = districts_from_file(
@@ -282,11 +278,7 @@ def build_demo(
     table = RawTable(frame=visits.with_row_index("__row", offset=2), source_name="synthetic-visits")
     result = visits_from_table(workspace, table)
     echo(f"synthetic visits: {result.summary()}")
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            create_demo_accounts(connection, sorted(set(registry["team"].to_list())))
-    finally:
-        engine.dispose()
+    with workspace.begin() as connection:
+        create_demo_accounts(connection, sorted(set(registry["team"].to_list())))
     echo("demo accounts: demo-admin, demo-coordinator, demo-peer, demo-funder")
     return workspace

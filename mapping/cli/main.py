@@ -178,13 +178,9 @@ def _note_settings(path: Path) -> None:
 
     workspace = open_workspace(path)
     upgrade_store(workspace)
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            for change in note_settings(connection, get_settings(), Actor.command_line()):
-                print(f"setting changed since the last start: {change}", file=sys.stderr)
-    finally:
-        engine.dispose()
+    with workspace.begin() as connection:
+        for change in note_settings(connection, get_settings(), Actor.command_line()):
+            print(f"setting changed since the last start: {change}", file=sys.stderr)
 
 
 def _run_app(workspace: Path, port: int) -> int:

@@ -18,8 +18,16 @@ import sqlalchemy as sa
 from mapping.cli.exits import EXIT_OK, EXIT_UNUSABLE
 from mapping.errors import WorkspaceError
 from mapping.storage.audit import Actor, record
-from mapping.storage.copying import copy_store, head_revision, schema_revision
-from mapping.storage.store import create_store_engine, migrate, safe_url, store_url
+from mapping.storage.copying import copy_store
+from mapping.storage.store import (
+    dispose_engines,
+    head_revision,
+    migrate,
+    safe_url,
+    schema_revision,
+    shared_engine,
+    store_url,
+)
 from mapping.storage.workspace import (
     DB_ENV,
     WORKSPACE_ENV,
@@ -76,23 +84,24 @@ def migrate_command(args: argparse.Namespace) -> int:
     file = sqlite_file(url)
     if file is not None and not file.exists():
         raise WorkspaceError(f"{url}: there is no such file — check the path")
-    engine = create_store_engine(url)
+    # not through a workspace, whose check of the schema refuses a store behind it
     try:
-        with engine.connect() as connection:
+        with shared_engine(url).connect() as connection:
             before = schema_revision(connection)
         if before is None:
             raise WorkspaceError(
                 f"{safe_url(url)} holds no outreach-map store — migrate only upgrades one; "
                 "create a workspace with `outreach-map init --db URL ...`"
             )
-        migrate(engine)
+        migrate(shared_engine(url))
         head = head_revision()
         if before != head:
-            with engine.begin() as connection:
+            with shared_engine(url).begin() as connection:
                 detail = f"schema {before} to {head}"
                 record(connection, Actor.command_line(), "store", detail)
     finally:
-        engine.dispose()
+        # no connection of the owner's account, which migrate may run as, stays open
+        dispose_engines(url)
     if before == head:
         print(f"{safe_url(url)}: already at the newest schema ({head})")
     else:
@@ -111,17 +120,14 @@ def copy_command(args: argparse.Namespace) -> int:
         print(f"{check.table:<{width}}  {check.rows:>10,}  {check.aggregates:>10}  {check.digest}")
     total = sum(check.rows for check in result.tables)
     print(f"every table matches: {total:,} rows, counts, sums, least and greatest values, digests")
-    engine = create_store_engine(target)
-    try:
-        with engine.begin() as connection:
-            record(
-                connection,
-                Actor.command_line(),
-                "store",
-                f"copied from {store_url(source).get_backend_name()}: {total} rows",
-            )
-    finally:
-        engine.dispose()
+    with shared_engine(target).begin() as connection:
+        record(
+            connection,
+            Actor.command_line(),
+            "store",
+            f"copied from {store_url(source).get_backend_name()}: {total} rows",
+        )
+    dispose_engines(target)
     if sa.engine.make_url(target).get_backend_name() != "sqlite":
         print(
             "next: point a copy of the workspace folder (with its key) at it — set url in its "

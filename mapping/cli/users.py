@@ -69,44 +69,40 @@ def user_command(args: argparse.Namespace) -> int:
     workspace = open_workspace(workspace_path(args.workspace))
     upgrade_store(workspace)
     actor = Actor.command_line()
-    engine = workspace.engine()
-    try:
-        if args.action == "list":
-            with engine.connect() as connection:
-                table = accounts_table(connection)
-            if table.is_empty():
-                print("no accounts yet — add one with `outreach-map user add NAME --role admin`")
-            for row in table.iter_rows(named=True):
-                teams = f" teams {row['teams']}" if row["teams"] else ""
-                seen = row["last_seen"].strftime("%Y-%m-%d %H:%M") if row["last_seen"] else "never"
-                name, how = row["username"], row["sign_in"]
-                print(f"{name}\t{row['role']}{teams}\t{how}\tlast seen {seen}")
-            return 0
-        password = None
-        sso_only = args.action == "add" and args.sso and not args.password_stdin
-        if args.action in ("add", "reset") and not sso_only:
-            password = _password(args.password_stdin)
-        with engine.begin() as connection:
-            if args.action == "add":
-                account = add_account(
-                    connection,
-                    args.username,
-                    args.role,
-                    by=actor,
-                    password=password,
-                    teams=args.teams.split(","),
-                    sso_email=args.sso,
-                )
-                print(f"added {account.username} ({account.role})")
-            elif args.action == "remove":
-                remove_account(connection, args.username, by=actor)
-                print(f"removed {args.username.strip().lower()}; its sessions are ended")
-            elif args.action == "reset":
-                assert password is not None
-                reset_password(connection, args.username, password, by=actor)
-                print(f"new password set for {args.username.strip().lower()}; sessions ended")
-            else:
-                print(f"ended {end_all_sessions(connection, by=actor)} session(s)")
-    finally:
-        engine.dispose()
+    if args.action == "list":
+        with workspace.connect() as connection:
+            table = accounts_table(connection)
+        if table.is_empty():
+            print("no accounts yet — add one with `outreach-map user add NAME --role admin`")
+        for row in table.iter_rows(named=True):
+            teams = f" teams {row['teams']}" if row["teams"] else ""
+            seen = row["last_seen"].strftime("%Y-%m-%d %H:%M") if row["last_seen"] else "never"
+            name, how = row["username"], row["sign_in"]
+            print(f"{name}\t{row['role']}{teams}\t{how}\tlast seen {seen}")
+        return 0
+    password = None
+    sso_only = args.action == "add" and args.sso and not args.password_stdin
+    if args.action in ("add", "reset") and not sso_only:
+        password = _password(args.password_stdin)
+    with workspace.begin() as connection:
+        if args.action == "add":
+            account = add_account(
+                connection,
+                args.username,
+                args.role,
+                by=actor,
+                password=password,
+                teams=args.teams.split(","),
+                sso_email=args.sso,
+            )
+            print(f"added {account.username} ({account.role})")
+        elif args.action == "remove":
+            remove_account(connection, args.username, by=actor)
+            print(f"removed {args.username.strip().lower()}; its sessions are ended")
+        elif args.action == "reset":
+            assert password is not None
+            reset_password(connection, args.username, password, by=actor)
+            print(f"new password set for {args.username.strip().lower()}; sessions ended")
+        else:
+            print(f"ended {end_all_sessions(connection, by=actor)} session(s)")
     return 0

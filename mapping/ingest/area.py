@@ -99,26 +99,20 @@ def init_area(
     """Create a workspace at ``path`` for the area made of ``districts``."""
     workspace = create_workspace(path, name=name, resolution=resolution, db_url=db_url)
     cells = _district_cells(districts, resolution)
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                store.districts.insert(),
-                [
-                    {
-                        "id": row.id,
-                        "name": row.name,
-                        "population": None if pd.isna(row.population) else float(row.population),
-                        "geometry": shapely.to_wkb(row.geometry),
-                    }
-                    for row in districts.itertuples()
-                ],
-            )
-            store.insert_rows(
-                connection, store.area_cells, ["cell", "district_id"], cells.iter_rows()
-            )
-    finally:
-        engine.dispose()
+    with workspace.begin() as connection:
+        connection.execute(
+            store.districts.insert(),
+            [
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "population": None if pd.isna(row.population) else float(row.population),
+                    "geometry": shapely.to_wkb(row.geometry),
+                }
+                for row in districts.itertuples()
+            ],
+        )
+        store.insert_rows(connection, store.area_cells, ["cell", "district_id"], cells.iter_rows())
     return workspace
 
 

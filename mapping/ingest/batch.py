@@ -232,35 +232,31 @@ def _write(
             f"not {workspace.path} — its cells and contact hashes belong to that one; prepare "
             "the file again for this workspace"
         )
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection, connection.begin() as transaction:
-            store.write_lock(connection)
-            import_id = record_import(
-                connection,
-                kind=prepared.kind,
-                source_name=prepared.source_name,
-                source_sha256=prepared.source_sha256,
-            )
-            new, updated, duplicates = prepared.write(
-                connection, prepared, import_id, progress=progress
-            )
-            result = ImportResult(
-                kind=prepared.kind,
-                rows_read=prepared.rows_read,
-                accepted=new + updated,
-                updated=updated,
-                duplicates=duplicates,
-                rejected=prepared.rejected,
-                warnings=list(prepared.warnings),
-            )
-            if keep:
-                result.report = report_path(workspace.reports_dir, prepared.kind, import_id)
-                finish_import(connection, import_id, result)
-            else:
-                transaction.rollback()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection, connection.begin() as transaction:
+        store.write_lock(connection)
+        import_id = record_import(
+            connection,
+            kind=prepared.kind,
+            source_name=prepared.source_name,
+            source_sha256=prepared.source_sha256,
+        )
+        new, updated, duplicates = prepared.write(
+            connection, prepared, import_id, progress=progress
+        )
+        result = ImportResult(
+            kind=prepared.kind,
+            rows_read=prepared.rows_read,
+            accepted=new + updated,
+            updated=updated,
+            duplicates=duplicates,
+            rejected=prepared.rejected,
+            warnings=list(prepared.warnings),
+        )
+        if keep:
+            result.report = report_path(workspace.reports_dir, prepared.kind, import_id)
+            finish_import(connection, import_id, result)
+        else:
+            transaction.rollback()
     return result
 
 

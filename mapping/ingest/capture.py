@@ -46,14 +46,10 @@ def cell_at(workspace: Workspace, latitude: float, longitude: float) -> int:
     ):
         raise InvalidInputError("the tapped place is not on the map — tap the map again")
     cell = int(h3.str_to_int(h3.latlng_to_cell(latitude, longitude, workspace.resolution)))
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            inside = connection.execute(
-                sa.select(store.area_cells.c.district_id).where(store.area_cells.c.cell == cell)
-            ).first()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        inside = connection.execute(
+            sa.select(store.area_cells.c.district_id).where(store.area_cells.c.cell == cell)
+        ).first()
     if inside is None:
         raise InvalidInputError(
             "the tapped place is outside the area's districts — tap inside a district outline"
@@ -148,14 +144,10 @@ def log_visit(workspace: Workspace, entry: VisitEntry) -> ImportResult:
 
 def district_of(workspace: Workspace, cell: int) -> str:
     """Return the name of the district holding ``cell`` ("" when it is outside every one)."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            name = connection.execute(
-                sa.select(store.districts.c.name)
-                .join(store.area_cells, store.area_cells.c.district_id == store.districts.c.id)
-                .where(store.area_cells.c.cell == cell)
-            ).scalar()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        name = connection.execute(
+            sa.select(store.districts.c.name)
+            .join(store.area_cells, store.area_cells.c.district_id == store.districts.c.id)
+            .where(store.area_cells.c.cell == cell)
+        ).scalar()
     return str(name or "")

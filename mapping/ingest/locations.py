@@ -147,10 +147,6 @@ def locate_rows(
 
 def area_cells(workspace: Workspace) -> pl.Series:
     """Return every cell at the storage resolution that overlaps a district of the area."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            cells = connection.execute(sa.select(store.area_cells.c.cell)).scalars().all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        cells = connection.execute(sa.select(store.area_cells.c.cell)).scalars().all()
     return pl.Series("cell", cells, dtype=pl.UInt64)

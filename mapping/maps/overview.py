@@ -262,14 +262,10 @@ def overview_layers(workspace: Workspace) -> OverviewLayers:
     OverviewLayers
         Plain GeoJSON data; no coordinate of a person, and no point of a sensitive service.
     """
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            outlines, labels = district_layers(connection)
-            points, service_cells = service_layers(connection)
-            visited, breaks = visited_cell_layer(connection)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        outlines, labels = district_layers(connection)
+        points, service_cells = service_layers(connection)
+        visited, breaks = visited_cell_layer(connection)
     return OverviewLayers(
         districts=outlines,
         district_labels=labels,

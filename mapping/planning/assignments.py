@@ -93,12 +93,8 @@ def active_peers(
         educator. The anchors are for :func:`assign_hotspots` only: never store or show them.
     """
     today, days = _window(today, days)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            return _active_peers(connection, today=today, days=days)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        return _active_peers(connection, today=today, days=days)
 
 
 def current_assignments(workspace: Workspace) -> pl.DataFrame:
@@ -110,12 +106,8 @@ def current_assignments(workspace: Workspace) -> pl.DataFrame:
         ``hotspot_id``, ``peer_educator_id``, ``peer_educator``, ``team``, ``assigned_at`` (UTC) and
         ``assigned_by`` (an account's username), sorted by hotspot id.
     """
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            return stored_assignments(connection)
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        return stored_assignments(connection)
 
 
 def run_assignment(
@@ -173,63 +165,58 @@ def run_assignment(
     today, days = _window(today, days)
     norm = float(get_settings().workload_norm if norm is None else norm)
     actor = actor or acting()
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            hotspots = _active_hotspots(connection)
-            current = stored_assignments(connection)
-            peers = _active_peers(connection, today=today, days=days)
-            if peers.height == 0:
-                raise InvalidInputError(
-                    f"no active peer educator: import visits first — hotspots go to peer "
-                    f"educators with a visit in the {days} days up to {today}"
-                )
-            previous = current.select(pl.col("hotspot_id").alias("id"), "peer_educator_id")
-            frame = hotspots.join(previous, on="id", how="left").sort("id")
-            assigned = assign_hotspots(
-                frame,
-                peers,
-                norm=norm,
-                rebalance=rebalance,
-                candidates=candidates,
-                time_limit_s=time_limit_s,
-            ).with_columns(frame["peer_educator_id"].alias("previous_peer_educator_id"))
-            moved = assigned.filter(~pl.col("kept"))
-            stale = current.join(
-                hotspots.select(pl.col("id").alias("hotspot_id")), on="hotspot_id", how="anti"
+    with workspace.begin(write=True) as connection:
+        hotspots = _active_hotspots(connection)
+        current = stored_assignments(connection)
+        peers = _active_peers(connection, today=today, days=days)
+        if peers.height == 0:
+            raise InvalidInputError(
+                f"no active peer educator: import visits first — hotspots go to peer "
+                f"educators with a visit in the {days} days up to {today}"
             )
-            _save(connection, moved, stale["hotspot_id"].to_list(), actor)
-            result = AssignmentResult(
-                assignments=assigned.join(
-                    peers.select("peer_educator_id", "team", "peer_educator"),
-                    on="peer_educator_id",
-                    how="left",
-                )
-                .select(
-                    "id",
-                    "cell",
-                    "weight",
-                    "previous_peer_educator_id",
-                    "peer_educator_id",
-                    "team",
-                    "peer_educator",
-                    "kept",
-                )
-                .sort("id"),
-                workloads=workloads(assigned, peers, norm),
-                kept=int(assigned["kept"].sum()),
-                new=int(moved["previous_peer_educator_id"].is_null().sum()),
-                changed=int(moved["previous_peer_educator_id"].is_not_null().sum()),
-                removed=stale.height,
-                rebalance=rebalance,
+        previous = current.select(pl.col("hotspot_id").alias("id"), "peer_educator_id")
+        frame = hotspots.join(previous, on="id", how="left").sort("id")
+        assigned = assign_hotspots(
+            frame,
+            peers,
+            norm=norm,
+            rebalance=rebalance,
+            candidates=candidates,
+            time_limit_s=time_limit_s,
+        ).with_columns(frame["peer_educator_id"].alias("previous_peer_educator_id"))
+        moved = assigned.filter(~pl.col("kept"))
+        stale = current.join(
+            hotspots.select(pl.col("id").alias("hotspot_id")), on="hotspot_id", how="anti"
+        )
+        _save(connection, moved, stale["hotspot_id"].to_list(), actor)
+        result = AssignmentResult(
+            assignments=assigned.join(
+                peers.select("peer_educator_id", "team", "peer_educator"),
+                on="peer_educator_id",
+                how="left",
             )
-            if moved.height or stale.height:
-                verb = "rebalanced" if rebalance else "assigned"
-                record(connection, actor, "assign", f"{verb} {result.summary()}")
-            return result
-    finally:
-        engine.dispose()
+            .select(
+                "id",
+                "cell",
+                "weight",
+                "previous_peer_educator_id",
+                "peer_educator_id",
+                "team",
+                "peer_educator",
+                "kept",
+            )
+            .sort("id"),
+            workloads=workloads(assigned, peers, norm),
+            kept=int(assigned["kept"].sum()),
+            new=int(moved["previous_peer_educator_id"].is_null().sum()),
+            changed=int(moved["previous_peer_educator_id"].is_not_null().sum()),
+            removed=stale.height,
+            rebalance=rebalance,
+        )
+        if moved.height or stale.height:
+            verb = "rebalanced" if rebalance else "assigned"
+            record(connection, actor, "assign", f"{verb} {result.summary()}")
+        return result
 
 
 # --- the store --------------------------------------------------------------------------------

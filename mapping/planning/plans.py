@@ -170,19 +170,15 @@ def _candidates(
     period = parse_period(None, today=as_of, default_days=get_settings().default_period_days)
     data = load_coverage_data(workspace, period, today=as_of)
     hotspots = hotspot_access(data, options.coverage)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            assigned = _assigned(connection)
-            missed = _missed(connection, day, now)
-            p = store.plans.c
-            planned = connection.execute(
-                sa.select(p.team, store.plan_stops.c.hotspot_id, p.plan_date == day)
-                .join_from(store.plan_stops, store.plans, store.plan_stops.c.plan_id == p.id)
-                .where(sa.or_(p.plan_date == day, p.shift_end >= now))
-            ).all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        assigned = _assigned(connection)
+        missed = _missed(connection, day, now)
+        p = store.plans.c
+        planned = connection.execute(
+            sa.select(p.team, store.plan_stops.c.hotspot_id, p.plan_date == day)
+            .join_from(store.plan_stops, store.plans, store.plan_stops.c.plan_id == p.id)
+            .where(sa.or_(p.plan_date == day, p.shift_end >= now))
+        ).all()
     ahead = (day - data.as_of).days
     overdue_days = options.coverage.overdue_weeks * 7
     hotspots = hotspots.join(assigned, on="id", how="left").with_columns(
@@ -596,67 +592,57 @@ def save_plans(
     """
     replaced: list[str] = []
     actor = actor or acting()
-    engine = workspace.engine()
     now = clock.utc_now().replace(tzinfo=None)
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            _check_no_clash(connection, plans)
-            for plan in plans:
-                p = store.plans.c
-                old = connection.execute(
-                    sa.select(p.id).where(p.team == plan.team, p.plan_date == plan.day)
-                ).scalar()
-                if old is not None:
-                    replaced.append(plan.team)
-                    connection.execute(
-                        store.plan_stops.delete().where(store.plan_stops.c.plan_id == old)
-                    )
-                    connection.execute(store.plans.delete().where(p.id == old))
-                plan_id = connection.execute(
-                    store.plans.insert()
-                    .values(
-                        team=plan.team,
-                        plan_date=plan.day,
-                        start_service=plan.start_service,
-                        shift_start=plan.shift_start,
-                        shift_end=plan.shift_end,
-                        travel=plan.travel[:200],
-                        travel_minutes=float(plan.travel_minutes),
-                        back_at=plan.back,
-                        created_at=now,
-                        created_by=actor.username,
-                    )
-                    .returning(p.id)
-                ).scalar_one()
-                rows = plan.stops.select(list(_STORED)).to_dicts()
-                if rows:
-                    connection.execute(
-                        store.plan_stops.insert(), [{"plan_id": plan_id, **row} for row in rows]
-                    )
-                record(
-                    connection,
-                    actor,
-                    "plan",
-                    f"route of team {plan.team} for {plan.day} {plan.hours}: "
-                    f"{plan.stops.height} stops",
+    with workspace.begin(write=True) as connection:
+        _check_no_clash(connection, plans)
+        for plan in plans:
+            p = store.plans.c
+            old = connection.execute(
+                sa.select(p.id).where(p.team == plan.team, p.plan_date == plan.day)
+            ).scalar()
+            if old is not None:
+                replaced.append(plan.team)
+                connection.execute(
+                    store.plan_stops.delete().where(store.plan_stops.c.plan_id == old)
                 )
-    finally:
-        engine.dispose()
+                connection.execute(store.plans.delete().where(p.id == old))
+            plan_id = connection.execute(
+                store.plans.insert()
+                .values(
+                    team=plan.team,
+                    plan_date=plan.day,
+                    start_service=plan.start_service,
+                    shift_start=plan.shift_start,
+                    shift_end=plan.shift_end,
+                    travel=plan.travel[:200],
+                    travel_minutes=float(plan.travel_minutes),
+                    back_at=plan.back,
+                    created_at=now,
+                    created_by=actor.username,
+                )
+                .returning(p.id)
+            ).scalar_one()
+            rows = plan.stops.select(list(_STORED)).to_dicts()
+            if rows:
+                connection.execute(
+                    store.plan_stops.insert(), [{"plan_id": plan_id, **row} for row in rows]
+                )
+            record(
+                connection,
+                actor,
+                "plan",
+                f"route of team {plan.team} for {plan.day} {plan.hours}: {plan.stops.height} stops",
+            )
     return replaced
 
 
 def assigned_cells(workspace: Workspace) -> pl.DataFrame:
     """Return each assigned active hotspot's cell with its peer educator and team."""
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            frame = _assigned(connection)
-            cells = connection.execute(
-                sa.select(store.hotspots.c.id, store.hotspots.c.cell).where(store.hotspots.c.active)
-            ).all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        frame = _assigned(connection)
+        cells = connection.execute(
+            sa.select(store.hotspots.c.id, store.hotspots.c.cell).where(store.hotspots.c.active)
+        ).all()
     hotspots = pl.DataFrame(
         [tuple(row) for row in cells], schema={"id": pl.String, "cell": pl.Int64}, orient="row"
     )
@@ -670,19 +656,15 @@ def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.
     """
     s = store.services.c
     today = today or clock.today()
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                sa.select(s.id, s.name, s.service_type)
-                .where(
-                    sa.or_(s.active_until.is_(None), s.active_until >= today),
-                    sa.or_(s.active_from.is_(None), s.active_from <= today),
-                )
-                .order_by(s.service_type, s.id)
-            ).all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = connection.execute(
+            sa.select(s.id, s.name, s.service_type)
+            .where(
+                sa.or_(s.active_until.is_(None), s.active_until >= today),
+                sa.or_(s.active_from.is_(None), s.active_from <= today),
+            )
+            .order_by(s.service_type, s.id)
+        ).all()
     return pl.DataFrame(
         {
             "id": [str(row.id) for row in rows],
@@ -717,17 +699,13 @@ def record_runsheet(
     ``actor`` is who took it (default: :func:`mapping.storage.audit.acting`): a download button's
     callback runs outside the page, so the app passes the signed-in account.
     """
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            record(
-                connection,
-                actor or acting(),
-                "export",
-                f"run sheet ({fmt}) of team {plan.team} for {plan.day}: {plan.stops.height} stops",
-            )
-    finally:
-        engine.dispose()
+    with workspace.begin() as connection:
+        record(
+            connection,
+            actor or acting(),
+            "export",
+            f"run sheet ({fmt}) of team {plan.team} for {plan.day}: {plan.stops.height} stops",
+        )
 
 
 def stored_plans(
@@ -753,26 +731,22 @@ def stored_plans(
         query = query.where(p.plan_date >= since)
     if until is not None:
         query = query.where(p.plan_date <= until)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            heads = [dict(row._mapping) for row in connection.execute(query)]
-            if not heads:
-                return []
-            done = (
-                sa.select(sa.literal(1))
-                .where(v.cell == s.cell, v.visit_date >= p.plan_date)
-                .correlate(store.plan_stops, store.plans)
-                .exists()
-            )
-            stop_rows = connection.execute(
-                sa.select(s.plan_id, *(s[name] for name in _STORED), done.label("done"))
-                .join_from(store.plan_stops, store.plans, s.plan_id == p.id)
-                .where(s.plan_id.in_([head["id"] for head in heads]))
-                .order_by(s.plan_id, s.seq)
-            ).all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        heads = [dict(row._mapping) for row in connection.execute(query)]
+        if not heads:
+            return []
+        done = (
+            sa.select(sa.literal(1))
+            .where(v.cell == s.cell, v.visit_date >= p.plan_date)
+            .correlate(store.plan_stops, store.plans)
+            .exists()
+        )
+        stop_rows = connection.execute(
+            sa.select(s.plan_id, *(s[name] for name in _STORED), done.label("done"))
+            .join_from(store.plan_stops, store.plans, s.plan_id == p.id)
+            .where(s.plan_id.in_([head["id"] for head in heads]))
+            .order_by(s.plan_id, s.seq)
+        ).all()
     day = max(head["plan_date"] for head in heads)
     candidates, _, _ = _candidates(workspace, day, options, now)
     plans = []

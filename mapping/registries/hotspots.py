@@ -90,12 +90,8 @@ def hotspot_registry(workspace: Workspace) -> pl.DataFrame:
             districts, districts.c.id == store.area_cells.c.district_id
         )
     )
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(query.order_by(hotspots.c.id)).mappings().all()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = connection.execute(query.order_by(hotspots.c.id)).mappings().all()
     schema = {
         "id": pl.String,
         "cell": pl.UInt64,
@@ -152,14 +148,10 @@ def check_draft(workspace: Workspace, draft: HotspotDraft, *, today: dt.date) ->
         raise InvalidInputError(
             f"last_validated {draft.last_validated} is in the future — check the date"
         )
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            inside = connection.execute(
-                sa.select(store.area_cells.c.cell).where(store.area_cells.c.cell == draft.cell)
-            ).first()
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        inside = connection.execute(
+            sa.select(store.area_cells.c.cell).where(store.area_cells.c.cell == draft.cell)
+        ).first()
     if inside is None:
         raise InvalidInputError(
             "the cell is outside the area's districts — pick a cell inside a district outline"
@@ -268,24 +260,19 @@ def _write(
     workspace: Workspace, hotspot_id: str, record: dict[str, Any], *, new: bool, action: str
 ) -> None:
     """Write one hotspot and its entry in the import log, in one transaction."""
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            import_id = record_import(
-                connection,
-                kind="hotspots",
-                source_name=f"app: {action} hotspot {hotspot_id}",
-                source_sha256="",
+    with workspace.begin(write=True) as connection:
+        import_id = record_import(
+            connection,
+            kind="hotspots",
+            source_name=f"app: {action} hotspot {hotspot_id}",
+            source_sha256="",
+        )
+        values = {**record, "import_id": import_id}
+        if new:
+            connection.execute(store.hotspots.insert().values(id=hotspot_id, **values))
+        else:
+            connection.execute(
+                store.hotspots.update().where(store.hotspots.c.id == hotspot_id).values(values)
             )
-            values = {**record, "import_id": import_id}
-            if new:
-                connection.execute(store.hotspots.insert().values(id=hotspot_id, **values))
-            else:
-                connection.execute(
-                    store.hotspots.update().where(store.hotspots.c.id == hotspot_id).values(values)
-                )
-            result = ImportResult("hotspots", 1, 1, 0, 0, updated=0 if new else 1)
-            finish_import(connection, import_id, result)
-    finally:
-        engine.dispose()
+        result = ImportResult("hotspots", 1, 1, 0, 0, updated=0 if new else 1)
+        finish_import(connection, import_id, result)

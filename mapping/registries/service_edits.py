@@ -421,16 +421,11 @@ def add_service(
         Naming each field with a problem, its value (never a coordinate) and the fix.
     """
     values = _values(locals())
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            plan, record = _plan_add(connection, workspace.resolution, values, service_id)
-            if dry_run:
-                return plan
-            import_id = _write(connection, plan, record)
-    finally:
-        engine.dispose()
+    with workspace.begin(write=True) as connection:
+        plan, record = _plan_add(connection, workspace.resolution, values, service_id)
+        if dry_run:
+            return plan
+        import_id = _write(connection, plan, record)
     return dataclasses.replace(plan, import_id=import_id)
 
 
@@ -519,16 +514,11 @@ def update_service(
         For an unknown id, or naming each field with a problem, its value and the fix.
     """
     given = _values(locals())
-    engine = workspace.engine()
-    try:
-        with engine.begin() as connection:
-            store.write_lock(connection)
-            plan, record = _plan_update(connection, workspace.resolution, service_id, given)
-            if dry_run or not (plan.changes or plan.problems):
-                return plan
-            import_id = _write(connection, plan, record)
-    finally:
-        engine.dispose()
+    with workspace.begin(write=True) as connection:
+        plan, record = _plan_update(connection, workspace.resolution, service_id, given)
+        if dry_run or not (plan.changes or plan.problems):
+            return plan
+        import_id = _write(connection, plan, record)
     return dataclasses.replace(plan, import_id=import_id)
 
 

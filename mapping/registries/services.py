@@ -60,12 +60,8 @@ def read_services(workspace: Workspace) -> pl.DataFrame:
     query = sa.select(
         s.id, s.name, s.service_type, s.cell, location, s.sensitive, *(s[f] for f in FLAGS)
     ).add_columns(s.opening_hours, s.active_from, s.active_until)
-    engine = workspace.engine()
-    try:
-        with engine.connect() as connection:
-            rows = [dict(row._mapping) for row in connection.execute(query.order_by(s.id))]
-    finally:
-        engine.dispose()
+    with workspace.connect() as connection:
+        rows = [dict(row._mapping) for row in connection.execute(query.order_by(s.id))]
     points = shapely.from_wkb([row.pop("location") for row in rows])
     for row, lat, lng in zip(rows, shapely.get_y(points), shapely.get_x(points), strict=True):
         row["service_type"] = SERVICE_TYPES[row["service_type"] - 1]

@@ -19,12 +19,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from mapping.errors import WorkspaceError
 from mapping.storage import store
+from mapping.storage.store import head_revision, schema_revision
 from mapping.storage.workspace import sqlite_file
 
 #: Rows read and written per batch: bounded memory on a store of millions of visits.
@@ -54,19 +53,6 @@ class CopyResult:
     def same(self) -> bool:
         """Whether every table matched."""
         return all(check.same for check in self.tables)
-
-
-def schema_revision(connection: Connection) -> str | None:
-    """Return the Alembic revision a store is at (None for an empty database)."""
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def head_revision() -> str:
-    """Return the newest revision this version of outreach-map knows."""
-    scripts = ScriptDirectory(str(store.MIGRATIONS))
-    head = scripts.get_current_head()
-    assert head is not None, "the migrations folder has no revision"
-    return head
 
 
 def _polars_type(column: sa.Column[Any]) -> Any:
@@ -132,9 +118,8 @@ def _check_reachable(side: str, url: str) -> None:
     file = sqlite_file(url)
     if file is not None and side == "--from" and not file.exists():
         raise WorkspaceError(f"{side} {url}: there is no such file — check the path")
-    engine = store.create_store_engine(url)
     try:
-        with engine.connect():
+        with store.shared_engine(url).connect():
             pass
     except sa.exc.OperationalError as exc:
         raise WorkspaceError(
@@ -142,8 +127,6 @@ def _check_reachable(side: str, url: str) -> None:
             "check the server runs, the database exists (create an empty one for --to) and "
             "the user and password (PGPASSWORD or ~/.pgpass) are right"
         ) from exc
-    finally:
-        engine.dispose()
 
 
 def copy_store(source_url: str, target_url: str) -> CopyResult:
@@ -152,14 +135,17 @@ def copy_store(source_url: str, target_url: str) -> CopyResult:
     The source must be at the newest schema (``outreach-map migrate`` first); the target may
     be a new, empty database or one already migrated but holding no rows. Raises
     :class:`WorkspaceError` when either condition fails or the copy does not match.
+
+    No connection to either store is left open afterwards: a PostgreSQL target may be used as
+    the template of new databases at once, which needs it to have no other session.
     """
     if store.same_store(source_url, target_url):
         raise WorkspaceError("--from and --to name the same store — give two different stores")
-    for side, url in (("--from", source_url), ("--to", target_url)):
-        _check_reachable(side, url)
-    source = store.create_store_engine(source_url)
-    target = store.create_store_engine(target_url)
     try:
+        for side, url in (("--from", source_url), ("--to", target_url)):
+            _check_reachable(side, url)
+        source = store.shared_engine(source_url)
+        target = store.shared_engine(target_url)
         with source.connect() as reading:
             revision = schema_revision(reading)
             head = head_revision()
@@ -181,6 +167,7 @@ def copy_store(source_url: str, target_url: str) -> CopyResult:
                 f"{', '.join(filled)}) — copy into a new, empty database"
             )
         store.migrate(target)
+        target = store.shared_engine(target_url)  # migrate closed the one before
         with source.connect() as reading, target.begin() as writing:
             for table in store.metadata.sorted_tables:
                 for frame in _frames(reading, table):
@@ -189,8 +176,8 @@ def copy_store(source_url: str, target_url: str) -> CopyResult:
                 _advance_sequences(writing)
         result = CopyResult(revision=head, tables=tuple(compare_stores(source, target)))
     finally:
-        source.dispose()
-        target.dispose()
+        store.dispose_engines(source_url)
+        store.dispose_engines(target_url)
     if not result.same:
         differ = ", ".join(check.table for check in result.tables if not check.same)
         raise WorkspaceError(f"the copy does not match its source in {differ} — do not use it")

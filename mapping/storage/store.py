@@ -8,7 +8,11 @@ which domain rules allow to be shown at their exact place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import atexit
+import functools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,8 @@ import polars as pl
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from mapping.errors import WorkspaceError
@@ -433,7 +439,8 @@ def write_lock(connection: Connection) -> None:
     """Take the store's write lock until the caller's transaction ends.
 
     Imports, logged visits, registry edits and privacy releases each read what is stored,
-    then write what is new, in one transaction: call this first in it. On PostgreSQL it takes
+    then write what is new, in one transaction: call this first in it (as
+    ``Workspace.begin(write=True)`` does). On PostgreSQL it takes
     a transaction-scoped advisory lock, so two imports of overlapping files, or a visit logged
     during an import, never store a visit twice and never clash on a new id; a second writer
     waits for the first to commit, then sees what it wrote. On SQLite it starts the
@@ -452,12 +459,142 @@ WRITE_LOCK_KEY = 0x4F55545245414348
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the store's schema up to the newest Alembic migration (or to ``revision``)."""
+    """Bring the store's schema up to the newest Alembic migration (or to ``revision``).
+
+    Then closes this process's pooled connections to that store (:func:`dispose_engines`),
+    ``engine``'s among them when it is the shared one: the next use opens new ones and checks
+    the new schema again. Take the engine again with :func:`shared_engine` to go on using it.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    dispose_engines(engine.url.render_as_string(hide_password=False))
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """Return the Alembic revision a store is at (None for an empty database)."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """Return the migrations folder, read once: it does not change while the process runs."""
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def head_revision() -> str:
+    """Return the newest revision this version of outreach-map knows."""
+    head = _scripts().get_current_head()
+    assert head is not None, "the migrations folder has no revision"
+    return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this version's migrations (not one of a newer version).
+
+    Examples
+    --------
+    >>> known_revision("0001"), known_revision("9999")
+    (True, False)
+    """
+    return any(script.revision == revision for script in _scripts().walk_revisions())
+
+
+@dataclass
+class _Shared:
+    """An engine of the registry, and whether its store passed the caller's check."""
+
+    engine: Engine
+    checked: bool = False
+
+
+#: This process's engines, one per store URL (see :func:`shared_engine`).
+_engines: dict[str, _Shared] = {}
+_engines_lock = threading.Lock()
+
+
+def shared_engine(url: str, *, check: Callable[[Connection], None] | None = None) -> Engine:
+    """Return this process's one engine (one pool of connections) for the store at ``url``.
+
+    Every reader and writer of a store goes through the same engine, so connections are
+    reused instead of each call opening (and, on PostgreSQL, authenticating) its own. Safe to
+    call from any thread: Streamlit serves every session from one process. The engine lives
+    until :func:`dispose_engines` (called at exit, before a wipe, after a migration and at the
+    end of a copy).
+
+    Parameters
+    ----------
+    url
+        The store's URL; the registry is keyed by it exactly.
+    check
+        Run on a connection of its own the first time the engine is asked for with a check,
+        and again at each later call until it has passed once (it raises to refuse the store).
+        :meth:`mapping.storage.workspace.Workspace.connect` checks the schema revision this way.
+    """
+    with _engines_lock:
+        shared = _engines.get(url)
+        if shared is None:
+            shared = _engines[url] = _Shared(create_store_engine(url))
+    if check is not None and not shared.checked:
+        # two threads may both check the first time: harmless, and no lock is held meanwhile
+        with shared.engine.connect() as connection:
+            check(connection)
+        shared.checked = True
+    return shared.engine
+
+
+def dispose_engines(url: str | None = None) -> None:
+    """Close the pooled connections of every shared engine (or only those on ``url``'s store).
+
+    Needed wherever no connection of this process may stay open: before the files of a SQLite
+    store are overwritten, after its schema changed, before a database is dropped or used as
+    a template, and before another copy of SQLite (ConnectorX) opens the same file. Engines on
+    the same store with other credentials are closed too. Connections in use by another
+    thread are not closed: they are discarded when that thread returns them. Later calls of
+    :func:`shared_engine` make a new engine, which checks the store again.
+
+    A SQLite store's write-ahead log is emptied first (``PRAGMA wal_checkpoint(TRUNCATE)``):
+    while the pool keeps a connection open, SQLite never does the checkpoint it does when the
+    last connection closes, and another process (the app) may keep the store open.
+    """
+    with _engines_lock:
+        gone = [
+            (key, shared.engine)
+            for key, shared in _engines.items()
+            if url is None or same_store(key, url)
+        ]
+        for key, _ in gone:
+            del _engines[key]
+    for _, engine in gone:
+        _empty_write_ahead_log(engine)
+        engine.dispose()
+
+
+def _empty_write_ahead_log(engine: Engine) -> None:
+    """Checkpoint a SQLite store's write-ahead log into the file and truncate it, if idle.
+
+    Only when the file still exists (connecting would create an empty one, in a wiped folder
+    say), and without waiting: a reader or writer elsewhere leaves the log as it is, to be
+    checkpointed by SQLite later.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or not Path(database).exists():
+        return
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sa.exc.DBAPIError:
+        # a file a wipe overwrote but could not delete is no database any more: nothing to
+        # checkpoint, and closing the connections matters more
+        return
+
+
+# a command leaves no connection behind: SQLite folds its log into the file as it closes, and a
+# PostgreSQL server sees the connections end rather than drop
+atexit.register(dispose_engines)
 
 
 def insert_rows(

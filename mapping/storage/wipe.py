@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 
 from mapping import clock
 from mapping.errors import WorkspaceError
-from mapping.storage.store import create_store_engine, metadata, views
+from mapping.storage.store import dispose_engines, metadata, shared_engine, views
 from mapping.storage.workspace import (
     CONFIG_NAME,
     DB_NAME,
@@ -120,14 +120,16 @@ def wipe_workspace(path: Path, *, by: str) -> WipeResult:
     result.bytes_overwritten += _overwrite(config_file)
     _write_marker(path, result, finished=False, url=url)
 
+    # no connection of this process may outlive the store: a pooled SQLite connection would
+    # write its pages back into a file being overwritten, or keep a deleted one alive
+    dispose_engines(url)
     store = sqlite_file(url)
     if store is None:
         try:
-            engine = create_store_engine(url)
             try:
-                dropped = drop_store_schema(engine)
+                dropped = drop_store_schema(shared_engine(url))
             finally:
-                engine.dispose()
+                dispose_engines(url)
             result.destroyed.append(
                 f"store at {_safe_url(url)}: dropped {dropped} tables and views in one transaction"
             )

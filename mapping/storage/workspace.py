@@ -7,17 +7,30 @@ import secrets
 import shutil
 import stat
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 
 from mapping import clock
 from mapping.cells import check_resolution
 from mapping.errors import WorkspaceError
-from mapping.storage.store import create_store_engine, migrate, safe_url, same_store, store_url
+from mapping.storage.store import (
+    dispose_engines,
+    head_revision,
+    known_revision,
+    migrate,
+    safe_url,
+    same_store,
+    schema_revision,
+    shared_engine,
+    store_url,
+    write_lock,
+)
 
 CONFIG_NAME = "workspace.toml"
 KEY_NAME = "secret.key"
@@ -49,9 +62,56 @@ class Workspace:
         """Folder of rejection reports (no coordinates, no contact codes)."""
         return self.path / REPORTS_DIR
 
-    def engine(self) -> Engine:
-        """Return an engine on this workspace's store."""
-        return create_store_engine(self.db_url)
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """Open a connection to read the store, from the process's one pool for it.
+
+        The connection goes back to the pool when the block ends. The first use of a store in
+        a process checks that its schema is the newest this version knows
+        (:func:`mapping.storage.store.shared_engine`).
+
+        Raises
+        ------
+        WorkspaceError
+            The store is at an older schema: ``outreach-map migrate`` brings it up.
+        """
+        with shared_engine(self.db_url, check=self._check_schema).connect() as connection:
+            yield connection
+
+    @contextmanager
+    def begin(self, *, write: bool = False) -> Iterator[Connection]:
+        """Open a transaction on the store: committed when the block ends, rolled back on error.
+
+        Parameters
+        ----------
+        write
+            Take the store's write lock first (:func:`mapping.storage.store.write_lock`), for
+            a writer that reads what is stored and then writes what is new: imports, logged
+            visits, registry edits, assignments, plans and privacy releases.
+
+        Raises
+        ------
+        WorkspaceError
+            The store is at an older schema, as for :meth:`connect`.
+        """
+        with shared_engine(self.db_url, check=self._check_schema).begin() as connection:
+            if write:
+                write_lock(connection)
+            yield connection
+
+    def _check_schema(self, connection: Connection) -> None:
+        """Refuse a store behind this version's newest migration, saying how to upgrade it.
+
+        An empty database (no revision) and a store a newer version made are let through as
+        before: the first has nothing to read, and the second may still be readable.
+        """
+        revision = schema_revision(connection)
+        head = head_revision()
+        if revision is not None and revision != head and known_revision(revision):
+            raise WorkspaceError(
+                f"{safe_url(self.db_url)} is at schema {revision}, not {head} — run "
+                f"`outreach-map migrate --workspace {self.path}`"
+            )
 
     def key(self) -> bytes:
         """Return the secret key contact codes are hashed with.
@@ -242,13 +302,10 @@ def create_workspace(
         if store_file is not None and not store_file.exists():
             # SQLite creates its -wal and -shm files with the main file's mode: 0600 from the start
             os.close(os.open(store_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
-        engine = workspace.engine()
-        try:
-            migrate(engine)
-        finally:
-            engine.dispose()
+        migrate(shared_engine(url))
     except BaseException:
         # nothing half-made is left: a key without its store would split contacts in two
+        dispose_engines(url)
         for file in written:
             file.unlink(missing_ok=True)
         if created:
@@ -259,12 +316,8 @@ def create_workspace(
 
 def _check_empty_database(url: str) -> None:
     """Refuse a server database that already holds tables (connecting proves it answers)."""
-    engine = create_store_engine(url)
-    try:
-        with engine.connect() as connection:
-            tables = sa.inspect(connection).get_table_names()
-    finally:
-        engine.dispose()
+    with shared_engine(url).connect() as connection:
+        tables = sa.inspect(connection).get_table_names()
     if tables:
         raise WorkspaceError(
             f"{safe_url(url)} already holds tables ({', '.join(sorted(tables)[:5])}"
@@ -331,8 +384,4 @@ def upgrade_store(workspace: Workspace) -> None:
     Commands that start the app, manage accounts or release figures call it, so a workspace
     made by an earlier version gains the tables of accounts, sessions and the audit log.
     """
-    engine = workspace.engine()
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
+    migrate(shared_engine(workspace.db_url))
