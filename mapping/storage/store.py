@@ -4,6 +4,11 @@ The store never holds a coordinate of a person or venue, a name, or a raw contac
 H3 indexes as 64-bit integers; categories are small integer codes from :mod:`mapping.vocab`;
 contacts are keyed hashes. The only points stored are those of public, non-sensitive services,
 which domain rules allow to be shown at their exact place.
+
+Longer than 600 lines: the tables, the engines that open them (one per store and process, with
+SQLite's pragmas and PostgreSQL's settings) and the bulk writes that fill them change together
+whenever a column type or an engine does; a split into engines and tables is the next step if
+either grows.
 """
 
 from __future__ import annotations
