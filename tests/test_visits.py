@@ -88,6 +88,9 @@ REJECTIONS = [
     ),
     (row(latitude="0", longitude="0"), "location", "is 0,0"),
     (row(latitude=CUSCO[0], longitude=CUSCO[1]), "location", "is outside every district"),
+    # beyond ±90° of longitude the swap is never tried; the outside check must still run
+    (row(latitude="-12.0464", longitude="136.8"), "location", "is outside every district"),
+    (row(latitude="-27.47", longitude="153.02"), "location", "is outside every district"),
     (
         row(latitude="-12.0464", longitude=""),
         "location",

@@ -85,7 +85,8 @@ def locate_rows(
     work = work.with_columns(
         cells_from_points(work["__lat_ok"], work["__lng_ok"], resolution).alias("cell")
     )
-    inside = pl.col("cell").is_in(area.implode())
+    # a null cell is never inside (is_in gives null for it, and a null condition matches no row)
+    inside = pl.col("cell").is_in(area.implode()).fill_null(False)
     # only points that are not already inside the area are tried the other way round
     swappable = (
         lat.is_not_null()
@@ -101,7 +102,7 @@ def locate_rows(
         subset = work.select(lat.alias("lat"), lng.alias("lng")).filter(suspects)
         swapped = swapped.scatter(rows, cells_from_points(subset["lng"], subset["lat"], resolution))
     work = work.with_columns(swapped)
-    swapped_inside = pl.col("__swapped_cell").is_in(area.implode())
+    swapped_inside = pl.col("__swapped_cell").is_in(area.implode()).fill_null(False)
     out_of_range = lat.is_not_null() & lng.is_not_null() & ~in_range
     swap_fix = "swap the latitude and longitude columns (or map them the right way round)"
     problems.add(
