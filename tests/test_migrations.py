@@ -145,3 +145,29 @@ def test_a_store_behind_is_refused_with_the_way_to_migrate_it(
     assert main(["migrate", "--workspace", str(workspace.path)]) == 0
     assert counts(behind) == before
     assert visits_from_file(behind, source).duplicates == len(ROWS)
+
+
+def test_rows_stored_before_districts_at_capture_get_their_cells_district_marked_estimated(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    # rows stored at 0006 had no district: 0007 gives each located row the district holding its
+    # cell's centre (the rule the exports used) and marks it estimated; an unlocated row has none
+    source = write_csv(tmp_path / "visits.csv", HEADER, [[v or "" for v in r] for r in ROWS])
+    assert visits_from_file(workspace, source).accepted == len(ROWS)
+    _downgrade(workspace, "0006")
+    assert "district_id" not in _names(workspace)[1]
+    assert main(["migrate", "--workspace", str(workspace.path)]) == 0
+    with open_workspace(workspace.path).connect() as connection:
+        cells = store.area_cells.c
+        owner = dict(connection.execute(sa.select(cells.cell, cells.district_id)).all())
+        visits = store.visits.c
+        rows = connection.execute(
+            sa.select(visits.cell, visits.district_id, visits.district_estimated)
+        ).all()
+    assert len(rows) == len(ROWS)
+    for cell, district, estimated in rows:
+        if cell is None:
+            assert district is None
+        else:
+            assert district == owner[cell] and district is not None
+        assert estimated is (cell is not None)

@@ -89,6 +89,11 @@ services = sa.Table(
     sa.Column("active_until", sa.Date, nullable=True),
     sa.Column("fingerprint", sa.BigInteger, nullable=False),
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
+    # The district holding the exact point, decided at import or capture before the point is
+    # dropped (migration 0007); ``district_estimated`` marks rows stored before that, whose
+    # district was taken from their cell's centre (docs/coverage.md).
+    sa.Column("district_id", sa.String(64), nullable=True),
+    sa.Column("district_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 hotspots = sa.Table(
     "hotspots",
@@ -105,6 +110,11 @@ hotspots = sa.Table(
     sa.Column("safety", sa.SmallInteger, nullable=True),
     sa.Column("fingerprint", sa.BigInteger, nullable=False),
     sa.Column("import_id", sa.Integer, sa.ForeignKey("imports.id"), nullable=True),
+    # The district holding the exact point, decided at import or capture before the point is
+    # dropped (migration 0007); ``district_estimated`` marks rows stored before that, whose
+    # district was taken from their cell's centre (docs/coverage.md).
+    sa.Column("district_id", sa.String(64), nullable=True),
+    sa.Column("district_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 peer_educators = sa.Table(
     "peer_educators",
@@ -185,6 +195,11 @@ visits = sa.Table(
     sa.Column("peer_educator_id", sa.Integer, sa.ForeignKey("peer_educators.id"), nullable=False),
     sa.Column("contact_id", sa.BigInteger, sa.ForeignKey("contacts.id"), nullable=True),
     sa.Column("profile_id", sa.Integer, sa.ForeignKey("visit_profiles.id"), nullable=False),
+    # The district holding the exact point, decided at import or capture before the point is
+    # dropped (migration 0007); ``district_estimated`` marks rows stored before that, whose
+    # district was taken from their cell's centre (docs/coverage.md).
+    sa.Column("district_id", sa.String(64), nullable=True),
+    sa.Column("district_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # --- access control (migration 0002): docs/privacy.md says who sees what -----------------------
@@ -600,6 +615,26 @@ def _empty_write_ahead_log(engine: Engine) -> None:
 # a command leaves no connection behind: SQLite folds its log into the file as it closes, and a
 # PostgreSQL server sees the connections end rather than drop
 atexit.register(dispose_engines)
+
+
+def districts_from_cells(connection: Connection, kind: str, import_id: int) -> None:
+    """Give the rows of one import that have a cell but no district the district of its centre.
+
+    A stop-gap until the district is taken from the exact point at capture (issue 16): the
+    same rule migration 0007 applied to the rows stored before it.
+    """
+    table = {"visits": visits, "hotspots": hotspots, "services": services}[kind]
+    owner = (
+        sa.select(area_cells.c.district_id)
+        .where(area_cells.c.cell == table.c.cell)
+        .scalar_subquery()
+    )
+    connection.execute(
+        table.update()
+        .where(table.c.import_id == import_id, table.c.district_id.is_(None))
+        .where(table.c.cell.is_not(None))
+        .values(district_id=owner)
+    )
 
 
 def insert_rows(
