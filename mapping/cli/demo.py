@@ -19,10 +19,16 @@ import sqlalchemy as sa
 
 from mapping import clock
 from mapping.access.accounts import create_demo_accounts, is_demo
-from mapping.ingest.area import districts_from_file, init_area
+from mapping.ingest.area import (
+    districts_from_file,
+    init_area,
+    small_districts,
+    small_districts_warning,
+)
 from mapping.ingest.readers import RawTable, mapping_from_file
 from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_table
+from mapping.settings import get_settings
 from mapping.storage import store
 from mapping.storage.workspace import (
     CONFIG_NAME,
@@ -258,6 +264,11 @@ def build_demo(
         population_column="pop2020_est",
     )
     workspace = init_area(path, districts, name=DEMO_NAME, resolution=8, db_url=db_url)
+    small = small_districts_warning(
+        small_districts(districts, 8), max_resolution=get_settings().max_resolution
+    )
+    if small:
+        echo(f"warning: {small}")
     result = services_from_file(
         workspace,
         DATA / "lima_callao_facilities_minsa_ipress.csv",

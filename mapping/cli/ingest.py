@@ -43,7 +43,12 @@ def add_ingest_parsers(sub: Any, workspace_help: str, db_help: str) -> None:
 
 def init_command(args: argparse.Namespace) -> int:
     """Create a workspace from a district polygon file; return the exit code."""
-    from mapping.ingest.area import districts_from_file, init_area
+    from mapping.ingest.area import (
+        districts_from_file,
+        init_area,
+        small_districts,
+        small_districts_warning,
+    )
     from mapping.settings import get_settings
     from mapping.storage.workspace import workspace_path
 
@@ -64,6 +69,11 @@ def init_command(args: argparse.Namespace) -> int:
             "Use 8 unless the programme has decided otherwise.",
             file=sys.stderr,
         )
+    small = small_districts_warning(
+        small_districts(districts, resolution), max_resolution=settings.max_resolution
+    )
+    if small:
+        print(f"warning: {small}", file=sys.stderr)
     print(f"created workspace {path}: {len(districts)} districts, cells at resolution {resolution}")
     return EXIT_OK
 

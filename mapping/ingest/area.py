@@ -5,9 +5,12 @@ The service and hotspot registries are imported by :mod:`mapping.ingest.registry
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import h3
+import numpy as np
 import pandas as pd
 import polars as pl
 import pyogrio
@@ -129,4 +132,126 @@ def _district_cells(districts: gpd.GeoDataFrame, resolution: int) -> pl.DataFram
     ).drop_duplicates("cell")
     return pl.DataFrame(
         {"cell": joined["cell"].astype("int64").to_numpy(), "district_id": joined["id"].to_numpy()}
+    )
+
+
+#: An equal-area projection valid everywhere on Earth (Lambert cylindrical equal-area on WGS 84,
+#: NSIDC EASE-Grid 2.0 Global): district areas are measured in it, in m².
+EQUAL_AREA_CRS = "EPSG:6933"
+
+
+def district_areas(geometry: gpd.GeoSeries) -> np.ndarray:
+    """Return the area of each lon/lat geometry in m², measured in an equal-area projection.
+
+    Examples
+    --------
+    >>> square = gpd.GeoSeries([shapely.box(36.8, -1.3, 36.81, -1.29)], crs=4326)
+    >>> round(float(district_areas(square)[0]) / 1e6, 2)  # about 1.11 km by 1.11 km
+    1.23
+    """
+    return np.asarray(geometry.to_crs(EQUAL_AREA_CRS).area, dtype=float)
+
+
+def area_text(m2: float) -> str:
+    """Return an area for people: m² under 0.01 km², else km² with three significant digits.
+
+    Examples
+    --------
+    >>> area_text(820.4), area_text(82_300), area_text(737_327.6), area_text(1_234_567_000)
+    ('820 m²', '0.0823 km²', '0.737 km²', '1,235 km²')
+    """
+    km2 = m2 / 1e6
+    if km2 < 0.01:
+        return f"{m2:,.0f} m²"
+    if km2 >= 100:
+        return f"{km2:,.0f} km²"
+    return f"{km2:.3g} km²"
+
+
+@dataclass(frozen=True)
+class SmallDistrict:
+    """A district smaller than one cell at the storage resolution, or holding no cell's centre.
+
+    Its visits, hotspots and services are still its own (taken from their exact points); on
+    cell maps it shares its cells with its neighbours.
+    """
+
+    #: The district's id and name, as stored.
+    id: str
+    name: str
+    #: Its area in m² (equal-area projection).
+    area_m2: float
+    #: The storage resolution and the average area of a cell at it, in m².
+    resolution: int
+    cell_area_m2: float
+    #: How many cells at the resolution have their centre inside the district.
+    cell_centres: int
+
+    def __str__(self) -> str:
+        share = self.area_m2 / self.cell_area_m2
+        size = f"{share:.2g} of a cell" if share < 1 else f"{share:.2g} cells' area"
+        centres = (
+            "no cell's centre lies in it"
+            if self.cell_centres == 0
+            else f"{self.cell_centres} cell centre{'s' if self.cell_centres > 1 else ''} in it"
+        )
+        return f"{self.id} ({self.name}): {area_text(self.area_m2)}, {size}; {centres}"
+
+
+def small_districts(districts: gpd.GeoDataFrame, resolution: int) -> list[SmallDistrict]:
+    """Return the districts smaller than a cell at ``resolution`` or holding no cell's centre.
+
+    "Smaller than a cell" compares the district's area with the average area of a cell at the
+    resolution (``h3.average_hexagon_area``); a district holds a cell's centre when a cell at
+    the resolution has its centre inside it. Ordered by area, smallest first.
+    """
+    cell_area = float(h3.average_hexagon_area(resolution, "m^2"))
+    areas = district_areas(districts.geometry)
+    found = []
+    for row, area in zip(districts.itertuples(), areas, strict=True):
+        centres = _cell_centres_inside(row.geometry, resolution)
+        if area < cell_area or centres == 0:
+            found.append(
+                SmallDistrict(
+                    id=str(row.id),
+                    name=str(row.name),
+                    area_m2=float(area),
+                    resolution=resolution,
+                    cell_area_m2=cell_area,
+                    cell_centres=centres,
+                )
+            )
+    return sorted(found, key=lambda small: (small.area_m2, small.id))
+
+
+def small_districts_warning(small: list[SmallDistrict], *, max_resolution: int) -> str:
+    """Return what ``init`` prints about small districts: each of them, the meaning, the fix."""
+    if not small:
+        return ""
+    resolution = small[0].resolution
+    count = f"{len(small)} district{'s are' if len(small) > 1 else ' is'}"
+    finer = (
+        f"a finer resolution (e.g. --resolution {resolution + 1}), or "
+        if resolution < max_resolution
+        else ""
+    )
+    return "\n".join(
+        [
+            f"{count} smaller than a resolution-{resolution} cell "
+            f"({area_text(small[0].cell_area_m2)} on average) or hold no cell's centre:",
+            *(f"  {district}" for district in small),
+            "  Their visits, hotspots and services are still counted in them, taken from their "
+            "exact points; on cell maps each shares its cells with its neighbours; their figures "
+            "name a place smaller than a cell, so the funder's minimum counts matter more there.",
+            f"  To give each its own cells: {finer}merge it with a neighbour in the district file.",
+        ]
+    )
+
+
+def _cell_centres_inside(geometry: shapely.Geometry, resolution: int) -> int:
+    """Return how many cells at ``resolution`` have their centre inside ``geometry``."""
+    return sum(
+        len(h3.h3shape_to_cells(h3.geo_to_h3shape(shapely.geometry.mapping(part)), resolution))
+        for part in getattr(geometry, "geoms", [geometry])
+        if part.geom_type == "Polygon" and not part.is_empty
     )
