@@ -19,6 +19,10 @@ class ResolutionError(InvalidInputError):
     """An H3 resolution outside what the workspace allows (finer ones name a venue)."""
 
 
+class AreaTooLargeError(InvalidInputError):
+    """A district file whose cells at the resolution would be too many to hold in memory."""
+
+
 class WorkspaceError(MappingError, RuntimeError):
     """A workspace is missing, not initialised, already initialised, or its key is missing."""
 

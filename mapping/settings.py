@@ -27,6 +27,11 @@ class Settings:
     min_resolution: int = 6
     #: Finest resolution a workspace may store; 10 and finer name a single venue or doorway.
     max_resolution: int = 9
+    #: Most cells an area may need at its resolution: a district file that would need more is
+    #: refused at ``init`` before any cell is computed (2,000,000 resolution-8 cells cover about
+    #: 1.5 million km², a large country; ``init`` holds all of them in memory at once, about
+    #: 0.6 GB per million cells; docs/areas.md).
+    max_area_cells: int = 2_000_000
     #: Hour (0-23) at which "day" starts.
     day_starts: int = 6
     #: Hour at which "evening" starts.

@@ -16,8 +16,9 @@ import polars as pl
 import pyogrio
 import shapely
 
-from mapping.cells import cell_centres, cells_covering
-from mapping.errors import UnusableFileError
+from mapping.cells import cell_centres, cells_covering, check_resolution
+from mapping.errors import AreaTooLargeError, UnusableFileError
+from mapping.settings import get_settings
 from mapping.storage import store
 from mapping.storage.workspace import Workspace, create_workspace
 
@@ -99,7 +100,13 @@ def init_area(
     resolution: int,
     db_url: str | None = None,
 ) -> Workspace:
-    """Create a workspace at ``path`` for the area made of ``districts``."""
+    """Create a workspace at ``path`` for the area made of ``districts``.
+
+    An area whose cells at ``resolution`` would be more than the ``max_area_cells`` setting is
+    refused before anything is computed or created (:func:`check_area_size`).
+    """
+    check_resolution(resolution)
+    check_area_size(districts, resolution)
     workspace = create_workspace(path, name=name, resolution=resolution, db_url=db_url)
     cells = _district_cells(districts, resolution)
     with workspace.begin() as connection:
@@ -117,6 +124,62 @@ def init_area(
         )
         store.insert_rows(connection, store.area_cells, ["cell", "district_id"], cells.iter_rows())
     return workspace
+
+
+def estimated_cells(districts: gpd.GeoDataFrame, resolution: int) -> int:
+    """Return about how many cells at ``resolution`` the districts need, without computing any.
+
+    Each district's area (equal-area projection) over the area of the cell at a point inside
+    it (cells vary by a third in area over the globe): cheap for an area of any size, so it is
+    checked before any cell is computed.
+
+    Examples
+    --------
+    >>> one_degree = gpd.GeoDataFrame(geometry=[shapely.box(36.0, -2.0, 37.0, -1.0)], crs=4326)
+    >>> estimated_cells(one_degree, 8)  # 12,305 km² over about 0.81 km² (15,476 cells overlap)
+    15116
+    """
+    if districts.empty:
+        return 0
+    inside = districts.geometry.representative_point()
+    cell_areas = np.array(
+        [
+            h3.cell_area(h3.latlng_to_cell(point.y, point.x, resolution), "m^2")
+            for point in inside
+        ]
+    )
+    return int(np.ceil((district_areas(districts.geometry) / cell_areas).sum()))
+
+
+def check_area_size(districts: gpd.GeoDataFrame, resolution: int) -> int:
+    """Return the estimated number of cells of the area, or raise if it is over the limit.
+
+    Raises
+    ------
+    AreaTooLargeError
+        The area would need more cells than the ``max_area_cells`` setting: the message gives
+        the number, the area, and a coarser resolution that would fit, if there is one.
+    """
+    settings = get_settings()
+    cells = estimated_cells(districts, resolution)
+    if cells <= settings.max_area_cells:
+        return cells
+    area = float(district_areas(districts.geometry).sum())
+    coarser = [
+        (r, estimated_cells(districts, r))
+        for r in range(resolution - 1, settings.min_resolution - 1, -1)
+    ]
+    fits = next(((r, n) for r, n in coarser if n <= settings.max_area_cells), None)
+    coarser_fix = (
+        f"; or use --resolution {fits[0]} (about {fits[1]:,} cells)" if fits is not None else ""
+    )
+    raise AreaTooLargeError(
+        f"the districts cover about {area_text(area)}: about {cells:,} cells at resolution "
+        f"{resolution}, more than the {settings.max_area_cells:,} an area may have "
+        "(OUTREACH_MAP_MAX_AREA_CELLS) — keep only the districts the programme works in, and "
+        "check the file's coordinate reference system (a projected file read as degrees covers "
+        f"half the globe){coarser_fix}. Nothing was created."
+    )
 
 
 def _district_cells(districts: gpd.GeoDataFrame, resolution: int) -> pl.DataFrame:
