@@ -143,10 +143,7 @@ def estimated_cells(districts: gpd.GeoDataFrame, resolution: int) -> int:
         return 0
     inside = districts.geometry.representative_point()
     cell_areas = np.array(
-        [
-            h3.cell_area(h3.latlng_to_cell(point.y, point.x, resolution), "m^2")
-            for point in inside
-        ]
+        [h3.cell_area(h3.latlng_to_cell(point.y, point.x, resolution), "m^2") for point in inside]
     )
     return int(np.ceil((district_areas(districts.geometry) / cell_areas).sum()))
 
@@ -182,6 +179,24 @@ def check_area_size(districts: gpd.GeoDataFrame, resolution: int) -> int:
     )
 
 
+def _local_crs(lat: np.ndarray, lng: np.ndarray) -> str:
+    """Return an azimuthal equidistant projection centred on the points, for nearest districts.
+
+    Centred on the mean of the points as unit vectors, so that an area across the
+    antimeridian or near a pole gets a centre inside it (a UTM zone chosen from the mean
+    longitude would lie half the globe away from Fiji).
+    """
+    phi, lam = np.radians(lat), np.radians(lng)
+    x, y, z = (
+        (np.cos(phi) * np.cos(lam)).mean(),
+        (np.cos(phi) * np.sin(lam)).mean(),
+        np.sin(phi).mean(),
+    )
+    lat_0 = float(np.degrees(np.arctan2(z, np.hypot(x, y))))
+    lon_0 = float(np.degrees(np.arctan2(y, x)))
+    return f"+proj=aeqd +lat_0={lat_0:.6f} +lon_0={lon_0:.6f} +datum=WGS84 +units=m +no_defs"
+
+
 def _district_cells(districts: gpd.GeoDataFrame, resolution: int) -> pl.DataFrame:
     """Every cell overlapping the area, with the district holding its centre (else the nearest)."""
     cells = sorted(
@@ -189,7 +204,7 @@ def _district_cells(districts: gpd.GeoDataFrame, resolution: int) -> pl.DataFram
     )
     lat, lng = cell_centres(cells)
     centres = gpd.GeoDataFrame({"cell": cells}, geometry=gpd.points_from_xy(lng, lat), crs=4326)
-    local = centres.estimate_utm_crs()
+    local = _local_crs(lat, lng)
     joined = gpd.sjoin_nearest(
         centres.to_crs(local), districts[["id", "geometry"]].to_crs(local), how="left"
     ).drop_duplicates("cell")
