@@ -32,6 +32,10 @@ class Settings:
     #: 1.5 million km², a large country; ``init`` holds all of them in memory at once, about
     #: 0.6 GB per million cells; docs/areas.md).
     max_area_cells: int = 2_000_000
+    #: A district whose outline is invalid (e.g. crosses itself) is repaired on reading only
+    #: if that changes its area by at most this share; past it, the file is refused, because
+    #: the repair is guessing which outline was meant (docs/areas.md).
+    max_repair_area_change: float = 0.01
     #: Hour (0-23) at which "day" starts.
     day_starts: int = 6
     #: Hour at which "evening" starts.

@@ -88,7 +88,11 @@ def test_district_file_problems(districts_file: Path, tmp_path: Path) -> None:
         districts_from_file(districts_file, id_column="district_id", name_column="distrito")
     with pytest.raises(UnusableFileError, match="could not be read"):
         districts_from_file(tmp_path / "missing.geojson", id_column="a", name_column="b")
-    with pytest.raises(UnusableFileError, match="ids repeat"):
+    with pytest.raises(
+        UnusableFileError,
+        match=r"feature 8, district LIMA: its id 'LIMA' is also the id of features 9, 10, 11, "
+        r"12, 13, 14, 15, 16, 17, 18 and 32 more — give each district its own id",
+    ):
         districts_from_file(districts_file, id_column="province", name_column="district")
     with pytest.raises(WorkspaceError, match="is not a workspace"):
         open_workspace(tmp_path)

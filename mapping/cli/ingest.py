@@ -44,8 +44,8 @@ def add_ingest_parsers(sub: Any, workspace_help: str, db_help: str) -> None:
 def init_command(args: argparse.Namespace) -> int:
     """Create a workspace from a district polygon file; return the exit code."""
     from mapping.ingest.area import (
-        districts_from_file,
         init_area,
+        read_district_file,
         small_districts,
         small_districts_warning,
     )
@@ -53,12 +53,13 @@ def init_command(args: argparse.Namespace) -> int:
     from mapping.storage.workspace import workspace_path
 
     path = workspace_path(args.workspace)
-    districts = districts_from_file(
+    district_file = read_district_file(
         args.districts,
         id_column=args.district_id,
         name_column=args.district_name,
         population_column=args.population,
     )
+    districts = district_file.districts
     settings = get_settings()
     resolution = args.resolution or settings.default_resolution
     init_area(path, districts, name=args.name or path.name, resolution=resolution, db_url=args.db)
@@ -69,6 +70,8 @@ def init_command(args: argparse.Namespace) -> int:
             "Use 8 unless the programme has decided otherwise.",
             file=sys.stderr,
         )
+    for repair in district_file.repairs:
+        print(f"warning: repaired {repair}", file=sys.stderr)
     small = small_districts_warning(
         small_districts(districts, resolution), max_resolution=settings.max_resolution
     )

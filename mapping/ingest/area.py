@@ -1,6 +1,8 @@
 """Area setup: districts from a polygon file, and the workspace made of them.
 
-The service and hotspot registries are imported by :mod:`mapping.ingest.registry_files`.
+District files are read and checked by :mod:`mapping.ingest.district_files` (re-exported
+here); the service and hotspot registries are imported by
+:mod:`mapping.ingest.registry_files`.
 """
 
 from __future__ import annotations
@@ -13,83 +15,36 @@ import h3
 import numpy as np
 import pandas as pd
 import polars as pl
-import pyogrio
 import shapely
 
 from mapping.cells import cell_centres, cells_covering, check_resolution
-from mapping.errors import AreaTooLargeError, UnusableFileError
+from mapping.errors import AreaTooLargeError
+from mapping.ingest.district_files import (
+    DistrictFile,
+    DistrictRepair,
+    area_text,
+    district_areas,
+    districts_from_file,
+    read_district_file,
+)
 from mapping.settings import get_settings
 from mapping.storage import store
 from mapping.storage.workspace import Workspace, create_workspace
 
-
-def districts_from_file(
-    path: Path, *, id_column: str, name_column: str, population_column: str | None = None
-) -> gpd.GeoDataFrame:
-    """Read district polygons (any format and CRS) as EPSG:4326 with id, name and population.
-
-    Invalid geometries are repaired with ``make_valid``; ones that cannot be repaired into a
-    polygon are reported by id in the error.
-    """
-    try:
-        gdf = gpd.read_file(path)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise UnusableFileError(
-            f"{path} could not be read as a polygon file ({exc}) — "
-            "give a GeoJSON, GeoPackage or Shapefile"
-        ) from exc
-    if gdf.empty:
-        raise UnusableFileError(f"{path} holds no districts — check the file")
-    missing = [c for c in (id_column, name_column, population_column) if c and c not in gdf.columns]
-    if missing:
-        raise UnusableFileError(
-            f"{path} has no column {', '.join(map(repr, missing))} — columns are: "
-            + ", ".join(c for c in gdf.columns if c != gdf.geometry.name)
-        )
-    if gdf.crs is None:
-        minx, miny, maxx, maxy = gdf.total_bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise UnusableFileError(
-                f"{path} has no CRS and its coordinates are not longitude/latitude — "
-                "save it with its coordinate reference system (a .prj file for a Shapefile)"
-            )
-        gdf = gdf.set_crs(4326)
-    elif gdf.crs.to_epsg() != 4326:
-        gdf = gdf.to_crs(4326)
-    ids = gdf[id_column].astype(str).str.strip()
-    duplicated = sorted(set(ids[ids.duplicated()]))
-    if duplicated:
-        raise UnusableFileError(
-            f"{path}: district ids repeat: {', '.join(duplicated[:10])} — ids must be unique"
-        )
-    geometry = gdf.geometry.make_valid()
-    geometry = geometry.apply(
-        lambda g: (
-            shapely.MultiPolygon([p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"])
-            if g is not None and g.geom_type == "GeometryCollection"
-            else g
-        )
-    )
-    bad = ~geometry.geom_type.isin(["Polygon", "MultiPolygon"]) | geometry.is_empty
-    if bad.any():
-        raise UnusableFileError(
-            f"{path}: districts {', '.join(ids[bad].head(10))} have no usable polygon "
-            "(empty, or lines/points) — fix them in a GIS and export again"
-        )
-    population = None
-    if population_column:
-        population = pd.to_numeric(gdf[population_column], errors="coerce")
-        unusable = population.isna() & gdf[population_column].notna()
-        if unusable.any():
-            raise UnusableFileError(
-                f"{path}: population {gdf.loc[unusable, population_column].iloc[0]!r} of district "
-                f"{ids[unusable].iloc[0]} is not a number — fix or empty it"
-            )
-    return gpd.GeoDataFrame(
-        {"id": ids, "name": gdf[name_column].astype(str).str.strip(), "population": population},
-        geometry=geometry.values,
-        crs=4326,
-    )
+__all__ = [
+    "DistrictFile",
+    "DistrictRepair",
+    "SmallDistrict",
+    "area_text",
+    "check_area_size",
+    "district_areas",
+    "districts_from_file",
+    "estimated_cells",
+    "init_area",
+    "read_district_file",
+    "small_districts",
+    "small_districts_warning",
+]
 
 
 def init_area(
@@ -211,39 +166,6 @@ def _district_cells(districts: gpd.GeoDataFrame, resolution: int) -> pl.DataFram
     return pl.DataFrame(
         {"cell": joined["cell"].astype("int64").to_numpy(), "district_id": joined["id"].to_numpy()}
     )
-
-
-#: An equal-area projection valid everywhere on Earth (Lambert cylindrical equal-area on WGS 84,
-#: NSIDC EASE-Grid 2.0 Global): district areas are measured in it, in m².
-EQUAL_AREA_CRS = "EPSG:6933"
-
-
-def district_areas(geometry: gpd.GeoSeries) -> np.ndarray:
-    """Return the area of each lon/lat geometry in m², measured in an equal-area projection.
-
-    Examples
-    --------
-    >>> square = gpd.GeoSeries([shapely.box(36.8, -1.3, 36.81, -1.29)], crs=4326)
-    >>> round(float(district_areas(square)[0]) / 1e6, 2)  # about 1.11 km by 1.11 km
-    1.23
-    """
-    return np.asarray(geometry.to_crs(EQUAL_AREA_CRS).area, dtype=float)
-
-
-def area_text(m2: float) -> str:
-    """Return an area for people: m² under 0.01 km², else km² with three significant digits.
-
-    Examples
-    --------
-    >>> area_text(820.4), area_text(82_300), area_text(737_327.6), area_text(1_234_567_000)
-    ('820 m²', '0.0823 km²', '0.737 km²', '1,235 km²')
-    """
-    km2 = m2 / 1e6
-    if km2 < 0.01:
-        return f"{m2:,.0f} m²"
-    if km2 >= 100:
-        return f"{km2:,.0f} km²"
-    return f"{km2:.3g} km²"
 
 
 @dataclass(frozen=True)
