@@ -129,8 +129,8 @@ def check_area_size(districts: gpd.GeoDataFrame, resolution: int) -> int:
         f"the districts cover about {area_text(area)}: about {cells:,} cells at resolution "
         f"{resolution}, more than the {settings.max_area_cells:,} an area may have "
         "(OUTREACH_MAP_MAX_AREA_CELLS) — keep only the districts the programme works in, and "
-        "check the file's coordinate reference system (a projected file read as degrees covers "
-        f"half the globe){coarser_fix}. Nothing was created."
+        "check the file's coordinate reference system (read in the wrong one, a city can cover "
+        f"a continent){coarser_fix}. Nothing was created."
     )
 
 
