@@ -1,13 +1,28 @@
-"""Opening and working hours: a small, documented subset of OpenStreetMap's opening_hours syntax."""
+"""Opening and working hours: OpenStreetMap ``opening_hours``, read by a maintained parser.
+
+Hours are parsed by `opening-hours-py <https://pypi.org/project/opening-hours-py/>`_ (the
+Rust ``opening-hours`` crate), so the whole OSM grammar works: several rules
+(``Mo-Fr 08:00-18:00; Sa 08:00-13:00``), rules joined by commas
+(``Mo-Fr 08:00-18:00, Sa 08:00-13:00``), split days (``Mo-Fr 08:00-12:00,13:00-17:00``),
+``24/7``, ``off``, ``PH off``, hours past midnight (``Mo-Su 20:00-04:00``), months, weeks and
+comments. Spanish and English day names (``Lu-Vi``, ``sáb``, ``Monday``) and ``24h`` are
+accepted and written the OSM way first, since coordinators type them.
+
+Everything the analyses ask of hours is a weekly grid of 15-minute slots, built once per
+distinct hours text and week (a registry holds a few dozen distinct texts for thousands of
+services) and cached: no service is parsed row by row.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from dataclasses import dataclass
 
 import numpy as np
+from opening_hours import OpeningHours, ParserError, State
 
+from mapping import clock
 from mapping.errors import InvalidInputError
 from mapping.settings import Settings
 from mapping.vocab import normalise
@@ -30,20 +45,28 @@ _DAY_NAMES = {
     "sabado": "sa",
     "domingo": "su",
 }
-_RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
-_HELP = 'write e.g. "Mo-Fr 08:00-17:00; Sa 09:00-13:00", "20:00-04:00" or "24/7" (Lu-Vi also works)'
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A weekly opening interval: a day (0 = Monday) and minutes from that day's midnight.
-
-    ``end`` may pass 1440 for hours that run past midnight (``20:00-02:00``).
-    """
-
-    day: int
-    start: int
-    end: int
+#: Day words read in opening hours and the OSM day each means. Only whole words, and none that
+#: is also an OSM word: "Mar" stays March (martes is "Ma" or "martes"), "Do" is domingo.
+_HOURS_DAY_WORDS = {
+    **{day: day for day in DAYS},
+    **{name: day for name, day in _DAY_NAMES.items()},
+    **{name[:3]: day for name, day in _DAY_NAMES.items() if name[:3] not in ("mar", "mie")},
+    "tues": "tu",
+    "thur": "th",
+    "thurs": "th",
+    "lu": "mo",
+    "ma": "tu",
+    "mi": "we",
+    "mie": "we",
+    "ju": "th",
+    "vi": "fr",
+    "do": "su",
+}
+_ALWAYS = ("24h", "24 h", "24hrs", "24 horas", "24 hours", "24/7/365")
+_WORD = re.compile(r'"[^"]*"|[^\W\d_]+')
+#: What every message about hours ends with: how to write them.
+HOURS_HELP = "write OSM opening_hours, e.g. Mo-Fr 08:00-17:00"
+_EXAMPLES = 'such as "Mo-Fr 08:00-18:00; Sa 08:00-13:00", "20:00-04:00", "24/7" or "off"'
 
 
 def _day(token: str, text: str) -> int:
@@ -59,7 +82,10 @@ def _day(token: str, text: str) -> int:
         for name, day in _DAY_NAMES.items():
             if name.startswith(word):
                 return DAYS.index(day)
-    raise InvalidInputError(f"opening hours {text!r}: {token!r} is not a day — {_HELP}")
+    raise InvalidInputError(
+        f"days {text!r}: {token!r} is not a day — write days like Mo-Fr or Th,Sa (Lu-Vi also "
+        "works)"
+    )
 
 
 def _days(spec: str, text: str) -> list[int]:
@@ -73,74 +99,50 @@ def _days(spec: str, text: str) -> list[int]:
             days.extend((first + i) % 7 for i in range((last - first) % 7 + 1))
         else:
             raise InvalidInputError(
-                f"opening hours {text!r}: {part!r} is not a day range — {_HELP}"
+                f"days {text!r}: {part!r} is not a day range — write days like Mo-Fr or Th,Sa"
             )
     return days
 
 
-def intervals_from_text(text: str) -> list[Interval]:
-    """Parse opening hours into weekly intervals; raise with a fix for anything else.
+def osm_hours(text: str) -> str:
+    """Return opening hours written the OSM way; raise with the fix if they cannot be read.
+
+    Spanish and English day names become OSM's (``Lu-Vi`` → ``Mo-Fr``) and ``24h`` becomes
+    ``24/7``; everything else is kept as written, comments in quotes untouched.
 
     Examples
     --------
-    >>> intervals_from_text("Sa 20:00-02:00")
-    [Interval(day=5, start=1200, end=1560)]
-    >>> len(intervals_from_text("24/7"))
-    7
+    >>> osm_hours("Lu-Vi 08:00-17:00; sáb 09:00-13:00")
+    'Mo-Fr 08:00-17:00; Sa 09:00-13:00'
+    >>> osm_hours("Mo-Fr 08:00-18:00, Sa 08:00-13:00")
+    'Mo-Fr 08:00-18:00, Sa 08:00-13:00'
+    >>> osm_hours("24 horas")
+    '24/7'
     """
-    cleaned = text.strip().lower()
-    if cleaned in ("24/7", "24h", "24 horas"):
-        return [Interval(day, 0, 1440) for day in range(7)]
-    intervals: list[Interval] = []
-    for rule in (r.strip() for r in cleaned.split(";")):
-        if not rule:
-            continue
-        parts = rule.split()
-        times = parts[-1]
-        days = _days("".join(parts[:-1]), text) if len(parts) > 1 else list(range(7))
-        for span in times.split(","):
-            match = _RANGE.match(span)
-            if not match:
-                raise InvalidInputError(
-                    f"opening hours {text!r}: {span!r} is not a time range — {_HELP}"
-                )
-            h1, m1, h2, m2 = (int(g) for g in match.groups())
-            if h1 > 24 or h2 > 24 or m1 > 59 or m2 > 59:
-                raise InvalidInputError(
-                    f"opening hours {text!r}: {span!r} is not a time of day — {_HELP}"
-                )
-            start, end = h1 * 60 + m1, h2 * 60 + m2
-            if end <= start:
-                end += 1440
-            intervals.extend(Interval(day, start, end) for day in days)
-    if not intervals:
-        raise InvalidInputError(f"opening hours {text!r} are empty — {_HELP}")
-    return intervals
+    written = " ".join(text.split())
+    if written.lower() in _ALWAYS:
+        return "24/7"
 
+    def day(match: re.Match[str]) -> str:
+        word = match.group(0)
+        found = None if word.startswith('"') else _HOURS_DAY_WORDS.get(normalise(word))
+        return found.capitalize() if found else word
 
-def is_open_at_night(
-    intervals: list[Interval],
-    *,
-    night_start: int = Settings.night_starts * 60,
-    night_end: int = Settings.day_starts * 60,
-) -> bool:
-    """Return whether any interval overlaps the night, ``night_start`` to ``night_end``.
-
-    Both are minutes after midnight; the night ends the next morning. By default it runs from
-    ``Settings.night_starts`` to ``Settings.day_starts`` (22:00 to 06:00).
-    """
-    for interval in intervals:
-        if interval.end > night_start and interval.start < night_end + 1440:
-            return True
-        if interval.start < night_end:
-            return True
-    return False
+    osm = _WORD.sub(day, written)
+    try:
+        OpeningHours(osm)
+    except (ParserError, SyntaxError, ValueError) as exc:
+        raise InvalidInputError(
+            f"opening hours {text[:80]!r} are not OpenStreetMap opening_hours — "
+            f"{HOURS_HELP} ({_EXAMPLES}; Lu-Vi also works)"
+        ) from exc
+    return osm
 
 
 def check_hours(text: str) -> str | None:
     """Return ``None`` if ``text`` is valid opening hours, else the problem (never raises)."""
     try:
-        intervals_from_text(text)
+        osm_hours(text)
     except InvalidInputError as exc:
         return str(exc)
     return None
@@ -163,6 +165,8 @@ def days_from_text(text: str) -> str:
 #: Minutes per slot of a weekly time mask, and slots per week.
 SLOT_MINUTES = 15
 WEEK_SLOTS = 7 * 24 * 60 // SLOT_MINUTES
+_NO_SLOTS = np.zeros(WEEK_SLOTS, dtype=bool)
+_NO_SLOTS.flags.writeable = False
 
 
 def week_slot(moment: dt.datetime) -> int:
@@ -176,40 +180,138 @@ def week_slot(moment: dt.datetime) -> int:
     return (moment.weekday() * 1440 + moment.hour * 60 + moment.minute) // SLOT_MINUTES
 
 
-def weekly_mask(intervals: list[Interval]) -> np.ndarray:
-    """Return a boolean mask of the week's 15-minute slots the intervals cover.
+def _monday(day: dt.date | None) -> dt.date:
+    """Return the Monday of ``day``'s week (of today's, by the programme's clock, if None)."""
+    day = day or clock.today()
+    return day - dt.timedelta(days=day.weekday())
 
-    Hours running past midnight on Sunday wrap to Monday morning.
+
+@functools.lru_cache(maxsize=4096)
+def _week(text: str, monday: dt.date) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return the slots of the week from ``monday`` that are open and those of unknown state.
+
+    ``None`` when the text is not opening hours. Hours running past midnight into Monday
+    come from the Sunday before, as the parser evaluates real dates; dated rules (months,
+    ``PH``) are those of that week. Cached: the arrays are read-only.
+    """
+    try:
+        hours = OpeningHours(osm_hours(text))
+    except InvalidInputError:
+        return None
+    start = dt.datetime.combine(monday, dt.time())
+    open_ = np.zeros(WEEK_SLOTS, dtype=bool)
+    unknown = np.zeros(WEEK_SLOTS, dtype=bool)
+    for begin, end, state, _comment in hours.intervals(start, start + dt.timedelta(days=7)):
+        if state == State.CLOSED:
+            continue
+        first = int((begin - start).total_seconds()) // 60 // SLOT_MINUTES
+        minutes = int(((end or start + dt.timedelta(days=7)) - start).total_seconds()) // 60
+        last = min(-(-minutes // SLOT_MINUTES), WEEK_SLOTS)
+        (open_ if state == State.OPEN else unknown)[first:last] = True
+    open_.flags.writeable = False
+    unknown.flags.writeable = False
+    return open_, unknown
+
+
+def is_known(text: str | None) -> bool:
+    """Return whether ``text`` gives opening hours (not missing, and readable).
 
     Examples
     --------
-    >>> int(weekly_mask(intervals_from_text("Su 23:00-01:00")).sum()) * SLOT_MINUTES
-    120
+    >>> is_known("Mo-Fr 08:00-17:00"), is_known(None), is_known("by appointment")
+    (True, False, False)
     """
-    mask = np.zeros(WEEK_SLOTS, dtype=bool)
-    for interval in intervals:
-        first = (interval.day * 1440 + interval.start) // SLOT_MINUTES
-        last = (interval.day * 1440 + interval.end + SLOT_MINUTES - 1) // SLOT_MINUTES
-        mask[np.arange(first, last) % WEEK_SLOTS] = True
-    return mask
+    return text is not None and check_hours(text) is None
 
 
-def working_mask(days: str | None, hours: str | None) -> np.ndarray:
+def weekly_mask(text: str, *, week_of: dt.date | None = None) -> np.ndarray:
+    """Return a boolean mask of the 15-minute slots of a week the hours say are open.
+
+    ``week_of`` picks the week (default: this week, by the programme's clock), which matters
+    only for dated rules such as ``Dec 25 off``. Raises
+    :class:`~mapping.errors.InvalidInputError` for text that is not opening hours.
+
+    Examples
+    --------
+    >>> int(weekly_mask("Su 23:00-01:00").sum()) * SLOT_MINUTES
+    120
+    >>> int(weekly_mask("Mo-Fr 08:00-18:00, Sa 08:00-13:00").sum()) * SLOT_MINUTES // 60
+    55
+    """
+    found = _week(text, _monday(week_of))
+    if found is None:
+        osm_hours(text)  # raises with the fix
+    assert found is not None
+    return found[0]
+
+
+def is_open_at_night(
+    text: str,
+    *,
+    night_start: int = Settings.night_starts * 60,
+    night_end: int = Settings.day_starts * 60,
+) -> bool:
+    """Return whether the hours are open for some part of the night, on any day of the week.
+
+    Both bounds are minutes after midnight; the night ends the next morning. By default it
+    runs from ``Settings.night_starts`` to ``Settings.day_starts`` (22:00 to 06:00).
+
+    Examples
+    --------
+    >>> is_open_at_night("Mo-Su 20:00-04:00"), is_open_at_night("Mo-Fr 08:00-18:00")
+    (True, False)
+    """
+    night = np.zeros(1440 // SLOT_MINUTES, dtype=bool)
+    night[night_start // SLOT_MINUTES :] = True
+    night[: -(-night_end // SLOT_MINUTES)] = True
+    return bool((weekly_mask(text) & np.tile(night, 7)).any())
+
+
+def night_flags(
+    texts: list[str | None], *, night_start: int, night_end: int
+) -> list[bool | None]:
+    """Return, per hours text, whether it is open at night; ``None`` where hours are unknown.
+
+    Each distinct text is worked out once.
+    """
+    found: dict[str | None, bool | None] = {None: None}
+    for text in set(texts) - {None}:
+        assert text is not None
+        found[text] = (
+            is_open_at_night(text, night_start=night_start, night_end=night_end)
+            if is_known(text)
+            else None
+        )
+    return [found[text] for text in texts]
+
+
+def working_mask(
+    days: str | None, hours: str | None, *, week_of: dt.date | None = None
+) -> np.ndarray:
     """Return the weekly mask of a hotspot's working time from its stored days and hours.
 
     Missing hours mean the whole day and missing days every day: a hotspot whose hours are not
-    known is treated as working at any time, so any open service can serve it.
+    known is treated as working at any time, so any open service can serve it. Hours without
+    days of their own (``20:00-04:00``) run on each working day, past midnight into the next;
+    hours with their own days are kept on the working days only.
 
     Examples
     --------
     >>> int(working_mask("fr,sa", "20:00-04:00").sum()) * SLOT_MINUTES // 60
     16
     """
-    intervals = intervals_from_text(hours) if hours else intervals_from_text("00:00-24:00")
-    if days:
-        wanted = {DAYS.index(day) for day in days.split(",") if day in DAYS}
-        intervals = [interval for interval in intervals if interval.day in wanted]
-    return weekly_mask(intervals)
+    wanted = [DAYS.index(day) for day in (days or "").split(",") if day in DAYS]
+    text = osm_hours(hours) if hours else "00:00-24:00"
+    if text == "24/7":
+        text = "00:00-24:00"
+    if not wanted:
+        return weekly_mask(text, week_of=week_of)
+    selector = ",".join(DAYS[day].capitalize() for day in sorted(wanted))
+    if re.fullmatch(r"[\d:,\- +]+", text):
+        return weekly_mask(f"{selector} {text}", week_of=week_of)
+    return weekly_mask(text, week_of=week_of) & weekly_mask(
+        f"{selector} 00:00-24:00", week_of=week_of
+    )
 
 
 #: Day abbreviations by language, in the order of :data:`DAYS`.
@@ -234,13 +336,51 @@ def hours_for_reading(text: str, language: str) -> str:
     return re.sub(r"\b(Mo|Tu|We|Th|Fr|Sa|Su)\b", lambda m: names[english.index(m.group(1))], text)
 
 
-def opening_masks(texts: list[str | None]) -> np.ndarray:
+def opening_masks(texts: list[str | None], *, week_of: dt.date | None = None) -> np.ndarray:
     """Return one weekly mask per opening-hours text (rows), each distinct text parsed once.
 
-    A service whose hours are unknown (``None``) is open at no time: nobody can be sent to it
-    at a known hour.
+    A service whose hours are unknown (``None``, or text that is not opening hours) is open
+    at no time here: :func:`known_hours` says which those are, so that they are reported as
+    "hours unknown" and never as closed.
     """
-    cache: dict[str | None, np.ndarray] = {None: np.zeros(WEEK_SLOTS, dtype=bool)}
+    monday = _monday(week_of)
+    cache: dict[str | None, np.ndarray] = {None: _NO_SLOTS}
     for text in set(texts) - {None}:
-        cache[text] = weekly_mask(intervals_from_text(text))  # type: ignore[arg-type]
+        assert text is not None
+        found = _week(text, monday)
+        cache[text] = _NO_SLOTS if found is None else found[0]
     return np.array([cache[text] for text in texts], dtype=bool).reshape(len(texts), WEEK_SLOTS)
+
+
+def known_hours(texts: list[str | None]) -> np.ndarray:
+    """Return, per opening-hours text, whether the hours are known (given and readable)."""
+    known = {text: is_known(text) for text in set(texts)}
+    return np.array([known[text] for text in texts], dtype=bool)
+
+
+def open_states(texts: list[str | None], moment: dt.datetime) -> list[str]:
+    """Return, per opening-hours text, ``"open"``, ``"closed"`` or ``"unknown"`` at ``moment``.
+
+    ``"unknown"`` is a service whose hours are missing or unreadable, or whose hours say
+    ``unknown`` at that time: it may be open, so it is never counted as closed. Each distinct
+    text is worked out once, for ``moment``'s own week (dated rules apply).
+
+    Examples
+    --------
+    >>> open_states(["Mo-Fr 08:00-18:00", None], dt.datetime(2026, 12, 7, 9, 0))
+    ['open', 'unknown']
+    """
+    monday = _monday(moment.date())
+    slot = week_slot(moment)
+    found: dict[str | None, str] = {None: "unknown"}
+    for text in set(texts) - {None}:
+        assert text is not None
+        week = _week(text, monday)
+        found[text] = (
+            "unknown"
+            if week is None or week[1][slot]
+            else "open"
+            if week[0][slot]
+            else "closed"
+        )
+    return [found[text] for text in texts]

@@ -1,6 +1,8 @@
 """Shared import machinery: problem collection, prepare then commit, reports, import records.
 
-Every input row ends as accepted, duplicate or rejected, and the summary always adds up. A
+Every input record ends as accepted, duplicate, skipped or rejected, and the summary always adds
+up. A record is a row, but for a facility registry whose mapping makes one service per type a
+facility offers: there a row is one record per service (docs/import-files.md). A
 rejection names the row, the field, the value (coordinates and contact codes redacted) and the
 fix; the report never holds a coordinate or a contact code.
 
@@ -37,7 +39,11 @@ REPORT_COLUMNS = ("row", "field", "value", "problem", "fix", "cell")
 
 @dataclass
 class ImportResult:
-    """What an import did: counts that always add up, the report path, and warnings."""
+    """What an import did: counts that always add up, the report path, and warnings.
+
+    ``records`` = ``accepted + duplicates + skipped + rejected``: the rows read, but for a
+    facility registry whose rows give one service per type (then more than the rows).
+    """
 
     kind: str
     rows_read: int
@@ -47,20 +53,38 @@ class ImportResult:
     updated: int = 0
     report: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def records(self) -> int:
+        """Return how many records the counts are of (every one is counted exactly once)."""
+        return self.accepted + self.duplicates + self.skipped + self.rejected
 
     def summary(self) -> str:
         """Return the one-line summary ``read N rows: A accepted, D duplicates, R rejected ...``.
+
+        Skipped rows (no service of interest) are named when there are some, and the number
+        of records when a row gave several services.
 
         Examples
         --------
         >>> ImportResult("visits", 2, 1, 1, 0).summary()
         'read 2 rows: 1 accepted, 1 duplicate, 0 rejected (report: None)'
+        >>> ImportResult("services", 3, 2, 0, 0, skipped=1).summary()
+        'read 3 rows: 2 accepted, 0 duplicates, 1 skipped, 0 rejected (report: None)'
         """
         updated = f" ({self.updated} updated)" if self.updated else ""
         duplicates = "duplicate" if self.duplicates == 1 else "duplicates"
+        records = (
+            f" as {self.records} records (one per facility and service type)"
+            if self.records != self.rows_read
+            else ""
+        )
+        skipped = f"{self.skipped} skipped, " if self.skipped else ""
         return (
-            f"read {self.rows_read} rows: {self.accepted} accepted{updated}, "
-            f"{self.duplicates} {duplicates}, {self.rejected} rejected (report: {self.report})"
+            f"read {self.rows_read} rows{records}: {self.accepted} accepted{updated}, "
+            f"{self.duplicates} {duplicates}, {skipped}{self.rejected} rejected "
+            f"(report: {self.report})"
         )
 
 
@@ -152,10 +176,16 @@ class PreparedImport:
     contacts: pl.DataFrame | None = None
     #: Visits only: the id column is a form submission id (a re-import updates the visit).
     by_submission: bool = False
+    #: Rows set aside as no service of interest (a service registry's ``[skip]`` rules).
+    skipped: int = 0
+    #: Records of the rejected rows, when a row is several records (one per service type).
+    rejected_records: int | None = None
 
     @property
     def rejected(self) -> int:
-        """Return how many rows have at least one problem."""
+        """Return how many records were rejected: the rows with at least one problem."""
+        if self.rejected_records is not None:
+            return self.rejected_records
         return self.problems.rows().len()
 
 
@@ -252,6 +282,7 @@ def _write(
             duplicates=duplicates,
             rejected=prepared.rejected,
             warnings=list(prepared.warnings),
+            skipped=prepared.skipped,
         )
         if keep:
             result.report = report_path(workspace.reports_dir, prepared.kind, import_id)
@@ -289,6 +320,8 @@ def record_import(
             accepted=0,
             duplicates=0,
             rejected=0,
+            skipped=0,
+            records=0,
         )
     )
     key = result.inserted_primary_key
@@ -307,6 +340,8 @@ def finish_import(connection: Connection, import_id: int, result: ImportResult) 
             duplicates=result.duplicates,
             rejected=result.rejected,
             updated=result.updated,
+            skipped=result.skipped,
+            records=result.records,
             report=str(result.report.name) if result.report else None,
         )
     )
@@ -323,7 +358,7 @@ def finish_import(connection: Connection, import_id: int, result: ImportResult) 
         redact(
             f"{kind} #{import_id} from {source}: {result.rows_read} read, {result.accepted} "
             f"accepted, {result.updated} updated, {result.duplicates} duplicates, "
-            f"{result.rejected} rejected"
+            f"{result.skipped} skipped, {result.rejected} rejected"
         ),
     )
 

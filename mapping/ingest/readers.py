@@ -21,6 +21,7 @@ import polars as pl
 from charset_normalizer import from_bytes
 
 from mapping.errors import UnusableFileError
+from mapping.vocab import SERVICE_TYPES
 
 ROW = "__row"
 LAT = "__latitude"
@@ -29,6 +30,19 @@ GEOMETRY_PROBLEM = "__geometry_problem"
 _EXCEL = {".xlsx", ".xlsm", ".xls", ".ods"}
 _VECTOR = {".geojson", ".json", ".gpkg", ".shp", ".fgb"}
 _DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class ServiceRule:
+    """When a facility row is a service of one type (a mapping file's ``[services]`` entry).
+
+    The row is that type when any of ``columns`` says yes (yes/no, sí/no, true/false, 1/0),
+    or, with ``contains``, when ``columns[0]`` lists one of those words or phrases (whole
+    words, any case: ``"Service_names"`` holding ``"HTS, ART, Family planning"``).
+    """
+
+    columns: tuple[str, ...]
+    contains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,12 +60,53 @@ class ColumnMapping:
 
         [options]
         date_order = "day_first"      # or "month_first", for dates like 03/04/2026
+
+    A facility registry with one row per facility and a column per service says which
+    columns make which service types, and which rows are no service of interest::
+
+        [services]                    # the row is an hiv_testing service when HTS is yes
+        hiv_testing = "HTS"
+        hiv_treatment = ["ART", "CCC"]
+        prep_pep = { column = "Service_names", contains = ["PrEP"] }
+
+        [skip]
+        unmapped = true               # rows of no service type are skipped, not rejected
+        unless = { "Operation status" = ["Operational"] }
+        when = { "Closed" = ["True"] }
+
+    See docs/import-files.md.
     """
 
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
+    #: ``[services]``: service type → the rule that makes a row of that type.
+    services: dict[str, ServiceRule] = field(default_factory=dict)
+    #: ``[skip] unmapped``: a row whose type maps to nothing is skipped, not rejected.
+    skip_unmapped: bool = False
+    #: ``[skip] when``: column → values (any case) that make a row skipped.
+    skip_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``[skip] unless``: column → the only values (any case) that keep a row.
+    skip_unless: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def registry_only(self) -> bool:
+        """Whether the mapping has ``[services]`` or ``[skip]``, for service registries only."""
+        return bool(self.services or self.skip_unmapped or self.skip_when or self.skip_unless)
+
+
+def refuse_registry_rules(mapping: ColumnMapping, kind: str, source_name: str) -> None:
+    """Raise when a mapping with ``[services]`` or ``[skip]`` is used for ``kind`` other files."""
+    if mapping.registry_only:
+        raise UnusableFileError(
+            f"{source_name}: the mapping file's [services] and [skip] rules apply to service "
+            f"registries only, not to {kind} — import the file as services, or use a mapping "
+            "file without them"
+        )
+
+
+_SECTIONS = ("columns", "values", "defaults", "options", "services", "skip")
 
 
 def mapping_from_file(path: Path | None) -> ColumnMapping:
@@ -67,12 +122,13 @@ def mapping_from_file(path: Path | None) -> ColumnMapping:
             f"mapping file {path} is not valid TOML ({exc}) — see docs/import-files.md for the "
             "format"
         ) from exc
-    unknown = set(data) - {"columns", "values", "defaults", "options"}
+    unknown = set(data) - set(_SECTIONS)
     if unknown:
         raise UnusableFileError(
             f"mapping file {path} has unknown sections {sorted(unknown)} — "
-            "use [columns], [values.FIELD], [defaults] and [options]"
+            "use [columns], [values.FIELD], [defaults], [options], [services] and [skip]"
         )
+    skip = data.get("skip", {})
     return ColumnMapping(
         columns={str(k): str(v) for k, v in data.get("columns", {}).items()},
         values={
@@ -81,6 +137,96 @@ def mapping_from_file(path: Path | None) -> ColumnMapping:
         },
         defaults={str(k): str(v) for k, v in data.get("defaults", {}).items()},
         options={str(k): str(v) for k, v in data.get("options", {}).items()},
+        services=_service_rules(path, data.get("services", {})),
+        skip_unmapped=_skip_unmapped(path, skip),
+        skip_when=_skip_values(path, skip, "when"),
+        skip_unless=_skip_values(path, skip, "unless"),
+    )
+
+
+_RULE_FORMS = (
+    'a column name ("HTS"), a list of them (["ART", "CCC"]) or a column and the words it '
+    'lists ({ column = "Service_names", contains = ["PrEP"] })'
+)
+
+
+def _texts(value: object) -> tuple[str, ...] | None:
+    """Return a string or a list of strings as a tuple; ``None`` for anything else."""
+    if isinstance(value, str) and value.strip():
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    return None
+
+
+def _service_rules(path: Path, table: object) -> dict[str, ServiceRule]:
+    """Read ``[services]``: each key a service type, each value a column rule."""
+    if not isinstance(table, dict):
+        raise UnusableFileError(
+            f"mapping file {path}: [services] must be a table of service types — see "
+            "docs/import-files.md"
+        )
+    rules = {}
+    for kind, value in table.items():
+        if kind not in SERVICE_TYPES:
+            raise UnusableFileError(
+                f"mapping file {path}: [services] {kind!r} is not a service type — use one "
+                "of: " + ", ".join(SERVICE_TYPES)
+            )
+        if isinstance(value, dict):
+            column, words = value.get("column"), _texts(value.get("contains"))
+            if set(value) != {"column", "contains"} or not isinstance(column, str) or not words:
+                raise UnusableFileError(
+                    f"mapping file {path}: [services] {kind} = {value!r} is not a rule — "
+                    f"give {_RULE_FORMS}"
+                )
+            rules[kind] = ServiceRule((column,), words)
+            continue
+        columns = _texts(value)
+        if columns is None:
+            raise UnusableFileError(
+                f"mapping file {path}: [services] {kind} = {value!r} is not a rule — "
+                f"give {_RULE_FORMS}"
+            )
+        rules[kind] = ServiceRule(columns)
+    return rules
+
+
+def _skip_unmapped(path: Path, skip: object) -> bool:
+    """Read ``[skip]``'s keys and its ``unmapped`` switch."""
+    if not isinstance(skip, dict):
+        raise UnusableFileError(
+            f"mapping file {path}: [skip] must be a table — e.g. unmapped = true"
+        )
+    unknown = set(skip) - {"unmapped", "when", "unless"}
+    if unknown:
+        raise UnusableFileError(
+            f"mapping file {path}: [skip] has unknown keys {sorted(unknown)} — use unmapped, "
+            "when and unless"
+        )
+    unmapped = skip.get("unmapped", False)
+    if not isinstance(unmapped, bool):
+        raise UnusableFileError(
+            f"mapping file {path}: [skip] unmapped = {unmapped!r} — write true or false"
+        )
+    return unmapped
+
+
+def _skip_values(path: Path, skip: dict[str, Any], key: str) -> dict[str, tuple[str, ...]]:
+    """Read ``[skip] when`` or ``unless``: column → value or list of values."""
+    table = skip.get(key, {})
+    found = {}
+    if isinstance(table, dict):
+        for column, value in table.items():
+            values = _texts(value)
+            if values is None:
+                break
+            found[str(column)] = values
+        else:
+            return found
+    raise UnusableFileError(
+        f"mapping file {path}: [skip] {key} = {table!r} is not a table of columns and values "
+        f'— write e.g. {key} = {{ "Operation status" = ["Operational"] }}'
     )
 
 

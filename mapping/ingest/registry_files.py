@@ -1,7 +1,9 @@
-"""The service and hotspot registries imported: checked, given cells and stored by id.
+"""The service and hotspot registries imported: checked, given cells and stored by key.
 
 A registry file is read, its locations or cell ids turned into cells, and each record stored
-under its id with a fingerprint, so importing the same record again changes nothing.
+with a fingerprint, so importing the same record again changes nothing. A hotspot's key is its
+id; a service's key is its facility's id and its type, so that a second type of a facility
+(another flag, another file) never changes the first (see docs/import-files.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.engine import Connection
 from mapping import clock
 from mapping.cells import is_valid_cell
 from mapping.errors import InvalidInputError, UnusableFileError
-from mapping.hours import check_hours, days_from_text, intervals_from_text, is_open_at_night
+from mapping.hours import check_hours, days_from_text, night_flags
 from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
@@ -27,7 +29,14 @@ from mapping.ingest.batch import (
 )
 from mapping.ingest.columns import Recognised, recognise_columns
 from mapping.ingest.locations import locate_rows
-from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
+from mapping.ingest.readers import (
+    GEOMETRY_PROBLEM,
+    ROW,
+    ColumnMapping,
+    RawTable,
+    refuse_registry_rules,
+)
+from mapping.ingest.service_rules import TYPES, hours_kept_unknown, rule_columns, sort_rows
 from mapping.ingest.values import (
     as_bool,
     as_datetime,
@@ -38,6 +47,7 @@ from mapping.ingest.values import (
     fingerprints,
     text_fingerprints,
 )
+from mapping.settings import get_settings
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS, SERVICE_TYPES
@@ -138,10 +148,18 @@ def _prepare(
     mapping: ColumnMapping,
     *,
     allow_outside: bool,
+    problems: Problems | None = None,
+    used: tuple[str, ...] = (),
 ) -> tuple[pl.DataFrame, Problems, tuple[str, ...], int]:
-    """Clean the recognised columns, apply defaults, and turn locations or cell ids into cells."""
+    """Clean the recognised columns, apply defaults, and turn locations or cell ids into cells.
+
+    ``used`` are columns read by the mapping's rules: not warned about as ignored or dropped.
+    """
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
-    warnings = column_warnings(recognised.dropped, recognised.ignored)
+    warnings = column_warnings(
+        {c: why for c, why in recognised.dropped.items() if c not in used},
+        [c for c in recognised.ignored if c not in used],
+    )
     frame = table.frame
     work = frame.select(
         pl.col(ROW),
@@ -153,7 +171,7 @@ def _prepare(
             work = work.with_columns(pl.col(field_name).fill_null(default))
         else:
             work = work.with_columns(pl.lit(default).alias(field_name))
-    problems = Problems()
+    problems = problems or Problems()
     if "cell" in work.columns:
         work = _cells_from_column(work, problems, workspace.resolution)
     else:
@@ -199,33 +217,47 @@ def prepare_services(
     """Check a service registry read as text columns and make it ready to store.
 
     Stores nothing. Locations become cells; only a service that is not sensitive keeps its
-    point. Raises :class:`~mapping.errors.UnusableFileError` without a service type column.
+    point. With the mapping's ``[services]`` rules a row gives one service per type it
+    offers; rows the ``[skip]`` rules set aside are counted as skipped. Hours that are
+    missing or unreadable keep the service, with hours unknown and a warning. Raises
+    :class:`~mapping.errors.UnusableFileError` without a service type column or rules.
     """
     mapping = mapping or ColumnMapping()
     source_name = table.source_name
+    rows_read = table.frame.height
     recognised = recognise_columns(table.frame, SERVICE_FIELDS, mapping, source_name=source_name)
-    if "service_type" not in recognised.fields:
+    if mapping.services:
+        recognised.fields.pop("service_type", None)  # the rules give the types
+    elif "service_type" not in recognised.fields:
         raise UnusableFileError(
-            f"{source_name} has no service type column — name it type/tipo, or map it"
+            f"{source_name} has no service type column — name it type/tipo, or map it, or give "
+            "[services] rules in the mapping file"
         )
+    used = tuple(rule_columns(table, mapping))
+    problems = Problems()
+    rules = sort_rows(
+        table, mapping, problems, type_header=recognised.fields.get("service_type")
+    )
+    table = rules.table
     point_source = _service_points(table, recognised.fields)
-    work, problems, warnings, rows_read = _prepare(
-        workspace, table, recognised, mapping, allow_outside=allow_outside
+    work, problems, warnings, _ = _prepare(
+        workspace, table, recognised, mapping, allow_outside=allow_outside, problems=problems,
+        used=used,
     )
     del table
-    problems.add(
-        work,
-        pl.col("service_type").is_null(),
-        field_name="service_type",
-        value=None,
-        problem="is empty",
-        fix="give the service type: " + ", ".join(SERVICE_TYPES),
-    )
-    work = work.with_columns(
-        check_category(
-            work, problems, "service_type", "service_type", SERVICE_TYPES, mapping
-        ).alias("service_type")
-    )
+    if rules.types is not None:
+        work = work.join(rules.types, on=ROW, how="left")
+    else:
+        problems.add(
+            work,
+            pl.col("service_type").is_null(),
+            field_name="service_type",
+            value=None,
+            problem="is empty",
+            fix="give the service type: " + ", ".join(SERVICE_TYPES),
+        )
+        kinds = check_category(work, problems, "service_type", "service_type", SERVICE_TYPES, mapping)
+        work = work.with_columns(pl.concat_list(kinds).list.drop_nulls().alias(TYPES))
     for flag in _SERVICE_FLAGS:
         if flag in work.columns:
             parsed = as_bool(pl.col(flag))
@@ -240,19 +272,6 @@ def prepare_services(
             work = work.with_columns(parsed.alias(flag))
         else:
             work = work.with_columns(pl.lit(None, pl.Boolean).alias(flag))
-    if "opening_hours" in work.columns:
-        hours_problem = work["opening_hours"].map_elements(
-            check_hours, return_dtype=pl.String, skip_nulls=True
-        )
-        work = work.with_columns(hours_problem.alias("__hours_problem"))
-        problems.add(
-            work,
-            pl.col("__hours_problem").is_not_null(),
-            field_name="opening_hours",
-            value=pl.col("opening_hours").str.slice(0, 60),
-            problem=pl.col("__hours_problem"),
-            fix="see docs/import-files.md for the opening hours format",
-        )
     for name in ("active_from", "active_until"):
         if name in work.columns:
             parsed_date = as_datetime(pl.col(name)).dt.date()
@@ -277,21 +296,36 @@ def prepare_services(
             fix="shorten the service name",
         )
     rejected = problems.rows()
-    valid = work.filter(~pl.col(ROW).cast(pl.Int64).is_in(rejected.implode()))
+    is_rejected = pl.col(ROW).cast(pl.Int64).is_in(rejected.implode())
+    # a rejected row counts once per service it would have given (at least once)
+    rejected_records = int(
+        work.filter(is_rejected).select(pl.col(TYPES).list.len().clip(lower_bound=1).sum()).item()
+        or 0
+    )
+    valid = work.filter(~is_rejected)
+    valid, hour_warnings = hours_kept_unknown(valid)
+    settings = get_settings()
+    night = night_flags(
+        valid["opening_hours"].to_list(),
+        night_start=settings.night_starts * 60,
+        night_end=settings.day_starts * 60,
+    )
+    valid = valid.with_columns(pl.Series("__night", night, dtype=pl.Boolean))
+    services = valid.explode(TYPES).filter(pl.col(TYPES).is_not_null())
     records = []
-    for row in valid.iter_rows(named=True):
-        hours = row.get("opening_hours")
+    for row in services.iter_rows(named=True):
         sensitive = bool(row.get("sensitive"))
         point = None if sensitive else point_source.get(row[ROW])
+        kind = row[TYPES]
         record = {
-            "name": row.get("name") or f"{row['service_type']} {row.get('id') or ''}".strip(),
-            "service_type": SERVICE_TYPES.index(row["service_type"]) + 1,
+            "name": row.get("name") or f"{kind} {row.get('id') or ''}".strip(),
+            "service_type": SERVICE_TYPES.index(kind) + 1,
             "cell": int(row["cell"]),
             "location": shapely.to_wkb(point) if point is not None else None,
             "sensitive": sensitive,
             **{f: row.get(f) for f in SERVICE_FLAGS},
-            "opening_hours": hours,
-            "open_at_night": is_open_at_night(intervals_from_text(hours)) if hours else None,
+            "opening_hours": row["opening_hours"],
+            "open_at_night": row["__night"],
             "active_from": row.get("active_from"),
             "active_until": row.get("active_until"),
         }
@@ -301,11 +335,13 @@ def prepare_services(
         table_name="services",
         source_name=source_name,
         source_sha256=source_sha256,
-        ids=valid.get_column("id").to_list() if "id" in valid.columns else None,
+        ids=services.get_column("id").to_list() if "id" in services.columns else None,
         records=records,
         problems=problems,
-        warnings=warnings,
+        warnings=(*warnings, *rules.warnings, *hour_warnings),
         rows_read=rows_read,
+        skipped=rules.skipped,
+        rejected_records=rejected_records,
     )
 
 
@@ -361,6 +397,7 @@ def prepare_hotspots(
     """
     mapping = mapping or ColumnMapping()
     source_name = table.source_name
+    refuse_registry_rules(mapping, "hotspots", source_name)
     recognised = recognise_columns(table.frame, HOTSPOT_FIELDS, mapping, source_name=source_name)
     work, problems, warnings, rows_read = _prepare(
         workspace, table, recognised, mapping, allow_outside=allow_outside
@@ -517,13 +554,20 @@ def _registry(
     problems: Problems,
     warnings: tuple[str, ...],
     rows_read: int,
+    skipped: int = 0,
+    rejected_records: int | None = None,
 ) -> PreparedImport:
-    """Give each record its fingerprint and id (the given one, else one made from the record)."""
+    """Give each record its fingerprint and key (the given id, else one made from the record).
+
+    A hotspot's key is its ``id``. A service's key is its ``facility_id`` (the file's id)
+    with its type; its stored ``id`` is given when it is written (:func:`_upsert`).
+    """
+    key = "facility_id" if table_name == "services" else "id"
     for index, record in enumerate(records):
         fingerprint = record_fingerprint(record)
         record["fingerprint"] = fingerprint
         given = ids[index] if ids else None
-        record["id"] = given or f"{table_name[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"
+        record[key] = given or f"{table_name[0].upper()}{fingerprint & 0xFFFFFFFFFFFF:012x}"
     return PreparedImport(
         kind=table_name,
         source_name=source_name,
@@ -536,35 +580,78 @@ def _registry(
         workspace_path=workspace.path.resolve(),
         resolution=workspace.resolution,
         write=_upsert,
+        skipped=skipped,
+        rejected_records=rejected_records,
     )
+
+
+def service_id(facility_id: str, service_type: int, taken: set[str]) -> str:
+    """Return the id a new service of a facility is stored under: unique among ``taken``.
+
+    The first service of a facility takes the facility's id, so a registry with one type per
+    facility keeps the ids it gives; a further type takes ``<facility id>:<type>``. Ids stay
+    as given once stored: the app's editor and plans address a service by its id.
+
+    Examples
+    --------
+    >>> service_id("17001", 1, set()), service_id("17001", 4, {"17001"})
+    ('17001', '17001:hiv_treatment')
+    """
+    kind = SERVICE_TYPES[service_type - 1]
+    limit = int(store.services.c.id.type.length or 64)
+    candidates = [facility_id, f"{facility_id}:{kind}"]
+    for candidate in candidates:
+        if len(candidate) <= limit and candidate not in taken:
+            return candidate
+    digest = f"{record_fingerprint({'facility': facility_id, 'type': kind}) & 0xFFFFFFFF:08x}"
+    base = f"{facility_id[: limit - len(kind) - len(digest) - 2]}~{digest}:{kind}"
+    found, number = base, 1
+    while found in taken:
+        number += 1
+        found = f"{base[: limit - len(str(number)) - 1]}#{number}"
+    return found
 
 
 def _upsert(
     connection: Connection, prepared: PreparedImport, import_id: int, *, progress: bool
 ) -> tuple[int, int, int]:
-    """Insert new records, update changed ones (same id), count unchanged ones as duplicates.
+    """Insert new records, update changed ones (same key), count unchanged ones as duplicates.
 
-    Returns (new, updated, duplicates). A registry holds thousands of rows, not millions: one
-    statement a record keeps this simple.
+    Returns (new, updated, duplicates). A hotspot's key is its id; a service's is its
+    facility id and type, so that another type of the same facility is another service.
+    A registry holds thousands of rows, not millions: one statement a record keeps this
+    simple.
     """
     del progress
-    table = store.services if prepared.kind == "services" else store.hotspots
-    existing = {
-        row.id: row.fingerprint
-        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
-    }
+    services = prepared.kind == "services"
+    table = store.services if services else store.hotspots
+    existing: dict[object, tuple[str, int]] = {}
+    taken: set[str] = set()
+    if services:
+        columns = (table.c.id, table.c.facility_id, table.c.service_type, table.c.fingerprint)
+        for row in connection.execute(sa.select(*columns)):
+            existing[(row.facility_id, row.service_type)] = (row.id, row.fingerprint)
+            taken.add(row.id)
+    else:
+        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint)):
+            existing[row.id] = (row.id, row.fingerprint)
     new = duplicates = updated = 0
     seen: set[object] = set()
     for record in prepared.rows.to_dicts():
-        if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:
+        key = (record["facility_id"], record["service_type"]) if services else record["id"]
+        stored = existing.get(key)
+        if key in seen or (stored is not None and stored[1] == record["fingerprint"]):
             duplicates += 1
             continue
-        seen.add(record["id"])
+        seen.add(key)
         record["import_id"] = import_id
-        if record["id"] in existing:
-            connection.execute(table.update().where(table.c.id == record["id"]).values(**record))
+        if stored is not None:
+            connection.execute(table.update().where(table.c.id == stored[0]).values(**record))
             updated += 1
-        else:
-            connection.execute(table.insert().values(**record))
-            new += 1
+            continue
+        if services:
+            record["id"] = service_id(record["facility_id"], record["service_type"], taken)
+            taken.add(record["id"])
+        connection.execute(table.insert().values(**record))
+        new += 1
     return new, updated, duplicates

@@ -26,7 +26,13 @@ from mapping.ingest.batch import (
 )
 from mapping.ingest.columns import recognise_columns
 from mapping.ingest.locations import locate_rows
-from mapping.ingest.readers import GEOMETRY_PROBLEM, ROW, ColumnMapping, RawTable
+from mapping.ingest.readers import (
+    GEOMETRY_PROBLEM,
+    ROW,
+    ColumnMapping,
+    RawTable,
+    refuse_registry_rules,
+)
 from mapping.ingest.values import (
     as_number,
     bools_of,
@@ -151,6 +157,7 @@ def prepare_visits(
     without a date or without a peer educator or team column.
     """
     mapping = mapping or ColumnMapping()
+    refuse_registry_rules(mapping, "visits", table.source_name)
     frame = table.frame
     recognised = recognise_columns(frame, VISIT_FIELDS, mapping, source_name=table.source_name)
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from mapping.cells import cell_to_int, cell_to_str, cells_from_points, is_valid_cell
 from mapping.errors import InvalidInputError
-from mapping.hours import check_hours, intervals_from_text, is_open_at_night
+from mapping.hours import check_hours, is_open_at_night, osm_hours
 from mapping.ingest.batch import ImportResult, finish_import, record_import
 from mapping.ingest.registry_files import record_fingerprint
 from mapping.privacy import first_invisible, looks_like_phone
@@ -303,7 +303,7 @@ def _record(values: Mapping[str, Any], cell: int, location: bytes | None) -> dic
         "sensitive": bool(values["sensitive"]),
         **{flag: values[flag] for flag in FLAGS},
         "opening_hours": hours,
-        "open_at_night": is_open_at_night(intervals_from_text(hours)) if hours else None,
+        "open_at_night": is_open_at_night(hours) if hours else None,
         **{name: values[name] for name in _DATES},
     }
     record["fingerprint"] = record_fingerprint(record)
@@ -316,6 +316,9 @@ def _values(arguments: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in arguments.items():
         if key not in ("workspace", "service_id", "dry_run"):
             values[key] = (value.strip() or None) if isinstance(value, str) else value
+    hours = values.get("opening_hours")
+    if isinstance(hours, str) and check_hours(hours) is None:
+        values["opening_hours"] = osm_hours(hours)  # Lu-Vi is stored as Mo-Fr
     return values
 
 

@@ -22,7 +22,7 @@ from mapping import clock
 from mapping.analysis.coverage import servable
 from mapping.cells import cell_to_str
 from mapping.errors import InvalidInputError
-from mapping.hours import intervals_from_text, is_open_at_night, opening_masks, week_slot
+from mapping.hours import known_hours, night_flags, open_states
 from mapping.ingest.registry_files import SERVICE_FLAGS
 from mapping.settings import Settings, get_settings
 from mapping.storage import store
@@ -94,14 +94,28 @@ def open_at(services: pl.DataFrame, moment: dt.datetime) -> pl.DataFrame:
     """Return the services active on ``moment``'s day and open at that time of the week.
 
     Hours past midnight count on the next day (a Saturday 20:00-04:00 service is open at 02:00
-    on Sunday). A service with unknown hours is never open: nobody can be sent there at a
-    known time.
+    on Sunday). A service whose hours are unknown is not in it, and not closed either:
+    :func:`hours_unknown_at` returns those, so that they are reported apart.
     """
+    return _in_state(services, moment, "open")
+
+
+def hours_unknown_at(services: pl.DataFrame, moment: dt.datetime) -> pl.DataFrame:
+    """Return the services active on ``moment``'s day whose hours do not say if they are open.
+
+    Their hours are missing or unreadable (kept with hours unknown at import), or say
+    ``unknown`` then: they may be open, so they are listed as "hours unknown", never as closed.
+    """
+    return _in_state(services, moment, "unknown")
+
+
+def _in_state(services: pl.DataFrame, moment: dt.datetime, state: str) -> pl.DataFrame:
+    """Return the services active on ``moment``'s day that are in ``state`` at that moment."""
     active = active_on(services, moment.date())
     if active.height == 0:
         return active
-    is_open = opening_masks(active["opening_hours"].to_list())[:, week_slot(moment)]
-    return active.filter(pl.Series(is_open))
+    states = open_states(active["opening_hours"].to_list(), moment.replace(tzinfo=None))
+    return active.filter(pl.Series(states) == state)
 
 
 def open_now(services: pl.DataFrame, *, settings: Settings | None = None) -> pl.DataFrame:
@@ -113,19 +127,21 @@ def open_at_night(services: pl.DataFrame, *, settings: Settings | None = None) -
     """Return the services open for some part of the night, on any day of the week.
 
     The night runs from ``night_starts`` to ``day_starts`` of the settings (22:00 to 06:00 by
-    default). Unknown hours are not night hours.
+    default). A service whose hours are unknown is not in it (and not said to be closed at
+    night: see :func:`hours_unknown`).
     """
     settings = settings or get_settings()
-    texts = services["opening_hours"].to_list()
-    night = {
-        text: is_open_at_night(
-            intervals_from_text(text),
-            night_start=settings.night_starts * 60,
-            night_end=settings.day_starts * 60,
-        )
-        for text in set(texts) - {None}
-    }
-    return services.filter(pl.Series([night.get(text, False) for text in texts], dtype=pl.Boolean))
+    night = night_flags(
+        services["opening_hours"].to_list(),
+        night_start=settings.night_starts * 60,
+        night_end=settings.day_starts * 60,
+    )
+    return services.filter(pl.Series([bool(flag) for flag in night], dtype=pl.Boolean))
+
+
+def hours_unknown(services: pl.DataFrame) -> pl.DataFrame:
+    """Return the services whose opening hours are unknown (missing, or not readable)."""
+    return services.filter(~pl.Series(known_hours(services["opening_hours"].to_list())))
 
 
 def friendly(services: pl.DataFrame) -> pl.DataFrame:

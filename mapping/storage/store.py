@@ -67,11 +67,19 @@ imports = sa.Table(
     sa.Column("rejected", sa.Integer, nullable=False),
     sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
     sa.Column("report", sa.String(255), nullable=True),
+    # rows set aside as no service of interest (a registry's [skip] rules), and the records
+    # counted: accepted + duplicates + skipped + rejected (more than the rows when a facility
+    # row gives one service per type)
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("records", sa.Integer, nullable=False, server_default="0"),
 )
 services = sa.Table(
     "services",
     metadata,
+    # the service's own id, as the app's editor and plans address it
     sa.Column("id", sa.String(64), primary_key=True),
+    # its key: the facility (the id its registry gives) and the type, one service per pair
+    sa.Column("facility_id", sa.String(64), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("service_type", sa.SmallInteger, nullable=False),
     sa.Column("cell", sa.BigInteger, nullable=False),
@@ -94,6 +102,7 @@ services = sa.Table(
     # district was taken from their cell's centre (docs/coverage.md).
     sa.Column("district_id", sa.String(64), nullable=True),
     sa.Column("district_estimated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("facility_id", "service_type", name="uq_services_facility_type"),
 )
 hotspots = sa.Table(
     "hotspots",

@@ -1,0 +1,222 @@
+"""Facility rows to services: a mapping file's ``[services]`` and ``[skip]`` rules applied.
+
+A facility registry such as the Kenya Master Health Facility List has one row per facility
+and says what it offers in columns of its own (yes/no flags, or a list of service names). The
+``[services]`` rules of a mapping file turn each row into one service per type it offers;
+``[skip]`` rules set aside the rows that are no service of interest (a dentist, a closed
+facility), which are counted as *skipped*, never as rejected. Opening hours that are missing
+or unreadable keep the facility, with hours unknown, and say so in one warning per value.
+See docs/import-files.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from mapping.errors import UnusableFileError
+from mapping.hours import HOURS_HELP, check_hours, osm_hours
+from mapping.ingest.batch import Problems
+from mapping.ingest.readers import ROW, ColumnMapping, RawTable
+from mapping.ingest.values import as_bool, category_table, clean, normalised
+from mapping.vocab import SERVICE_TYPES, normalise
+
+#: The column of the service types a row gives (a list), kept beside the row number.
+TYPES = "__types"
+#: How many row numbers a warning names before saying how many more there are.
+SHOWN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class SortedRows:
+    """A registry's rows after the mapping's rules: those kept, and what the others were.
+
+    ``table`` holds the rows kept (every other row was skipped); ``types``, with
+    ``[services]`` rules, gives each kept row's service types (``__row``, ``__types``).
+    """
+
+    table: RawTable
+    types: pl.DataFrame | None
+    skipped: int
+    warnings: tuple[str, ...]
+
+
+def rows_named(rows: list[int]) -> str:
+    """Return row numbers for a message: the first few, then how many more.
+
+    Examples
+    --------
+    >>> rows_named([2]), rows_named(list(range(2, 15)))
+    ('row 2', 'rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 3 more')
+    """
+    shown = ", ".join(str(row) for row in rows[:SHOWN_ROWS])
+    more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+    return f"row {shown}" if len(rows) == 1 else f"rows {shown}{more}"
+
+
+def _header(frame: pl.DataFrame, name: str, section: str, source_name: str) -> str:
+    """Return the file's header for a column a rule names (spelling and case may differ)."""
+    headers = [h for h in frame.columns if not h.startswith("__")]
+    for header in headers:
+        if normalise(header) == normalise(name):
+            return header
+    raise UnusableFileError(
+        f"{source_name}: the mapping file's {section} names column {name!r}, but there is no "
+        f"such column — check its spelling; columns are: {', '.join(headers)}"
+    )
+
+
+def _words(words: tuple[str, ...]) -> str:
+    """Return a regex matching any of ``words`` as whole words, in any case."""
+    alternatives = "|".join(re.escape(word.strip()) for word in words)
+    return rf"(?i)(?:^|[^\p{{L}}\p{{N}}])(?:{alternatives})(?:[^\p{{L}}\p{{N}}]|$)"
+
+
+def rule_columns(table: RawTable, mapping: ColumnMapping) -> list[str]:
+    """Return the file's headers the mapping's ``[services]`` and ``[skip]`` rules read."""
+    names = [c for rule in mapping.services.values() for c in rule.columns]
+    names += [*mapping.skip_when, *mapping.skip_unless]
+    frame = table.frame
+    return [_header(frame, name, "[services] or [skip]", table.source_name) for name in names]
+
+
+def sort_rows(
+    table: RawTable, mapping: ColumnMapping, problems: Problems, *, type_header: str | None
+) -> SortedRows:
+    """Apply the mapping's ``[skip]`` and ``[services]`` rules to a service registry.
+
+    Returns the rows kept and each one's service types (with ``[services]``), how many rows
+    were skipped and one warning per reason for skipping. A flag that is not yes or no is a
+    problem of its row; with ``[services]``, a row that no rule makes a service is skipped
+    under ``[skip] unmapped = true`` and rejected otherwise. ``type_header`` is the column of
+    service types, used without ``[services]`` to skip types that map to nothing.
+    """
+    frame, source = table.frame, table.source_name
+    reasons: list[pl.Expr] = []
+    for name, values in mapping.skip_when.items():
+        header = _header(frame, name, "[skip] when", source)
+        wanted = [normalise(value) for value in values]
+        reasons.append(
+            pl.when(normalised(clean(header)).is_in(wanted)).then(
+                pl.format(f"{header!r} is {{}}", clean(header))
+            )
+        )
+    for name, values in mapping.skip_unless.items():
+        header = _header(frame, name, "[skip] unless", source)
+        wanted = [normalise(value) for value in values]
+        reasons.append(
+            pl.when(~normalised(clean(header)).is_in(wanted).fill_null(False)).then(
+                pl.format(
+                    f"{header!r} is {{}}, not {' or '.join(map(repr, values))}",
+                    clean(header).fill_null("empty"),
+                )
+            )
+        )
+    invalid: list[tuple[str, pl.Expr]] = []
+    types: pl.Expr | None = None
+    if mapping.services:
+        offered: list[pl.Expr] = []
+        for kind, rule in mapping.services.items():
+            headers = [_header(frame, c, f"[services] {kind}", source) for c in rule.columns]
+            if rule.contains:
+                says_yes = clean(headers[0]).str.contains(_words(rule.contains)).fill_null(False)
+            else:
+                says_yes = pl.lit(False)
+                for header in headers:
+                    parsed = as_bool(clean(header))
+                    invalid.append((header, clean(header).is_not_null() & parsed.is_null()))
+                    says_yes = says_yes | parsed.fill_null(False)
+            offered.append(pl.when(says_yes).then(pl.lit(kind)))
+        types = pl.concat_list(offered).list.drop_nulls()
+        if mapping.skip_unmapped:
+            bad_flag = pl.any_horizontal(*(mask for _, mask in invalid)) if invalid else False
+            rule_names = ", ".join(
+                c for rule in mapping.services.values() for c in rule.columns[:1]
+            )
+            reasons.append(
+                pl.when((types.list.len() == 0) & ~bad_flag).then(
+                    pl.lit(f"no column of [services] ({rule_names}) says it offers a service")
+                )
+            )
+    elif mapping.skip_unmapped and type_header is not None:
+        table_of = category_table(SERVICE_TYPES, "service_type", mapping)
+        raw = frame.select(clean(type_header).unique()).to_series().to_list()
+        unmapped = [value for value in raw if value is not None and normalise(value) not in table_of]
+        reasons.append(
+            pl.when(clean(type_header).is_null())
+            .then(pl.lit(f"{type_header!r} is empty"))
+            .when(clean(type_header).is_in(unmapped))
+            .then(pl.format(f"{type_header!r} {{}} maps to no service type", clean(type_header)))
+        )
+    marked = frame.with_columns(
+        (pl.coalesce(reasons) if reasons else pl.lit(None, pl.String)).alias("__skip"),
+        *([types.alias(TYPES)] if types is not None else []),
+    )
+    skipped = marked.filter(pl.col("__skip").is_not_null())
+    kept = marked.filter(pl.col("__skip").is_null())
+    for header, mask in invalid:
+        problems.add(
+            kept,
+            mask,
+            field_name=header,
+            value=clean(header).str.slice(0, 40),
+            problem="is not yes or no",
+            fix="write yes or no (true/false and 1/0 work too) in the columns of [services]",
+        )
+    if types is not None and not mapping.skip_unmapped:
+        problems.add(
+            kept,
+            pl.col(TYPES).list.len() == 0,
+            field_name="service_type",
+            value=None,
+            problem="is none: no column of [services] says this facility offers a service",
+            fix="check the row, or add [skip] unmapped = true to the mapping file to skip such "
+            "rows",
+        )
+    warnings = tuple(
+        f"skipped {group.height} {'row' if group.height == 1 else 'rows'} that are no service "
+        f"of interest ({rows_named(group[ROW].to_list())}): {reason}"
+        for (reason,), group in skipped.group_by("__skip", maintain_order=True)
+    )
+    return SortedRows(
+        table=RawTable(
+            frame=kept.drop("__skip", *([TYPES] if types is not None else [])),
+            source_name=source,
+            encoding=table.encoding,
+            delimiter=table.delimiter,
+        ),
+        types=kept.select(ROW, TYPES) if types is not None else None,
+        skipped=skipped.height,
+        warnings=warnings,
+    )
+
+
+def hours_kept_unknown(work: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """Write readable opening hours the OSM way; keep the rest of the rows with hours unknown.
+
+    Returns the rows with ``opening_hours`` in OSM form (``Lu-Vi`` → ``Mo-Fr``) or null, and
+    one warning per unreadable value and one for missing hours, each naming the rows. Each
+    distinct text is read once.
+    """
+    fix = f"kept with hours unknown — {HOURS_HELP}"
+    if "opening_hours" not in work.columns:
+        work = work.with_columns(pl.lit(None, pl.String).alias("opening_hours"))
+    texts = work.select(pl.col("opening_hours").unique()).to_series().to_list()
+    readable = {text: osm_hours(text) for text in texts if text is not None and not check_hours(text)}
+    warnings = []
+    missing = work.filter(pl.col("opening_hours").is_null())[ROW].to_list()
+    if missing:
+        warnings.append(
+            f"{rows_named(sorted(missing))}: opening_hours is missing — {fix} (or give "
+            "[defaults] opening_hours in the mapping file)"
+        )
+    for text in sorted(t for t in texts if t is not None and t not in readable):
+        rows = sorted(work.filter(pl.col("opening_hours") == text)[ROW].to_list())
+        warnings.append(
+            f"{rows_named(rows)}: opening_hours {text[:60]!r} is not OpenStreetMap "
+            f"opening_hours — {fix}"
+        )
+    hours = pl.col("opening_hours").replace_strict(readable, default=None, return_dtype=pl.String)
+    return work.with_columns(hours.alias("opening_hours")), tuple(warnings)
