@@ -20,7 +20,8 @@ import functools
 import re
 
 import numpy as np
-from opening_hours import OpeningHours, ParserError, State
+import opening_hours
+from opening_hours import OpeningHours, State
 
 from mapping import clock
 from mapping.errors import InvalidInputError
@@ -83,8 +84,7 @@ def _day(token: str, text: str) -> int:
             if name.startswith(word):
                 return DAYS.index(day)
     raise InvalidInputError(
-        f"days {text!r}: {token!r} is not a day — write days like Mo-Fr or Th,Sa (Lu-Vi also "
-        "works)"
+        f"days {text!r}: {token!r} is not a day — write days like Mo-Fr or Th,Sa (Lu-Vi also works)"
     )
 
 
@@ -131,7 +131,7 @@ def osm_hours(text: str) -> str:
     osm = _WORD.sub(day, written)
     try:
         OpeningHours(osm)
-    except (ParserError, SyntaxError, ValueError) as exc:
+    except (opening_hours.ParserError, SyntaxError, ValueError) as exc:  # type: ignore[attr-defined]
         raise InvalidInputError(
             f"opening hours {text[:80]!r} are not OpenStreetMap opening_hours — "
             f"{HOURS_HELP} ({_EXAMPLES}; Lu-Vi also works)"
@@ -267,9 +267,7 @@ def is_open_at_night(
     return bool((weekly_mask(text) & np.tile(night, 7)).any())
 
 
-def night_flags(
-    texts: list[str | None], *, night_start: int, night_end: int
-) -> list[bool | None]:
+def night_flags(texts: list[str | None], *, night_start: int, night_end: int) -> list[bool | None]:
     """Return, per hours text, whether it is open at night; ``None`` where hours are unknown.
 
     Each distinct text is worked out once.
@@ -309,9 +307,10 @@ def working_mask(
     selector = ",".join(DAYS[day].capitalize() for day in sorted(wanted))
     if re.fullmatch(r"[\d:,\- +]+", text):
         return weekly_mask(f"{selector} {text}", week_of=week_of)
-    return weekly_mask(text, week_of=week_of) & weekly_mask(
+    on_days: np.ndarray = weekly_mask(text, week_of=week_of) & weekly_mask(
         f"{selector} 00:00-24:00", week_of=week_of
     )
+    return on_days
 
 
 #: Day abbreviations by language, in the order of :data:`DAYS`.
@@ -377,10 +376,6 @@ def open_states(texts: list[str | None], moment: dt.datetime) -> list[str]:
         assert text is not None
         week = _week(text, monday)
         found[text] = (
-            "unknown"
-            if week is None or week[1][slot]
-            else "open"
-            if week[0][slot]
-            else "closed"
+            "unknown" if week is None or week[1][slot] else "open" if week[0][slot] else "closed"
         )
     return [found[text] for text in texts]

@@ -413,7 +413,8 @@ def test_the_file_and_the_app_agree_on_fingerprints(workspace: Workspace, tmp_pa
         ),
         (
             {"opening_hours": "Mo-Fr 8-17"},
-            r"opening hours 'Mo-Fr 8-17': '8-17' is not a time range — write e\.g\.",
+            r"opening hours 'Mo-Fr 8-17' are not OpenStreetMap opening_hours — write OSM "
+            r"opening_hours, e\.g\. Mo-Fr 08:00-17:00",
         ),
         (
             {"active_from": dt.date(2026, 5, 1), "active_until": dt.date(2026, 4, 1)},
@@ -471,7 +472,7 @@ def test_every_problem_is_reported_together(registry: Workspace) -> None:
         "no place given",
         "name is empty",
         "service type 'clinic' is not known",
-        "opening hours 'later': 'later' is not a time range",
+        "opening hours 'later' are not OpenStreetMap opening_hours",
     ]
 
 

@@ -31,7 +31,7 @@ from mapping.analysis.coverage_data import (
 )
 from mapping.cells import cell_centres, hex_ids
 from mapping.errors import InvalidInputError
-from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, opening_masks, working_mask
+from mapping.hours import SLOT_MINUTES, WEEK_SLOTS, known_hours, opening_masks, working_mask
 from mapping.periods import Period, parse_period
 from mapping.settings import Settings, get_settings
 from mapping.storage.workspace import Workspace
@@ -254,6 +254,8 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
     active on the period's last day, friendly (unless the options say otherwise) and open for
     at least ``min_overlap_minutes`` a week during the hotspot's working hours; null when there
     is none. ``reach_<type>`` says whether that is within ``reach_minutes``.
+    ``hours_unknown_<type>`` says that no such service is, but one whose hours are unknown
+    is: it may be open then, so the hotspot is neither served nor unserved.
     """
     end = data.as_of
     hotspots = data.hotspots.join(data.area_cells, on="cell", how="left")
@@ -266,14 +268,19 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
         h_lat, h_lng = cell_centres(hotspots["cell"].to_list())
         # a hotspot's working time: a missing day or hour means any (see working_mask)
         keys = list(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True))
-        by_key = {key: working_mask(key[0] or None, key[1] or None) for key in set(keys)}
+        by_key = {
+            key: working_mask(key[0] or None, key[1] or None, week_of=end) for key in set(keys)
+        }
         working = np.array([by_key[key] for key in keys], dtype=bool).reshape(-1, WEEK_SLOTS)
         s_lat, s_lng = service_points(services)
-        opening = opening_masks(services["opening_hours"].to_list())
+        texts = services["opening_hours"].to_list()
+        opening = opening_masks(texts, week_of=end)
+        known = known_hours(texts)
         overlap = working.astype(np.int32) @ opening.T.astype(np.int32)
-        usable = overlap * SLOT_MINUTES >= options.min_overlap_minutes
-        minutes = options.travel.minutes(h_lat, h_lng, s_lat, s_lng)
-        minutes = np.where(usable, minutes, np.inf)
+        usable = (overlap * SLOT_MINUTES >= options.min_overlap_minutes) & known
+        travel = options.travel.minutes(h_lat, h_lng, s_lat, s_lng)
+        minutes = np.where(usable, travel, np.inf)
+        unknown_minutes = np.where(known, np.inf, travel)
         kinds = services["service_type"].to_numpy()
         for code, name in enumerate(SERVICE_TYPES, start=1):
             of_type = kinds == code
@@ -286,10 +293,19 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
                 np.isfinite(nearest), np.round(nearest, 1), np.nan
             )
             columns[f"reach_{name}"] = nearest <= options.reach_minutes
+            unknown_nearest = (
+                unknown_minutes[:, of_type].min(axis=1)
+                if of_type.any()
+                else np.full(hotspots.height, np.inf)
+            )
+            columns[f"hours_unknown_{name}"] = ~columns[f"reach_{name}"] & (
+                unknown_nearest <= options.reach_minutes
+            )
     else:
         for name in SERVICE_TYPES:
             columns[f"minutes_{name}"] = []
             columns[f"reach_{name}"] = []
+            columns[f"hours_unknown_{name}"] = []
     return hotspots.with_columns(
         estimated_sizes(hotspots).alias("weight"),
         (pl.col("days_since_last_visit") <= options.recent_days)
@@ -418,6 +434,13 @@ def district_coverage(
             ).alias(f"access_{name}")
             for name in SERVICE_TYPES
         ),
+        *(
+            (
+                (pl.col(f"hours_unknown_{name}").cast(pl.Float64) * pl.col("weight")).sum()
+                / pl.col("weight").sum()
+            ).alias(f"hours_unknown_{name}")
+            for name in SERVICE_TYPES
+        ),
     )
     low, high = options.prior_per_1000
     frame = (
@@ -482,13 +505,21 @@ def district_coverage(
         .then(pl.col("estimate_max") / pl.col("peer_educators"))
         .alias("workload_high"),
         pl.mean_horizontal(*key).alias("access_key") if key else pl.lit(None, pl.Float64),
+        (
+            pl.mean_horizontal(*(f"hours_unknown_{name}" for name in options.key_service_types))
+            if key
+            else pl.lit(None, pl.Float64)
+        ).alias("hours_unknown_key"),
         pl.when(mid > 0)
         .then(1 - (pl.col("contacts") / mid).clip(upper_bound=1.0))
         .alias("gap_reach"),
         pl.when(mid > 0)
         .then(1 - (pl.col("peer_educators") * options.workload_norm / mid).clip(upper_bound=1.0))
         .alias("gap_workload"),
-    ).with_columns((1 - pl.col("access_key")).alias("gap_access"))
+    ).with_columns(
+        # a hotspot reached only by services of unknown hours is no gap: they may be open
+        (1 - pl.col("access_key") - pl.col("hours_unknown_key").fill_null(0)).alias("gap_access")
+    )
     weights = options.gap_weights
     gaps = [f"gap_{name}" for name in weights]
     frame = frame.with_columns(
@@ -595,7 +626,7 @@ def _day_text(day: object) -> str | None:
 def _services_without_hours(data: CoverageData, options: CoverageOptions) -> int:
     """Count active (and friendly, if required) services left out for unknown opening hours."""
     services = servable(data.services, data.as_of, friendly_only=options.require_friendly)
-    return int(services["opening_hours"].null_count())
+    return int((~known_hours(services["opening_hours"].to_list())).sum())
 
 
 def _iso(day: dt.date | None) -> str | None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from mapping.analysis.coverage import CoverageOptions, servable
 from mapping.analysis.coverage_data import CoverageData, epoch_day
 from mapping.cells import cell_centres, cell_to_str, hex_ids
-from mapping.hours import opening_masks, week_slot
+from mapping.hours import open_states
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 from mapping.vocab import SERVICE_TYPES
@@ -99,11 +99,14 @@ def services_open_now(
     Distance is from the nearest of the cells in ``near`` (the team's area), by the options'
     travel model. Columns: ``service_type``, ``name`` (None for a sensitive service: ask the
     coordinator), ``cell_id``, ``minutes``, ``opening_hours``; a type with no service open now
-    has nulls. Services with unknown hours are never "open now".
+    has nulls. A service whose hours are unknown is never "open now", nor closed:
+    ``hours_unknown`` says a friendly active service of the type has unknown hours, so that
+    "none open" is not taken for "none".
     """
     services = servable(data.services, now.date(), friendly_only=True)
-    is_open = opening_masks(services["opening_hours"].to_list())[:, week_slot(now)]
-    services = services.filter(pl.Series(is_open))
+    states = pl.Series(open_states(services["opening_hours"].to_list(), now.replace(tzinfo=None)))
+    unknown_types = set(services.filter(states == "unknown")["service_type"].to_list())
+    services = services.filter(states == "open")
     rows: list[dict[str, object]] = []
     minutes = np.full(services.height, np.inf)
     if near and services.height:
@@ -116,7 +119,7 @@ def services_open_now(
         of_type = np.flatnonzero(services["service_type"].to_numpy() == code)
         # with no place to measure from, "nearest" means nothing: say nothing is known
         if len(of_type) == 0 or not near:
-            rows.append({"service_type": name})
+            rows.append({"service_type": name, "hours_unknown": code in unknown_types})
             continue
         best = int(of_type[np.argmin(minutes[of_type])])
         row = services.row(best, named=True)
@@ -127,6 +130,7 @@ def services_open_now(
                 "cell_id": cell_to_str(row["cell"]),
                 "minutes": None if not np.isfinite(minutes[best]) else round(minutes[best]),
                 "opening_hours": row["opening_hours"],
+                "hours_unknown": code in unknown_types,
             }
         )
     return pl.DataFrame(
@@ -137,6 +141,7 @@ def services_open_now(
             "cell_id": pl.String,
             "minutes": pl.Int64,
             "opening_hours": pl.String,
+            "hours_unknown": pl.Boolean,
         },
     )
 

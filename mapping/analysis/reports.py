@@ -218,6 +218,11 @@ def explain_district(
     shares = ", ".join(
         f"{tr(f'service_types.{name}')} "
         + (_pct(r[f"access_{name}"]) if r[f"access_{name}"] is not None else unknown)
+        + (
+            " " + tr("explain.hours_unknown", share=_pct(r[f"hours_unknown_{name}"]))
+            if r.get(f"hours_unknown_{name}")
+            else ""
+        )
         for name in o.key_service_types
     )
     workload = (

@@ -235,13 +235,16 @@ def prepare_services(
         )
     used = tuple(rule_columns(table, mapping))
     problems = Problems()
-    rules = sort_rows(
-        table, mapping, problems, type_header=recognised.fields.get("service_type")
-    )
+    rules = sort_rows(table, mapping, problems, type_header=recognised.fields.get("service_type"))
     table = rules.table
     point_source = _service_points(table, recognised.fields)
     work, problems, warnings, _ = _prepare(
-        workspace, table, recognised, mapping, allow_outside=allow_outside, problems=problems,
+        workspace,
+        table,
+        recognised,
+        mapping,
+        allow_outside=allow_outside,
+        problems=problems,
         used=used,
     )
     del table
@@ -256,7 +259,9 @@ def prepare_services(
             problem="is empty",
             fix="give the service type: " + ", ".join(SERVICE_TYPES),
         )
-        kinds = check_category(work, problems, "service_type", "service_type", SERVICE_TYPES, mapping)
+        kinds = check_category(
+            work, problems, "service_type", "service_type", SERVICE_TYPES, mapping
+        )
         work = work.with_columns(pl.concat_list(kinds).list.drop_nulls().alias(TYPES))
     for flag in _SERVICE_FLAGS:
         if flag in work.columns:
@@ -598,7 +603,7 @@ def service_id(facility_id: str, service_type: int, taken: set[str]) -> str:
     ('17001', '17001:hiv_treatment')
     """
     kind = SERVICE_TYPES[service_type - 1]
-    limit = int(store.services.c.id.type.length or 64)
+    limit = int(getattr(store.services.c.id.type, "length", None) or 64)
     candidates = [facility_id, f"{facility_id}:{kind}"]
     for candidate in candidates:
         if len(candidate) <= limit and candidate not in taken:
@@ -633,8 +638,8 @@ def _upsert(
             existing[(row.facility_id, row.service_type)] = (row.id, row.fingerprint)
             taken.add(row.id)
     else:
-        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint)):
-            existing[row.id] = (row.id, row.fingerprint)
+        for hotspot in connection.execute(sa.select(table.c.id, table.c.fingerprint)):
+            existing[hotspot.id] = (hotspot.id, hotspot.fingerprint)
     new = duplicates = updated = 0
     seen: set[object] = set()
     for record in prepared.rows.to_dicts():

@@ -143,7 +143,9 @@ def sort_rows(
     elif mapping.skip_unmapped and type_header is not None:
         table_of = category_table(SERVICE_TYPES, "service_type", mapping)
         raw = frame.select(clean(type_header).unique()).to_series().to_list()
-        unmapped = [value for value in raw if value is not None and normalise(value) not in table_of]
+        unmapped = [
+            value for value in raw if value is not None and normalise(value) not in table_of
+        ]
         reasons.append(
             pl.when(clean(type_header).is_null())
             .then(pl.lit(f"{type_header!r} is empty"))
@@ -204,7 +206,9 @@ def hours_kept_unknown(work: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...
     if "opening_hours" not in work.columns:
         work = work.with_columns(pl.lit(None, pl.String).alias("opening_hours"))
     texts = work.select(pl.col("opening_hours").unique()).to_series().to_list()
-    readable = {text: osm_hours(text) for text in texts if text is not None and not check_hours(text)}
+    readable = {
+        text: osm_hours(text) for text in texts if text is not None and not check_hours(text)
+    }
     warnings = []
     missing = work.filter(pl.col("opening_hours").is_null())[ROW].to_list()
     if missing:

@@ -462,6 +462,11 @@ def _plan_update(
     if given["point"] is None or values["sensitive"]:
         location = None
     problems += _field_problems(values)
+    if (
+        values["service_type"] != current["service_type"]
+        and values["service_type"] in SERVICE_TYPES
+    ):
+        problems += _type_taken(connection, stored, values["service_type"])
     changes = [
         FieldChange(name, current[name], values[name])
         for name in (*_EDITABLE, *_DATES)
@@ -474,6 +479,30 @@ def _plan_update(
         changes.append(FieldChange("point", None, moved))
     plan = ServiceChange(service_id, "update", tuple(changes), tuple(problems))
     return plan, None if problems or not changes else _record(values, cell, location)
+
+
+def _type_taken(connection: Connection, stored: Any, kind: str) -> list[Problem]:
+    """Return the problem of giving a service a type its facility already has, if any.
+
+    A service's key is its facility and its type (docs/services.md): the facility's other
+    service of that type is the one to edit.
+    """
+    services = store.services.c
+    other = connection.execute(
+        sa.select(services.id).where(
+            services.facility_id == stored["facility_id"],
+            services.service_type == SERVICE_TYPES.index(kind) + 1,
+            services.id != stored["id"],
+        )
+    ).scalar()
+    if other is None:
+        return []
+    text = (
+        f"service type {kind!r}: facility {stored['facility_id']!r} already has that service "
+        f"({other}) — edit that service instead, or choose another type"
+    )
+    params = {"value": kind, "facility": str(stored["facility_id"]), "other": str(other)}
+    return [Problem("service_type", "type_taken", text, params)]
 
 
 def update_service(
@@ -544,7 +573,10 @@ def _write(connection: Connection, plan: ServiceChange, record: dict[str, Any] |
             .values(import_id=import_id, **record)
         )
     else:
+        # a service added here is a facility of its own: its id is its facility's id
         connection.execute(
-            services.insert().values(id=plan.service_id, import_id=import_id, **record)
+            services.insert().values(
+                id=plan.service_id, facility_id=plan.service_id, import_id=import_id, **record
+            )
         )
     return import_id
