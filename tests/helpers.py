@@ -95,8 +95,10 @@ def problems_by_row(result: ImportResult) -> dict[int, list[tuple[str, str]]]:
 
 
 def assert_adds_up(result: ImportResult) -> None:
-    """Every row read is accepted, a duplicate or rejected, exactly once."""
-    assert result.rows_read == result.accepted + result.duplicates + result.rejected, result
+    """Every row read is accepted, a duplicate, skipped or rejected, exactly once."""
+    assert (
+        result.rows_read == result.accepted + result.duplicates + result.skipped + result.rejected
+    ), result
 
 
 def copy_workspace(template: Path, target: Path) -> Workspace:

@@ -239,7 +239,7 @@ def test_prepared_services_hold_no_point_of_a_sensitive_one(workspace: Workspace
     ready = prepared(workspace, "services")
     # the public clinic keeps its point, as the store does; the sensitive one only a cell
     assert in_pickle(ready, needles([POINTS[1], CUSCO], [])) == []
-    locations = dict(zip(ready.rows["id"], ready.rows["location"], strict=True))
+    locations = dict(zip(ready.rows["facility_id"], ready.rows["location"], strict=True))
     assert locations["S2"] is None
     kept = shapely.from_wkb(locations["S1"])
     assert (kept.x, kept.y) == (round(float(POINTS[0][1]), 6), round(float(POINTS[0][0]), 6))

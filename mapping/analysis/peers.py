@@ -104,7 +104,9 @@ def services_open_now(
     "none open" is not taken for "none".
     """
     services = servable(data.services, now.date(), friendly_only=True)
-    states = pl.Series(open_states(services["opening_hours"].to_list(), now.replace(tzinfo=None)))
+    states = pl.Series(
+        open_states(services["opening_hours"].to_list(), now.replace(tzinfo=None)), dtype=pl.String
+    )
     unknown_types = set(services.filter(states == "unknown")["service_type"].to_list())
     services = services.filter(states == "open")
     rows: list[dict[str, object]] = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import shapely
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Connection
 from mapping import clock
 from mapping.cells import is_valid_cell
 from mapping.errors import InvalidInputError, UnusableFileError
-from mapping.hours import check_hours, days_from_text, night_flags
+from mapping.hours import check_hours, days_from_text
 from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
@@ -36,7 +35,14 @@ from mapping.ingest.readers import (
     RawTable,
     refuse_registry_rules,
 )
-from mapping.ingest.service_rules import TYPES, hours_kept_unknown, rule_columns, sort_rows
+from mapping.ingest.service_rules import (
+    TYPES,
+    hours_kept_unknown,
+    rule_columns,
+    service_points,
+    sort_rows,
+    write_services,
+)
 from mapping.ingest.values import (
     as_bool,
     as_datetime,
@@ -47,7 +53,6 @@ from mapping.ingest.values import (
     fingerprints,
     text_fingerprints,
 )
-from mapping.settings import get_settings
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS, SERVICE_TYPES
@@ -237,7 +242,7 @@ def prepare_services(
     problems = Problems()
     rules = sort_rows(table, mapping, problems, type_header=recognised.fields.get("service_type"))
     table = rules.table
-    point_source = _service_points(table, recognised.fields)
+    point_source = service_points(table, recognised.fields)
     work, problems, warnings, _ = _prepare(
         workspace,
         table,
@@ -309,13 +314,6 @@ def prepare_services(
     )
     valid = work.filter(~is_rejected)
     valid, hour_warnings = hours_kept_unknown(valid)
-    settings = get_settings()
-    night = night_flags(
-        valid["opening_hours"].to_list(),
-        night_start=settings.night_starts * 60,
-        night_end=settings.day_starts * 60,
-    )
-    valid = valid.with_columns(pl.Series("__night", night, dtype=pl.Boolean))
     services = valid.explode(TYPES).filter(pl.col(TYPES).is_not_null())
     records = []
     for row in services.iter_rows(named=True):
@@ -348,30 +346,6 @@ def prepare_services(
         skipped=rules.skipped,
         rejected_records=rejected_records,
     )
-
-
-def _service_points(table: RawTable, recognised: dict[str, str]) -> dict[int, shapely.Point]:
-    """Return a service file's points (public clinics keep theirs) keyed by row number."""
-    if "latitude" not in recognised or "longitude" not in recognised:
-        return {}
-    lat = (
-        table.frame[recognised["latitude"]]
-        .str.replace(",", ".")
-        .cast(pl.Float64, strict=False)
-        .to_numpy()
-    )
-    lng = (
-        table.frame[recognised["longitude"]]
-        .str.replace(",", ".")
-        .cast(pl.Float64, strict=False)
-        .to_numpy()
-    )
-    rows = table.frame[ROW].to_list()
-    return {
-        r: shapely.Point(round(x, 6), round(y, 6))
-        for r, y, x in zip(rows, lat, lng, strict=True)
-        if np.isfinite(y) and np.isfinite(x)
-    }
 
 
 def hotspots_from_file(
@@ -590,73 +564,35 @@ def _registry(
     )
 
 
-def service_id(facility_id: str, service_type: int, taken: set[str]) -> str:
-    """Return the id a new service of a facility is stored under: unique among ``taken``.
-
-    The first service of a facility takes the facility's id, so a registry with one type per
-    facility keeps the ids it gives; a further type takes ``<facility id>:<type>``. Ids stay
-    as given once stored: the app's editor and plans address a service by its id.
-
-    Examples
-    --------
-    >>> service_id("17001", 1, set()), service_id("17001", 4, {"17001"})
-    ('17001', '17001:hiv_treatment')
-    """
-    kind = SERVICE_TYPES[service_type - 1]
-    limit = int(getattr(store.services.c.id.type, "length", None) or 64)
-    candidates = [facility_id, f"{facility_id}:{kind}"]
-    for candidate in candidates:
-        if len(candidate) <= limit and candidate not in taken:
-            return candidate
-    digest = f"{record_fingerprint({'facility': facility_id, 'type': kind}) & 0xFFFFFFFF:08x}"
-    base = f"{facility_id[: limit - len(kind) - len(digest) - 2]}~{digest}:{kind}"
-    found, number = base, 1
-    while found in taken:
-        number += 1
-        found = f"{base[: limit - len(str(number)) - 1]}#{number}"
-    return found
-
-
 def _upsert(
     connection: Connection, prepared: PreparedImport, import_id: int, *, progress: bool
 ) -> tuple[int, int, int]:
     """Insert new records, update changed ones (same key), count unchanged ones as duplicates.
 
     Returns (new, updated, duplicates). A hotspot's key is its id; a service's is its
-    facility id and type, so that another type of the same facility is another service.
-    A registry holds thousands of rows, not millions: one statement a record keeps this
-    simple.
+    facility and type (:func:`mapping.ingest.service_rules.write_services`). A registry holds
+    thousands of rows, not millions: one statement a record keeps this simple.
     """
     del progress
-    services = prepared.kind == "services"
-    table = store.services if services else store.hotspots
-    existing: dict[object, tuple[str, int]] = {}
-    taken: set[str] = set()
-    if services:
-        columns = (table.c.id, table.c.facility_id, table.c.service_type, table.c.fingerprint)
-        for row in connection.execute(sa.select(*columns)):
-            existing[(row.facility_id, row.service_type)] = (row.id, row.fingerprint)
-            taken.add(row.id)
-    else:
-        for hotspot in connection.execute(sa.select(table.c.id, table.c.fingerprint)):
-            existing[hotspot.id] = (hotspot.id, hotspot.fingerprint)
+    if prepared.kind == "services":
+        return write_services(connection, prepared.rows.to_dicts(), import_id)
+    table = store.hotspots
+    existing = {
+        row.id: row.fingerprint
+        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
+    }
     new = duplicates = updated = 0
     seen: set[object] = set()
     for record in prepared.rows.to_dicts():
-        key = (record["facility_id"], record["service_type"]) if services else record["id"]
-        stored = existing.get(key)
-        if key in seen or (stored is not None and stored[1] == record["fingerprint"]):
+        if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:
             duplicates += 1
             continue
-        seen.add(key)
+        seen.add(record["id"])
         record["import_id"] = import_id
-        if stored is not None:
-            connection.execute(table.update().where(table.c.id == stored[0]).values(**record))
+        if record["id"] in existing:
+            connection.execute(table.update().where(table.c.id == record["id"]).values(**record))
             updated += 1
-            continue
-        if services:
-            record["id"] = service_id(record["facility_id"], record["service_type"], taken)
-            taken.add(record["id"])
-        connection.execute(table.insert().values(**record))
-        new += 1
+        else:
+            connection.execute(table.insert().values(**record))
+            new += 1
     return new, updated, duplicates

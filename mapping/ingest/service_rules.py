@@ -1,4 +1,4 @@
-"""Facility rows to services: a mapping file's ``[services]`` and ``[skip]`` rules applied.
+"""Facility rows to services: a mapping file's ``[services]`` and ``[skip]`` rules, and the key.
 
 A facility registry such as the Kenya Master Health Facility List has one row per facility
 and says what it offers in columns of its own (yes/no flags, or a list of service names). The
@@ -6,21 +6,30 @@ and says what it offers in columns of its own (yes/no flags, or a list of servic
 ``[skip]`` rules set aside the rows that are no service of interest (a dentist, a closed
 facility), which are counted as *skipped*, never as rejected. Opening hours that are missing
 or unreadable keep the facility, with hours unknown, and say so in one warning per value.
-See docs/import-files.md.
+A service is stored under the key (facility id, type), so that a facility's second type (another
+flag, another file) never changes its first. See docs/import-files.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import polars as pl
+import shapely
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from mapping.errors import UnusableFileError
-from mapping.hours import HOURS_HELP, check_hours, osm_hours
+from mapping.hours import HOURS_HELP, check_hours, night_flags, osm_hours
 from mapping.ingest.batch import Problems
 from mapping.ingest.readers import ROW, ColumnMapping, RawTable
 from mapping.ingest.values import as_bool, category_table, clean, normalised
+from mapping.settings import get_settings
+from mapping.storage import store
 from mapping.vocab import SERVICE_TYPES, normalise
 
 #: The column of the service types a row gives (a list), kept beside the row number.
@@ -76,10 +85,10 @@ def _words(words: tuple[str, ...]) -> str:
 
 def rule_columns(table: RawTable, mapping: ColumnMapping) -> list[str]:
     """Return the file's headers the mapping's ``[services]`` and ``[skip]`` rules read."""
-    names = [c for rule in mapping.services.values() for c in rule.columns]
-    names += [*mapping.skip_when, *mapping.skip_unless]
-    frame = table.frame
-    return [_header(frame, name, "[services] or [skip]", table.source_name) for name in names]
+    named = [(c, f"[services] {kind}") for kind, r in mapping.services.items() for c in r.columns]
+    named += [(c, "[skip] when") for c in mapping.skip_when]
+    named += [(c, "[skip] unless") for c in mapping.skip_unless]
+    return [_header(table.frame, c, section, table.source_name) for c, section in named]
 
 
 def sort_rows(
@@ -116,6 +125,7 @@ def sort_rows(
         )
     invalid: list[tuple[str, pl.Expr]] = []
     types: pl.Expr | None = None
+    bad_flag: pl.Expr = pl.lit(False)
     if mapping.services:
         offered: list[pl.Expr] = []
         for kind, rule in mapping.services.items():
@@ -130,10 +140,11 @@ def sort_rows(
                     says_yes = says_yes | parsed.fill_null(False)
             offered.append(pl.when(says_yes).then(pl.lit(kind)))
         types = pl.concat_list(offered).list.drop_nulls()
+        if invalid:
+            bad_flag = pl.any_horizontal(*(mask for _, mask in invalid))
         if mapping.skip_unmapped:
-            bad_flag = pl.any_horizontal(*(mask for _, mask in invalid)) if invalid else False
             rule_names = ", ".join(
-                c for rule in mapping.services.values() for c in rule.columns[:1]
+                dict.fromkeys(c for rule in mapping.services.values() for c in rule.columns)
             )
             reasons.append(
                 pl.when((types.list.len() == 0) & ~bad_flag).then(
@@ -170,7 +181,7 @@ def sort_rows(
     if types is not None and not mapping.skip_unmapped:
         problems.add(
             kept,
-            pl.col(TYPES).list.len() == 0,
+            (pl.col(TYPES).list.len() == 0) & ~bad_flag,
             field_name="service_type",
             value=None,
             problem="is none: no column of [services] says this facility offers a service",
@@ -198,9 +209,9 @@ def sort_rows(
 def hours_kept_unknown(work: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Write readable opening hours the OSM way; keep the rest of the rows with hours unknown.
 
-    Returns the rows with ``opening_hours`` in OSM form (``Lu-Vi`` → ``Mo-Fr``) or null, and
-    one warning per unreadable value and one for missing hours, each naming the rows. Each
-    distinct text is read once.
+    Returns the rows with ``opening_hours`` in OSM form (``Lu-Vi`` → ``Mo-Fr``) or null and
+    ``__night`` (open at night; null when unknown), and one warning per unreadable value and
+    one for missing hours, each naming the rows. Each distinct text is read once.
     """
     fix = f"kept with hours unknown — {HOURS_HELP}"
     if "opening_hours" not in work.columns:
@@ -223,4 +234,99 @@ def hours_kept_unknown(work: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...
             f"opening_hours — {fix}"
         )
     hours = pl.col("opening_hours").replace_strict(readable, default=None, return_dtype=pl.String)
-    return work.with_columns(hours.alias("opening_hours")), tuple(warnings)
+    work = work.with_columns(hours.alias("opening_hours"))
+    settings = get_settings()
+    night = night_flags(
+        work["opening_hours"].to_list(),
+        night_start=settings.night_starts * 60,
+        night_end=settings.day_starts * 60,
+    )
+    return work.with_columns(pl.Series("__night", night, dtype=pl.Boolean)), tuple(warnings)
+
+
+def service_points(table: RawTable, recognised: dict[str, str]) -> dict[int, shapely.Point]:
+    """Return a service file's points (public clinics keep theirs) keyed by row number."""
+    if "latitude" not in recognised or "longitude" not in recognised:
+        return {}
+    lat = (
+        table.frame[recognised["latitude"]]
+        .str.replace(",", ".")
+        .cast(pl.Float64, strict=False)
+        .to_numpy()
+    )
+    lng = (
+        table.frame[recognised["longitude"]]
+        .str.replace(",", ".")
+        .cast(pl.Float64, strict=False)
+        .to_numpy()
+    )
+    rows = table.frame[ROW].to_list()
+    return {
+        r: shapely.Point(round(x, 6), round(y, 6))
+        for r, y, x in zip(rows, lat, lng, strict=True)
+        if np.isfinite(y) and np.isfinite(x)
+    }
+
+
+def service_id(facility_id: str, service_type: int, taken: set[str]) -> str:
+    """Return the id a new service of a facility is stored under: unique among ``taken``.
+
+    The first service of a facility takes the facility's id, so a registry with one type per
+    facility keeps the ids it gives; a further type takes ``<facility id>:<type>``. Ids stay
+    as given once stored: the app's editor and plans address a service by its id.
+
+    Examples
+    --------
+    >>> service_id("17001", 1, set()), service_id("17001", 4, {"17001"})
+    ('17001', '17001:hiv_treatment')
+    """
+    kind = SERVICE_TYPES[service_type - 1]
+    limit = int(getattr(store.services.c.id.type, "length", None) or 64)
+    candidates = [facility_id, f"{facility_id}:{kind}"]
+    for candidate in candidates:
+        if len(candidate) <= limit and candidate not in taken:
+            return candidate
+    digest = hashlib.sha256(f"{facility_id}\n{kind}".encode()).hexdigest()[:8]
+    base = f"{facility_id[: limit - len(kind) - len(digest) - 2]}~{digest}:{kind}"
+    found, number = base, 1
+    while found in taken:
+        number += 1
+        found = f"{base[: limit - len(str(number)) - 1]}#{number}"
+    return found
+
+
+def write_services(
+    connection: Connection, records: list[dict[str, Any]], import_id: int
+) -> tuple[int, int, int]:
+    """Store service records by their key (facility id, type); return (new, updated, duplicates).
+
+    A record whose key is stored with the same fingerprint is a duplicate; with another one
+    it updates that service (its id stays); a new key is a new service, under
+    :func:`service_id`. The same key twice in one file counts the second as a duplicate.
+    """
+    table = store.services
+    existing: dict[tuple[str, int], tuple[str, int]] = {}
+    taken: set[str] = set()
+    columns = (table.c.id, table.c.facility_id, table.c.service_type, table.c.fingerprint)
+    for row in connection.execute(sa.select(*columns)):
+        existing[(row.facility_id, row.service_type)] = (row.id, row.fingerprint)
+        taken.add(row.id)
+    new = duplicates = updated = 0
+    seen: set[tuple[str, int]] = set()
+    for record in records:
+        key = (record["facility_id"], record["service_type"])
+        stored = existing.get(key)
+        if key in seen or (stored is not None and stored[1] == record["fingerprint"]):
+            duplicates += 1
+            continue
+        seen.add(key)
+        record["import_id"] = import_id
+        if stored is not None:
+            connection.execute(table.update().where(table.c.id == stored[0]).values(**record))
+            updated += 1
+            continue
+        record["id"] = service_id(record["facility_id"], record["service_type"], taken)
+        taken.add(record["id"])
+        connection.execute(table.insert().values(**record))
+        new += 1
+    return new, updated, duplicates

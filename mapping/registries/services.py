@@ -115,7 +115,7 @@ def _in_state(services: pl.DataFrame, moment: dt.datetime, state: str) -> pl.Dat
     if active.height == 0:
         return active
     states = open_states(active["opening_hours"].to_list(), moment.replace(tzinfo=None))
-    return active.filter(pl.Series(states) == state)
+    return active.filter(pl.Series(states, dtype=pl.String) == state)
 
 
 def open_now(services: pl.DataFrame, *, settings: Settings | None = None) -> pl.DataFrame:
