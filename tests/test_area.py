@@ -224,10 +224,19 @@ def test_sensitive_service_keeps_no_point(workspace: Workspace, tmp_path: Path) 
     )
     result = services_from_file(workspace, path)
 
-    assert (result.accepted, result.rejected) == (3, 5)
+    assert (result.accepted, result.rejected) == (4, 4)
     problems = problems_by_row(result)
     assert problems[5] == [("location", "is outside every district of the area")]
-    assert problems[6][0][0] == "opening_hours"
+    # unreadable hours keep the service, with hours unknown and a warning naming the row
+    assert 6 not in problems
+    assert (
+        "row 6: opening_hours 'cuando se pueda' is not OpenStreetMap opening_hours — kept with "
+        "hours unknown — write OSM opening_hours, e.g. Mo-Fr 08:00-17:00"
+    ) in result.warnings
+    assert query(workspace, "SELECT opening_hours FROM services WHERE id = 'S5'") == [(None,)]
+    assert query(workspace, "SELECT opening_hours FROM services WHERE id = 'S3'") == [
+        ("Fr 20:00-02:00",)
+    ]
     assert problems[7] == [("service_type", "is empty")]
     assert problems[8] == [("location", "is missing")]
     assert problems[9] == [("sensitive", "is not yes or no")]

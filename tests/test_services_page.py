@@ -79,8 +79,8 @@ def test_edit_a_service_asks_for_confirmation_and_says_what_changed(
     at.selectbox(key="svc_edit_id").set_value("DEMO-S03").run()
     assert at.text_input(key="svc_edit_opening_hours").value == "Th-Sa 20:00-02:00"
     assert at.info[0].value.startswith("Nothing changes yet")
-    at.text_input(key="svc_edit_opening_hours").set_value("Th-Sa 20:00-33:00").run()
-    assert "Opening hours “Th-Sa 20:00-33:00” cannot be read" in at.warning[0].value
+    at.text_input(key="svc_edit_opening_hours").set_value("Th-Sa 8pm-3am").run()
+    assert "Opening hours “Th-Sa 8pm-3am” cannot be read" in at.warning[0].value
     at.text_input(key="svc_edit_opening_hours").set_value("Th-Su 20:00-03:00").run()
     assert "- Opening hours: Th-Sa 20:00-02:00 → Th-Su 20:00-03:00" in [
         m.value for m in at.markdown
@@ -125,7 +125,7 @@ def test_add_a_sensitive_service_keeps_only_its_cell(
         open_workspace(workspace),
         "SELECT name, service_type, cell, location, sensitive, opening_hours FROM services "
         "WHERE id = 'S-0001'",
-    ) == [("Consultorio de confianza", 5, h3.str_to_int(cell), None, 1, "Lu-Vi 18:00-23:00")]
+    ) == [("Consultorio de confianza", 5, h3.str_to_int(cell), None, 1, "Mo-Fr 18:00-23:00")]
     # the form is empty again and the picked place is gone
     assert at.text_input(key="svc_add_name").value == ""
     assert "svc_place" not in at.session_state

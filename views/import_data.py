@@ -118,6 +118,7 @@ def draw_preview(prepared: PreparedImport) -> None:
         ("accepted", result.accepted),
         ("updated", result.updated),
         ("duplicates", result.duplicates),
+        *((("skipped", result.skipped),) if result.skipped else ()),
         ("rejected", result.rejected),
     )
     row = st.container(horizontal=True, gap="medium")  # wraps on a phone instead of stacking
