@@ -139,8 +139,12 @@ def osm_hours(text: str) -> str:
     return osm
 
 
+@functools.lru_cache(maxsize=4096)
 def check_hours(text: str) -> str | None:
-    """Return ``None`` if ``text`` is valid opening hours, else the problem (never raises)."""
+    """Return ``None`` if ``text`` is valid opening hours, else the problem (never raises).
+
+    Cached: a registry repeats a few hours texts over thousands of rows.
+    """
     try:
         osm_hours(text)
     except InvalidInputError as exc:

@@ -208,14 +208,14 @@ def test_kmhfl_export_with_its_mapping_file(nairobi: Workspace, tmp_path: Path) 
     ]
     warnings = "\n".join(result.warnings)
     assert (
-        "skipped 1 row that are no service of interest (row 4): no column of [services] "
+        "skipped 1 row, not a service of interest (row 4): no column of [services] "
         "(Service_names) says it offers a service"
     ) in warnings
     assert (
-        "skipped 1 row that are no service of interest (row 5): 'Operation status' is "
+        "skipped 1 row, not a service of interest (row 5): 'Operation status' is "
         "Non-Operational, not 'Operational'"
     ) in warnings
-    assert "skipped 1 row that are no service of interest (row 6): 'Closed' is True" in warnings
+    assert "skipped 1 row, not a service of interest (row 6): 'Closed' is True" in warnings
     assert (
         f"rows 2, 3, 8: opening_hours is missing — {HOURS_FIX} (or give [defaults] "
         "opening_hours in the mapping file)"
@@ -480,7 +480,7 @@ def test_healthsites_export_with_its_mapping_file(
     )
     assert f"row 8: opening_hours is missing — {HOURS_FIX}" in warnings
     assert (
-        "skipped 1 row that are no service of interest (row 5): 'amenity' dentist maps to no "
+        "skipped 1 row, not a service of interest (row 5): 'amenity' dentist maps to no "
         "service type"
     ) in warnings
     assert "(row 7): 'operational_status' is closed" in warnings

@@ -189,8 +189,8 @@ def sort_rows(
             "rows",
         )
     warnings = tuple(
-        f"skipped {group.height} {'row' if group.height == 1 else 'rows'} that are no service "
-        f"of interest ({rows_named(group[ROW].to_list())}): {reason}"
+        f"skipped {group.height} {'row' if group.height == 1 else 'rows'}, not a service of "
+        f"interest ({rows_named(group[ROW].to_list())}): {reason}"
         for (reason,), group in skipped.group_by("__skip", maintain_order=True)
     )
     return SortedRows(
