@@ -283,8 +283,8 @@ def emerging_by_district(
 ) -> pl.DataFrame:
     """Return, per district, its emerging places and their visits: registry gaps to count.
 
-    One row per district of the area (zeros where none), plus a row with a null district for
-    places outside every district if there are any. Each place counts in its stored district
+    One row per district of the area (zeros where none), by id, then a row with a null district
+    for places outside every district if there are any. Each place counts in its stored district
     only, so the counts add up to the number of emerging places, and the visits to theirs.
     ``places`` is :func:`emerging_places` if already computed.
     """
@@ -298,5 +298,6 @@ def emerging_by_district(
     return (
         pl.concat([districts.join(counts, on="district_id", how="left"), outside], how="diagonal")
         .with_columns(pl.col("emerging_places", "emerging_visits").fill_null(0))
+        .sort("district_id", nulls_last=True)
         .select(DISTRICT_COLUMNS)
     )
