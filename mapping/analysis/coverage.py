@@ -256,7 +256,6 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
     is none. ``reach_<type>`` says whether that is within ``reach_minutes``.
     """
     end = data.as_of
-    # a hotspot is in its stored district (its own point's), not its cell centre's
     hotspots = data.hotspots.join(data.last_visits, on="cell", how="left").with_columns(
         (pl.lit(epoch_day(end)) - pl.col("last_day")).alias("days_since_last_visit")
     )

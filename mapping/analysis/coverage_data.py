@@ -40,9 +40,7 @@ class CoverageData:
 
     ``visits`` holds every visit up to the period's end (not only the period's), because new
     versus returning contacts and days since the last visit look back through the whole history.
-    Dates are days since 1970-01-01 (``Int32``) so that grouping stays cheap. Visits, hotspots
-    and services carry their stored ``district_id`` (the district of the row's own point, or
-    of its cell's centre where ``district_estimated``; null for a visit without a location).
+    Dates are days since 1970-01-01 (``Int32``) so that grouping stays cheap.
     """
 
     period: Period
