@@ -258,8 +258,7 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
     is: it may be open then, so the hotspot is neither served nor unserved.
     """
     end = data.as_of
-    hotspots = data.hotspots.join(data.area_cells, on="cell", how="left")
-    hotspots = hotspots.join(data.last_visits, on="cell", how="left").with_columns(
+    hotspots = data.hotspots.join(data.last_visits, on="cell", how="left").with_columns(
         (pl.lit(epoch_day(end)) - pl.col("last_day")).alias("days_since_last_visit")
     )
     services = servable(data.services, end, friendly_only=options.require_friendly)

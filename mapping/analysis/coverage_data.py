@@ -181,6 +181,7 @@ VISITS = {
     "day": pl.Int32,
     "peer_educator_id": pl.Int32,
     "profile_id": pl.Int32,
+    "district_id": pl.String,
 }
 
 
@@ -192,6 +193,7 @@ def _visits_query(period: Period, dialect: sa.Dialect) -> sa.Select[Any]:
         _epoch_days_sql(v.visit_date, dialect.name),
         v.peer_educator_id,
         v.profile_id,
+        v.district_id,
     ).where(v.visit_date <= period.end)
 
 
@@ -281,7 +283,17 @@ def _load(
         [
             dict(row._mapping)
             for row in connection.execute(
-                sa.select(h.id, h.cell, h.typology, h.days, h.hours, h.size_min, h.size_max)
+                sa.select(
+                    h.id,
+                    h.cell,
+                    h.typology,
+                    h.days,
+                    h.hours,
+                    h.size_min,
+                    h.size_max,
+                    h.district_id,
+                    h.district_estimated,
+                )
                 .where(h.active)
                 .order_by(h.id)
             )
@@ -294,6 +306,8 @@ def _load(
             "hours": pl.String,
             "size_min": pl.Int64,
             "size_max": pl.Int64,
+            "district_id": pl.String,
+            "district_estimated": pl.Boolean,
         },
         orient="row",
     ).with_columns(
@@ -317,6 +331,7 @@ def _load(
                     s.opening_hours,
                     s.active_from,
                     s.active_until,
+                    s.district_id,
                 ).order_by(s.id)
             )
         ],
@@ -331,6 +346,7 @@ def _load(
             "opening_hours": pl.String,
             "active_from": pl.Date,
             "active_until": pl.Date,
+            "district_id": pl.String,
         },
         orient="row",
     )

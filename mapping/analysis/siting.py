@@ -44,6 +44,11 @@ def suggest_sites(
     listed in order of what each adds to those before it; ``cumulative_share`` is the share of
     the uncovered weight reached so far. Fewer than ``count`` rows come back when the rest
     would add nothing.
+
+    A site is a cell, not a point, so its ``district`` is the one holding the cell's centre
+    (``area_cells``: the cells that make the area and the district of each centre), where a
+    service placed at the cell would be. The candidates are those same cells: which cells make
+    the area is the question there. The hotspots (the demand) are in their stored districts.
     """
     if service_type not in SERVICE_TYPES:
         raise InvalidInputError(

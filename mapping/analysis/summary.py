@@ -11,7 +11,11 @@ from mapping.storage.workspace import Workspace
 
 
 def workspace_summary(workspace: Workspace) -> dict[str, Any]:
-    """Return counts of districts, services, hotspots, visits and contacts, and the imports."""
+    """Return counts of districts, services, hotspots, visits and contacts, and the imports.
+
+    ``area_cells`` counts the cells that make the area (for the grid's size), not a district of
+    any visit: nothing here is counted by district.
+    """
     v = store.visits.c
     with workspace.connect() as c:
 

@@ -94,8 +94,10 @@ def coverage_command(args: argparse.Namespace) -> int:
 
 def gaps_command(args: argparse.Namespace) -> int:
     """Print the hotspot findings of a period; return the exit code."""
+    import polars as pl
+
     from mapping.analysis.coverage import coverage_from_data
-    from mapping.analysis.gaps import hotspot_gaps
+    from mapping.analysis.gaps import findings_by_district, hotspot_gaps
     from mapping.analysis.reports import coverage_notes, find_district, frame_text, render
 
     data, options = _coverage_data(args)
@@ -112,6 +114,13 @@ def gaps_command(args: argparse.Namespace) -> int:
         for note in coverage_notes(report):
             print(f"note: {note}")
         print(frame_text(frame.drop("district_id", "z_score")))
+        if frame.height:
+            # each district's gap list, its unregistered clusters (emerging places) included
+            print("\nby district:")
+            by_district = findings_by_district(frame).with_columns(
+                pl.col("district").fill_null("(outside every district)")
+            )
+            print(frame_text(by_district.drop("district_id")))
     else:
         print(render(frame, args.format, meta=report.totals))
     return EXIT_OK

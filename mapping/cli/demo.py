@@ -214,7 +214,9 @@ def _letters(rng: np.random.Generator) -> str:
 
 def _emerging_cluster(rng: np.random.Generator, end: dt.date) -> pl.DataFrame:
     n = 160
-    lat = rng.normal(-12.0180, 0.002, n)
+    # inside Ate, 1.2 km from its border, so that the cluster's visits are Ate's by their own
+    # points (the first planted spot, -12.018, lay 240 m inside Lurigancho)
+    lat = rng.normal(-12.0320, 0.002, n)
     lng = rng.normal(-76.9100, 0.002, n)
     dates = [(end - dt.timedelta(days=int(d))).isoformat() for d in rng.integers(1, 60, n)]
     return pl.DataFrame(

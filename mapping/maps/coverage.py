@@ -202,9 +202,13 @@ def hotspot_layer(report: CoverageReport, t: Callable[..., str]) -> GeoJSON:
 
 
 def findings_layer(findings: pl.DataFrame, t: Callable[..., str]) -> GeoJSON:
-    """Return the emerging cells (:func:`mapping.analysis.gaps.hotspot_gaps`) as dashed outlines."""
+    """Return the emerging cells (:func:`mapping.analysis.gaps.hotspot_gaps`) as dashed outlines.
+
+    A border cell emerging in two districts is two findings and one outline.
+    """
     features = []
-    for row in findings.filter(pl.col("kind") == "emerging").iter_rows(named=True):
+    emerging = findings.filter(pl.col("kind") == "emerging").unique("cell_id", maintain_order=True)
+    for row in emerging.iter_rows(named=True):
         features.append(
             _cell_feature(
                 cell_to_int(row["cell_id"]),
