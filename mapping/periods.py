@@ -94,7 +94,6 @@ def parse_period(
     ...
     mapping.errors.InvalidInputError: period 'Q3' is not a period — write 2026-Q3 ...
     """
-    today = today or clock.today()
     cleaned = (text or f"last-{default_days}-days").strip().lower()
     year_match = re.match(r"^(\d{4})", cleaned)
     if year_match and not _FIRST_YEAR <= int(year_match[1]) <= _LAST_YEAR:
@@ -120,7 +119,9 @@ def parse_period(
             raise InvalidInputError(f"period {text!r} is longer than ten years — {_HELP}")
         if days < 1:
             raise InvalidInputError(f"period {text!r} has no days — {_HELP}")
-        return Period(today - dt.timedelta(days=days - 1), today, f"last-{days}-days")
+        # a caller with a workspace passes its day; with none, the clock's default zone
+        end = today or clock.today()
+        return Period(end - dt.timedelta(days=days - 1), end, f"last-{days}-days")
     raise InvalidInputError(f"period {text!r} is not a period — {_HELP}")
 
 

@@ -57,7 +57,7 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = clock.today()
+today = clock.today(workspace)
 st.title(t("coverage.title"))
 st.caption(t("coverage.intro"))
 period = period_picker(t, today)

@@ -48,7 +48,7 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = clock.today()
+today = clock.today(workspace)
 st.title(t("hotspots.title"))
 st.caption(t("hotspots.intro"))
 period = period_picker(t, today)

@@ -90,7 +90,7 @@ channel = st.segmented_control(
 )
 cell = state.get("log_cell")
 if channel == "in_person":
-    cells, _ = team_area_for(str(workspace.path), stamp, team, quarter_hour().isoformat())
+    cells, _ = team_area_for(str(workspace.path), stamp, team, quarter_hour(workspace).isoformat())
     options = CoverageOptions.from_settings()
     outlines, labels = outlines_for(str(workspace.path), stamp)
     layers = [
@@ -146,7 +146,7 @@ if state.get("log_review") and me:
     entry = VisitEntry(
         peer_educator=me,
         team=team,
-        when=clock.now().replace(tzinfo=None),
+        when=clock.now(workspace).replace(tzinfo=None),
         channel=str(channel or "in_person"),
         cell=cell if channel == "in_person" else None,
         contact_code=code,

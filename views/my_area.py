@@ -45,7 +45,8 @@ st.page_link(
 )
 codes = teams(workspace)
 team = team_picker(t, codes)
-cells, services = team_area_for(str(workspace.path), stamp, team, quarter_hour().isoformat())
+moment = quarter_hour(workspace).isoformat()
+cells, services = team_area_for(str(workspace.path), stamp, team, moment)
 options = CoverageOptions.from_settings()
 st.caption(t("peer.intro"))
 outlines, labels = outlines_for(str(workspace.path), stamp)
@@ -67,7 +68,7 @@ st_folium(
 )
 if cells.height == 0:
     st.info(t("peer.no_cells"))
-for index, plan in enumerate(plans_for(str(workspace.path), stamp, team, clock.today())):
+for index, plan in enumerate(plans_for(str(workspace.path), stamp, team, clock.today(workspace))):
     show_plan(plan, t, key=f"peer-{index}", peer=True)
 st.subheader(t("peer.open_now"))
 for row in services.iter_rows(named=True):

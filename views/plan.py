@@ -68,12 +68,12 @@ view = st.radio(
 
 if view == "route":
     codes = teams(workspace)
-    services = start_services(workspace, today=clock.today())
+    services = start_services(workspace, today=clock.today(workspace))
     with st.form("plan_form"):
         chosen = st.multiselect(t("plan.teams"), codes, default=codes[:1], key="plan_teams")
         left, right = st.columns(2)
         day = left.date_input(
-            t("plan.date"), value=clock.today() + dt.timedelta(days=1), key="plan_date"
+            t("plan.date"), value=clock.today(workspace) + dt.timedelta(days=1), key="plan_date"
         )
         hours = right.text_input(t("plan.hours"), value="20:00-02:00", key="plan_hours")
         labels = dict(zip(services["id"], services["label"], strict=True))

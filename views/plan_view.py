@@ -33,9 +33,10 @@ def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> l
     del stamp
     if not team:
         return []
-    now = clock.now().replace(tzinfo=None)
+    workspace = open_workspace(Path(path))
+    now = clock.now(workspace).replace(tzinfo=None)
     plans = stored_plans(
-        open_workspace(Path(path)),
+        workspace,
         teams=[team],
         since=today - dt.timedelta(days=1),
         until=today + dt.timedelta(days=WEEK),

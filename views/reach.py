@@ -107,7 +107,7 @@ account = require("funder")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = data_stamp(workspace)
-today = clock.today()
+today = clock.today(workspace)
 st.title(t("reach.title"))
 st.caption(t("reach.intro"))
 try:

@@ -42,7 +42,7 @@ lang = language()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
 services = services_for(str(workspace.path), stamp)
-now = clock.now()
+now = clock.now(workspace)
 reset = st.session_state.pop("svc_reset", None)
 if reset:
     form.clear(reset)

@@ -304,9 +304,9 @@ def team_area_for(
     return cells, services
 
 
-def quarter_hour() -> dt.datetime:
+def quarter_hour(workspace: Workspace) -> dt.datetime:
     """Return the programme's local time now, down to the quarter hour (a cache key)."""
-    now = clock.now().replace(second=0, microsecond=0, tzinfo=None)
+    now = clock.now(workspace).replace(second=0, microsecond=0, tzinfo=None)
     return now.replace(minute=now.minute - now.minute % 15)
 
 

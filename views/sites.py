@@ -26,7 +26,7 @@ account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
 stamp = store_stamp(workspace)
-today = clock.today()
+today = clock.today(workspace)
 st.title(t("sites.title"))
 st.caption(t("sites.intro"))
 period = period_picker(t, today)

@@ -362,7 +362,7 @@ def release(
     """
     params = params or DisclosureParameters.from_settings()
     if today is None:
-        today = clock.today()
+        today = clock.today(workspace)
     chosen = releasable_period(period, today)
     level = parse_level(level, workspace.resolution)
     _check_measure(measure, level)
@@ -555,7 +555,7 @@ def export(
         )
     if internal:
         if today is None:
-            today = clock.today()
+            today = clock.today(workspace)
         chosen = releasable_period(period, today)
         counts = raw_counts(workspace, chosen, level, measure, params=params)
         level = parse_level(level, workspace.resolution)

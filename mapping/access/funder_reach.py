@@ -297,7 +297,7 @@ def reach_release(
     """
     options = options or ReachOptions.from_settings()
     if today is None:
-        today = clock.today()
+        today = clock.today(workspace)
     params = options.params
     first, _ = _visit_days(workspace, today)
     quarters = finished_quarters(first, today, count=options.quarters) if first else []

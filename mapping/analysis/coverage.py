@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 import shapely
 
+from mapping import clock
 from mapping.analysis.coverage_data import (
     EPOCH,
     CoverageData,
@@ -569,6 +570,7 @@ def coverage(
 ) -> CoverageReport:
     """Compute coverage for ``period`` (default: the last 90 days) on a workspace."""
     options = options or CoverageOptions.from_settings()
+    today = today or clock.today(workspace)
     if not isinstance(period, Period):
         period = parse_period(period, today=today, default_days=get_settings().default_period_days)
     data = load_coverage_data(workspace, period, today=today)

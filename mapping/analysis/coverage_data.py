@@ -154,7 +154,7 @@ def load_coverage_data(
     A period that has not started yet is refused; one that has not ended is measured at
     ``today`` (recency, overdue hotspots, active services).
     """
-    today = today or clock.today()
+    today = today or clock.today(workspace)
     if period.start > today:
         raise InvalidInputError(
             f"period {period.label} starts on {period.start}, after today ({today}) — "
@@ -365,7 +365,7 @@ def _load(
     return CoverageData(
         period=period,
         resolution=resolution,
-        as_of=min(period.end, today or clock.today()),
+        as_of=min(period.end, today),
         visits=visits,
         profiles=profiles,
         area_cells=area_cells,

@@ -52,6 +52,7 @@ def summary_command(args: argparse.Namespace) -> int:
 
 
 def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
+    from mapping import clock
     from mapping.analysis.coverage import CoverageOptions
     from mapping.analysis.coverage_data import load_coverage_data
     from mapping.periods import parse_period
@@ -60,8 +61,9 @@ def _coverage_data(args: argparse.Namespace) -> tuple[object, object]:
 
     workspace = open_workspace(workspace_path(args.workspace))
     options = CoverageOptions.from_settings()
-    period = parse_period(args.period, default_days=get_settings().default_period_days)
-    return load_coverage_data(workspace, period), options
+    today = clock.today(workspace)
+    period = parse_period(args.period, today=today, default_days=get_settings().default_period_days)
+    return load_coverage_data(workspace, period, today=today), options
 
 
 def coverage_command(args: argparse.Namespace) -> int:

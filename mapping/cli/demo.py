@@ -28,19 +28,22 @@ from mapping.ingest.area import (
 from mapping.ingest.readers import RawTable, mapping_from_file
 from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_table
-from mapping.settings import get_settings
+from mapping.settings import Settings, get_settings
 from mapping.storage import store
 from mapping.storage.workspace import (
     CONFIG_NAME,
     Workspace,
     is_wiped,
     open_workspace,
+    record_timezone,
     upgrade_store,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 DEMO_NAME = "Lima + Callao (demo)"
 DEMO_SEED = 20261122
+#: The demo programme's time zone, recorded in its workspace as ``init --timezone`` would.
+DEMO_TIMEZONE = "America/Lima"
 
 #: Where hotspots cluster: (label, latitude, longitude, spread in degrees, typology, team).
 #: Commercial and nightlife areas of Lima and Callao, plus a stretch of the Panamericana Norte.
@@ -120,7 +123,7 @@ def synthetic_visits(
     after a raid (fading).
     """
     rng = np.random.default_rng(seed)
-    end = end or clock.today()
+    end = end or clock.today(Settings(timezone=DEMO_TIMEZONE))
     start = end - dt.timedelta(days=days)
     hotspots = registry.to_dicts()
     n_hot = len(hotspots)
@@ -266,6 +269,7 @@ def build_demo(
         population_column="pop2020_est",
     )
     workspace = init_area(path, districts, name=DEMO_NAME, resolution=8, db_url=db_url)
+    workspace = record_timezone(workspace, DEMO_TIMEZONE)
     small = small_districts_warning(
         small_districts(districts, 8), max_resolution=get_settings().max_resolution
     )
@@ -279,7 +283,7 @@ def build_demo(
     echo(f"MINSA facilities: {result.summary()}")
     result = services_from_file(workspace, DATA / "demo_programme_services.csv")
     echo(f"programme services: {result.summary()}")
-    end = end or clock.today()
+    end = end or clock.today(workspace)
     registry = _hotspot_registry(np.random.default_rng(DEMO_SEED), end)
     with tempfile.TemporaryDirectory() as scratch:
         # the registry holds cells only, never points, so it may touch the disk

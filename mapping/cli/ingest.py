@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mapping.cli.exits import EXIT_OK
 from mapping.settings import Settings
+
+if TYPE_CHECKING:
+    from mapping.storage.workspace import Workspace
 
 
 def add_ingest_parsers(sub: Any, workspace_help: str, db_help: str) -> None:
@@ -30,6 +33,11 @@ def add_ingest_parsers(sub: Any, workspace_help: str, db_help: str) -> None:
         f"(default {Settings.default_resolution})",
     )
     init.add_argument("--name", help="area name (default: the folder name)")
+    init.add_argument(
+        "--timezone",
+        help="the programme's time zone, e.g. Africa/Nairobi (default: $OUTREACH_MAP_TIMEZONE, "
+        "else the server's zone, else UTC)",
+    )
 
     imp = sub.add_parser("import", help="import visits, services or hotspots")
     imp.add_argument("kind", choices=["visits", "services", "hotspots"])
@@ -53,6 +61,7 @@ def init_command(args: argparse.Namespace) -> int:
     from mapping.storage.workspace import workspace_path
 
     path = workspace_path(args.workspace)
+    zone, why = _zone(args.timezone)
     district_file = read_district_file(
         args.districts,
         id_column=args.district_id,
@@ -62,7 +71,9 @@ def init_command(args: argparse.Namespace) -> int:
     districts = district_file.districts
     settings = get_settings()
     resolution = args.resolution or settings.default_resolution
-    init_area(path, districts, name=args.name or path.name, resolution=resolution, db_url=args.db)
+    workspace = init_area(
+        path, districts, name=args.name or path.name, resolution=resolution, db_url=args.db
+    )
     if resolution >= 9 and resolution <= settings.max_resolution:
         print(
             f"warning: resolution {resolution} cells are about one block (0.1 km²) and can "
@@ -78,7 +89,29 @@ def init_command(args: argparse.Namespace) -> int:
     if small:
         print(f"warning: {small}", file=sys.stderr)
     print(f"created workspace {path}: {len(districts)} districts, cells at resolution {resolution}")
+    _record_zone(workspace, zone, why)
     return EXIT_OK
+
+
+def _zone(given: str | None) -> tuple[str, str]:
+    """Return the zone ``init`` records and why: ``--timezone``, else the default (checked)."""
+    from mapping import clock
+
+    if given:
+        return clock.check_zone(given), "from --timezone"
+    return clock.default_zone()
+
+
+def _record_zone(workspace: Workspace, zone: str, why: str) -> None:
+    """Record ``zone`` in the new workspace (if it holds another) and say how to change it."""
+    from mapping.storage.workspace import record_timezone
+
+    if workspace.timezone != zone:
+        record_timezone(workspace, zone)
+    print(
+        f'time zone: {zone} ({why}) — "today" is this zone\'s day in every command and the '
+        f"app; change it with `outreach-map config --workspace {workspace.path} --timezone NAME`"
+    )
 
 
 def import_command(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 Every other command group has its module, imported when its command runs:
 :mod:`mapping.cli.ingest` (init, import), :mod:`mapping.cli.analysis` (summary, coverage, gaps,
 suggest-sites), :mod:`mapping.cli.users`, :mod:`mapping.cli.store` (wipe, migrate, copy),
-:mod:`mapping.cli.release` (export) and :mod:`mapping.cli.plan`.
+:mod:`mapping.cli.release` (export), :mod:`mapping.cli.plan` and :mod:`mapping.cli.config`.
 
 Exit codes: 0 on success (also when some rows were rejected), 2 for unusable input or arguments,
 3 when the store cannot be reached or used, 1 when a wipe could not destroy everything it tried to.
@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     from mapping.cli.plan import add_plan_parser
 
     add_plan_parser(sub, workspace_help)
+    from mapping.cli.config import add_config_parser
+
+    add_config_parser(sub, workspace_help)
     return parser
 
 
@@ -99,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_UNUSABLE if exc.code not in (0, None) else EXIT_OK
     try:
+        _note_zone(args)
         return int(_COMMANDS[args.command](args))
     except MappingError as exc:
         print(f"outreach-map: error: {exc}", file=sys.stderr)
@@ -129,6 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # again when it flushes stdout at exit
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def _note_zone(args: argparse.Namespace) -> None:
+    """Say on stderr when OUTREACH_MAP_TIMEZONE is ignored for the workspace's own zone."""
+    if args.command == "init" or not hasattr(args, "workspace"):
+        return
+    from mapping.cli.config import zone_note
+
+    note = zone_note(args.workspace)
+    if note:
+        print(note, file=sys.stderr)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -287,6 +302,15 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["plan"] = _plan
+
+
+def _config(args: argparse.Namespace) -> int:
+    from mapping.cli.config import config_command
+
+    return config_command(args)
+
+
+_COMMANDS["config"] = _config
 _COMMANDS["migrate"] = _migrate
 _COMMANDS["copy"] = _copy
 

@@ -443,7 +443,7 @@ def prepare_hotspots(
         )
         problems.add(
             work,
-            parsed > clock.today(),
+            parsed > clock.today(workspace),
             field_name="last_validated",
             value=pl.col("last_validated").str.slice(0, 40),
             problem="is in the future",

@@ -192,7 +192,13 @@ def prepare_visits(
             else None
         )
         work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
-        work = _when(work, problems, mapping, submission_stamp=_is_submission(fields))
+        work = _when(
+            work,
+            problems,
+            mapping,
+            submission_stamp=_is_submission(fields),
+            today=clock.today(workspace),
+        )
         work = _who_and_what(work, problems, mapping)
         by_code = contacts.result() if contacts is not None else None
 
@@ -304,7 +310,12 @@ def _is_submission(fields: dict[str, str]) -> bool:
 
 
 def _when(
-    work: pl.DataFrame, problems: Problems, mapping: ColumnMapping, *, submission_stamp: bool
+    work: pl.DataFrame,
+    problems: Problems,
+    mapping: ColumnMapping,
+    *,
+    submission_stamp: bool,
+    today: dt.date,
 ) -> pl.DataFrame:
     """Reduce date, time and timestamp columns to a date and a day/evening/night bucket.
 
@@ -357,7 +368,6 @@ def _when(
         )
         bucket = pl.coalesce(explicit, bucket)
     settings = get_settings()
-    today = clock.today(settings)
     earliest = dt.date(settings.earliest_year, 1, 1)
     work = work.with_columns(
         pl.when(~short_year).then(parsed.dt.date()).alias("visit_date"),

@@ -92,7 +92,7 @@ def active_peers(
         for one whose visits there were all by phone, SMS or online). Sorted by team and peer
         educator. The anchors are for :func:`assign_hotspots` only: never store or show them.
     """
-    today, days = _window(today, days)
+    today, days = _window(workspace, today, days)
     with workspace.connect() as connection:
         return _active_peers(connection, today=today, days=days)
 
@@ -162,7 +162,7 @@ def run_assignment(
     InvalidInputError
         When no peer educator has a visit in the window, or an option is out of range.
     """
-    today, days = _window(today, days)
+    today, days = _window(workspace, today, days)
     norm = float(get_settings().workload_norm if norm is None else norm)
     actor = actor or acting()
     with workspace.begin(write=True) as connection:
@@ -222,10 +222,10 @@ def run_assignment(
 # --- the store --------------------------------------------------------------------------------
 
 
-def _window(today: dt.date | None, days: int | None) -> tuple[dt.date, int]:
+def _window(workspace: Workspace, today: dt.date | None, days: int | None) -> tuple[dt.date, int]:
     """Return the window's last day and length, from the arguments or the settings."""
     if today is None:
-        today = clock.today()
+        today = clock.today(workspace)
     days = get_settings().default_period_days if days is None else days
     if days < 1:
         raise InvalidInputError(

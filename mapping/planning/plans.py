@@ -249,7 +249,7 @@ def plan_routes(
         For unknown teams, an unknown or inactive start, or hours that are not a shift.
     """
     options = options or PlanOptions.from_settings()
-    now = now or clock.now().replace(tzinfo=None)
+    now = now or clock.now(workspace).replace(tzinfo=None)
     check_day(day, now.date())
     shift_start, shift_end = parse_shift(day, hours)
     horizon = int((shift_end - shift_start).total_seconds() // 60)
@@ -655,7 +655,7 @@ def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.
     Columns ``id`` and ``label`` (name and type, for a coordinator's list).
     """
     s = store.services.c
-    today = today or clock.today()
+    today = today or clock.today(workspace)
     with workspace.connect() as connection:
         rows = connection.execute(
             sa.select(s.id, s.name, s.service_type)
@@ -722,7 +722,7 @@ def stored_plans(
     Each stop's ``done`` says whether a visit was logged at its cell from the plan's day on.
     """
     options = options or PlanOptions.from_settings()
-    now = now or clock.now().replace(tzinfo=None)
+    now = now or clock.now(workspace).replace(tzinfo=None)
     p, s, v = store.plans.c, store.plan_stops.c, store.visits.c
     query = sa.select(*store.plans.c).order_by(p.plan_date.desc(), p.team)
     if teams is not None:

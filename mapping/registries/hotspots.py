@@ -192,7 +192,7 @@ def save_hotspot(
     what the save would change and writes nothing (the app shows it before asking). Raises
     :class:`~mapping.errors.InvalidInputError` for a bad field or an id that looks like a name.
     """
-    today = today or clock.today()
+    today = today or clock.today(workspace)
     draft = check_draft(workspace, draft, today=today)
     if hotspot_id is not None:
         hotspot_id = hotspot_id.strip()
@@ -241,7 +241,7 @@ def validate_hotspot(
     workspace: Workspace, hotspot_id: str, *, today: dt.date | None = None, dry_run: bool = False
 ) -> HotspotChange:
     """Record that the team checked the hotspot on ``today`` (it is still there, as described)."""
-    today = today or clock.today()
+    today = today or clock.today(workspace)
     draft = replace(existing_hotspot(workspace, hotspot_id), last_validated=today)
     return save_hotspot(workspace, draft, hotspot_id=hotspot_id, today=today, dry_run=dry_run)
 

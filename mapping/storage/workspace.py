@@ -9,7 +9,7 @@ import stat
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from mapping import clock
 from mapping.cells import check_resolution
-from mapping.errors import WorkspaceError
+from mapping.errors import InvalidInputError, WorkspaceError
 from mapping.storage.store import (
     dispose_engines,
     head_revision,
@@ -50,12 +50,17 @@ PRIVATE_DIR = 0o700
 
 @dataclass(frozen=True)
 class Workspace:
-    """An opened workspace: where it is, its area name and storage resolution, its store URL."""
+    """An opened workspace: where it is, its area name and storage resolution, its store URL.
+
+    ``timezone`` is the programme's time zone recorded at ``init`` (:mod:`mapping.clock`);
+    empty for a workspace made before zones were recorded.
+    """
 
     path: Path
     name: str
     resolution: int
     db_url: str
+    timezone: str = ""
 
     @property
     def reports_dir(self) -> Path:
@@ -245,14 +250,21 @@ def _readable_by_others(file: Path) -> bool:
 
 
 def create_workspace(
-    path: Path, *, name: str, resolution: int, db_url: str | None = None
+    path: Path,
+    *,
+    name: str,
+    resolution: int,
+    db_url: str | None = None,
+    timezone: str | None = None,
 ) -> Workspace:
     """Create the folder, its configuration, its key and an empty, migrated store.
 
     Everything is private to the owner: files 0600, the folder (when created here) and its
-    ``reports`` folder 0700. A folder that was wiped may be used again.
+    ``reports`` folder 0700. A folder that was wiped may be used again. ``timezone`` is the
+    programme's zone it records (default: :func:`mapping.clock.default_zone`).
     """
     check_resolution(resolution)
+    timezone = clock.check_zone(timezone) if timezone else clock.default_zone()[0]
     # a wiped folder may be used again: its marker is all it holds
     if (path / CONFIG_NAME).exists() and not is_wiped(path):
         raise WorkspaceError(
@@ -288,7 +300,10 @@ def create_workspace(
             "[area]\n"
             f"name = {_toml_string(name)}\n"
             f"resolution = {resolution}\n"
-            f'created = "{clock.today().isoformat()}"\n\n'
+            '# the programme\'s time zone: its day decides "today" everywhere; change it with\n'
+            "# `outreach-map config --timezone NAME`\n"
+            f"timezone = {_toml_string(timezone)}\n"
+            f'created = "{clock.today(_Zone(timezone)).isoformat()}"\n\n'
             "[store]\n"
             "# empty means the SQLite file outreach.db in this folder; OUTREACH_MAP_DB may give\n"
             "# the account and password for this same store; never put a password here\n"
@@ -297,7 +312,9 @@ def create_workspace(
         )
         written.append(path / CONFIG_NAME)
         write_private(path / CONFIG_NAME, config)
-        workspace = Workspace(path=path, name=name, resolution=resolution, db_url=url)
+        workspace = Workspace(
+            path=path, name=name, resolution=resolution, db_url=url, timezone=timezone
+        )
         store_file = sqlite_file(url)
         if store_file is not None and not store_file.exists():
             # SQLite creates its -wal and -shm files with the main file's mode: 0600 from the start
@@ -370,7 +387,67 @@ def open_workspace(path: Path) -> Workspace:
         name=str(config["area"]["name"]),
         resolution=check_resolution(int(config["area"]["resolution"])),
         db_url=url,
+        timezone=_recorded_zone(config_file, config["area"].get("timezone")),
     )
+
+
+@dataclass(frozen=True)
+class _Zone:
+    """A zone name alone, to ask the clock for a day before the workspace exists."""
+
+    timezone: str
+
+
+def _recorded_zone(config_file: Path, value: object) -> str:
+    """Return the ``[area] timezone`` of ``workspace.toml`` checked; '' when none is recorded."""
+    if value is None:
+        return ""
+    try:
+        return clock.check_zone(str(value), what=f"{config_file}: timezone {str(value)!r}")
+    except InvalidInputError as exc:
+        raise WorkspaceError(
+            f"{exc} — or set it with `outreach-map config --workspace {config_file.parent} "
+            "--timezone NAME`"
+        ) from exc
+
+
+def record_timezone(workspace: Workspace, timezone: str) -> Workspace:
+    """Record ``timezone`` as the programme's zone in ``workspace.toml``; return the workspace.
+
+    The line ``timezone = ...`` of the ``[area]`` table is replaced, or added under ``[area]``
+    for a workspace made before zones were recorded; the rest of the file is kept as it is.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``timezone`` is not a time zone name.
+    """
+    clock.check_zone(timezone)
+    config_file = workspace.path / CONFIG_NAME
+    lines = config_file.read_text(encoding="utf-8").splitlines(keepends=True)
+    line = f"timezone = {_toml_string(timezone)}\n"
+    table, at = "", None
+    for number, text in enumerate(lines):
+        stripped = text.strip()
+        if stripped.startswith("["):
+            table = stripped
+            if table == "[area]":
+                at = number + 1
+        elif table == "[area]" and stripped.split("=", 1)[0].strip() == "timezone":
+            lines[number] = line
+            break
+    else:
+        if at is None:
+            raise WorkspaceError(f"{config_file} has no [area] table — is it a workspace?")
+        lines.insert(at, line)
+    text = "".join(lines)
+    if tomllib.loads(text).get("area", {}).get("timezone") != timezone:
+        raise WorkspaceError(  # a hand-edited file the lines above misread
+            f"{config_file}: the time zone could not be written — set `timezone = "
+            f'"{timezone}"` in its [area] table by hand'
+        )
+    write_private(config_file, text)
+    return replace(workspace, timezone=timezone)
 
 
 def _toml_string(value: str) -> str:
