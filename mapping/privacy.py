@@ -126,58 +126,107 @@ _LINKING_WORDS = frozenset({"de", "del", "la", "las", "el", "los", "y", "da", "d
 _NAME_WORD = re.compile(r"[^\W\d_]{2,}(?:['’-][^\W\d_]+)*")
 #: An initial: one letter and a full stop (``Q.``).
 _INITIAL = re.compile(r"[^\W\d_]\.")
-#: Cheap vectorised pre-filter: two or more blank-separated words of letters, dots, ``-``, ``'``.
-_MAYBE_NAME = r"^[\p{L}.'’-]+(?:\s+[\p{L}.'’-]+)+$"
+#: What cuts a code into words besides blanks: brackets, commas, slashes, underscores, quotes,
+#: and a dot followed by a letter (``rosa.quispe``; the dot of an initial stays with it).
+_SEPARATORS = re.compile(r"[()\[\]{}<>,;:/\\|_*+=\"“”«»@#]+|\.(?=[^\W\d_])")
+#: Cheap vectorised pre-filter: a word of two letters, or an initial (two make a candidate).
+_MAYBE_NAME_WORD = r"\p{L}{2,}|\p{L}\."
+#: Seven or more digits in one run, however written: ``+254 712 345 678``, ``(01) 456-7890``.
+_PHONE_RUN = r"\+?\d(?:[\s\-./()]{0,3}\d){6,}"
+#: Something, an ``@``, something: an e-mail address (or a user@host login).
+_EMAIL = r"[^\s@]+@[^\s@]+"
 
 
 def looks_like_name(code: str) -> bool:
     """Return whether a peer educator or team code looks like a person's name.
 
-    A code looks like a name when it is two or more words separated by blanks, every word is
-    made only of letters (a ``-`` or ``'`` inside, accents allowed) or is an initial (``Q.``),
-    and at least two of the words are neither outreach words (:data:`PROGRAMME_WORDS`: equipo,
-    team, brigada, norte...) nor articles (de, la...). A single word cannot be told from a code
-    and is accepted; any digit makes a code.
+    The code is cut into words at blanks, brackets, commas, slashes, underscores and a dot
+    between letters (``rosa.quispe``). It looks like a name when at least two of its words are
+    made only of letters (a ``-`` or ``'`` inside, accents allowed) or are an initial
+    (``Q.``), and are neither outreach words (:data:`PROGRAMME_WORDS`: equipo, team, brigada,
+    norte...) nor articles (de, la...). Other words (``3``, ``T4``, ``-``, a single letter)
+    neither make nor unmake a name: ``Rosa Quispe 2`` and ``Johann Wagner (not yet
+    authenticated)`` are names; a single word cannot be told from a code and is accepted.
 
     Examples
     --------
     >>> [looks_like_name(c) for c in ("Rosa Quispe Mamani", "ROSA Q.", "Rosa de la Cruz")]
     [True, True, True]
+    >>> [looks_like_name(c) for c in ("Rosa Quispe [PE]", "rosa.quispe", "Rosa Quispe 2")]
+    [True, True, True]
     >>> [looks_like_name(c) for c in ("PE-T4-2", "T1", "EQUIPO 3", "PE 12", "Equipo Norte")]
     [False, False, False, False, False]
-    >>> [looks_like_name(c) for c in ("NORTE", "Team A", "Equipo de la Noche")]
-    [False, False, False]
+    >>> [looks_like_name(c) for c in ("NORTE", "Team A", "Equipo de la Noche", "ODK-user-7")]
+    [False, False, False, False]
     """
-    words = code.split()
-    if len(words) < 2:
-        return False
     name_words = 0
-    for word in words:
+    for word in _SEPARATORS.sub(lambda cut: ". " if cut[0] == "." else " ", code).split():
         if _INITIAL.fullmatch(word):
             name_words += 1
-        elif not _NAME_WORD.fullmatch(word):
-            return False
-        elif normalise(word) not in PROGRAMME_WORDS | _LINKING_WORDS:
-            name_words += 1
+        elif _NAME_WORD.fullmatch(word.rstrip(".")):
+            name_words += normalise(word.rstrip(".")) not in PROGRAMME_WORDS | _LINKING_WORDS
     return name_words >= 2
 
 
 def names_among(codes: pl.Series) -> pl.Series:
     """Return, for each code, whether it :func:`looks_like_name` (null stays false).
 
-    A vectorised pre-filter leaves only blank-separated words of letters for the Python check;
-    callers pass distinct values.
+    A vectorised pre-filter leaves only codes with two or more words of letters for the
+    Python check; callers pass distinct values.
     """
-    candidates = codes.str.contains(_MAYBE_NAME).fill_null(False)
+    candidates = (codes.str.count_matches(_MAYBE_NAME_WORD) >= 2).fill_null(False)
     result = [False] * codes.len()
     for index in candidates.arg_true().to_list():
         result[index] = looks_like_name(codes[index])
     return pl.Series(codes.name, result, dtype=pl.Boolean)
 
 
-def looks_like_phone(codes: pl.Expr) -> pl.Expr:
-    """Return whether each code looks like a phone number: seven or more digits and no letter."""
-    return (codes.str.count_matches(r"\d") >= 7) & ~codes.str.contains(r"\p{L}")
+def looks_like_phone(codes: pl.Expr, *, among_letters: bool = False) -> pl.Expr:
+    """Return whether each code looks like a phone number.
+
+    A phone number is seven or more digits and no letter (``+254 712 345 678``,
+    ``(01) 456 7890``). With ``among_letters`` (peer educator and team codes), also seven or
+    more digits in one run — blanks, dashes, dots, brackets or slashes between them, a ``+``
+    before — beside letters (``Tel 0712-345-678``); not for contact codes, whose unique
+    identifier codes may hold a date of birth beside letters (``MAJO19900312``).
+    """
+    bare = (codes.str.count_matches(r"\d") >= 7) & ~codes.str.contains(r"\p{L}")
+    return bare | codes.str.contains(_PHONE_RUN) if among_letters else bare
+
+
+def looks_like_email(codes: pl.Expr) -> pl.Expr:
+    """Return whether each code holds an e-mail address (``something@something``).
+
+    SurveyCTO's ``username`` (and often ODK Central's and Kobo's) is the enumerator's e-mail
+    address.
+    """
+    return codes.str.contains(_EMAIL)
+
+
+def code_problem(code: str) -> str | None:
+    """Return why ``code`` cannot be a peer educator or team code, or None when it can.
+
+    The checks of the importer (:func:`mapping.ingest.values.check_code`), for a code typed
+    one at a time (an account's teams).
+
+    Examples
+    --------
+    >>> [code_problem(c) for c in ("rosa@mail.org", "Tel 0712-345-678", "T1")]
+    ['looks like an e-mail address', 'looks like a phone number', None]
+    >>> code_problem("Rosa Quispe [PE]")
+    "looks like a person's name"
+    """
+    frame = pl.DataFrame({"v": [code]}).select(
+        looks_like_email(pl.col("v")).alias("email"),
+        looks_like_phone(pl.col("v"), among_letters=True).alias("phone"),
+    )
+    if frame["email"][0]:
+        return "looks like an e-mail address"
+    if frame["phone"][0]:
+        return "looks like a phone number"
+    if looks_like_name(code):
+        return "looks like a person's name"
+    return None
 
 
 #: Characters that print as nothing or change how text is shown: zero-width spaces and joiners,

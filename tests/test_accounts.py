@@ -75,6 +75,29 @@ def test_passwords_are_stored_as_argon2id_at_owasp_parameters(workspace: Workspa
         ("ana", "chief", TEST_PASSWORD, (), "role 'chief' is unknown"),
         ("ana", "peer", TEST_PASSWORD, (), "bound to at least one team — give --teams"),
         ("ana", "funder", TEST_PASSWORD, ("T1",), "only a peer educator's account has teams"),
+        (
+            "ana",
+            "peer",
+            TEST_PASSWORD,
+            ("T1", "ana.lopez@gmail.com"),
+            r"team 2 of 2 \(redacted\) looks like an e-mail address — give the team's code as "
+            r"its visits carry it \(e.g. T1, EQUIPO 3\), never an e-mail address, a phone "
+            "number or a name",
+        ),
+        (
+            "ana",
+            "peer",
+            TEST_PASSWORD,
+            ("0712 345 678",),
+            r"team 1 of 1 \(redacted\) looks like a phone",
+        ),
+        (
+            "ana",
+            "peer",
+            TEST_PASSWORD,
+            ("Ana Lopez [T1]",),
+            r"team 1 of 1 \(redacted\) looks like a person's",
+        ),
     ],
 )
 def test_unusable_accounts_are_refused_with_the_rule(

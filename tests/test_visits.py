@@ -441,8 +441,21 @@ def test_names_and_phone_numbers_are_refused_as_peer_educator_or_team_codes(
         ("peer_educator", "+51 987 654 321", "looks like a phone number"),
         ("team", "987654321", "looks like a phone number"),
         ("team", "Rosa Quispe Mamani Huamán Condori Ccahuana de la Cruz Flores Ttito", "is longer"),
+        ("peer_educator", "rosa.quispe@gmail.com", "looks like an e-mail address"),
+        ("peer_educator", "Johann Wagner (not yet authenticated)", "looks like a person's name"),
+        ("team", "Rosa Quispe [PE]", "looks like a person's name"),
+        ("peer_educator", "Tel. 0712-345-678", "looks like a phone number"),
     ]
-    accepted = ["PE-T4-2", "T1", "EQUIPO 3", "PE 12", "Equipo Norte", "NORTE", "Team A"]
+    accepted = [
+        "PE-T4-2",
+        "T1",
+        "EQUIPO 3",
+        "PE 12",
+        "Equipo Norte",
+        "NORTE",
+        "Team A",
+        "ODK-user-7",
+    ]
     rows = [row(**{field: value}) for field, value, _ in refused]
     rows += [
         row(peer_educator=code, team=code, date=f"2026-03-{i + 1:02d}")
@@ -476,8 +489,116 @@ def test_names_and_phone_numbers_are_refused_as_peer_educator_or_team_codes(
         "987654321",
         "987 654",
         "Mar\u00eda-Jos",
+        "rosa.quispe",
+        "gmail",
+        "Wagner",
+        "authenticated",
+        "0712-345",
     ):
         assert secret.encode() not in stored
+
+
+#: Codes of peer educators and teams that are refused (issue 16: codes are codes), with why.
+NOT_CODES = [
+    ("rosa.quispe@gmail.com", "looks like an e-mail address"),  # SurveyCTO's username
+    ("j.wagner@kobo.example", "looks like an e-mail address"),
+    ("Rosa Quispe <rosa@mail.pe>", "looks like an e-mail address"),
+    ("Johann Wagner (not yet authenticated)", "looks like a person's name"),
+    ("Rosa Quispe [PE]", "looks like a person's name"),
+    ("Rosa Quispe 2", "looks like a person's name"),
+    ("PE-07 Rosa Quispe", "looks like a person's name"),
+    ("rosa.quispe", "looks like a person's name"),
+    ("rosa_quispe", "looks like a person's name"),
+    ("Quispe, Rosa", "looks like a person's name"),
+    ("R.Quispe", "looks like a person's name"),
+    ("Rosa Quispe Mamani", "looks like a person's name"),
+    ("+254 712 345 678", "looks like a phone number"),
+    ("0712-345-678", "looks like a phone number"),
+    ("(01) 456 7890", "looks like a phone number"),
+    ("254712345678", "looks like a phone number"),
+    ("+51 987.654.321", "looks like a phone number"),
+    ("Tel. 0712 345 678", "looks like a phone number"),
+    ("PE 0712345678", "looks like a phone number"),
+    ("celular (01) 456-7890", "looks like a phone number"),
+]
+#: The fix each refusal of a peer educator or team code gives.
+CODE_FIXES = {
+    "looks like an e-mail address": "use a code (e.g. PE-07, EQUIPO 3), never an e-mail address "
+    "— a form's username (SurveyCTO's) is one: give the code its own form field and map that "
+    "column to this one in a mapping file",
+    "looks like a person's name": "use a code (e.g. PE-07, EQUIPO 3), never a name (nor a name "
+    "with a code or a note beside it); names are not stored",
+    "looks like a phone number": "use a code (e.g. PE-07, EQUIPO 3), never a phone number",
+}
+#: Codes of peer educators and teams that stay accepted.
+CODES = [
+    "PE-T4-2",
+    "T1",
+    "EQUIPO 3",
+    "PE 12",
+    "Equipo Norte",
+    "Team A",
+    "NORTE",
+    "ODK-user-7",
+    "Equipo de la Noche",
+    "Brigada Sur 2",
+    "Ruta Panamericana",
+    "T4 (noche)",
+    "PE-2026-07",
+    "EQ.3",
+]
+
+
+@pytest.mark.parametrize(("code", "problem"), [*NOT_CODES, *((code, None) for code in CODES)])
+@pytest.mark.parametrize("field", ["peer_educator", "team"])
+def test_codes_are_codes(field: str, code: str, problem: str | None) -> None:
+    """An e-mail address, a name with more words or brackets, a phone number: refused, redacted."""
+    from mapping.ingest.batch import Problems
+    from mapping.ingest.readers import ROW
+    from mapping.ingest.values import check_code
+
+    frame = pl.DataFrame({ROW: ["7", "8"], field: ["T2", code]})
+    problems = Problems()
+    check_code(frame, problems, field, field, names=True, phones_among_letters=True)
+    found = problems.frame().to_dicts()
+    if problem is None:
+        assert found == []
+        return
+    [line] = found
+    assert (line["row"], line["field"], line["value"], line["problem"]) == (
+        8,
+        field,
+        "(redacted)",
+        problem,
+    )
+    assert line["fix"] == CODE_FIXES[problem]
+
+
+def test_a_contact_code_may_hold_a_date_of_birth_but_not_an_e_mail_address() -> None:
+    """Unique identifier codes join initials and a date of birth: seven digits beside letters."""
+    from mapping.ingest.batch import Problems
+    from mapping.ingest.readers import ROW
+    from mapping.ingest.values import check_code
+
+    frame = pl.DataFrame(
+        {ROW: ["2", "3", "4"], "contact_code": ["MAJO19900312", "rq@mail.pe", "0712 345 678"]}
+    )
+    problems = Problems()
+    check_code(frame, problems, "contact_code", "contact_code", redact=True, names=True)
+    assert problems.frame().select("row", "value", "problem", "fix").rows() == [
+        (
+            3,
+            "(redacted)",
+            "looks like an e-mail address",
+            "use the programme's unique identifier code, never an e-mail address",
+        ),
+        (
+            4,
+            "(redacted)",
+            "looks like a phone number",
+            "use the programme's unique identifier code, never a phone number",
+        ),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from mapping import clock
 from mapping.errors import InvalidInputError, MappingError
+from mapping.privacy import code_problem
 from mapping.settings import Settings, get_settings
 from mapping.storage.audit import Actor, record
 from mapping.storage.store import meta, sessions, sign_in_failures, users
@@ -136,13 +137,22 @@ def check_role(role: str, teams: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     """Return the role and teams, refusing an unknown role or a peer educator without a team."""
     if role not in ROLES:
         raise InvalidInputError(f"role {role!r} is unknown — use one of {', '.join(ROLES)}")
-    bound = tuple(sorted({t.strip() for t in teams if t.strip()}))
+    given = [t.strip() for t in teams if t.strip()]
+    bound = tuple(sorted(set(given)))
     if role == "peer" and not bound:
         raise InvalidInputError(
             "a peer educator's account is bound to at least one team — give --teams T1[,T2]"
         )
     if role != "peer" and bound:
         raise InvalidInputError(f"only a peer educator's account has teams, not a {role}")
+    for number, team in enumerate(given, 1):
+        problem = code_problem(team)
+        if problem:
+            raise InvalidInputError(
+                f"team {number} of {len(given)} (redacted) {problem} — give the team's code as "
+                "its visits carry it (e.g. T1, EQUIPO 3), never an e-mail address, a phone "
+                "number or a name"
+            )
     return role, bound
 
 

@@ -15,7 +15,13 @@ import polars as pl
 
 from mapping.ingest.batch import Problems
 from mapping.ingest.readers import ColumnMapping
-from mapping.privacy import INVISIBLE_PATTERN, first_invisible, looks_like_phone, names_among
+from mapping.privacy import (
+    INVISIBLE_PATTERN,
+    first_invisible,
+    looks_like_email,
+    looks_like_phone,
+    names_among,
+)
 from mapping.settings import get_settings
 from mapping.vocab import lookup, normalise
 
@@ -254,26 +260,53 @@ def check_code(
     *,
     redact: bool = False,
     names: bool = False,
+    phones_among_letters: bool = False,
 ) -> None:
-    """Check a code field: text checks, phone numbers and, with ``names``, person names.
+    """Check a code field: text checks, e-mail addresses, phone numbers and, with ``names``, names.
 
-    Runs :func:`check_text`, then refuses values that look like a phone number (seven or more
-    digits, no letter) and, with ``names``, like a person's name
-    (:func:`mapping.privacy.looks_like_name`). A name or phone number is never repeated in
-    the report: its value shows as ``(redacted)`` whatever the problem. Each distinct value is
-    checked once.
+    Runs :func:`check_text`, then refuses values that hold an e-mail address
+    (:func:`mapping.privacy.looks_like_email`), that look like a phone number (seven or more
+    digits, no letter; with ``phones_among_letters``, for peer educator and team codes, also
+    seven digits in one run beside letters: :func:`mapping.privacy.looks_like_phone`) and,
+    with ``names``, like a person's name (:func:`mapping.privacy.looks_like_name`). Each value
+    gets the first of these problems only. An e-mail address, name or phone number is never
+    repeated in the report: its value shows as ``(redacted)`` whatever the problem. Each
+    distinct value is checked once.
     """
     values = frame.select(pl.col(column).unique()).to_series().drop_nulls()
     checked = values.to_frame("v").with_columns(
-        looks_like_phone(pl.col("v")).alias("phone"),
+        looks_like_email(pl.col("v")).alias("email"),
+        looks_like_phone(pl.col("v"), among_letters=phones_among_letters).alias("phone"),
         (names_among(values) if names else pl.lit(False)).alias("name"),
     )
-    phones = checked.filter("phone")["v"]
-    people = checked.filter(pl.col("name") & ~pl.col("phone"))["v"]
+    emails = checked.filter("email")["v"]
+    phones = checked.filter(pl.col("phone") & ~pl.col("email"))["v"]
+    people = checked.filter(pl.col("name") & ~pl.col("phone") & ~pl.col("email"))["v"]
     check_text(
-        frame, problems, column, field_name, redact=redact, hidden=pl.concat([phones, people])
+        frame,
+        problems,
+        column,
+        field_name,
+        redact=redact,
+        hidden=pl.concat([emails, phones, people]),
     )
-    what = "the programme's unique identifier code" if column == "contact_code" else "a code"
+    contact = column == "contact_code"
+    what = "the programme's unique identifier code" if contact else "a code (e.g. PE-07, EQUIPO 3)"
+    if emails.len():
+        problems.add(
+            frame,
+            pl.col(column).is_in(emails.implode()),
+            field_name=field_name,
+            value=REDACTED,
+            problem="looks like an e-mail address",
+            fix=f"use {what}, never an e-mail address"
+            + (
+                ""
+                if contact
+                else " — a form's username (SurveyCTO's) is one: give the code its own form "
+                "field and map that column to this one in a mapping file"
+            ),
+        )
     if phones.len():
         problems.add(
             frame,
@@ -290,7 +323,8 @@ def check_code(
             field_name=field_name,
             value=REDACTED,
             problem="looks like a person's name",
-            fix=f"use {what} (e.g. PE-07, EQUIPO 3), never a name; names are not stored",
+            fix=f"use {what}, never a name (nor a name with a code or a note beside it); "
+            "names are not stored",
         )
 
 

@@ -422,7 +422,7 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
     columns = work.columns
     for name in ("peer_educator", "team"):
         if name in columns:
-            check_code(work, problems, name, name, names=True)
+            check_code(work, problems, name, name, names=True, phones_among_letters=True)
     if "id" in columns:
         check_text(work, problems, "id", "id")
     who = [pl.col(c) for c in ("peer_educator", "team") if c in columns]
