@@ -75,8 +75,9 @@ class Settings:
     #: Path of an OpenStreetMap extract (.osm) or OSMnx .graphml for travel along streets;
     #: empty means straight-line distance times the detour factor.
     road_network: str = ""
-    #: Time zone where the programme works (e.g. America/Lima): every "now" and "today" is its
-    #: clock's (mapping/clock.py); empty means the server's own clock.
+    #: Time zone where the programme works (e.g. America/Lima): the zone ``init`` records in a
+    #: new workspace when given no ``--timezone``, and the clock of a workspace made before
+    #: zones were recorded (mapping/clock.py); a recorded zone wins. Empty: the server's.
     timezone: str = ""
     #: Service types whose access enters the gap score, comma-separated.
     key_service_types: str = "hiv_testing,sti_clinic,prep_pep,drop_in_centre"

@@ -22,6 +22,7 @@ from helpers import query, write_csv
 from mapping import clock
 from mapping.cli.main import EXIT_UNUSABLE, main
 from mapping.errors import InvalidInputError, WorkspaceError
+from mapping.ingest.capture import VisitEntry, cell_at, log_visit
 from mapping.storage.workspace import Workspace, create_workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,7 +326,8 @@ def test_the_workspace_zone_wins_over_the_environment(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["meta"]["as_of"] == "2026-12-01"  # 07:30 in Singapore
     assert (
         "note: OUTREACH_MAP_TIMEZONE=America/Lima is not used: this workspace's time zone is "
-        "Asia/Singapore (recorded at init) — to change it run `outreach-map config --timezone NAME`"
+        "Asia/Singapore (recorded in the workspace) — to change it run `outreach-map config "
+        "--timezone NAME`"
     ) in done.stderr
 
 
@@ -559,3 +561,34 @@ def test_every_caller_with_a_workspace_passes_its_zone() -> None:
         if re.search(r"clock\.(now|today)\(\)", line)
     ]
     assert not found, "pass the workspace: clock.today(workspace)\n" + "\n".join(found)
+
+
+def test_the_apps_visit_log_uses_the_workspaces_day(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Kiritimati is UTC+14: its "now" is a visit of today there, its tomorrow is in the future.
+
+    On a server on UTC, the day there is ahead of the server's for 14 hours of every 24.
+    """
+    districts = square_districts(tmp_path / "wards.geojson", 1.87, -157.40)
+    folder = tmp_path / "kiritimati"
+    args = ["init", "--workspace", str(folder), "--districts", str(districts)]
+    options = ["--district-id", "ward_id", "--district-name", "ward"]
+    assert main([*args, *options, "--timezone", "Pacific/Kiritimati"]) == 0
+    capsys.readouterr()
+    workspace = open_workspace(folder)
+    now = clock.now(workspace).replace(tzinfo=None)
+    assert clock.now(workspace).utcoffset() == dt.timedelta(hours=14)
+
+    def entry(when: dt.datetime, submission: str) -> VisitEntry:
+        return VisitEntry(
+            peer_educator="PE-01",
+            team="T1",
+            when=when,
+            cell=cell_at(workspace, 1.87, -157.39),
+            submission_id=submission,
+        )
+
+    assert log_visit(workspace, entry(now, "a")).accepted == 1
+    with pytest.raises(InvalidInputError, match="is in the future"):
+        log_visit(workspace, entry(now + dt.timedelta(days=1), "b"))

@@ -90,5 +90,6 @@ def zone_note(workspace_arg: str | None) -> str:
         return ""
     return (
         f"note: {clock.ZONE_ENV}={from_env} is not used: this workspace's time zone is "
-        f"{recorded} (recorded at init) — to change it run `outreach-map config --timezone NAME`"
+        f"{recorded} (recorded in the workspace) — to change it run `outreach-map config "
+        "--timezone NAME`"
     )

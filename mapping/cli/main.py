@@ -173,7 +173,8 @@ def _demo(args: argparse.Namespace) -> int:
     build_demo(path, echo=print, db_url=args.db)
     if args.no_serve:
         return EXIT_OK
-    # the demo is Lima: "open now" on the peer educator's page follows Lima's clock
+    # the demo records America/Lima; one built before zones were recorded has none, and
+    # "open now" on the peer educator's page should follow Lima's clock for it too
     os.environ.setdefault("OUTREACH_MAP_TIMEZONE", "America/Lima")
     return _run_app(path, args.port)
 

@@ -119,7 +119,10 @@ def _in_state(services: pl.DataFrame, moment: dt.datetime, state: str) -> pl.Dat
 
 
 def open_now(services: pl.DataFrame, *, settings: Settings | None = None) -> pl.DataFrame:
-    """Return the services open now where the programme works (``OUTREACH_MAP_TIMEZONE``)."""
+    """Return the services open now in the zone of ``settings`` (``OUTREACH_MAP_TIMEZONE``).
+
+    The app passes its own moment in the workspace's zone to :func:`open_at` instead.
+    """
     return open_at(services, clock.now(settings))
 
 
