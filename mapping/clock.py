@@ -184,7 +184,10 @@ def server_zone() -> str:
     """
     candidates: list[str] = [os.environ.get("TZ", "").lstrip(":")]
     if importlib.util.find_spec("tzlocal") is not None:
-        candidates.append(str(importlib.import_module("tzlocal").get_localzone_name() or ""))
+        try:
+            candidates.append(str(importlib.import_module("tzlocal").get_localzone_name() or ""))
+        except (LookupError, ValueError, OSError):  # a machine whose zone tzlocal cannot name
+            candidates.append("")
     timezone_file = Path("/etc/timezone")  # Debian's; elsewhere the link below may say
     if timezone_file.is_file():
         candidates.append(timezone_file.read_text(encoding="utf-8").strip())
