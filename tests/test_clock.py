@@ -544,10 +544,12 @@ def test_two_workspaces_in_one_process_keep_their_own_day(
 def test_every_caller_with_a_workspace_passes_its_zone() -> None:
     """clock.now() and clock.today() with no argument ignore the workspace's zone.
 
-    Only periods.py may (a last-N-days period asked without a day, by a caller with no
-    workspace); every other caller passes the workspace (or, in the demo, its zone).
+    Only periods.py (a last-N-days period asked without a day, by a caller with no workspace)
+    and hours.py (the week whose dated rules apply, when a check of hours names none: any week
+    tells valid hours from invalid) may; every other caller passes the workspace (or, in the
+    demo, its zone).
     """
-    allowed = {ROOT / "mapping" / "periods.py"}
+    allowed = {ROOT / "mapping" / "periods.py", ROOT / "mapping" / "hours.py"}
     sources = [
         *sorted((ROOT / "mapping").rglob("*.py")),
         *sorted((ROOT / "views").rglob("*.py")),

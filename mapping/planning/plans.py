@@ -278,7 +278,7 @@ def plan_routes(
     )
     stays = options.minutes_at(hotspots["weight"].to_numpy())
     masks = {
-        key: working_mask(key[0] or None, key[1] or None)
+        key: working_mask(key[0] or None, key[1] or None, week_of=day)
         for key in set(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True))
     }
     windows: list[list[tuple[int, int]]] = [[(0, horizon)]] * len(teams)
@@ -533,7 +533,7 @@ def _referrals(
         return []
     if services.height == 0:
         return [[] for _ in range(stops.height)]
-    masks = opening_masks(services["opening_hours"].to_list())
+    masks = opening_masks(services["opening_hours"].to_list(), week_of=data.as_of)
     s_lat, s_lng = service_points(services)
     h_lat, h_lng = cell_centres(stops["cell"].to_list())
     minutes = options.coverage.travel.minutes(h_lat, h_lng, s_lat, s_lng)
