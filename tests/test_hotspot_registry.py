@@ -111,7 +111,12 @@ def test_add_validate_retire_and_edit_say_what_changed(workspace: Workspace, cel
 def test_an_edited_hotspot_reimported_unchanged_is_a_duplicate(
     workspace: Workspace, cell: int, tmp_path: Path
 ) -> None:
-    """The app fingerprints a hotspot as the importer does: the same record is not new."""
+    """The app fingerprints a hotspot as the importer does: the same record is not new.
+
+    Saved by its cell alone, the hotspot's district is the cell centre's, estimated; the file
+    gives its point, so the first re-import corrects the district in place (an update, not a
+    new hotspot) and the next one is a duplicate.
+    """
     save_hotspot(
         workspace,
         HotspotDraft(
@@ -120,6 +125,7 @@ def test_an_edited_hotspot_reimported_unchanged_is_a_duplicate(
         hotspot_id="H-9",
         today=TODAY,
     )
+    assert _district(workspace, "H-9")[1] is True
     lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
     registry = tmp_path / "hotspots.csv"
     registry.write_text(
@@ -128,7 +134,21 @@ def test_an_edited_hotspot_reimported_unchanged_is_a_duplicate(
         encoding="utf-8",
     )
     result = hotspots_from_file(workspace, registry)
+    assert (result.accepted, result.updated, result.duplicates) == (1, 1, 0)
+    assert _district(workspace, "H-9")[1] is False
+    assert hotspot_registry(workspace).height == 1
+    result = hotspots_from_file(workspace, registry)
     assert (result.accepted, result.duplicates) == (0, 1)
+
+
+def _district(workspace: Workspace, hotspot_id: str) -> tuple[str | None, bool]:
+    """A stored hotspot's district and whether it is estimated."""
+    h = store.hotspots.c
+    with workspace.connect() as connection:
+        row = connection.execute(
+            sa.select(h.district_id, h.district_estimated).where(h.id == hotspot_id)
+        ).one()
+    return row[0], bool(row[1])
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,14 @@ def test_a_store_behind_is_refused_with_the_way_to_migrate_it(
 
     assert main(["migrate", "--workspace", str(workspace.path)]) == 0
     assert counts(behind) == before
+    # nothing is added: migration 0007 gave the four located visits their cell's centre's
+    # district, estimated; the file brings their points back, so their district is corrected
+    # in place (updated), and the phone visit is a duplicate. A second time, all duplicates.
+    again = visits_from_file(behind, source)
+    assert (again.accepted, again.updated, again.duplicates) == (4, 4, 1)
+    assert {k: v for k, v in counts(behind).items() if k != "imports"} == {
+        k: v for k, v in before.items() if k != "imports"
+    }
     assert visits_from_file(behind, source).duplicates == len(ROWS)
 
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from mapping.errors import InvalidInputError
 from mapping.hours import DAYS
-from mapping.ingest.capture import cell_at
+from mapping.ingest.capture import place_at
 from mapping.registries.hotspots import (
     HotspotChange,
     HotspotDraft,
@@ -38,7 +38,8 @@ def take_click(workspace: Workspace, key: str) -> None:
     click = (state.get(key) or {}).get("last_clicked")
     if click:
         try:
-            state["hs_cell"] = cell_at(workspace, float(click["lat"]), float(click["lng"]))
+            place = place_at(workspace, float(click["lat"]), float(click["lng"]))
+            state["hs_cell"], state["hs_district"] = place.cell, place.district_id
             state.pop("hs_error", None)
             state.pop("hs_pending", None)
             state.pop("hs_pick", None)  # the cell chooses the hotspot again
@@ -107,7 +108,9 @@ def editor(workspace: Workspace, t: Callable[..., str], today: dt.date) -> None:
     if place is None:
         st.info(t("registry.click_first"), icon=":material/touch_app:")
         return
-    draft = _form(t, current, place, chosen or "new")
+    # a new hotspot is counted in the district of the clicked point, not of its cell's centre
+    district = state.get("hs_district") if current is None else None
+    draft = _form(t, current, place, chosen or "new", district)
     if draft is not None:
         _ask(workspace, t, "save", chosen or None, draft)
     if current is not None:
@@ -120,7 +123,11 @@ def editor(workspace: Workspace, t: Callable[..., str], today: dt.date) -> None:
 
 
 def _form(
-    t: Callable[..., str], current: HotspotDraft | None, cell: int, key: str
+    t: Callable[..., str],
+    current: HotspotDraft | None,
+    cell: int,
+    key: str,
+    district: str | None = None,
 ) -> HotspotDraft | None:
     """Draw the hotspot's fields; return the draft when the person presses save."""
     base = current or HotspotDraft(cell=cell, typology=HOTSPOT_TYPOLOGIES[0])
@@ -163,6 +170,7 @@ def _form(
         safety=safety,
         last_validated=base.last_validated,
         active=base.active,
+        district_id=district,
     )
 
 

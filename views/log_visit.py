@@ -1,8 +1,8 @@
 """Log a visit, for a phone at night: tap the map, a few taps for what happened, save.
 
-The tap becomes a cell at once (:func:`mapping.ingest.capture.cell_at`) and the map is redrawn
-under a
-new key, so the tapped point does not stay in the session; the page keeps the cell only.
+The tap becomes a cell and the district of the tapped point at once
+(:func:`mapping.ingest.capture.place_at`) and the map is redrawn under a new key, so the tapped
+point does not stay in the session; the page keeps the cell and district only.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from mapping.errors import InvalidInputError
 from mapping.ingest.capture import (
     MAX_PER_VISIT,
     VisitEntry,
-    cell_at,
     district_of,
     log_visit,
+    place_at,
 )
 from mapping.maps.base import basemap_from_env
 from mapping.maps.coverage import cells_map, chosen_cell_layer, recency_legend, team_layer
@@ -65,7 +65,8 @@ def take_tap(key: str) -> None:
     tap = (state.get(key) or {}).get("last_clicked")
     if tap:
         try:
-            state["log_cell"] = cell_at(workspace, float(tap["lat"]), float(tap["lng"]))
+            place = place_at(workspace, float(tap["lat"]), float(tap["lng"]))
+            state["log_cell"], state["log_district"] = place.cell, place.district_id
             state.pop("log_error", None)
         except InvalidInputError:  # outside the area's districts (a tap cannot be off the map)
             state["log_error"] = tr()("log.outside")
@@ -122,7 +123,8 @@ if channel == "in_person":
         st.error(state["log_error"])
     elif cell is not None:
         st.success(
-            t("log.place", district=district_of(workspace, cell)), icon=":material/location_on:"
+            t("log.place", district=district_of(workspace, cell, state.get("log_district"))),
+            icon=":material/location_on:",
         )
 supplies = {}
 for column, name in zip(st.columns(len(SUPPLY_FIELDS)), SUPPLY_FIELDS, strict=True):
@@ -149,6 +151,7 @@ if state.get("log_review") and me:
         when=clock.now(workspace).replace(tzinfo=None),
         channel=str(channel or "in_person"),
         cell=cell if channel == "in_person" else None,
+        district_id=state.get("log_district") if channel == "in_person" else None,
         contact_code=code,
         supplies=supplies,
         referrals=tuple(referrals or ()),
@@ -171,7 +174,7 @@ if state.get("log_review") and me:
                 st.error(str(exc))
             else:
                 state["log_done"] = t("log.saved" if result.accepted else "log.already")
-                for name in ("log_cell", "log_review", "log_error"):
+                for name in ("log_cell", "log_district", "log_review", "log_error"):
                     state.pop(name, None)
                 state["log_id"] = str(uuid.uuid4())
                 state["log_map"] += 1

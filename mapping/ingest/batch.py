@@ -273,7 +273,6 @@ def _write(
         new, updated, duplicates = prepared.write(
             connection, prepared, import_id, progress=progress
         )
-        store.districts_from_cells(connection, prepared.kind, import_id)
         result = ImportResult(
             kind=prepared.kind,
             rows_read=prepared.rows_read,

@@ -6,6 +6,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping.cells import cells_from_points
+from mapping.ingest.attribution import area_districts, attribute_points
 from mapping.ingest.batch import Problems
 from mapping.ingest.readers import GEOMETRY_PROBLEM
 from mapping.ingest.values import REDACTED, as_number
@@ -20,10 +21,14 @@ def locate_rows(
     *,
     allow_outside: bool,
 ) -> pl.DataFrame:
-    """Turn each row's location into a cell at the storage resolution; drop the coordinates.
+    """Turn each row's location into a cell and a district; drop the coordinates.
 
     Reads columns ``latitude``/``longitude`` and/or a geopoint text ``location`` ("lat lon alt
-    accuracy"); adds ``cell`` (null where there is no usable location) and records a problem
+    accuracy"); adds ``cell`` (at the storage resolution, null where there is no usable
+    location), ``district_id`` (the district holding the exact point, decided here with the
+    cell: :mod:`mapping.ingest.attribution`; null outside the area) and ``point_cell`` (the
+    point's own cell, which the sliver rule may have replaced in ``cell``: kept in memory only,
+    so that a row stored before the rule is found again; never stored), and records a problem
     for every unusable location. No coordinate leaves this function.
     """
     columns = work.columns
@@ -81,7 +86,8 @@ def locate_rows(
         pl.when(usable).then(lng).alias("__lng_ok"),
     )
     resolution = workspace.resolution
-    area = area_cells(workspace)
+    districts = area_districts(workspace)
+    area = districts.area["cell"]
     work = work.with_columns(
         cells_from_points(work["__lat_ok"], work["__lng_ok"], resolution).alias("cell")
     )
@@ -142,6 +148,15 @@ def locate_rows(
             fix="check the point; import with --allow-outside to keep points outside the area",
             cell=pl.col("cell"),
         )
+    # the district from the exact point, in the same step as the cell; then the point goes
+    placed = attribute_points(
+        districts, work["__lat_ok"].to_numpy(), work["__lng_ok"].to_numpy(), work["cell"]
+    )
+    work = work.with_columns(
+        pl.col("cell").alias("point_cell"),
+        placed.cell.alias("cell"),
+        placed.district_id.alias("district_id"),
+    )
     drop = [c for c in work.columns if c.startswith(("__lat", "__lng")) or c == "__swapped_cell"]
     return work.drop(drop)
 

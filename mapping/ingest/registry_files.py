@@ -19,6 +19,7 @@ from mapping import clock
 from mapping.cells import is_valid_cell
 from mapping.errors import InvalidInputError, UnusableFileError
 from mapping.hours import check_hours, days_from_text
+from mapping.ingest.attribution import area_districts, districts_of_cells
 from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
@@ -182,7 +183,17 @@ def _prepare(
     else:
         work = work.with_columns(pl.lit(None, pl.UInt64).alias("__given_cell"))
     work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
-    work = work.with_columns(pl.coalesce("__given_cell", "cell").alias("cell")).drop("__given_cell")
+    # A point decides the cell and the district (exact); a cell id alone has no point, so its
+    # district is the one holding its centre, marked estimated. Given both, the cell id wins
+    # unless the point lies in it.
+    given = pl.col("__given_cell")
+    by_point = pl.col("cell").is_not_null() & (given.is_null() | (given == pl.col("point_cell")))
+    centres = districts_of_cells(area_districts(workspace), work["__given_cell"])
+    work = work.with_columns(
+        pl.when(by_point).then(pl.col("cell")).otherwise(given).alias("cell"),
+        pl.when(by_point).then(pl.col("district_id")).otherwise(centres).alias("district_id"),
+        (~by_point & given.is_not_null() & centres.is_not_null()).alias("district_estimated"),
+    ).drop("__given_cell", "point_cell")
     problems.add(
         work,
         pl.col("cell").is_null(),
@@ -331,6 +342,8 @@ def prepare_services(
             "open_at_night": row["__night"],
             "active_from": row.get("active_from"),
             "active_until": row.get("active_until"),
+            "district_id": row["district_id"],
+            "district_estimated": bool(row["district_estimated"]),
         }
         records.append(record)
     return _registry(
@@ -488,6 +501,8 @@ def prepare_hotspots(
             "last_validated": row.get("last_validated"),
             "active": True if row.get("active") is None else bool(row["active"]),
             "safety": SAFETY_CONCERNS.index(row["safety"]) + 1 if row.get("safety") else None,
+            "district_id": row["district_id"],
+            "district_estimated": bool(row["district_estimated"]),
         }
         for row in valid.iter_rows(named=True)
     ]
@@ -512,13 +527,20 @@ def _check_days(text: str) -> str | None:
     return None
 
 
+#: Columns of a registry record that its fingerprint leaves out: the district is where the
+#: record's point lies, decided on the way in, not a value of the record, so a file imported
+#: again with its district now exact (no longer estimated) is the same record.
+UNFINGERPRINTED = frozenset({"fingerprint", "district_id", "district_estimated"})
+
+
 def record_fingerprint(record: dict[str, object]) -> int:
     """Return the stable fingerprint of a registry record (its values, without id or import).
 
     An import that brings the same values again counts the row as a duplicate; the app's
     service editor stores the same fingerprint, so a file matching an edit changes nothing.
+    The district is not part of it (:data:`UNFINGERPRINTED`).
     """
-    text = pl.Series([repr(sorted((k, v) for k, v in record.items() if k != "fingerprint"))])
+    text = pl.Series([repr(sorted((k, v) for k, v in record.items() if k not in UNFINGERPRINTED))])
     return int(fingerprints([text_fingerprints(text)])[0])
 
 
@@ -578,17 +600,46 @@ def _upsert(
         return write_services(connection, prepared.rows.to_dicts(), import_id)
     table = store.hotspots
     existing = {
-        row.id: row.fingerprint
-        for row in connection.execute(sa.select(table.c.id, table.c.fingerprint))
+        row.id: (row.fingerprint, row.district_id, row.district_estimated, row.cell)
+        for row in connection.execute(
+            sa.select(
+                table.c.id,
+                table.c.fingerprint,
+                table.c.district_id,
+                table.c.district_estimated,
+                table.c.cell,
+            )
+        )
     }
     new = duplicates = updated = 0
     seen: set[object] = set()
     for record in prepared.rows.to_dicts():
-        if record["id"] in seen or existing.get(record["id"]) == record["fingerprint"]:
+        stored = existing.get(record["id"])
+        if record["id"] in seen:
             duplicates += 1
+            continue
+        if stored is not None and stored[0] == record["fingerprint"]:
+            if _better_district(record, stored[1], stored[2]):
+                # the same record, now placed by its point: its district is corrected in place
+                seen.add(record["id"])
+                connection.execute(
+                    table.update()
+                    .where(table.c.id == record["id"])
+                    .values(
+                        district_id=record["district_id"],
+                        district_estimated=False,
+                        import_id=import_id,
+                    )
+                )
+                updated += 1
+            else:
+                duplicates += 1
             continue
         seen.add(record["id"])
         record["import_id"] = import_id
+        if stored is not None and record["district_estimated"] and record["cell"] == stored[3]:
+            # given by the same cell id alone: the district stored from a point stays
+            record["district_id"], record["district_estimated"] = stored[1], stored[2]
         if record["id"] in existing:
             connection.execute(table.update().where(table.c.id == record["id"]).values(**record))
             updated += 1
@@ -596,3 +647,14 @@ def _upsert(
             connection.execute(table.insert().values(**record))
             new += 1
     return new, updated, duplicates
+
+
+def _better_district(record: dict[str, object], district: object, estimated: object) -> bool:
+    """Whether a record found again unchanged brings a better district than the stored one.
+
+    Only an exact district (from a point) replaces a stored one, and only where the stored one
+    was estimated or differs (the same cell's point, on the other side of a boundary).
+    """
+    if record["district_estimated"] or record["district_id"] is None:
+        return False
+    return bool(estimated) or district != record["district_id"]

@@ -107,7 +107,14 @@ def write_visits(
         peer_educator_ids.alias("peer_educator_id"),
         pl.col("contact_id"),
         profile_ids.alias("profile_id"),
+        pl.col("district_id").cast(pl.String),
+        # a visit read from a file has its district from its point (or none); only one logged
+        # in the app with a cell and no tapped point has it estimated from the cell's centre
+        (
+            pl.col("district_estimated") if "district_estimated" in valid.columns else pl.lit(False)
+        ).alias("district_estimated"),
     )
+    point_cells = valid["point_cell"].cast(pl.Int64)
     source = valid["source"].to_numpy() if "source" in valid.columns else None
     del valid
     content = _fingerprint(rows, profile_keys, source)
@@ -127,13 +134,29 @@ def write_visits(
         updated = changed.height
         _update(connection, changed.with_columns(pl.lit(import_id, pl.Int64).alias("import_id")))
         seen |= legacy
+    if _has_estimated(connection):
+        by_content = keys == content
+        updated += _restate_estimated(connection, rows.filter(pl.Series(seen & first & by_content)))
+        moved = (
+            ~seen & first & by_content & (point_cells != rows["cell"]).fill_null(False).to_numpy()
+        )
+        if moved.any():
+            before = _fingerprint(
+                rows.with_columns(point_cells.alias("cell")), profile_keys, source
+            )
+            found = _restate_moved(connection, rows.filter(pl.Series(moved)), before[moved])
+            updated += int(found.sum())
+            seen[np.flatnonzero(moved)[found]] = True
     keep = ~seen & first
     new = rows.filter(pl.Series(keep)).sort("fingerprint")
     duplicates = rows.height - new.height - updated
     del rows
     if connection.dialect.name == "sqlite":
         new = new.with_columns(pl.col("visit_date").cast(pl.String))
-    new = new.select(store.VISIT_COLUMNS)
+    estimated = bool(new["district_estimated"].any())
+    # left to the column's default (false) unless some visit has an estimated district: one
+    # column fewer to write for a million visits
+    new = new.select(*store.VISIT_COLUMNS, *(["district_estimated"] if estimated else []))
     batch = get_settings().import_batch_rows
     with tqdm(total=new.height, unit="visits", disable=not progress, desc="storing") as bar:
         for offset in range(0, new.height, batch):
@@ -144,7 +167,111 @@ def write_visits(
 
 
 #: Stored columns of a visit that a re-imported submission may change.
-_VISIT_VALUES = ("visit_date", "cell", "peer_educator_id", "contact_id", "profile_id")
+_VISIT_VALUES = (
+    "visit_date",
+    "cell",
+    "peer_educator_id",
+    "contact_id",
+    "profile_id",
+    "district_id",
+    "district_estimated",
+)
+
+
+def _has_estimated(connection: Connection) -> bool:
+    """Whether any stored visit has a district estimated from its cell (stored before 0007)."""
+    table = store.visits
+    found = connection.execute(
+        sa.select(sa.literal(1)).select_from(table).where(table.c.district_estimated).limit(1)
+    )
+    return found.first() is not None
+
+
+def _estimated_among(connection: Connection, keys: list[int]) -> set[int]:
+    """Return which of ``keys`` are stored visits whose district is estimated."""
+    table = store.visits
+    found: set[int] = set()
+    for start in range(0, len(keys), 20_000):
+        found.update(
+            connection.execute(
+                sa.select(table.c.fingerprint).where(
+                    table.c.district_estimated,
+                    table.c.fingerprint.in_(keys[start : start + 20_000]),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def _restate_estimated(connection: Connection, rows: pl.DataFrame) -> int:
+    """Give stored visits found again by their content the district of their exact point.
+
+    A visit stored before districts were taken from points (migration 0007) has its cell's
+    centre's district, marked estimated; importing its file again brings its point back, so
+    the district is corrected in place (the import counts it as updated). Returns how many.
+    """
+    if rows.height == 0:
+        return 0
+    estimated = _estimated_among(connection, rows["fingerprint"].to_list())
+    fix = rows.filter(pl.col("fingerprint").is_in(list(estimated)))
+    if fix.height:
+        table = store.visits
+        connection.execute(
+            table.update()
+            .where(table.c.fingerprint == sa.bindparam("key"))
+            .values(
+                import_id=sa.bindparam("new_import_id"),
+                district_id=sa.bindparam("new_district_id"),
+                district_estimated=False,
+            ),
+            [
+                {"key": key, "new_import_id": import_id, "new_district_id": district}
+                for key, import_id, district in fix.select(
+                    "fingerprint", "import_id", "district_id"
+                ).iter_rows()
+            ],
+        )
+    return fix.height
+
+
+def _restate_moved(connection: Connection, rows: pl.DataFrame, before: np.ndarray) -> np.ndarray:
+    """Find visits stored, before the sliver rule, in their point's own cell; move them.
+
+    ``rows`` are new-looking rows whose cell the sliver rule changed, ``before`` their
+    fingerprints with the point's own cell (what a store before migration 0007 keyed them by).
+    A stored visit found that way, with an estimated district, is the same visit: it is given
+    the new cell, district and fingerprint (so the store keeps no trace of the sliver), and
+    counted as updated. Returns which rows were found.
+    """
+    estimated = _estimated_among(connection, [int(k) for k in before.tolist()])
+    found = np.isin(before, np.asarray(sorted(estimated), dtype=before.dtype))
+    if found.any():
+        table = store.visits
+        fix = rows.filter(pl.Series(found)).with_columns(pl.Series("old", before[found]))
+        connection.execute(
+            table.update()
+            .where(table.c.fingerprint == sa.bindparam("old_key"))
+            .values(
+                fingerprint=sa.bindparam("new_key"),
+                cell=sa.bindparam("new_cell"),
+                import_id=sa.bindparam("new_import_id"),
+                district_id=sa.bindparam("new_district_id"),
+                district_estimated=False,
+            ),
+            [
+                {
+                    "old_key": old,
+                    "new_key": key,
+                    "new_cell": cell,
+                    "new_import_id": import_id,
+                    "new_district_id": district,
+                }
+                for old, key, cell, import_id, district in fix.select(
+                    "old", "fingerprint", "cell", "import_id", "district_id"
+                ).iter_rows()
+            ],
+        )
+    return found
 
 
 def _changed(connection: Connection, rows: pl.DataFrame) -> pl.DataFrame:

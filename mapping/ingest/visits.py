@@ -228,9 +228,10 @@ def _storable(
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Return the valid rows as they will be stored, and the keyed hashes of their contacts.
 
-    Only what is stored is kept, named column by column: the date, the cell, the peer educator
-    and team codes, the contact's id (not its code), the profile's category codes and counts,
-    and a hash of the source id. Contacts only seen in rejected rows are left out.
+    Only what is stored is kept, named column by column: the date, the cell and district, the
+    point's own cell (to find a visit stored before the sliver rule; never stored), the peer
+    educator and team codes, the contact's id (not its code), the profile's category codes and
+    counts, and a hash of the source id. Contacts only seen in rejected rows are left out.
     """
     columns = valid.columns
     contact_id: pl.Expr = pl.lit(None, pl.Int64)
@@ -257,6 +258,8 @@ def _storable(
     rows = valid.select(
         pl.col("visit_date"),
         pl.col("cell"),
+        pl.col("district_id"),
+        pl.col("point_cell"),
         (pl.col("peer_educator") if "peer_educator" in columns else pl.lit(None, pl.String))
         .fill_null("")
         .alias("peer_educator"),
@@ -483,12 +486,13 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
     work = work.with_columns(violence.alias("violence_type"))
     channel: pl.Expr = pl.col("channel") if "channel" in work.columns else pl.lit(None, pl.String)
     # phone, SMS and online contacts have no location: whatever the form recorded is dropped
+    remote = channel.is_in(["phone", "sms", "online"])
     work = work.with_columns(
         channel.fill_null("in_person").alias("channel"),
-        pl.when(channel.is_in(["phone", "sms", "online"]))
-        .then(None)
-        .otherwise(pl.col("cell"))
-        .alias("cell"),
+        *(
+            pl.when(remote).then(None).otherwise(pl.col(name)).alias(name)
+            for name in ("cell", "point_cell", "district_id")
+        ),
     )
     return work
 

@@ -20,6 +20,7 @@ from mapping import clock
 from mapping.cells import hex_ids
 from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, days_from_text
+from mapping.ingest.attribution import NONE, area_districts, districts_of_cells
 from mapping.ingest.batch import ImportResult, finish_import, record_import
 from mapping.ingest.registry_files import record_fingerprint
 from mapping.privacy import looks_like_name
@@ -56,6 +57,10 @@ class HotspotDraft:
     safety: str | None = None
     last_validated: dt.date | None = None
     active: bool = True
+    #: The district of the tapped point that chose the cell (:func:`mapping.ingest.capture.
+    #: place_at`). Without it a new cell's hotspot gets the district holding the cell's centre,
+    #: marked estimated, and a hotspot that stays in its cell keeps the district it has.
+    district_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,43 @@ def check_draft(workspace: Workspace, draft: HotspotDraft, *, today: dt.date) ->
     return replace(draft, days=days, hours=hours)
 
 
-def _record(draft: HotspotDraft) -> dict[str, Any]:
+def _district(
+    workspace: Workspace, draft: HotspotDraft, stored: dict[str, Any] | None
+) -> tuple[str | None, bool]:
+    """Return the district a saved hotspot is counted in, and whether it is estimated.
+
+    The tapped point's district when the draft has one (refused if its cell is not there);
+    else the stored one while the hotspot stays in its cell; else the district holding the
+    cell's centre, estimated.
+    """
+    districts = area_districts(workspace)
+    if draft.district_id is not None:
+        index = districts.index_of(draft.district_id)
+        if index == NONE or index not in districts.touching(draft.cell).tolist():
+            raise InvalidInputError(
+                f"district {draft.district_id!r} is not where cell {draft.cell:x} lies — pick "
+                "the place on the map again"
+            )
+        return draft.district_id, False
+    if stored is not None and stored["cell"] == draft.cell:
+        return stored["district_id"], bool(stored["district_estimated"])
+    centre = districts_of_cells(districts, pl.Series([draft.cell], dtype=pl.UInt64))[0]
+    return centre, centre is not None
+
+
+def _stored_place(workspace: Workspace, hotspot_id: str) -> dict[str, Any] | None:
+    """Return a stored hotspot's cell and district (None if it is not stored)."""
+    h = store.hotspots.c
+    with workspace.connect() as connection:
+        row = connection.execute(
+            sa.select(h.cell, h.district_id, h.district_estimated).where(h.id == hotspot_id)
+        ).first()
+    return None if row is None else dict(row._mapping)
+
+
+def _record(
+    draft: HotspotDraft, district: tuple[str | None, bool] = (None, False)
+) -> dict[str, Any]:
     """Return the store's row for a checked draft, fingerprinted like an imported one."""
     record: dict[str, Any] = {
         "cell": draft.cell,
@@ -169,6 +210,8 @@ def _record(draft: HotspotDraft) -> dict[str, Any]:
         "last_validated": draft.last_validated,
         "active": draft.active,
         "safety": SAFETY_CONCERNS.index(draft.safety) + 1 if draft.safety else None,
+        "district_id": district[0],
+        "district_estimated": district[1],
     }
     record["fingerprint"] = record_fingerprint(record)
     return record
@@ -223,9 +266,10 @@ def save_hotspot(
         action = "validated"
     if not changed:
         return HotspotChange("unchanged", hotspot_id, {})
+    district = _district(workspace, draft, _stored_place(workspace, hotspot_id))
     if dry_run:
         return HotspotChange(action, hotspot_id, changed)
-    _write(workspace, hotspot_id, _record(draft), new=old is None, action=action)
+    _write(workspace, hotspot_id, _record(draft, district), new=old is None, action=action)
     return HotspotChange(action, hotspot_id, changed)
 
 

@@ -189,6 +189,9 @@ VISIT_COLUMNS: tuple[str, ...] = (
     "peer_educator_id",
     "contact_id",
     "profile_id",
+    # district_estimated is left to its default (false): a visit imported now has its district
+    # from its point, or none
+    "district_id",
 )
 visits = sa.Table(
     "visits",
@@ -624,26 +627,6 @@ def _empty_write_ahead_log(engine: Engine) -> None:
 # a command leaves no connection behind: SQLite folds its log into the file as it closes, and a
 # PostgreSQL server sees the connections end rather than drop
 atexit.register(dispose_engines)
-
-
-def districts_from_cells(connection: Connection, kind: str, import_id: int) -> None:
-    """Give the rows of one import that have a cell but no district the district of its centre.
-
-    A stop-gap until the district is taken from the exact point at capture (issue 16): the
-    same rule migration 0007 applied to the rows stored before it.
-    """
-    table = {"visits": visits, "hotspots": hotspots, "services": services}[kind]
-    owner = (
-        sa.select(area_cells.c.district_id)
-        .where(area_cells.c.cell == table.c.cell)
-        .scalar_subquery()
-    )
-    connection.execute(
-        table.update()
-        .where(table.c.import_id == import_id, table.c.district_id.is_(None))
-        .where(table.c.cell.is_not(None))
-        .values(district_id=owner)
-    )
 
 
 def insert_rows(
