@@ -91,6 +91,17 @@ def border_shares() -> tuple[float, float]:
     return in_a / (in_a + in_b), in_b / (in_a + in_b)
 
 
+def border_district() -> str:
+    """The district holding the border point itself, by point in polygon (shapely)."""
+    point = shapely.Point(BORDER[1], BORDER[0])
+    for index, name in enumerate("ABCD"):
+        if shapely.box(WEST + index * WIDTH, SOUTH, WEST + (index + 1) * WIDTH, NORTH).contains(
+            point
+        ):
+            return name
+    raise AssertionError("the border point is in no district")
+
+
 @pytest.fixture
 def area(tmp_path: Path, store_url: str | None) -> Workspace:
     """The four districts, with hotspots, services and visits imported."""
@@ -212,20 +223,27 @@ def test_cells(report: CoverageReport) -> None:
     assert (b["visits"], b["contacts"]) == (2, 1)
 
 
-def test_a_cell_crossing_a_border_is_split_by_area_share(report: CoverageReport) -> None:
-    """The border cell's centre is in B, but part of it lies in A: its visit and its contact
-    count for each district by the share of the cell's area there."""
+def test_a_visit_in_a_cell_crossing_a_border_counts_in_the_district_of_its_point(
+    report: CoverageReport,
+) -> None:
+    """The border cell's centre is in B, but the visit's point is in A: the visit and its
+    contact count, whole, in A (no figure is a share of a person)."""
     border = report.cells.filter(pl.col("cell_id") == cell(BORDER)).row(0, named=True)
     assert border["district_id"] == "B"  # a cell is listed under the district of its centre
+    assert border_district() == "A"
+    # A's piece of the cell is not a sliver, so the visit stays in its own cell
     share_a, share_b = border_shares()
-    assert 0.05 < share_a < 0.5 < share_b
+    assert 1 / 7 <= share_a < 0.5 < share_b
+    assert border["visits"] == 1
     a, b = district(report, "A"), district(report, "B")
-    assert a["visits"] == pytest.approx(4 + share_a, abs=0.05)
-    assert b["visits"] == pytest.approx(2 + share_b, abs=0.05)
-    # CCC03 was seen once, in that cell: expected to have been in A with probability share_a
-    assert a["contacts"] == pytest.approx(2 + share_a, abs=0.05)
-    assert b["contacts"] == pytest.approx(1 + share_b, abs=0.05)
-    assert a["new_contacts"] == pytest.approx(1 + share_a, abs=0.05)
+    assert (a["visits"], b["visits"]) == (4 + 1, 2)
+    # CCC03 was seen once, at the border point: a new contact of A
+    assert (a["contacts"], b["contacts"]) == (2 + 1, 1)
+    assert (a["new_contacts"], b["new_contacts"]) == (1 + 1, 1)
+    for name in ("visits", "contacts", "new_contacts"):
+        assert report.districts[name].dtype == pl.Int64
+    # visits come with their points; HA1 and HA2 were given by cell id: estimated districts
+    assert (a["visits_estimated"], a["hotspots_estimated"]) == (0, 2)
 
 
 def test_phone_contacts_count_for_reach_but_not_for_any_cell(report: CoverageReport) -> None:
@@ -250,12 +268,11 @@ def test_cells_outside_every_district_are_reported(report: CoverageReport) -> No
 def test_reach_estimate_and_coverage_interval(report: CoverageReport) -> None:
     """Estimates from hotspot ranges, else the population prior, else unknown."""
     a, b, c, d = (district(report, x) for x in "ABCD")
-    share_a, share_b = border_shares()
     assert (a["estimate_source"], a["estimate_min"], a["estimate_max"]) == ("hotspots", 14, 26)
-    assert a["coverage_low"] == pytest.approx((2 + share_a) / 26, abs=0.01)
-    assert a["coverage_high"] == pytest.approx((2 + share_a) / 14, abs=0.01)
+    assert a["coverage_low"] == pytest.approx(3 / 26)
+    assert a["coverage_high"] == pytest.approx(3 / 14)
     assert (b["estimate_min"], b["estimate_max"]) == (6, 10)
-    assert b["coverage_high"] == pytest.approx((1 + share_b) / 6, abs=0.01)
+    assert b["coverage_high"] == pytest.approx(1 / 6)
     assert (c["estimate_source"], c["estimate_min"], c["estimate_max"]) == (
         "population prior",
         20,
@@ -313,20 +330,19 @@ def test_service_access_needs_a_friendly_service_open_at_the_hotspots_hours(
 def test_workload_and_gap_score(report: CoverageReport) -> None:
     """Peer educators split by their share of visits; the score follows docs/coverage.md."""
     a, b, c, d = (district(report, x) for x in "ABCD")
-    share_a, share_b = border_shares()
-    # PE1: four visits in A. PE2: the border cell, two in B, one in C.
-    assert a["peer_educators"] == pytest.approx(1 + share_a / 4, abs=0.01)
-    assert b["peer_educators"] == pytest.approx((2 + share_b) / 4, abs=0.01)
+    # PE1: four visits in A. PE2: the border point (in A), two in B, one in C.
+    assert a["peer_educators"] == pytest.approx(1 + 1 / 4)
+    assert b["peer_educators"] == pytest.approx(2 / 4)
     assert c["peer_educators"] == 0.25
     assert b["workload_low"] == pytest.approx(6 / b["peer_educators"])
-    reach_a = 1 - (2 + share_a) / 20
-    assert a["gap_reach"] == pytest.approx(reach_a, abs=0.005)
+    reach_a = 1 - 3 / 20
+    assert a["gap_reach"] == pytest.approx(reach_a)
     assert a["gap_access"] == pytest.approx(1 - (0.75 + 0) / 2)
     assert a["gap_workload"] == 0.0
     expected_a = 100 * (0.3 * reach_a + 0.2 * 0.25 + 0.3 * 0.625)
-    assert a["gap_score"] == pytest.approx(expected_a, abs=0.2)
-    expected_b = 100 * (0.3 * (1 - (1 + share_b) / 8) + 0.3 * 1.0)
-    assert b["gap_score"] == pytest.approx(expected_b, abs=0.2)
+    assert a["gap_score"] == pytest.approx(expected_a, abs=0.05)
+    expected_b = 100 * (0.3 * (1 - 1 / 8) + 0.3 * 1.0)
+    assert b["gap_score"] == pytest.approx(expected_b, abs=0.05)
     # C: only the prior, no hotspot: reach and workload gaps only, half the weight known
     assert c["gap_workload"] == pytest.approx(1 - 0.25 * 90 / 40)
     assert c["gap_score"] == pytest.approx(100 * (0.3 * (1 - 1 / 40) + 0.2 * 0.4375), abs=0.051)
@@ -349,6 +365,12 @@ def test_explain_traces_each_figure_to_its_inputs(report: CoverageReport) -> Non
     assert f"reach    = 1 - min(1, {b['contacts']:g} / 8.0) = {b['gap_reach']:.3f}" in text
     assert f"= {b['gap_score']:.1f}" in text
     assert "population 20,000 x 1-3 per 1,000" in explain_district(report, "C")
+    # HB1 was registered by its cell id: its district is the cell centre's, and that is said
+    assert (
+        "estimated: 0 of 2 visits and 1 of 1 hotspots had their district from their cell's "
+        "centre" in text
+    )
+    assert "estimated:" not in explain_district(report, "C")
     with pytest.raises(InvalidInputError, match=r"district 'Echo' is not in this workspace"):
         explain_district(report, "Echo")
 

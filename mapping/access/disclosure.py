@@ -178,15 +178,15 @@ def group_keys(connection: Connection, level: str) -> pl.DataFrame:
 
 
 def _visits(connection: Connection, period: Period, measure: str) -> pl.DataFrame:
-    """Return the period's visits with a contact id (only they can be counted as people)."""
+    """Return the period's visits with a contact id (only they can be counted as people).
+
+    Each visit's district is the one stored with it (its exact point's, decided at import or
+    capture), the same one coverage counts by; cell levels use its cell.
+    """
     v, p = store.visits.c, store.visit_profiles.c
     query = (
-        sa.select(v.contact_id, v.cell, store.area_cells.c.district_id)
-        .select_from(
-            store.visits.join(store.visit_profiles, v.profile_id == p.id).outerjoin(
-                store.area_cells, store.area_cells.c.cell == v.cell
-            )
-        )
+        sa.select(v.contact_id, v.cell, v.district_id)
+        .select_from(store.visits.join(store.visit_profiles, v.profile_id == p.id))
         .where(v.visit_date.between(period.start, period.end), v.contact_id.is_not(None))
     )
     if measure == "tested":

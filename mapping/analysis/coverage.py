@@ -1,9 +1,10 @@
 """Coverage per cell and per district: reach, size estimates, outreach, service access, workload.
 
-Everything is computed from what the store holds (cells, hashed contacts, the registries) for
-one period, with vectorised polars and numpy: visits are grouped by cell first, and cells are
-matched to districts once per distinct cell, never per visit. Formulas and defaults are in
-docs/coverage.md; what is read from the store, and how, is in
+Everything is computed from what the store holds (cells, districts, hashed contacts, the
+registries) for one period, with vectorised polars and numpy. Each visit, hotspot and service is
+counted in the district stored with it: the one holding its exact point, decided at import or
+capture (:mod:`mapping.ingest.attribution`), so every district figure is a whole count. Formulas
+and defaults are in docs/coverage.md; what is read from the store, and how, is in
 :mod:`mapping.analysis.coverage_data`.
 
 Longer than 600 lines: the cell, hotspot and district figures are one computation — each
@@ -329,13 +330,10 @@ def hotspot_access(data: CoverageData, options: CoverageOptions) -> pl.DataFrame
 def _workload(data: CoverageData) -> pl.DataFrame:
     """Active peer educators per district, each split by the share of their visits there."""
     start = epoch_day(data.period.start)
-    located = data.visits.filter((pl.col("day") >= start) & pl.col("cell").is_not_null())
+    placed = data.visits.filter((pl.col("day") >= start) & pl.col("district_id").is_not_null())
     per_peer_educator = (
-        located.group_by("peer_educator_id", "cell")
+        placed.group_by("peer_educator_id", "district_id")
         .agg(pl.len().alias("n"))
-        .join(data.shares, on="cell", how="inner")
-        .group_by("peer_educator_id", "district_id")
-        .agg((pl.col("n") * pl.col("share")).sum().alias("n"))
         .with_columns((pl.col("n") / pl.col("n").sum().over("peer_educator_id")).alias("share"))
     )
     return per_peer_educator.group_by("district_id").agg(
@@ -358,41 +356,23 @@ def district_coverage(
     """
     start = epoch_day(data.period.start)
     first_seen = data.first_seen
-    in_period = data.pairs.filter(pl.col("n") > 0).select("cell", "contact_id", "n")
-    # visits per cell and contact, split over the districts each cell lies in
-    inside = in_period.join(data.shares, on="cell", how="inner")
-    visits_in = inside.group_by("district_id").agg(
-        (pl.col("n") * pl.col("share")).sum().alias("visits")
-    )
-    # a contact seen n times in a cell with share s of it in a district was seen in that
-    # district with probability 1 - (1 - s)^n; summed over contacts this is the expected
-    # number of distinct contacts (exact, and whole, when no cell crosses a boundary).
-    # Most cells lie in one district (s = 1, probability 1): those pairs are just counted,
-    # and only pairs seen nowhere but in crossing cells are worked out.
-    with_code = inside.filter(pl.col("contact_id").is_not_null())
-    certain = (
-        with_code.filter(pl.col("share") == 1.0)
-        .select("contact_id", "district_id")
-        .unique()
-        .with_columns(pl.lit(1.0).alias("p"))
-    )
-    uncertain = (
-        with_code.filter(pl.col("share") < 1.0)
-        .join(certain, on=["contact_id", "district_id"], how="anti")
-        .group_by("contact_id", "district_id")
-        .agg((1 - (pl.col("n") * (1 - pl.col("share")).log()).sum().exp()).alias("p"))
-    )
+    in_period = data.visits.filter(pl.col("day") >= start)
+    # every visit is counted, whole, in the district stored with it (its exact point's)
+    placed = in_period.filter(pl.col("district_id").is_not_null())
+    visits_in = placed.group_by("district_id").agg(pl.len().alias("visits"))
     contacts_in = (
-        pl.concat([certain, uncertain])
+        placed.filter(pl.col("contact_id").is_not_null())
+        .select("district_id", "contact_id")
+        .unique()
         .join(first_seen, on="contact_id", how="left")
         .group_by("district_id")
         .agg(
-            pl.col("p").sum().alias("contacts"),
-            pl.col("p").filter(pl.col("first_day") >= start).sum().alias("new_contacts"),
+            pl.len().alias("contacts"),
+            (pl.col("first_day") >= start).sum().alias("new_contacts"),
         )
     )
     unplaced = (
-        in_period.join(data.shares.select("cell").unique(), on="cell", how="anti")
+        in_period.filter(pl.col("district_id").is_null())
         .with_columns(
             pl.when(pl.col("cell").is_null())
             .then(pl.lit(NO_LOCATION))
@@ -402,23 +382,28 @@ def district_coverage(
         .join(first_seen, on="contact_id", how="left")
     )
     unplaced_reach = unplaced.group_by("district_id").agg(
-        pl.col("n").sum().cast(pl.Float64).alias("visits"),
-        pl.col("contact_id").drop_nulls().n_unique().cast(pl.Float64).alias("contacts"),
+        pl.len().cast(pl.Int64).alias("visits"),
+        pl.col("contact_id").drop_nulls().n_unique().cast(pl.Int64).alias("contacts"),
         pl.col("contact_id")
         .filter(pl.col("first_day") >= start)
         .drop_nulls()
         .n_unique()
-        .cast(pl.Float64)
+        .cast(pl.Int64)
         .alias("new_contacts"),
     )
     reach = visits_in.join(contacts_in, on="district_id", how="left")
+    # cells visited in the district that hold no registered hotspot
     candidates = (
-        cells.filter((pl.col("visits") > 0) & ~pl.col("hotspot"))
+        placed.filter(pl.col("cell").is_not_null())
+        .select("district_id", "cell")
+        .unique()
+        .join(hotspots.select("cell").unique(), on="cell", how="anti")
         .group_by("district_id")
         .agg(pl.len().alias("candidate_cells"))
     )
     outreach = hotspots.group_by("district_id").agg(
         pl.len().alias("hotspots"),
+        pl.col("district_estimated").fill_null(False).sum().alias("hotspots_estimated"),
         pl.col("size_min").is_not_null().sum().alias("hotspots_with_size"),
         pl.col("size_min").sum().cast(pl.Float64).alias("hotspot_size_min"),
         pl.col("size_max").sum().cast(pl.Float64).alias("hotspot_size_max"),
@@ -448,15 +433,18 @@ def district_coverage(
         .join(candidates, on="district_id", how="left")
         .join(outreach, on="district_id", how="left")
         .join(_workload(data), on="district_id", how="left")
+        .join(data.estimated, on="district_id", how="left")
         .with_columns(
             *(
-                pl.col(name).fill_null(0)
+                pl.col(name).fill_null(0).cast(pl.Int64)
                 for name in (
                     "visits",
                     "contacts",
                     "new_contacts",
+                    "visits_estimated",
                     "candidate_cells",
                     "hotspots",
+                    "hotspots_estimated",
                     "hotspots_with_size",
                     "hotspots_visited_recently",
                     "hotspots_overdue",
@@ -465,7 +453,6 @@ def district_coverage(
             ),
             pl.col("peer_educators").fill_null(0.0).round(2),
         )
-        .with_columns(pl.col("visits", "contacts", "new_contacts").round(1))
     )
     from_hotspots = pl.col("hotspots_with_size") > 0
     from_prior = pl.col("population").is_not_null() & (pl.col("population") > 0)
@@ -602,6 +589,7 @@ def coverage_from_data(data: CoverageData, options: CoverageOptions) -> Coverage
             else _iso(data.store_span[1])
         ),
         "visits": in_period.height,
+        "visits_estimated": int(data.estimated["visits_estimated"].sum()),
         "contacts": in_period["contact_id"].drop_nulls().n_unique(),
         "visits_without_location": in_period["cell"].null_count(),
         "cells_outside_area": cells.filter(

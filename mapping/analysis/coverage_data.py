@@ -1,4 +1,7 @@
-"""What coverage reads from a store for one period: visits, registries, districts, cell shares.
+"""What coverage reads from a store for one period: visits, registries, districts.
+
+Every visit, hotspot and service carries the district of its exact point, decided at import or
+capture (:mod:`mapping.ingest.attribution`); coverage counts by it.
 
 The visits are read through the driver's cursor, or through ConnectorX where that is safe
 (:func:`allow_arrow_reads`); the arithmetic on what is read is in
@@ -14,16 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
-import polars_h3 as plh3
 import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from mapping import clock
-from mapping.cells import cell_polygons
 from mapping.errors import InvalidInputError
 from mapping.periods import Period
 from mapping.storage import store
@@ -53,11 +53,11 @@ class CoverageData:
     districts: pl.DataFrame
     hotspots: pl.DataFrame
     services: pl.DataFrame
-    #: For each cell visited or holding a hotspot inside the area: the districts it lies in
-    #: and the share of its area in each (1.0 for the many cells inside one district).
-    shares: pl.DataFrame = field(
+    #: Per district, the visits of the period whose district is estimated from their cell's
+    #: centre (stored before districts were taken from points: migration 0007).
+    estimated: pl.DataFrame = field(
         default_factory=lambda: pl.DataFrame(
-            schema={"cell": pl.Int64, "district_id": pl.String, "share": pl.Float64}
+            schema={"district_id": pl.String, "visits_estimated": pl.Int64}
         )
     )
 
@@ -350,12 +350,13 @@ def _load(
         },
         orient="row",
     )
-    wanted = (
-        pl.concat([visits.select("cell").drop_nulls(), hotspots.select("cell")])
-        .unique()
-        .join(area_cells, on="cell", how="inner")
+    estimated = _frame(
+        connection,
+        sa.select(v.district_id, sa.func.count())
+        .where(v.district_estimated, v.visit_date.between(period.start, period.end))
+        .group_by(v.district_id),
+        {"district_id": pl.String, "visits_estimated": pl.Int64},
     )
-    shares = cell_shares(wanted, districts, resolution)
     span = (None, None)
     if visits.height == 0:
         # nothing up to the period's end: say what the store does hold (a rare, cheap case)
@@ -372,77 +373,9 @@ def _load(
         districts=districts.drop("geometry"),
         hotspots=hotspots,
         services=services,
-        shares=shares,
+        estimated=estimated,
         store_span=(_as_date(span[0]), _as_date(span[1])) if visits.height == 0 else None,
     )
-
-
-#: A district's share of a cell below this is dropped (and the others scaled up to 1): a sliver
-#: of a few percent changes a district figure by less than rounding.
-MIN_SHARE = 0.05
-
-
-def cell_shares(cells: pl.DataFrame, districts: pl.DataFrame, resolution: int) -> pl.DataFrame:
-    """Return the share of each cell's area in each district it overlaps.
-
-    ``cells`` has ``cell`` and ``district_id`` (the district holding its centre, from the area
-    set-up); ``districts`` has ``district_id`` and WKB ``geometry``. A cell wholly inside
-    the district of its centre has share 1 there; for the others the share is the fraction of
-    the cell's 49 grandchild centres (``resolution`` + 2) that fall in each district, counting
-    only those inside some district (a part at sea does not count). Shares under
-    :data:`MIN_SHARE` are dropped and the rest rescaled to sum to 1; a cell with no sample
-    point in any district (the area set-up gave it to the nearest) keeps its district whole.
-    """
-    if cells.height == 0:
-        return pl.DataFrame(
-            schema={"cell": pl.Int64, "district_id": pl.String, "share": pl.Float64}
-        )
-    geometries = shapely.from_wkb(districts["geometry"].to_numpy())
-    shapely.prepare(geometries)
-    district_ids = districts["district_id"].to_numpy()
-    position = {district: index for index, district in enumerate(district_ids)}
-    home = np.array([position.get(d, -1) for d in cells["district_id"].to_list()])
-    polygons = np.array(cell_polygons(cells["cell"].to_list()), dtype=object)
-    # most cells lie wholly inside the district holding their centre: no intersection needed
-    inside = np.zeros(len(polygons), dtype=bool)
-    known = home >= 0
-    inside[known] = shapely.contains_properly(geometries[home[known]], polygons[known])
-    crossing = pl.Series("cell", cells["cell"].to_numpy()[~inside]).cast(pl.UInt64)
-    # The share of a crossing cell in each district is measured on the 49 centres of its
-    # grandchildren (two resolutions finer), a regular sample of the cell: accurate to about
-    # 2 %, and far faster than intersecting cells with detailed district outlines.
-    sample = (
-        pl.DataFrame({"cell": crossing})
-        .with_columns(plh3.cell_to_children("cell", min(resolution + 2, 15)).alias("child"))
-        .explode("child")
-        .with_columns(
-            plh3.cell_to_lat("child").alias("lat"), plh3.cell_to_lng("child").alias("lng")
-        )
-    )
-    points = shapely.points(np.column_stack([sample["lng"].to_numpy(), sample["lat"].to_numpy()]))
-    # querying with the (prepared) districts against a tree of points is the fast direction
-    district_index, point_index = shapely.STRtree(points).query(geometries, predicate="covers")
-    pieces = (
-        pl.DataFrame(
-            {
-                "cell": sample["cell"].cast(pl.Int64).to_numpy()[point_index],
-                "district_id": district_ids[district_index],
-            },
-            schema={"cell": pl.Int64, "district_id": pl.String},
-        )
-        .group_by("cell", "district_id")
-        .agg(pl.len().alias("points"))
-        .with_columns((pl.col("points") / pl.col("points").sum().over("cell")).alias("share"))
-        .filter(pl.col("share") >= MIN_SHARE)
-        .with_columns((pl.col("share") / pl.col("share").sum().over("cell")).alias("share"))
-        .select("cell", "district_id", "share")
-    )
-    whole = (
-        cells.join(pieces.select("cell").unique(), on="cell", how="anti")
-        .select("cell", "district_id")
-        .with_columns(pl.lit(1.0).alias("share"))
-    )
-    return pl.concat([pieces, whole]).sort("cell", "district_id")
 
 
 def _as_date(value: object) -> dt.date | None:

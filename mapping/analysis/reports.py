@@ -153,9 +153,9 @@ def coverage_text(report: CoverageReport) -> str:
     weights = " + ".join(f"{w:g} {name}" for name, w in options.gap_weights.items())
     lines += [
         "",
-        "reach: unique contacts (cells crossing a boundary split by area); estimate: sex workers "
-        "(hotspot ranges, or a population prior); key access: mean share of hotspots served, "
-        "over the key types; peers: peer educators, each by their share of visits here.",
+        "reach: unique contacts (each visit in the district of its exact point); estimate: sex "
+        "workers (hotspot ranges, or a population prior); key access: mean share of hotspots "
+        "served, over the key types; peers: peer educators, each by their share of visits here.",
         f"gap = 100 x ({weights}); districts with registered hotspots are ranked first, "
         "then those with only a population prior (docs/coverage.md). * more people reached "
         "than estimated: the estimate is too low (update hotspot sizes or map the district). "
@@ -182,6 +182,8 @@ def coverage_notes(report: CoverageReport, tr: Callable[..., str] | None = None)
         notes.append(tr("notes.no_hotspots"))
     if t["services_without_hours"]:
         notes.append(tr("notes.no_hours", count=t["services_without_hours"]))
+    if t.get("visits_estimated"):
+        notes.append(tr("notes.estimated", count=t["visits_estimated"]))
     return notes
 
 
@@ -311,6 +313,18 @@ def explain_district(
             known=_number(r["known_weight"], 2),
         ),
     ]
+    if r["visits_estimated"] or r["hotspots_estimated"]:
+        # figures resting on rows stored before districts were taken from exact points
+        lines.insert(
+            2,
+            tr(
+                "explain.estimated",
+                visits=r["visits_estimated"],
+                total=r["visits"],
+                hotspots=r["hotspots_estimated"],
+                total_hotspots=r["hotspots"],
+            ),
+        )
     return "\n".join(lines)
 
 
