@@ -339,3 +339,40 @@ def place_of_point(
         pl.Series([cell], dtype=pl.UInt64),
     )
     return int(result.cell[0]), result.district_id[0]
+
+
+def kept_district(
+    cell: int,
+    district_id: str | None,
+    estimated: bool,
+    stored: tuple[int, str | None, bool] | None,
+) -> tuple[str | None, bool]:
+    """Return the district a registry row keeps when it is stored again (and if estimated).
+
+    ``stored`` is the stored row's (cell, district, estimated). A district from a point always
+    wins (a re-imported file corrects an estimated one in place); a row given by its cell id
+    alone keeps what is stored for that same cell (perhaps from a point) rather than the
+    cell-centre estimate.
+    """
+    if estimated and stored is not None and stored[0] == cell:
+        return stored[1], bool(stored[2])
+    return district_id, bool(estimated)
+
+
+def with_given_cells(work: pl.DataFrame, districts: AreaDistricts, given: str) -> pl.DataFrame:
+    """Place registry rows given by a point or by a cell id (column ``given``), or both.
+
+    Rows located by a point carry ``cell``, ``district_id`` and ``point_cell`` from
+    :func:`mapping.ingest.locations.locate_rows`. A point decides the cell and the district
+    (exact). A cell id alone has no point: its district is the one holding its centre, marked
+    ``district_estimated``. Given both, the cell id wins unless the point lies in it. Drops
+    ``given`` and ``point_cell``.
+    """
+    cell = pl.col(given)
+    by_point = pl.col("cell").is_not_null() & (cell.is_null() | (cell == pl.col("point_cell")))
+    centres = districts_of_cells(districts, work[given])
+    return work.with_columns(
+        pl.when(by_point).then(pl.col("cell")).otherwise(cell).alias("cell"),
+        pl.when(by_point).then(pl.col("district_id")).otherwise(centres).alias("district_id"),
+        (~by_point & cell.is_not_null() & centres.is_not_null()).alias("district_estimated"),
+    ).drop(given, "point_cell")

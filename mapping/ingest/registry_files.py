@@ -19,7 +19,7 @@ from mapping import clock
 from mapping.cells import is_valid_cell
 from mapping.errors import InvalidInputError, UnusableFileError
 from mapping.hours import check_hours, days_from_text
-from mapping.ingest.attribution import area_districts, districts_of_cells
+from mapping.ingest.attribution import area_districts, kept_district, with_given_cells
 from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
@@ -183,17 +183,7 @@ def _prepare(
     else:
         work = work.with_columns(pl.lit(None, pl.UInt64).alias("__given_cell"))
     work = locate_rows(work, problems, workspace, allow_outside=allow_outside)
-    # A point decides the cell and the district (exact); a cell id alone has no point, so its
-    # district is the one holding its centre, marked estimated. Given both, the cell id wins
-    # unless the point lies in it.
-    given = pl.col("__given_cell")
-    by_point = pl.col("cell").is_not_null() & (given.is_null() | (given == pl.col("point_cell")))
-    centres = districts_of_cells(area_districts(workspace), work["__given_cell"])
-    work = work.with_columns(
-        pl.when(by_point).then(pl.col("cell")).otherwise(given).alias("cell"),
-        pl.when(by_point).then(pl.col("district_id")).otherwise(centres).alias("district_id"),
-        (~by_point & given.is_not_null() & centres.is_not_null()).alias("district_estimated"),
-    ).drop("__given_cell", "point_cell")
+    work = with_given_cells(work, area_districts(workspace), "__given_cell")
     problems.add(
         work,
         pl.col("cell").is_null(),
@@ -599,16 +589,11 @@ def _upsert(
     if prepared.kind == "services":
         return write_services(connection, prepared.rows.to_dicts(), import_id)
     table = store.hotspots
+    c = table.c
     existing = {
-        row.id: (row.fingerprint, row.district_id, row.district_estimated, row.cell)
+        row.id: row
         for row in connection.execute(
-            sa.select(
-                table.c.id,
-                table.c.fingerprint,
-                table.c.district_id,
-                table.c.district_estimated,
-                table.c.cell,
-            )
+            sa.select(c.id, c.fingerprint, c.cell, c.district_id, c.district_estimated)
         )
     }
     new = duplicates = updated = 0
@@ -618,43 +603,23 @@ def _upsert(
         if record["id"] in seen:
             duplicates += 1
             continue
-        if stored is not None and stored[0] == record["fingerprint"]:
-            if _better_district(record, stored[1], stored[2]):
-                # the same record, now placed by its point: its district is corrected in place
-                seen.add(record["id"])
-                connection.execute(
-                    table.update()
-                    .where(table.c.id == record["id"])
-                    .values(
-                        district_id=record["district_id"],
-                        district_estimated=False,
-                        import_id=import_id,
-                    )
-                )
-                updated += 1
-            else:
-                duplicates += 1
-            continue
         seen.add(record["id"])
+        place = (stored.cell, stored.district_id, stored.district_estimated) if stored else None
+        district = kept_district(
+            record["cell"], record["district_id"], record["district_estimated"], place
+        )
+        record["district_id"], record["district_estimated"] = district
+        if stored is not None and stored.fingerprint == record["fingerprint"]:
+            if district == (stored.district_id, bool(stored.district_estimated)):
+                duplicates += 1
+                continue
+            # the same record, now placed by its point: only its district is corrected
+            record = {"district_id": district[0], "district_estimated": district[1]}
         record["import_id"] = import_id
-        if stored is not None and record["district_estimated"] and record["cell"] == stored[3]:
-            # given by the same cell id alone: the district stored from a point stays
-            record["district_id"], record["district_estimated"] = stored[1], stored[2]
-        if record["id"] in existing:
-            connection.execute(table.update().where(table.c.id == record["id"]).values(**record))
+        if stored is not None:
+            connection.execute(table.update().where(c.id == stored.id).values(**record))
             updated += 1
         else:
             connection.execute(table.insert().values(**record))
             new += 1
     return new, updated, duplicates
-
-
-def _better_district(record: dict[str, object], district: object, estimated: object) -> bool:
-    """Whether a record found again unchanged brings a better district than the stored one.
-
-    Only an exact district (from a point) replaces a stored one, and only where the stored one
-    was estimated or differs (the same cell's point, on the other side of a boundary).
-    """
-    if record["district_estimated"] or record["district_id"] is None:
-        return False
-    return bool(estimated) or district != record["district_id"]
