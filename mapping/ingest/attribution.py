@@ -8,7 +8,7 @@ app's tap in :mod:`mapping.ingest.capture`, a service placed in
 
 - a point inside a district's polygon is in that district (on a shared edge: the first id);
 - a point in no polygon but in a cell of the area (GPS drift at a coast or an outer boundary)
-  is in the **nearest** district — exact, not estimated;
+  is in the **nearest** of the districts its cell overlaps — exact, not estimated;
 - a point outside the area (kept with ``--allow-outside``) has no district;
 - the **sliver rule**: where the district's piece of the point's cell is less than
   :data:`SLIVER` (1/7, one child cell) of the cell, the row is stored in the cell of
@@ -28,6 +28,7 @@ districts of a workspace never change after ``init``, so each process keeps them
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -68,7 +69,16 @@ class AreaDistricts:
     _touching: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     #: Per (cell, district index): the share of the cell's area in the district.
     _shares: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
+    #: Per cell met so far: whether the districts it touches cover it whole.
+    _covered: dict[int, bool] = field(default_factory=dict, repr=False)
+    #: Per (cell, district index) that is a sliver: the cell the row is stored in.
+    _moves: dict[tuple[int, int], int] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @functools.cached_property
+    def area_cells(self) -> frozenset[int]:
+        """The area's cells, as a set."""
+        return frozenset(self.area["cell"].cast(pl.Int64).to_list())
 
     def id_series(self, index: np.ndarray, name: str = "district_id") -> pl.Series:
         """Return district ids for indexes (:data:`NONE` gives null)."""
@@ -111,7 +121,8 @@ class AreaDistricts:
 
     def touching(self, cell: int) -> np.ndarray:
         """Return the indexes of the districts a cell's polygon touches."""
-        self.learn_cells(np.array([cell], dtype=np.uint64))
+        if cell not in self._touching:
+            self.learn_cells(np.array([cell], dtype=np.uint64))
         return self._touching[cell]
 
     def shares(self, cells: np.ndarray, districts: np.ndarray) -> np.ndarray:
@@ -150,6 +161,14 @@ class AreaDistricts:
                     self._shares[pair] = min(1.0, float(share))
         return np.array([self._shares[p] for p in pairs], dtype=float)
 
+    def covered(self, cell: int) -> bool:
+        """Whether the districts a cell touches cover it whole (no part at sea or outside)."""
+        if cell not in self._covered:
+            touching = self.touching(cell)
+            shares = self.shares(np.full(len(touching), cell, np.uint64), touching)
+            self._covered[cell] = bool(shares.sum() >= 1 - 1e-9)
+        return self._covered[cell]
+
     def cell_for_sliver(self, cell: int, district: int) -> int:
         """Return where a row of ``district`` in ``cell`` is stored under the sliver rule.
 
@@ -157,15 +176,17 @@ class AreaDistricts:
         cell of ``grid_disk(cell, 1)`` (``cell`` included) holding the largest piece of the
         district, ties going to the lowest cell id, and ``cell`` when none holds more of it.
         """
+        if (cell, district) in self._moves:
+            return self._moves[(cell, district)]
         own = self.shares(np.array([cell], np.uint64), np.array([district]))[0]
         if own >= SLIVER:
             return cell
         disk = sorted(int(h3.str_to_int(c)) for c in h3.grid_disk(h3.int_to_str(cell), 1))
-        in_area = set(self.area.filter(pl.col("cell").is_in(disk))["cell"].cast(pl.Int64).to_list())
-        around = [c for c in disk if c in in_area]
+        around = [c for c in disk if c in self.area_cells]
         shares = self.shares(np.array(around, np.uint64), np.full(len(around), district))
         best = int(np.argmax(shares))  # the first of the largest: the lowest cell id
-        return around[best] if shares[best] > own else cell
+        self._moves[(cell, district)] = around[best] if shares[best] > own else cell
+        return self._moves[(cell, district)]
 
 
 _CACHE: dict[tuple[str, int], tuple[tuple[object, ...], AreaDistricts]] = {}
@@ -240,72 +261,133 @@ def attribute_points(
 
     ``lat``/``lng`` are the points (NaN where there is none), ``cells`` their cells at the
     storage resolution (null where there is none). Points whose cell is not a cell of the area
-    keep their cell and get no district. Vectorised: no Python work per row.
+    keep their cell and get no district. Vectorised: the Python work is per distinct cell,
+    (cell, district) pair and district, never per row.
     """
     frame = pl.DataFrame({"cell": cells.cast(pl.UInt64)}).with_row_index("row")
-    located = frame.join(districts.area.select("cell"), on="cell", how="semi")
-    if located.height == 0:
-        return Attribution(cells.cast(pl.UInt64), districts.id_series(np.full(len(cells), NONE)))
-    distinct = located["cell"].unique().to_numpy()
-    whole = pl.DataFrame(
-        {"cell": distinct, "whole": districts.whole_district(distinct)},
-        schema={"cell": pl.UInt64, "whole": pl.Int64},
+    distinct = (
+        frame.select(pl.col("cell").unique())
+        .join(districts.area.select("cell"), on="cell", how="semi")["cell"]
+        .to_numpy()
     )
-    located = located.join(whole, on="cell", how="left")
     district = np.full(frame.height, NONE, dtype=np.int64)
-    inside = located.filter(pl.col("whole") != NONE)
-    district[inside["row"].to_numpy()] = inside["whole"].to_numpy()
-    crossing = located.filter(pl.col("whole") == NONE)
     moved = cells.cast(pl.UInt64).fill_null(0).to_numpy().copy()
-    if crossing.height:
-        rows = crossing["row"].to_numpy()
-        found = _in_polygons(districts, crossing["cell"].to_numpy(), lng[rows], lat[rows])
-        lost = found == NONE
-        if lost.any():
-            points = shapely.points(lng[rows][lost], lat[rows][lost])
-            found[lost] = districts.tree.query_nearest(points, all_matches=False)[1]
-        district[rows] = found
-        pairs = (
-            pl.DataFrame({"cell": crossing["cell"], "district": found})
-            .unique()
-            .sort("cell", "district")
+    if len(distinct):
+        table = pl.DataFrame(
+            {
+                "cell": distinct,
+                "position": np.arange(len(distinct)),
+                "whole": districts.whole_district(distinct),
+            },
+            schema={"cell": pl.UInt64, "position": pl.Int64, "whole": pl.Int64},
         )
-        shares = districts.shares(pairs["cell"].to_numpy(), pairs["district"].to_numpy())
-        slivers = pairs.filter(pl.Series(shares < SLIVER))
-        if slivers.height:
-            target = [
-                districts.cell_for_sliver(int(c), int(d))
-                for c, d in slivers.select("cell", "district").iter_rows()
-            ]
-            moves = slivers.with_columns(pl.Series("target", target, dtype=pl.UInt64))
-            placed = pl.DataFrame({"row": rows, "cell": crossing["cell"], "district": found}).join(
-                moves, on=["cell", "district"], how="inner"
-            )
-            moved[placed["row"].to_numpy()] = placed["target"].to_numpy()
+        located = frame.join(table, on="cell", how="inner")
+        rows, whole = located["row"].to_numpy(), located["whole"].to_numpy()
+        district[rows] = whole
+        crossing = whole == NONE
+        if crossing.any():
+            rows = rows[crossing]
+            position = located["position"].to_numpy()[crossing]
+            found = _in_polygons(districts, distinct, position, lng[rows], lat[rows])
+            district[rows] = found
+            targets = _sliver_targets(districts, distinct, position, found)
+            moved[rows] = np.where(targets > 0, targets, moved[rows])
     cell_out = pl.Series("cell", moved, dtype=pl.UInt64)
     cell_out = cell_out.set(cells.is_null(), None)  # type: ignore[arg-type]
     return Attribution(cell_out, districts.id_series(district))
 
 
+def _sliver_targets(
+    districts: AreaDistricts, cells: np.ndarray, position: np.ndarray, found: np.ndarray
+) -> np.ndarray:
+    """Return, per row, the cell the sliver rule stores it in (0 where its own cell stays).
+
+    ``position`` is each row's index in ``cells``, ``found`` its district. The rule is worked
+    out once per distinct (cell, district) pair, keyed as one integer.
+    """
+    width = len(districts.ids) + 1
+    key = position * width + (found + 1)
+    seen = np.zeros(len(cells) * width, dtype=bool)
+    seen[key] = True
+    pairs = np.flatnonzero(seen)
+    pair_cells, pair_districts = cells[pairs // width], pairs % width - 1
+    known = pair_districts != NONE
+    shares = np.ones(len(pairs))
+    shares[known] = districts.shares(pair_cells[known], pair_districts[known])
+    target = np.zeros(len(cells) * width, dtype=np.uint64)
+    for index in np.flatnonzero(shares < SLIVER).tolist():
+        cell, district = int(pair_cells[index]), int(pair_districts[index])
+        moved = districts.cell_for_sliver(cell, district)
+        if moved != cell:
+            target[pairs[index]] = moved
+    result: np.ndarray = target[key]
+    return result
+
+
 def _in_polygons(
-    districts: AreaDistricts, cells: np.ndarray, x: np.ndarray, y: np.ndarray
+    districts: AreaDistricts,
+    cells: np.ndarray,
+    position: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
 ) -> np.ndarray:
     """Return the district holding each point (tested only against those its cell touches).
 
-    A point on a boundary shared by two districts goes to the first (by id); a point in none
-    gives :data:`NONE`.
+    ``position`` is each point's index in ``cells``. A point on a boundary shared by two
+    districts goes to the first (by id); a point in none goes to the nearest district its cell
+    touches (the nearest of all if its cell touches none: a cell the area set-up kept by a
+    hair).
     """
-    distinct, position = np.unique(cells, return_inverse=True)
-    touching = [districts.touching(int(c)) for c in distinct.tolist()]
-    candidates = np.zeros((len(distinct), len(districts.ids)), dtype=bool)
-    for index, found in enumerate(touching):
-        candidates[index, found] = True
-    result = np.full(len(cells), NONE, dtype=np.int64)
-    for district in np.flatnonzero(candidates.any(axis=0)).tolist():
-        rows = np.flatnonzero(candidates[position, district] & (result == NONE))
+    candidates = np.zeros((len(cells), len(districts.ids)), dtype=bool)
+    for index in np.unique(position).tolist():
+        candidates[index, districts.touching(int(cells[index]))] = True
+    result = np.full(len(position), NONE, dtype=np.int64)
+    involved = np.flatnonzero(candidates.any(axis=0)).tolist()
+    count = candidates.sum(axis=1)[position]
+    # the rows of each cell, side by side, so each district reads only the rows it may hold
+    small = position.astype(np.uint16) if len(cells) <= 1 << 16 else position
+    order = np.argsort(small, kind="stable")  # a radix sort for 16-bit keys
+    bounds = np.searchsorted(position[order], np.arange(len(cells) + 1))
+    # a cell the districts it touches cover whole: a point in none of the others is in the
+    # last one, untested (a point on a shared edge has already gone to the first)
+    last = np.where(
+        candidates.any(axis=1), len(districts.ids) - 1 - candidates[:, ::-1].argmax(axis=1), NONE
+    )
+    covered = np.zeros(len(cells), dtype=bool)
+    for index in np.unique(position).tolist():
+        covered[index] = districts.covered(int(cells[index]))
+    for district in involved:
+        held = np.flatnonzero(candidates[:, district]).tolist()
+        rows = np.concatenate([order[bounds[c] : bounds[c + 1]] for c in held])
+        rows = rows[result[rows] == NONE]
+        if len(rows) == 0:
+            continue
+        known = covered[position[rows]] & (last[position[rows]] == district)
+        result[rows[known]] = district
+        rows = rows[~known]
         if len(rows):
             hit = shapely.intersects_xy(districts.geometries[district], x[rows], y[rows])
             result[rows[hit]] = district
+    # In no polygon (GPS drift at a coast or the area's edge): the nearest of the districts
+    # the cell touches, so a stored (cell, district) always names a piece of the cell; the
+    # one district a cell at a coast touches needs no distance at all.
+    lost = result == NONE
+    single = np.flatnonzero(lost & (count == 1))
+    result[single] = candidates[position[single]].argmax(axis=1)
+    several = np.flatnonzero(lost & (count > 1))
+    if len(several):
+        points = shapely.points(x[several], y[several])
+        best = np.full(len(several), np.inf)
+        for district in involved:
+            near = candidates[position[several], district]
+            distance = np.full(len(several), np.inf)
+            distance[near] = shapely.distance(districts.geometries[district], points[near])
+            closer = distance < best
+            best[closer], result[several[closer]] = distance[closer], district
+    alone = np.flatnonzero(lost & (count == 0))
+    if len(alone):
+        points = shapely.points(x[alone], y[alone])
+        result[alone] = districts.tree.query_nearest(points, all_matches=False)[1]
     return result
 
 
