@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from mapping.errors import UnusableFileError
 from mapping.hours import HOURS_HELP, check_hours, night_flags, osm_hours
+from mapping.ingest.attribution import kept_district
 from mapping.ingest.batch import Problems
 from mapping.ingest.readers import ROW, ColumnMapping, RawTable
 from mapping.ingest.values import as_bool, category_table, clean, normalised
@@ -300,29 +301,43 @@ def write_services(
 ) -> tuple[int, int, int]:
     """Store service records by their key (facility id, type); return (new, updated, duplicates).
 
-    A record whose key is stored with the same fingerprint is a duplicate; with another one
-    it updates that service (its id stays); a new key is a new service, under
+    A record whose key is stored with the same fingerprint is a duplicate (unless it brings the
+    exact district of a service stored with an estimated one: then only that is updated); with
+    another one it updates that service (its id stays); a new key is a new service, under
     :func:`service_id`. The same key twice in one file counts the second as a duplicate.
     """
     table = store.services
-    existing: dict[tuple[str, int], tuple[str, int]] = {}
+    c = table.c
+    existing: dict[tuple[str, int], Any] = {}
     taken: set[str] = set()
-    columns = (table.c.id, table.c.facility_id, table.c.service_type, table.c.fingerprint)
-    for row in connection.execute(sa.select(*columns)):
-        existing[(row.facility_id, row.service_type)] = (row.id, row.fingerprint)
+    columns = (c.id, c.facility_id, c.service_type, c.fingerprint, c.cell)
+    for row in connection.execute(sa.select(*columns, c.district_id, c.district_estimated)):
+        existing[(row.facility_id, row.service_type)] = row
         taken.add(row.id)
     new = duplicates = updated = 0
     seen: set[tuple[str, int]] = set()
     for record in records:
         key = (record["facility_id"], record["service_type"])
         stored = existing.get(key)
-        if key in seen or (stored is not None and stored[1] == record["fingerprint"]):
+        if key in seen:
             duplicates += 1
             continue
         seen.add(key)
+        if stored is not None:
+            place = (stored.cell, stored.district_id, stored.district_estimated)
+            district = kept_district(
+                record["cell"], record["district_id"], record["district_estimated"], place
+            )
+            record["district_id"], record["district_estimated"] = district
+            if stored.fingerprint == record["fingerprint"]:
+                if district == (stored.district_id, bool(stored.district_estimated)):
+                    duplicates += 1
+                    continue
+                # the same service, now placed by its point: only its district is corrected
+                record = {"district_id": district[0], "district_estimated": district[1]}
         record["import_id"] = import_id
         if stored is not None:
-            connection.execute(table.update().where(table.c.id == stored[0]).values(**record))
+            connection.execute(table.update().where(c.id == stored.id).values(**record))
             updated += 1
             continue
         record["id"] = service_id(record["facility_id"], record["service_type"], taken)

@@ -310,8 +310,6 @@ def _write(
             source_sha256="",
         )
         values = {**record, "import_id": import_id}
-        if "district_id" not in record:
-            values |= _district_of_cell(connection, hotspot_id, record["cell"], new=new)
         if new:
             connection.execute(store.hotspots.insert().values(id=hotspot_id, **values))
         else:
@@ -320,23 +318,3 @@ def _write(
             )
         result = ImportResult("hotspots", 1, 1, 0, 0, updated=0 if new else 1)
         finish_import(connection, import_id, result)
-
-
-def _district_of_cell(
-    connection: sa.Connection, hotspot_id: str, cell: int, *, new: bool
-) -> dict[str, Any]:
-    """Return the district of a hotspot placed by its cell alone: its centre's, estimated.
-
-    A stop-gap for a record that carries no district of its own (the listing and the analytics
-    read the stored district): once the save path decides the district from the tapped point,
-    the record carries it and this is not called. An edit that keeps the cell keeps the
-    district it had.
-    """
-    h = store.hotspots.c
-    stored = connection.execute(sa.select(h.cell).where(h.id == hotspot_id)).scalar()
-    if not new and stored == cell:
-        return {}
-    owner = connection.execute(
-        sa.select(store.area_cells.c.district_id).where(store.area_cells.c.cell == cell)
-    ).scalar()
-    return {"district_id": owner, "district_estimated": True}
