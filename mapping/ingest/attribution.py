@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import h3
 import numpy as np
@@ -423,22 +424,27 @@ def place_of_point(
     return int(result.cell[0]), result.district_id[0]
 
 
-def kept_district(
-    cell: int,
-    district_id: str | None,
-    estimated: bool,
-    stored: tuple[int, str | None, bool] | None,
-) -> tuple[str | None, bool]:
-    """Return the district a registry row keeps when it is stored again (and if estimated).
+def restated(record: dict[str, Any], stored: Any) -> dict[str, Any] | None:
+    """Return what to write of a registry record stored before (None: it is a duplicate).
 
-    ``stored`` is the stored row's (cell, district, estimated). A district from a point always
-    wins (a re-imported file corrects an estimated one in place); a row given by its cell id
-    alone keeps what is stored for that same cell (perhaps from a point) rather than the
-    cell-centre estimate.
+    ``stored`` is the stored row (``fingerprint``, ``cell``, ``district_id``,
+    ``district_estimated``), or None for a new record. A district from a point always wins; a
+    record given by its cell id alone keeps what is stored for that same cell (perhaps from a
+    point) rather than the cell-centre estimate. A record with the stored fingerprint is a
+    duplicate, unless it brings a better district: then only the district is written (a file
+    imported again corrects an estimated district in place).
     """
-    if estimated and stored is not None and stored[0] == cell:
-        return stored[1], bool(stored[2])
-    return district_id, bool(estimated)
+    if stored is None:
+        return record
+    kept = (stored.district_id, bool(stored.district_estimated))
+    if record["district_estimated"] and stored.cell == record["cell"]:
+        record = {**record, "district_id": kept[0], "district_estimated": kept[1]}
+    district = (record["district_id"], bool(record["district_estimated"]))
+    if stored.fingerprint != record["fingerprint"]:
+        return record
+    if district == kept:
+        return None
+    return {"district_id": district[0], "district_estimated": district[1]}
 
 
 def with_given_cells(work: pl.DataFrame, districts: AreaDistricts, given: str) -> pl.DataFrame:
@@ -458,3 +464,20 @@ def with_given_cells(work: pl.DataFrame, districts: AreaDistricts, given: str) -
         pl.when(by_point).then(pl.col("district_id")).otherwise(centres).alias("district_id"),
         (~by_point & cell.is_not_null() & centres.is_not_null()).alias("district_estimated"),
     ).drop(given, "point_cell")
+
+
+def stored_place(
+    districts: AreaDistricts, cell: int, point: tuple[float, float] | None
+) -> tuple[int, str | None, bool]:
+    """Return where one row placed in ``cell`` is stored: (cell, district, estimated).
+
+    With its exact ``point`` (latitude, longitude), the point's district and the cell of the
+    sliver rule; without, the cell and the district holding its centre, estimated. For the
+    app's edits (a service placed on the map); imports use :func:`attribute_points`.
+    """
+    cells = pl.Series([cell], dtype=pl.UInt64)
+    if point is None:
+        centre = districts_of_cells(districts, cells)[0]
+        return cell, centre, centre is not None
+    placed = attribute_points(districts, np.array([point[0]]), np.array([point[1]]), cells)
+    return int(placed.cell[0]), placed.district_id[0], False

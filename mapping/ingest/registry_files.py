@@ -19,7 +19,7 @@ from mapping import clock
 from mapping.cells import is_valid_cell
 from mapping.errors import InvalidInputError, UnusableFileError
 from mapping.hours import check_hours, days_from_text
-from mapping.ingest.attribution import area_districts, kept_district, with_given_cells
+from mapping.ingest.attribution import area_districts, restated, with_given_cells
 from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
@@ -51,8 +51,7 @@ from mapping.ingest.values import (
     check_category,
     check_text,
     clean,
-    fingerprints,
-    text_fingerprints,
+    record_fingerprint,
 )
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
@@ -517,23 +516,6 @@ def _check_days(text: str) -> str | None:
     return None
 
 
-#: Columns of a registry record that its fingerprint leaves out: the district is where the
-#: record's point lies, decided on the way in, not a value of the record, so a file imported
-#: again with its district now exact (no longer estimated) is the same record.
-UNFINGERPRINTED = frozenset({"fingerprint", "district_id", "district_estimated"})
-
-
-def record_fingerprint(record: dict[str, object]) -> int:
-    """Return the stable fingerprint of a registry record (its values, without id or import).
-
-    An import that brings the same values again counts the row as a duplicate; the app's
-    service editor stores the same fingerprint, so a file matching an edit changes nothing.
-    The district is not part of it (:data:`UNFINGERPRINTED`).
-    """
-    text = pl.Series([repr(sorted((k, v) for k, v in record.items() if k not in UNFINGERPRINTED))])
-    return int(fingerprints([text_fingerprints(text)])[0])
-
-
 def _registry(
     workspace: Workspace,
     *,
@@ -590,36 +572,22 @@ def _upsert(
         return write_services(connection, prepared.rows.to_dicts(), import_id)
     table = store.hotspots
     c = table.c
-    existing = {
-        row.id: row
-        for row in connection.execute(
-            sa.select(c.id, c.fingerprint, c.cell, c.district_id, c.district_estimated)
-        )
-    }
+    columns = (c.id, c.fingerprint, c.cell, c.district_id, c.district_estimated)
+    existing = {row.id: row for row in connection.execute(sa.select(*columns))}
     new = duplicates = updated = 0
     seen: set[object] = set()
     for record in prepared.rows.to_dicts():
         stored = existing.get(record["id"])
-        if record["id"] in seen:
+        write = None if record["id"] in seen else restated(record, stored)
+        if write is None:
             duplicates += 1
             continue
         seen.add(record["id"])
-        place = (stored.cell, stored.district_id, stored.district_estimated) if stored else None
-        district = kept_district(
-            record["cell"], record["district_id"], record["district_estimated"], place
-        )
-        record["district_id"], record["district_estimated"] = district
-        if stored is not None and stored.fingerprint == record["fingerprint"]:
-            if district == (stored.district_id, bool(stored.district_estimated)):
-                duplicates += 1
-                continue
-            # the same record, now placed by its point: only its district is corrected
-            record = {"district_id": district[0], "district_estimated": district[1]}
-        record["import_id"] = import_id
+        write["import_id"] = import_id
         if stored is not None:
-            connection.execute(table.update().where(c.id == stored.id).values(**record))
+            connection.execute(table.update().where(c.id == stored.id).values(**write))
             updated += 1
         else:
-            connection.execute(table.insert().values(**record))
+            connection.execute(table.insert().values(**write))
             new += 1
     return new, updated, duplicates

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from mapping.errors import UnusableFileError
 from mapping.hours import HOURS_HELP, check_hours, night_flags, osm_hours
-from mapping.ingest.attribution import kept_district
+from mapping.ingest.attribution import restated
 from mapping.ingest.batch import Problems
 from mapping.ingest.readers import ROW, ColumnMapping, RawTable
 from mapping.ingest.values import as_bool, category_table, clean, normalised
@@ -323,18 +323,10 @@ def write_services(
             duplicates += 1
             continue
         seen.add(key)
-        if stored is not None:
-            place = (stored.cell, stored.district_id, stored.district_estimated)
-            district = kept_district(
-                record["cell"], record["district_id"], record["district_estimated"], place
-            )
-            record["district_id"], record["district_estimated"] = district
-            if stored.fingerprint == record["fingerprint"]:
-                if district == (stored.district_id, bool(stored.district_estimated)):
-                    duplicates += 1
-                    continue
-                # the same service, now placed by its point: only its district is corrected
-                record = {"district_id": district[0], "district_estimated": district[1]}
+        if (write := restated(record, stored)) is None:
+            duplicates += 1
+            continue
+        record = write
         record["import_id"] = import_id
         if stored is not None:
             connection.execute(table.update().where(c.id == stored.id).values(**record))

@@ -418,3 +418,20 @@ def text_fingerprints(values: pl.Series) -> np.ndarray:
     table = pl.DataFrame({"v": unique, "h": pl.Series(digests, dtype=pl.UInt64)})
     joined = pl.DataFrame({"v": values}).join(table, on="v", how="left", maintain_order="left")
     return joined["h"].fill_null(0).to_numpy()
+
+
+#: Columns of a registry record that its fingerprint leaves out: the district is where the
+#: record's point lies, decided on the way in, not a value of the record, so a file imported
+#: again with its district now exact (no longer estimated) is the same record.
+UNFINGERPRINTED = frozenset({"fingerprint", "district_id", "district_estimated"})
+
+
+def record_fingerprint(record: dict[str, object]) -> int:
+    """Return the stable fingerprint of a registry record (its values, without id or import).
+
+    An import that brings the same values again counts the row as a duplicate; the app's
+    service editor stores the same fingerprint, so a file matching an edit changes nothing.
+    The district is not part of it (:data:`UNFINGERPRINTED`).
+    """
+    text = pl.Series([repr(sorted((k, v) for k, v in record.items() if k not in UNFINGERPRINTED))])
+    return int(fingerprints([text_fingerprints(text)])[0])

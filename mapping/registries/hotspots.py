@@ -22,7 +22,7 @@ from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, days_from_text
 from mapping.ingest.attribution import NONE, area_districts, districts_of_cells
 from mapping.ingest.batch import ImportResult, finish_import, record_import
-from mapping.ingest.registry_files import record_fingerprint
+from mapping.ingest.values import record_fingerprint
 from mapping.privacy import looks_like_name
 from mapping.storage import store
 from mapping.storage.workspace import Workspace

@@ -26,14 +26,9 @@ from sqlalchemy.engine import Connection
 from mapping.cells import cell_to_int, cell_to_str, cells_from_points, is_valid_cell
 from mapping.errors import InvalidInputError
 from mapping.hours import check_hours, is_open_at_night, osm_hours
-from mapping.ingest.attribution import (
-    AreaDistricts,
-    area_districts,
-    attribute_points,
-    districts_of_cells,
-)
+from mapping.ingest.attribution import AreaDistricts, area_districts, stored_place
 from mapping.ingest.batch import ImportResult, finish_import, record_import
-from mapping.ingest.registry_files import record_fingerprint
+from mapping.ingest.values import record_fingerprint
 from mapping.privacy import first_invisible, looks_like_phone
 from mapping.registries.services import FLAGS
 from mapping.settings import get_settings
@@ -231,30 +226,14 @@ def _cell(
     return cell, None
 
 
-@dataclasses.dataclass(frozen=True)
-class _Placed:
-    """Where a service is stored: its cell, its point (WKB, public services), its district."""
-
-    cell: int | None
-    location: bytes | None = None
-    district_id: str | None = None
-    #: the district is the one holding the cell's centre (a cell given without a point)
-    estimated: bool = False
-
-
 def _place(
     connection: Connection,
-    districts: AreaDistricts,
+    resolution: int,
     cell: int | str | None,
     point: tuple[float, float] | None,
-) -> tuple[_Placed, list[Problem]]:
-    """Return where a given place is stored, and its problems (no coordinate shown).
-
-    A point decides the cell and the district (:mod:`mapping.ingest.attribution`: the district
-    holding the point, the sliver rule for the cell); a cell alone gets the district holding
-    its centre, marked estimated.
-    """
-    resolution = districts.resolution
+) -> tuple[int | None, bytes | None, list[Problem]]:
+    """Return the cell and point (WKB) of a given place, and its problems (no coordinate shown)."""
+    location = None
     if point is not None:
         lat, lng = float(point[0]), float(point[1])
         if not (np.isfinite([lat, lng]).all() and abs(lat) <= 90 and abs(lng) <= 180):
@@ -262,26 +241,19 @@ def _place(
                 "point (hidden) is not a latitude in -90..90 and a longitude in -180..180 — "
                 "give (latitude, longitude), or click the map again"
             )
-            return _Placed(None), [Problem("point", "point_invalid", text)]
-        from_point = cells_from_points(pl.Series([lat]), pl.Series([lng]), resolution)
-        if cell is not None and _cell(connection, cell, resolution)[0] != from_point[0]:
+            return None, None, [Problem("point", "point_invalid", text)]
+        from_point = int(cells_from_points(pl.Series([lat]), pl.Series([lng]), resolution)[0])
+        if cell is not None and _cell(connection, cell, resolution)[0] != from_point:
             text = f"point (hidden) is not in cell {cell} — give the point or the cell, not both"
-            return _Placed(None), [
-                Problem("point", "point_not_in_cell", text, {"value": str(cell)})
-            ]
-        found, problem = _cell(connection, int(from_point[0]), resolution)
+            return None, None, [Problem("point", "point_not_in_cell", text, {"value": str(cell)})]
+        cell = from_point
         point_xy = shapely.Point(round(lng, POINT_DECIMALS), round(lat, POINT_DECIMALS))
-        placed = attribute_points(districts, np.array([lat]), np.array([lng]), from_point)
-        stored = _Placed(int(placed.cell[0]), shapely.to_wkb(point_xy), placed.district_id[0])
-        return (stored if problem is None else _Placed(found)), [problem] if problem else []
+        location = shapely.to_wkb(point_xy)
     if cell is None:
         text = "no place given — click the map where the service is (or give its cell)"
-        return _Placed(None), [Problem("cell", "location_missing", text)]
+        return None, None, [Problem("cell", "location_missing", text)]
     found, problem = _cell(connection, cell, resolution)
-    if found is None or problem is not None:
-        return _Placed(found), [problem] if problem else []
-    centre = districts_of_cells(districts, pl.Series([found], dtype=pl.UInt64))[0]
-    return _Placed(found, None, centre, centre is not None), []
+    return found, location, [problem] if problem else []
 
 
 def _field_problems(values: Mapping[str, Any]) -> list[Problem]:
@@ -321,21 +293,23 @@ def _field_problems(values: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-def _record(values: Mapping[str, Any], placed: _Placed) -> dict[str, Any]:
-    """Return a service's store row, with the importer's keys (so the same fingerprint)."""
+def _record(
+    values: Mapping[str, Any], place: tuple[int, str | None, bool], location: bytes | None
+) -> dict[str, Any]:
+    """Return a service's store row (``place``: cell, district, estimated), fingerprinted."""
     hours = values["opening_hours"]
     record: dict[str, Any] = {
         "name": values["name"],
         "service_type": SERVICE_TYPES.index(values["service_type"]) + 1,
-        "cell": placed.cell,
-        "location": None if values["sensitive"] else placed.location,
+        "cell": place[0],
+        "district_id": place[1],
+        "district_estimated": place[2],
+        "location": None if values["sensitive"] else location,
         "sensitive": bool(values["sensitive"]),
         **{flag: values[flag] for flag in FLAGS},
         "opening_hours": hours,
         "open_at_night": is_open_at_night(hours) if hours else None,
         **{name: values[name] for name in _DATES},
-        "district_id": placed.district_id,
-        "district_estimated": placed.estimated,
     }
     record["fingerprint"] = record_fingerprint(record)
     return record
@@ -354,10 +328,7 @@ def _values(arguments: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _plan_add(
-    connection: Connection,
-    districts: AreaDistricts,
-    values: dict[str, Any],
-    service_id: str | None,
+    connection: Connection, districts: AreaDistricts, values: dict[str, Any], service_id: str | None
 ) -> tuple[ServiceChange, dict[str, Any] | None]:
     problems: list[Problem] = []
     service_id = (service_id or "").strip()
@@ -380,19 +351,24 @@ def _plan_add(
                 "or edit that service"
             )
             problems.append(Problem("id", "id_taken", text, {"value": service_id}))
-    placed, place_problems = _place(connection, districts, values.pop("cell"), values.pop("point"))
+    point = values.pop("point")
+    cell, location, place_problems = _place(
+        connection, districts.resolution, values.pop("cell"), point
+    )
+    place = stored_place(districts, cell, point) if cell is not None else None
+    cell = place[0] if place else None
     problems += place_problems + _field_problems(values)
     changes = [
         FieldChange(name, None, values[name])
         for name in (*_EDITABLE, *_DATES)
         if values[name] is not None
     ]
-    if placed.cell is not None:
-        changes.append(FieldChange("cell", None, cell_to_str(placed.cell)))
-    if placed.location is not None and not values["sensitive"]:
+    if cell is not None:
+        changes.append(FieldChange("cell", None, cell_to_str(cell)))
+    if location is not None and not values["sensitive"]:
         changes.append(FieldChange("point", None, "added"))
     plan = ServiceChange(service_id, "add", tuple(changes), tuple(problems))
-    return plan, None if problems or placed.cell is None else _record(values, placed)
+    return plan, None if problems or place is None else _record(values, place, location)
 
 
 def add_service(
@@ -468,6 +444,7 @@ def add_service(
 def _plan_update(
     connection: Connection, districts: AreaDistricts, service_id: str, given: dict[str, Any]
 ) -> tuple[ServiceChange, dict[str, Any] | None]:
+    resolution = districts.resolution
     services = store.services
     row = connection.execute(sa.select(services).where(services.c.id == service_id)).first()
     if row is None:
@@ -481,23 +458,25 @@ def _plan_update(
     values = {**current, **{k: v for k, v in given.items() if k in current and v is not KEEP}}
     before = None if current["sensitive"] else stored["location"]
     cell, location = int(stored["cell"]), before
-    kept = _Placed(cell, before, stored["district_id"], bool(stored["district_estimated"]))
-    placed = kept
+    # a service that stays in its cell keeps its district (perhaps from its point)
+    place = (cell, stored["district_id"], bool(stored["district_estimated"]))
     problems: list[Problem] = []
     if given["point"] is not KEEP and given["point"] is not None:
         wanted = None if given["cell"] is KEEP else given["cell"]
-        placed, problems = _place(connection, districts, wanted, given["point"])
-        location = placed.location
+        found, location, problems = _place(connection, resolution, wanted, given["point"])
+        place = stored_place(districts, found, given["point"]) if found else place
+        found = place[0]
     elif given["cell"] is not KEEP:
-        placed, problems = _place(connection, districts, given["cell"], None)
+        found, _, problems = _place(connection, resolution, given["cell"], None)
         # the old point lies in the old cell: it cannot stay with a service moved elsewhere
-        location = before if placed.cell == cell else None
-        if placed.cell == cell:
-            placed = kept  # the same cell: the district it has (perhaps from its point) stays
-    cell = cell if placed.cell is None else placed.cell
+        location = before if found == cell else None
+        if found is not None and found != cell:
+            place = stored_place(districts, found, None)
+    else:
+        found = cell
+    cell = cell if found is None else found
     if given["point"] is None or values["sensitive"]:
         location = None
-    placed = dataclasses.replace(placed, cell=cell, location=location)
     problems += _field_problems(values)
     if (
         values["service_type"] != current["service_type"]
@@ -515,7 +494,8 @@ def _plan_update(
         moved = "added" if before is None else "removed" if location is None else "moved"
         changes.append(FieldChange("point", None, moved))
     plan = ServiceChange(service_id, "update", tuple(changes), tuple(problems))
-    return plan, None if problems or not changes else _record(values, placed)
+    place = (cell, place[1], place[2])
+    return plan, None if problems or not changes else _record(values, place, location)
 
 
 def _type_taken(connection: Connection, stored: Any, kind: str) -> list[Problem]:
