@@ -19,7 +19,7 @@ import pytest
 import shapely
 
 from mapping.cli.main import EXIT_OK, main
-from mapping.ingest.area import districts_from_file, small_districts
+from mapping.ingest.area import districts_from_file, small_districts, small_districts_warning
 
 LOCAL = pyproj.Transformer.from_crs(
     "EPSG:4326", "+proj=laea +lat_0=-1.3 +lon_0=36.8 +datum=WGS84 +units=m", always_xy=True
@@ -199,3 +199,20 @@ def test_init_names_each_small_district_with_what_it_means_and_the_fix(
     out, err = capsys.readouterr()
     assert code == EXIT_OK
     assert "warning: 5 districts are smaller than a resolution-7 cell" in err
+
+
+def test_the_warning_speaks_of_one_district_in_the_singular() -> None:
+    # one ward of 200 m x 200 m beside a large one, in the Nairobi-like frame of this file
+    big = to_lonlat(shapely.box(0, 0, 3000, 3000))
+    tiny = to_lonlat(shapely.box(3000, 0, 3200, 200))
+    districts = gpd.GeoDataFrame(
+        {"id": ["UG-1", "UG-2"], "name": ["Large", "Tiny"], "population": [None, None]},
+        geometry=[big, tiny],
+        crs=4326,
+    )
+    small = small_districts(districts, 8)
+    assert [d.id for d in small] == ["UG-2"]
+    assert small_districts_warning(small, max_resolution=9).startswith(
+        "1 district is smaller than a resolution-8 cell (0.737 km² on average) or holds no "
+        "cell's centre:\n  UG-2 (Tiny): "
+    )

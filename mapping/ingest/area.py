@@ -229,7 +229,9 @@ def small_districts_warning(small: list[SmallDistrict], *, max_resolution: int) 
     if not small:
         return ""
     resolution = small[0].resolution
-    count = f"{len(small)} district{'s are' if len(small) > 1 else ' is'}"
+    many = len(small) > 1
+    count = f"{len(small)} district{'s are' if many else ' is'}"
+    hold = "hold" if many else "holds"
     finer = (
         f"a finer resolution (e.g. --resolution {resolution + 1}), or "
         if resolution < max_resolution
@@ -238,7 +240,7 @@ def small_districts_warning(small: list[SmallDistrict], *, max_resolution: int) 
     return "\n".join(
         [
             f"{count} smaller than a resolution-{resolution} cell "
-            f"({area_text(small[0].cell_area_m2)} on average) or hold no cell's centre:",
+            f"({area_text(small[0].cell_area_m2)} on average) or {hold} no cell's centre:",
             *(f"  {district}" for district in small),
             "  Their visits, hotspots and services are still counted in them, taken from their "
             "exact points; on cell maps each shares its cells with its neighbours; their figures "
