@@ -292,40 +292,31 @@ def check_code(
     )
     contact = column == "contact_code"
     what = "the programme's unique identifier code" if contact else "a code (e.g. PE-07, EQUIPO 3)"
-    if emails.len():
-        problems.add(
-            frame,
-            pl.col(column).is_in(emails.implode()),
-            field_name=field_name,
-            value=REDACTED,
-            problem="looks like an e-mail address",
-            fix=f"use {what}, never an e-mail address"
-            + (
-                ""
-                if contact
-                else " — a form's username (SurveyCTO's) is one: give the code its own form "
-                "field and map that column to this one in a mapping file"
-            ),
-        )
-    if phones.len():
-        problems.add(
-            frame,
-            pl.col(column).is_in(phones.implode()),
-            field_name=field_name,
-            value=REDACTED,
-            problem="looks like a phone number",
-            fix=f"use {what}, never a phone number",
-        )
-    if people.len():
-        problems.add(
-            frame,
-            pl.col(column).is_in(people.implode()),
-            field_name=field_name,
-            value=REDACTED,
-            problem="looks like a person's name",
-            fix=f"use {what}, never a name (nor a name with a code or a note beside it); "
+    username = (
+        ""
+        if contact
+        else " — a form's username (SurveyCTO's) is one: give the code its own form "
+        "field and map that column to this one in a mapping file"
+    )
+    for found, problem, fix in (
+        (emails, "looks like an e-mail address", f"use {what}, never an e-mail address{username}"),
+        (phones, "looks like a phone number", f"use {what}, never a phone number"),
+        (
+            people,
+            "looks like a person's name",
+            f"use {what}, never a name (nor a name with a code or a note beside it); "
             "names are not stored",
-        )
+        ),
+    ):
+        if found.len():
+            problems.add(
+                frame,
+                pl.col(column).is_in(found.implode()),
+                field_name=field_name,
+                value=REDACTED,
+                problem=problem,
+                fix=fix,
+            )
 
 
 def check_category(
