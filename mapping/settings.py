@@ -99,6 +99,13 @@ class Settings:
     #: limit reached first makes a plan repeatable on any machine (scripts/compare_cli.py).
     plan_search_solutions: int = 0
 
+    # --- supplies: one standard kit, what a peer hands over at a typical contact ---
+    #: The "standard kit" preset of Log a visit, and the unit a peer's run sheet counts supplies
+    #: in (kits, never people: docs/planning.md gives the reason and the source of the norm).
+    kit_male_condoms: int = 10
+    kit_lubricant: int = 10
+    kit_female_condoms: int = 1
+
     # --- accounts and sessions (docs/privacy.md gives the reasons) ---
     #: A session not used for this many minutes ends (a phone left on a table).
     session_idle_minutes: int = 15

@@ -170,6 +170,7 @@ def _module_constants(tree: ast.Module) -> set[str]:
 def python_files() -> list[Path]:
     return [
         ROOT / "app.py",
+        ROOT / "server.py",
         *sorted((ROOT / "views").glob("*.py")),
         *sorted((ROOT / "mapping").rglob("*.py")),
     ]

@@ -201,7 +201,7 @@ def _note_settings(path: Path) -> None:
 
 def _run_app(workspace: Path, port: int) -> int:
     _note_settings(workspace)
-    app = Path(__file__).resolve().parents[2] / "app.py"
+    app = Path(__file__).resolve().parents[2] / "server.py"
     if not app.exists():
         print(
             f"outreach-map: error: {app} is missing — run from a clone (pip install -e .)",
