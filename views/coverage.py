@@ -11,7 +11,7 @@ from streamlit_folium import st_folium
 from mapping import clock
 from mapping.analysis.coverage import NO_LOCATION, CoverageReport
 from mapping.analysis.reports import coverage_interval, coverage_notes, explain_district
-from mapping.maps.base import basemap_from_env
+from mapping.maps.base import basemap_for
 from mapping.maps.coverage import coverage_layer, coverage_map
 from views.access import require
 from views.shared import (
@@ -79,7 +79,7 @@ with left:
             coverage_layer(report, outlines, t, selected=selected),
             labels,
             t,
-            basemap=basemap_from_env(),
+            basemap=basemap_for(workspace),
         ),
         height=MAP_HEIGHT,
         use_container_width=True,

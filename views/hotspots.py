@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping import clock
-from mapping.maps.base import basemap_from_env
+from mapping.maps.base import basemap_for
 from mapping.maps.coverage import (
     cells_map,
     chosen_cell_layer,
@@ -66,7 +66,7 @@ st_folium(
             (t("registry.picked"), chosen_cell_layer(picked, t("registry.picked"))),
         ],
         recency_legend(t, report.options.recent_days),
-        basemap=basemap_from_env(),
+        basemap=basemap_for(workspace),
     ),
     height=MAP_HEIGHT,
     use_container_width=True,

@@ -24,7 +24,7 @@ from mapping.ingest.capture import (
     log_visit,
     place_at,
 )
-from mapping.maps.base import basemap_from_env
+from mapping.maps.base import basemap_for
 from mapping.maps.coverage import cells_map, chosen_cell_layer, recency_legend, team_layer
 from views.access import require
 from views.shared import (
@@ -111,7 +111,7 @@ if channel == "in_person":
             labels,
             layers,
             recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title")),
-            basemap=basemap_from_env(),
+            basemap=basemap_for(workspace),
         ),
         height=380,
         use_container_width=True,

@@ -9,7 +9,7 @@ from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import teams
 from mapping.hours import hours_for_reading
-from mapping.maps.base import basemap_from_env, layer_bounds
+from mapping.maps.base import basemap_for, layer_bounds
 from mapping.maps.coverage import (
     cells_map,
     open_services_layer,
@@ -58,7 +58,7 @@ st_folium(
         [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
         recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
         + open_services_legend(t),
-        basemap=basemap_from_env(),
+        basemap=basemap_for(workspace),
         focus=layer_bounds(ours),
     ),
     height=420,

@@ -8,7 +8,8 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping.analysis.summary import workspace_summary
-from mapping.maps.base import BASEMAP_ENV, basemap_from_env
+from mapping.maps.base import basemap_for
+from mapping.maps.basemap import BASEMAP_NAME, local_basemap
 from mapping.maps.overview import OverviewLayers, overview_layers, overview_map
 from mapping.storage.workspace import open_workspace
 from views.access import require
@@ -66,7 +67,7 @@ headline = (
 for column, (key, value, help_text) in zip(st.columns(6), headline, strict=True):
     column.metric(t(key), f"{value:,}", help=help_text)
 
-basemap = basemap_from_env()
+basemap = basemap_for(workspace)
 st_folium(
     overview_map(layers, basemap=basemap),
     height=MAP_HEIGHT,
@@ -74,8 +75,10 @@ st_folium(
     returned_objects=[],
     key="overview",
 )
-st.caption(
-    t("overview.privacy")
-    + " "
-    + (t("overview.basemap_on") if basemap else t("overview.basemap_off", env=BASEMAP_ENV))
-)
+if basemap is None:
+    basemap_note = t("overview.basemap_off", file=BASEMAP_NAME)
+elif local_basemap(workspace) is not None:
+    basemap_note = t("overview.basemap_local", file=BASEMAP_NAME)
+else:
+    basemap_note = t("overview.basemap_on")
+st.caption(t("overview.privacy") + " " + basemap_note)

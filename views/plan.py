@@ -13,7 +13,7 @@ from streamlit_folium import st_folium
 from mapping import clock
 from mapping.analysis.peers import teams
 from mapping.errors import InvalidInputError
-from mapping.maps.base import basemap_from_env, layer_bounds
+from mapping.maps.base import basemap_for, layer_bounds
 from mapping.maps.coverage import cells_map
 from mapping.maps.plan import assignment_layer
 from mapping.planning.plans import (
@@ -139,7 +139,7 @@ else:
                 labels,
                 [("peers", layer)],
                 f"<b>{t('plan.assign_legend')}</b>",
-                basemap=basemap_from_env(),
+                basemap=basemap_for(workspace),
                 focus=layer_bounds(layer),
             ),
             height=480,

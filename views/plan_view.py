@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping import clock
-from mapping.maps.base import basemap_from_env, layer_bounds
+from mapping.maps.base import basemap_for, layer_bounds
 from mapping.maps.coverage import cells_map
 from mapping.maps.plan import NUMBER_JS, route_layers
 from mapping.planning.plans import RoutePlan, for_peer_educators, record_runsheet, stored_plans
@@ -83,7 +83,7 @@ def show_plan(
             labels,
             [("route", cells), ("line", line), ("numbers", numbers)],
             f"<b>{t('plan.legend')}</b>",
-            basemap=basemap_from_env(),
+            basemap=basemap_for(workspace),
             markers={"numbers": NUMBER_JS},
             focus=layer_bounds(cells),
         ),

@@ -23,7 +23,7 @@ from mapping.access.funder_reach import (
     reach_trend,
 )
 from mapping.errors import InvalidInputError
-from mapping.maps.base import basemap_from_env
+from mapping.maps.base import basemap_for
 from mapping.maps.reach import reach_layer, reach_legend, reach_map
 from mapping.periods import quarter_of
 from mapping.storage.audit import Actor
@@ -161,7 +161,7 @@ with left:
             reach_layer(release, quarter, outlines, t, selected=chosen),
             places,
             reach_legend(release, quarter, t),
-            basemap=basemap_from_env(),
+            basemap=basemap_for(workspace),
         ),
         height=MAP_HEIGHT,
         use_container_width=True,

@@ -16,7 +16,7 @@ from streamlit_folium import st_folium
 
 from mapping import clock
 from mapping.hours import DAY_NAMES
-from mapping.maps.base import basemap_from_env
+from mapping.maps.base import basemap_for
 from mapping.maps.services import services_map
 from mapping.registries.service_edits import Place
 from mapping.registries.services import ServiceFilter, filter_services, read_services
@@ -89,7 +89,7 @@ with left:
             t,
             language=lang,
             picked=place.cell if place else None,
-            basemap=basemap_from_env(),
+            basemap=basemap_for(workspace),
         ),
         height=MAP_HEIGHT,
         use_container_width=True,

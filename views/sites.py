@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping import clock
-from mapping.maps.base import basemap_from_env
+from mapping.maps.base import basemap_for
 from mapping.maps.coverage import cells_map, sites_layers, sites_legend
 from mapping.vocab import SERVICE_TYPES
 from views.access import require
@@ -52,7 +52,7 @@ st_folium(
         labels,
         [(t("sites.uncovered"), hotspot_layer), (t("sites.legend_title"), site_layer)],
         sites_legend(t),
-        basemap=basemap_from_env(),
+        basemap=basemap_for(workspace),
     ),
     height=MAP_HEIGHT,
     use_container_width=True,

@@ -2,7 +2,8 @@
 
 District outlines and label points are read from the store as small GeoJSON; :func:`base_map`
 and :class:`MapOverlay` give every map the same offline Leaflet, styles, tooltips and legend.
-The overview map's own layers are in :mod:`mapping.maps.overview`.
+The overview map's own layers are in :mod:`mapping.maps.overview`; the workspace's offline
+basemap (a PMTiles file) in :mod:`mapping.maps.basemap`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from folium.utilities import JsCode
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection
 
+from mapping.maps.basemap import add_pmtiles_basemap, local_basemap
 from mapping.storage import store
+from mapping.storage.workspace import Workspace
 
 #: A GeoJSON object (a FeatureCollection, unless said otherwise), ready for ``json.dumps``.
 GeoJSON = dict[str, Any]
@@ -165,6 +168,38 @@ def basemap_from_env(environ: dict[str, str] | None = None) -> tuple[str, str] |
     return url, attribution or f"Tiles: {urlsplit(url).hostname or url}"
 
 
+def basemap_for(
+    workspace: Workspace, environ: dict[str, str] | None = None
+) -> tuple[str, str] | None:
+    """Return the basemap a page's maps draw: the workspace's own file first, else the setting.
+
+    The workspace's ``basemap.pmtiles``, which the app serves itself and whose requests leave no
+    trace elsewhere, wins over ``OUTREACH_MAP_BASEMAP_URL`` (:func:`basemap_from_env`), whose
+    tile server learns which part of the area each user looks at.
+
+    Returns
+    -------
+    tuple of str, or None
+        The URL and the attribution, as :func:`basemap_from_env` gives them; the URL of a
+        PMTiles file ends in ``.pmtiles`` and its attribution is empty (the file gives its own).
+    """
+    local = local_basemap(workspace)
+    if local is not None:
+        return local, ""
+    return basemap_from_env(environ)
+
+
+def is_pmtiles(url: str) -> bool:
+    """Say whether a basemap URL names a PMTiles file rather than a ``{z}/{x}/{y}`` template.
+
+    Examples
+    --------
+    >>> is_pmtiles("../../api/basemap.pmtiles"), is_pmtiles("https://t.example.org/{z}/{x}/{y}.png")
+    (True, False)
+    """
+    return urlsplit(url).path.endswith(".pmtiles") and "{z}" not in url
+
+
 TOOLTIP_JS = JsCode(
     """function (feature, layer) {
         var tip = document.createElement("div");
@@ -225,6 +260,18 @@ _STYLE = """
   .leaflet-control-scale-line { background: rgba(38, 39, 48, 0.8); color: #e8eaed; }
   .leaflet-bar a { background: #262730; color: #e8eaed; }
   .leaflet-control-attribution { background: rgba(38, 39, 48, 0.8) !important; color: #bbb; }
+  .leaflet-control-attribution a { color: #8ab4f8; }
+}
+/* over a basemap (static/om/basemap.js adds .om-basemap): the districts' ground is a veil the
+   streets show through, and area fills are lighter so the streets under a cell stay readable */
+.om-basemap .leaflet-overlay-pane path[fill="#ffffff"] { fill-opacity: 0.2; }
+.om-basemap .leaflet-overlay-pane path[fill-opacity="0.75"],
+.om-basemap .leaflet-overlay-pane path[fill-opacity="0.8"],
+.om-basemap .leaflet-overlay-pane path[fill-opacity="0.85"],
+.om-basemap .leaflet-overlay-pane path[fill-opacity="0.9"],
+.om-basemap .leaflet-overlay-pane path[fill-opacity="0.95"] { fill-opacity: 0.55; }
+@media (prefers-color-scheme: dark) {
+  .om-basemap .leaflet-overlay-pane path[fill="#ffffff"] { fill: #0e1117; fill-opacity: 0.3; }
 }
 """
 
@@ -322,11 +369,20 @@ def base_map(
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
 ) -> folium.Map:
-    """Return an empty map centred on ``bounds``: vendored Leaflet only, tiles only if asked."""
+    """Return an empty map centred on ``bounds``: vendored Leaflet only, tiles only if asked.
+
+    ``basemap`` is a URL and its attribution (:func:`basemap_for`): a PMTiles file
+    (:func:`is_pmtiles`) is drawn by the vendored pmtiles and protomaps-leaflet scripts, which
+    the map then loads (a map without it loads Leaflet alone); a ``{z}/{x}/{y}`` template by
+    Leaflet's tile layer.
+    """
     centre = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2]
     m = folium.Map(location=centre, zoom_start=10, tiles=None, control_scale=True, zoom_snap=0.5)
     use_local_assets(m, assets_url)
     if basemap is not None:
         url, attribution = basemap
-        folium.TileLayer(url, attr=attribution, name="Basemap", max_zoom=19).add_to(m)
+        if is_pmtiles(url):
+            add_pmtiles_basemap(m, url, attribution)
+        else:
+            folium.TileLayer(url, attr=attribution, name="Basemap", max_zoom=19).add_to(m)
     return m
