@@ -8,13 +8,12 @@ Kampala, Uganda: north of the equator and east of Greenwich, far from the Lima d
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import math
 from collections.abc import Iterator
 from pathlib import Path
-
-import datetime as dt
 
 import geopandas as gpd
 import mapbox_vector_tile

@@ -89,17 +89,23 @@ def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) ->
 
 
 @contextmanager
-def serving(workspace: Path, log: Path) -> Iterator[str]:
-    """Run ``outreach-map serve`` (the real command) on a free port; always stop it."""
+def serving(workspace: Path, log: Path, base_path: str = "") -> Iterator[str]:
+    """Run ``outreach-map serve`` (the real command) on a free port; always stop it.
+
+    ``base_path`` (e.g. ``"outreach"``) is Streamlit's ``server.baseUrlPath``; the URL yielded
+    ends with it.
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
+    if base_path:
+        env["STREAMLIT_SERVER_BASE_URL_PATH"] = base_path
     command = [sys.executable, "-m", "mapping.cli.main", "serve", "--workspace", str(workspace)]
     with log.open("wb") as output:
         process = subprocess.Popen(
             [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=output, stderr=output
         )
         try:
-            url = f"http://127.0.0.1:{port}"
+            url = f"http://127.0.0.1:{port}" + (f"/{base_path}" if base_path else "")
             wait_until_healthy(process, url, log)
             yield url
         finally:

@@ -101,6 +101,9 @@ def read_basemap_header(path: Path) -> BasemapHeader:
         raise InvalidInputError(
             f"{path}: cannot read the basemap file ({exc.strerror or exc}) — check the path"
         ) from exc
+    if raw[:2] == b"PM" and raw[:7] != _MAGIC and len(raw) >= 4:
+        # PMTiles version 2 starts with "PM" and its version as a 16-bit number
+        raise _version_error(path, int.from_bytes(raw[2:4], "little"))
     if raw[:7] != _MAGIC:
         hint = (
             " — it looks like MBTiles (SQLite): convert it with "
@@ -117,10 +120,7 @@ def read_basemap_header(path: Path) -> BasemapHeader:
     fields = _HEADER.unpack(raw)
     version = fields[1]
     if version != 3:
-        raise InvalidInputError(
-            f"{path} is PMTiles version {version}; the app reads version 3 — convert it with "
-            "`pmtiles convert old.pmtiles basemap.pmtiles`"
-        )
+        raise _version_error(path, version)
     tile_type_code, min_zoom, max_zoom = fields[16], fields[17], fields[18]
     if tile_type_code not in TILE_TYPES:
         raise InvalidInputError(
@@ -134,6 +134,13 @@ def read_basemap_header(path: Path) -> BasemapHeader:
         max_zoom=max_zoom,
         bounds=(west, south, east, north),
         size=size,
+    )
+
+
+def _version_error(path: Path, version: int) -> InvalidInputError:
+    return InvalidInputError(
+        f"{path} is PMTiles version {version}; the app reads version 3 — convert it with "
+        "`pmtiles convert old.pmtiles basemap.pmtiles`"
     )
 
 
