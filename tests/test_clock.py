@@ -491,9 +491,10 @@ def test_config_shows_and_records_the_zone_and_audits_the_change(
     assert main(["config", "--workspace", str(workspace.path), "--timezone", "Asia/Jakarta"]) == 0
     assert capsys.readouterr().out.startswith("time zone: Asia/Manila -> Asia/Jakarta")
     assert main(["config", "--workspace", str(workspace.path)]) == 0
-    shown = capsys.readouterr().out
-    assert shown.startswith("time zone: Asia/Jakarta (recorded in the workspace); today there is")
-    assert today - dt.timedelta(days=1) <= dt.date.fromisoformat(shown.strip()[-10:])
+    zone, basemap = capsys.readouterr().out.splitlines()
+    assert zone.startswith("time zone: Asia/Jakarta (recorded in the workspace); today there is")
+    assert today - dt.timedelta(days=1) <= dt.date.fromisoformat(zone.strip()[-10:])
+    assert basemap.startswith("basemap: none")
     details = [
         str(d) for (d,) in query(workspace, "SELECT detail FROM audit_log WHERE action = 'setting'")
     ]
