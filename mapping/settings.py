@@ -83,12 +83,12 @@ class Settings:
     key_service_types: str = "hiv_testing,sti_clinic,prep_pep,drop_in_centre"
 
     # --- outreach planning (docs/planning.md gives the reason for each default) ---
-    #: Minutes at any hotspot before counting people: finding the place, a safety check.
-    minutes_per_hotspot: int = 10
-    #: Further minutes at a hotspot per estimated sex worker there (midpoint of the range).
-    minutes_per_person: float = 1.0
-    #: Longest planned stay at one hotspot, in minutes, however large it is.
-    max_minutes_at_hotspot: int = 60
+    #: Minutes planned at every stop, the same for each: finding the place, a safety check, the
+    #: talks and supplies. One fixed stay, never one that grows with a hotspot's size estimate:
+    #: arrival times would then tell anyone holding a peer educator's plan how many people work
+    #: at each place (docs/privacy.md). 30 is about the mean stay the earlier size-based rule gave
+    #: on the Lima demo's hotspots (docs/planning.md).
+    stop_minutes: int = 30
     #: Priority of an overdue hotspot, as a multiple of its size.
     overdue_priority: float = 3.0
     #: Further multiple for a hotspot a plan included that no visit has covered since.
@@ -105,6 +105,10 @@ class Settings:
     kit_male_condoms: int = 10
     kit_lubricant: int = 10
     kit_female_condoms: int = 1
+    #: Standard kits to bring per person a hotspot's size estimate counts, per visit: the norm
+    #: behind a coordinator's run sheet (kits per stop = estimated people x this). A peer
+    #: educator's copy never shows a per-stop amount (docs/planning.md gives the source).
+    kits_per_person: float = 1.0
 
     # --- accounts and sessions (docs/privacy.md gives the reasons) ---
     #: A session not used for this many minutes ends (a phone left on a table).

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sqlite3
+import string
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,24 @@ def app_maps(at: Any) -> list[str]:
         for element in at.get("component_instance")
         if element.proto.component_name == "streamlit_folium.st_folium"
     ]
+
+
+def english_fragments(section: str = "runsheet") -> set[str]:
+    """Every run of English words (two or more) of a locale section that Spanish does not share.
+
+    What a text in Spanish must not hold: pieces between the placeholders and punctuation of
+    each English text, of six characters or more, that are not in the Spanish text of the key.
+    """
+    from mapping.i18n import catalogue
+
+    english, spanish = catalogue("en"), catalogue("es")
+    fragments = set()
+    for key, text in english.items():
+        if not key.startswith(f"{section}."):
+            continue
+        for literal, *_ in string.Formatter().parse(text):
+            for piece in re.split(r"[(),.:;·×=]", literal):
+                piece = piece.strip()
+                if " " in piece and len(piece) >= 6 and piece not in spanish[key]:
+                    fragments.add(piece)
+    return fragments

@@ -28,6 +28,7 @@ from mapping.planning.plans import (
     stored_plans,
 )
 from mapping.planning.runsheet import runsheet_csv
+from mapping.planning.sheet_map import map_districts, map_frame
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 from mapping.travel import StraightLineTravel
@@ -138,9 +139,12 @@ def test_a_night_is_planned_inside_working_hours_and_stored(night: Workspace) ->
     assert all(plan.shift_start <= a <= plan.shift_end for a in plan.stops["arrive"])
     assert (plan.stops["arrive"] <= plan.stops["arrive_until"]).all()
     assert plan.back is not None and plan.back <= plan.shift_end
-    # time there grows with the size: 10 min + 1 min per estimated person (H1: 15 people)
+    # the same stay everywhere, whatever the size (a stay by size would tell it: privacy.md)
     minutes = dict(plan.stops.select("hotspot_id", "minutes_there").rows())
-    assert minutes == {"H1": 25, "H2": 17, "H3": 24}
+    assert minutes == {"H1": 30, "H2": 30, "H3": 30}
+    # kits: the top of each size range x 1 kit per person (H1 10-20, H2 5-9, H3 12-16)
+    kits = {row[0]: row[1:] for row in plan.stops.select("hotspot_id", "people", "kits").rows()}
+    assert kits == {"H1": (20, 20), "H2": (9, 9), "H3": (16, 16)}
     # H3 and the never-visited H4 are overdue; H1 and H2 were visited this month
     assert dict(plan.stops.select("hotspot_id", "overdue").rows()) == {
         "H1": False,
@@ -175,7 +179,7 @@ def test_a_short_shift_keeps_what_fits(night: Workspace) -> None:
     (plan,) = plan_routes(
         night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=FAST, now=NOW
     )
-    # 75 minutes on foot: H1, 1 km away, takes about 17 minutes each way and 25 there; H2 and
+    # 75 minutes on foot: H1, 1 km away, takes about 17 minutes each way and 30 there; H2 and
     # H3 (2 and 3 km) cannot be reached, worked and left in time even alone
     assert plan.stops["hotspot_id"].to_list() == ["H1"]
     reasons = dict(plan.left_out.select("hotspot_id", "reason").rows())
@@ -290,13 +294,40 @@ def test_assigned_hotspots_stay_with_their_team(night: Workspace) -> None:
         assert all(team_of[h] == plan.team for h in plan.stops["hotspot_id"])
 
 
-def test_a_peer_educators_copy_has_no_supplies_per_stop(night: Workspace) -> None:
+def test_a_peer_educators_copy_has_nothing_that_follows_from_a_size(night: Workspace) -> None:
+    half = PlanOptions(search_seconds=0.3, kits_per_person=0.5)
+    (plan,) = plan_routes(
+        night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-21:15", options=half, now=NOW
+    )
+    # half a kit per person, rounded up: H1's 20 people (its range is 10-20) need 10 kits
+    assert plan.stops.select("hotspot_id", "size_min", "size_max", "people", "kits").rows() == [
+        ("H1", 10, 20, 20, 10)
+    ]
+    assert plan.left_out.height == 3
+    copy = for_peer_educators(plan)
+    assert copy.for_team and not plan.for_team
+    for column in ("size_min", "size_max", "people", "kits"):
+        assert copy.stops[column].null_count() == copy.stops.height
+    assert copy.left_out.height == 0  # listed by priority, which grows with size
+    kept = [c for c in plan.stops.columns if c not in ("size_min", "size_max", "people", "kits")]
+    assert copy.stops.select(kept).equals(plan.stops.select(kept))
+    assert runsheet_csv(copy)  # renders without the per-stop amounts
+
+
+def test_the_sheets_map_shows_the_districts_around_the_stops(night: Workspace) -> None:
     (plan,) = plan_routes(
         night, teams=["T1"], day=NIGHT, start="DIC", hours="20:00-02:00", options=FAST, now=NOW
     )
-    copy = for_peer_educators(plan)
-    assert copy.stops["supplies_male_condoms"].null_count() == copy.stops.height
-    assert runsheet_csv(copy)  # renders without the per-stop amounts
+    shown = map_districts(night, plan)
+    names = {name for name, _ in shown}
+    assert set(plan.stops["district"]) <= names
+    west, south, east, north = map_frame(plan.stops["cell"].to_list())
+    for _, outline in shown:  # cut to the map's frame, give or take a hair
+        left, bottom, right, top = outline.bounds
+        assert west - 0.01 < left and right < east + 0.01
+        assert south - 0.01 < bottom and top < north + 0.01
+    plan.stops = plan.stops.clear()
+    assert map_districts(night, plan) == []
 
 
 def test_start_services_list_drop_in_centres_first(night: Workspace) -> None:

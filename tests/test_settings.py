@@ -163,11 +163,7 @@ def test_the_defaults_are_unchanged() -> None:
     assert coverage.key_service_types == ("hiv_testing", "sti_clinic", "prep_pep", "drop_in_centre")
     assert coverage.travel == StraightLineTravel(speed_kmh=4.5, detour_factor=1.3)
     plan = PlanOptions()
-    assert (plan.minutes_per_hotspot, plan.minutes_per_person, plan.max_minutes_at_hotspot) == (
-        10,
-        1.0,
-        60,
-    )
+    assert (plan.stop_minutes, plan.kits_per_person) == (30, 1.0)
     assert (plan.overdue_priority, plan.missed_priority) == (3.0, 1.5)
     assert (plan.search_seconds, plan.search_solutions) == (3.0, 0)
     assert ReachOptions().target_share == 0.8

@@ -13,11 +13,13 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping import clock
+from mapping.errors import InvalidInputError
 from mapping.maps.base import basemap_for, layer_bounds
 from mapping.maps.coverage import cells_map
 from mapping.maps.plan import NUMBER_JS, route_layers
 from mapping.planning.plans import RoutePlan, for_peer_educators, record_runsheet, stored_plans
-from mapping.planning.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
+from mapping.planning.runsheet import day_in_words, runsheet_csv, runsheet_filename, runsheet_pdf
+from mapping.planning.sheet_map import map_districts
 from mapping.storage.workspace import open_workspace
 from views.shared import current_actor, language, open_or_explain, outlines_for, store_stamp
 
@@ -46,10 +48,16 @@ def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> l
     return sorted(current, key=lambda plan: plan.day)
 
 
+def _typology(t: Callable[..., str], value: str | None) -> str:
+    return t(f"typologies.{value}") if value else ""
+
+
 def _tip(t: Callable[..., str], row: dict[str, Any]) -> str:
+    kind = _typology(t, row["typology"])
     return t(
         "plan.stop_tip",
         seq=row["seq"],
+        hotspot=f"{row['hotspot_id']} ({kind})" if kind else row["hotspot_id"],
         arrive=f"{row['arrive']:%H:%M}",
         until=f"{row['arrive_until']:%H:%M}",
         minutes=row["minutes_there"],
@@ -66,13 +74,21 @@ def show_plan(
 ) -> None:
     """Draw a plan: heading, map of numbered cells, the stops, what was left out, downloads.
 
-    For a peer educator (``peer``), the per-stop supplies are left out (they follow from the
-    size estimate of each place, which peer educators' pages never show).
+    For a peer educator (``peer``), the team's copy: nothing that follows from a size estimate
+    (:func:`mapping.planning.plans.for_peer_educators`); a plan stored when stays still grew
+    with size is not shown at all, but named, so the coordinator can plan that night again.
+    The coordinator also gets the team's copy of the run sheet to hand out.
     """
+    lang = language()
+    day = day_in_words(plan.day, lang)
     if peer:
-        plan = for_peer_educators(plan)
+        try:
+            plan = for_peer_educators(plan)
+        except InvalidInputError:
+            st.warning(t("plan.replan", day=day, team=plan.team))
+            return
     workspace = open_or_explain()
-    st.subheader(t("plan.heading", team=plan.team, day=f"{plan.day:%a %d %b %Y}", hours=plan.hours))
+    st.subheader(t("plan.heading", team=plan.team, day=day, hours=plan.hours))
     back = f"{plan.back:%H:%M}" if plan.back else "-"
     st.caption(t("plan.summary", start=plan.start_name, stops=plan.stops.height, back=back))
     outlines, labels = outlines_for(str(workspace.path), store_stamp(workspace))
@@ -96,8 +112,13 @@ def show_plan(
         st.warning(t("plan.unreachable", start=plan.start_name))
     elif plan.stops.height == 0:
         st.warning(t("plan.empty"))
+    sizes = [] if plan.for_team else ["people", "kits"]
     table = plan.stops.select(
         pl.col("seq").alias(t("plan.col_seq")),
+        pl.col("hotspot_id").alias(t("plan.col_hotspot")),
+        pl.col("typology")
+        .map_elements(partial(_typology, t), return_dtype=pl.String)
+        .alias(t("plan.col_typology")),
         pl.col("cell_id").alias(t("plan.col_cell")),
         pl.col("district").alias(t("plan.col_district")),
         pl.col("arrive").dt.strftime("%H:%M").alias(t("plan.col_arrive")),
@@ -107,6 +128,7 @@ def show_plan(
         pl.col("missed_before").alias(t("plan.col_missed")),
         pl.col("follow_up").alias(t("plan.col_follow_up")),
         pl.col("done").alias(t("plan.col_done")),
+        *(pl.col(name).alias(t(f"plan.col_{name}")) for name in sizes),
     )
     st.dataframe(table, hide_index=True, use_container_width=True)
     if plan.left_out.height:
@@ -122,15 +144,30 @@ def show_plan(
             )
     if not downloads:
         return
-    lang, actor = language(), current_actor()
-    sheets = (("pdf", runsheet_pdf, "application/pdf"), ("csv", runsheet_csv, "text/csv"))
-    for column, (fmt, render, mime) in zip(st.columns(2), sheets, strict=True):
+    actor = current_actor()
+    districts = map_districts(workspace, plan)
+    sheets: list[tuple[str, str, bytes, RoutePlan]] = [
+        ("pdf", "application/pdf", runsheet_pdf(plan, language=lang, districts=districts), plan),
+        ("csv", "text/csv", runsheet_csv(plan, language=lang), plan),
+    ]
+    if not plan.for_team:  # the copy a coordinator prints for the team: no size estimates
+        team = for_peer_educators(plan)
+        sheets.append(
+            (
+                "team_pdf",
+                "application/pdf",
+                runsheet_pdf(team, language=lang, districts=districts),
+                team,
+            )
+        )
+    for column, (name, mime, data, sheet) in zip(st.columns(len(sheets)), sheets, strict=True):
+        fmt = name.removeprefix("team_")
         column.download_button(
-            t(f"plan.download_{fmt}"),
-            render(plan, language=lang),
-            file_name=runsheet_filename(plan, fmt),
+            t(f"plan.download_{name}"),
+            data,
+            file_name=runsheet_filename(sheet, fmt),
             mime=mime,
-            on_click=partial(record_runsheet, workspace, plan, fmt, actor=actor),
-            key=f"{fmt}-{key}",
+            on_click=partial(record_runsheet, workspace, sheet, fmt, actor=actor),
+            key=f"{name}-{key}",
             use_container_width=True,
         )

@@ -134,10 +134,13 @@ def _route(workspace: Any, args: argparse.Namespace) -> int:
                 print(f"     … and {plan.left_out.height - SHOWN} more (the Plan page lists all)")
         if out is not None:
             from mapping.planning.runsheet import runsheet_csv, runsheet_pdf
+            from mapping.planning.sheet_map import map_districts
 
             target = out if len(plans) == 1 else out.with_stem(f"{out.stem}-{plan.team}")
-            render = runsheet_pdf if target.suffix.lower() == ".pdf" else runsheet_csv
-            target.write_bytes(render(plan))
+            if target.suffix.lower() == ".pdf":
+                target.write_bytes(runsheet_pdf(plan, districts=map_districts(workspace, plan)))
+            else:
+                target.write_bytes(runsheet_csv(plan))
             record_runsheet(workspace, plan, target.suffix.lower().lstrip("."))
             print(f"  run sheet: {target}")
     return 0

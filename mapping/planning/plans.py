@@ -40,7 +40,7 @@ from mapping.settings import Settings, get_settings
 from mapping.storage import store
 from mapping.storage.audit import Actor, acting, record
 from mapping.storage.workspace import Workspace
-from mapping.vocab import HOTSPOT_TYPOLOGIES, SERVICE_TYPES, SUPPLIES, value_of
+from mapping.vocab import HOTSPOT_TYPOLOGIES, SERVICE_TYPES, value_of
 
 #: Nearest open services listed for referral at each stop.
 REFERRALS_PER_STOP = 2
@@ -50,9 +50,8 @@ REFERRALS_PER_STOP = 2
 class PlanOptions:
     """The knobs of route planning; defaults come from :mod:`mapping.settings`."""
 
-    minutes_per_hotspot: int = Settings.minutes_per_hotspot
-    minutes_per_person: float = Settings.minutes_per_person
-    max_minutes_at_hotspot: int = Settings.max_minutes_at_hotspot
+    stop_minutes: int = Settings.stop_minutes
+    kits_per_person: float = Settings.kits_per_person
     overdue_priority: float = Settings.overdue_priority
     missed_priority: float = Settings.missed_priority
     search_seconds: float = Settings.plan_search_seconds
@@ -64,9 +63,8 @@ class PlanOptions:
         """Return the options a deployment configured (``OUTREACH_MAP_*`` overrides applied)."""
         settings = settings or get_settings()
         return cls(
-            minutes_per_hotspot=settings.minutes_per_hotspot,
-            minutes_per_person=settings.minutes_per_person,
-            max_minutes_at_hotspot=settings.max_minutes_at_hotspot,
+            stop_minutes=settings.stop_minutes,
+            kits_per_person=settings.kits_per_person,
             overdue_priority=settings.overdue_priority,
             missed_priority=settings.missed_priority,
             search_seconds=settings.plan_search_seconds,
@@ -74,16 +72,19 @@ class PlanOptions:
             coverage=CoverageOptions.from_settings(settings),
         )
 
-    def minutes_at(self, weight: np.ndarray) -> np.ndarray:
-        """Return the minutes planned at hotspots of the given estimated sizes.
+    def kits_for(self, people: np.ndarray) -> np.ndarray:
+        """Return the standard kits to bring to hotspots of the given estimated sizes.
+
+        ``people`` times :attr:`kits_per_person`, rounded up: a coordinator's figure, which
+        follows from the size estimate and so is never on a peer educator's copy.
 
         Examples
         --------
-        >>> PlanOptions().minutes_at(np.array([0.0, 10.0, 100.0])).tolist()
-        [10, 20, 60]
+        >>> PlanOptions(kits_per_person=0.5).kits_for(np.array([0.0, 9.0, 35.0])).tolist()
+        [0, 5, 18]
         """
-        minutes = self.minutes_per_hotspot + self.minutes_per_person * np.asarray(weight, float)
-        return np.minimum(np.ceil(minutes), self.max_minutes_at_hotspot).astype(np.int64)
+        kits = np.ceil(np.asarray(people, float) * self.kits_per_person - 1e-9)
+        return np.maximum(kits, 0).astype(np.int64)
 
 
 @dataclass
@@ -93,10 +94,13 @@ class RoutePlan:
     ``stops`` has one row per stop: ``seq``, ``hotspot_id``, ``cell`` (H3, int), ``cell_id``,
     ``district``, ``typology``, ``peer_educator`` (who covers it, if assigned), ``arrive``,
     ``arrive_until`` (the latest arrival that keeps the rest of the route on time),
-    ``minutes_there``, ``overdue``, ``missed_before``, ``follow_up``, ``done``, ``referrals``
-    (nearest friendly services open on arrival) and one ``supplies_<item>`` column per supply.
-    ``left_out`` has ``hotspot_id``, ``cell_id`` and ``reason`` (see
-    :mod:`mapping.planning.routes`).
+    ``minutes_there`` (the same at every stop: :attr:`PlanOptions.stop_minutes`), ``overdue``,
+    ``missed_before``, ``follow_up``, ``done``, ``referrals`` (nearest friendly services open on
+    arrival), and for the coordinator the hotspot's size estimate ``size_min``..``size_max``,
+    the ``people`` the kits are counted for and the standard ``kits`` to bring
+    (:meth:`PlanOptions.kits_for`); a team's copy (:func:`for_peer_educators`) has those four
+    empty. ``left_out`` has ``hotspot_id``,
+    ``cell_id`` and ``reason`` (see :mod:`mapping.planning.routes`).
     """
 
     team: str
@@ -110,8 +114,8 @@ class RoutePlan:
     travel_minutes: float
     back: dt.datetime | None
     travel: str
-    #: For a peer educator's copy: the night's supplies in total, per item (else empty).
-    night_supplies: dict[str, int] = field(default_factory=dict)
+    #: A team's copy (:func:`for_peer_educators`): no size estimate, no kits per stop.
+    for_team: bool = False
 
     @property
     def nothing_reachable(self) -> bool:
@@ -276,7 +280,9 @@ def plan_routes(
         ~pl.col("id").is_in(others["id"].to_list())
         & (pl.col("team").is_null() | pl.col("team").is_in(teams))
     )
-    stays = options.minutes_at(hotspots["weight"].to_numpy())
+    # one fixed stay everywhere: a stay that grew with the size estimate would let anyone
+    # holding the plan read each place's size from its arrival times (docs/privacy.md)
+    stays = np.full(hotspots.height, options.stop_minutes, dtype=np.int64)
     masks = {
         key: working_mask(key[0] or None, key[1] or None, week_of=day)
         for key in set(zip(hotspots["days"].to_list(), hotspots["hours"].to_list(), strict=True))
@@ -430,8 +436,13 @@ STOP_COLUMNS: tuple[str, ...] = (
     "follow_up",
     "done",
     "referrals",
-    *(f"supplies_{name}" for name in SUPPLIES),
+    "size_min",
+    "size_max",
+    "people",
+    "kits",
 )
+#: What a team's copy of a plan leaves empty: what follows from a hotspot's size estimate.
+SIZE_COLUMNS: tuple[str, ...] = ("size_min", "size_max", "people", "kits")
 #: Columns of a plan's stops as stored.
 _STORED: dict[str, pl.DataType | type[pl.DataType]] = {
     "seq": pl.Int64,
@@ -454,6 +465,7 @@ def _describe_stops(stops: pl.DataFrame, candidates: _Candidates) -> pl.DataFram
         pl.col("typology"),
         pl.col("peer_educator"),
         pl.col("missed_before"),
+        pl.col("size_min"),
         pl.col("size_max"),
         pl.col("weight"),
     )
@@ -473,9 +485,9 @@ def _describe_stops(stops: pl.DataFrame, candidates: _Candidates) -> pl.DataFram
         _follow_ups(data, candidates.options, out["cell"].to_list()),
         pl.Series("referrals", _referrals(data, candidates.options, out), dtype=REFERRAL),
         pl.lit(False).alias("done"),
-        *_supplies(data, out),
+        _people(out),
     )
-    return out.select(STOP_COLUMNS)
+    return out.with_columns(_kits(candidates.options, out["people"])).select(STOP_COLUMNS)
 
 
 def _follow_ups(data: CoverageData, options: PlanOptions, cells: list[int]) -> pl.Series:
@@ -500,22 +512,26 @@ def _follow_ups(data: CoverageData, options: PlanOptions, cells: list[int]) -> p
     return pl.Series("follow_up", [cell in marked for cell in cells], dtype=pl.Boolean)
 
 
-def _supplies(data: CoverageData, stops: pl.DataFrame) -> list[pl.Series]:
-    """Return what to bring to each stop: the programme's mean per visit times the upper size.
+def _people(stops: pl.DataFrame) -> pl.Series:
+    """Return the people each stop's kits are counted for: the top of its size estimate.
 
-    The mean is over the located visits of the period, programme-wide (never per cell), so the
-    figure says nothing about any one place but its size estimate.
+    The upper end of the range (the lower end when only that is known), so a team meeting
+    everyone there does not run out; the median hotspot's estimate, rounded up, when there is
+    none (:func:`mapping.analysis.coverage.estimated_sizes`).
     """
-    start = epoch_day(data.period.start)
-    located = data.visits.filter((pl.col("day") >= start) & pl.col("cell").is_not_null())
-    per_visit = located.join(data.profiles, on="profile_id", how="inner")
-    people = stops["size_max"].cast(pl.Float64).fill_null(stops["weight"]).fill_null(0.0).to_numpy()
-    series = []
-    for name in SUPPLIES:
-        mean = float(per_visit[name].mean() or 0.0) if per_visit.height else 0.0  # type: ignore[arg-type]
-        amount = np.ceil(mean * people)
-        series.append(pl.Series(f"supplies_{name}", amount.astype(np.int64), dtype=pl.Int64))
-    return series
+    people = stops.select(
+        pl.coalesce(
+            pl.col("size_max").cast(pl.Int64),
+            pl.col("size_min").cast(pl.Int64),
+            pl.col("weight").ceil().cast(pl.Int64),
+        )
+    ).to_series()
+    return people.fill_null(0).alias("people")
+
+
+def _kits(options: PlanOptions, people: pl.Series) -> pl.Series:
+    """Return the standard kits to bring to each stop (:meth:`PlanOptions.kits_for`)."""
+    return pl.Series("kits", options.kits_for(people.to_numpy()), dtype=pl.Int64)
 
 
 #: A stop's referral services: type, name (None if sensitive) and travel minutes.
@@ -677,18 +693,32 @@ def start_services(workspace: Workspace, *, today: dt.date | None = None) -> pl.
 
 
 def for_peer_educators(plan: RoutePlan) -> RoutePlan:
-    """Return the plan as a peer educator sees it: without the per-stop supplies.
+    """Return the plan as a peer educator sees it: nothing that follows from a size estimate.
 
-    What to bring to one place follows from that place's size estimate, and a peer educator's
-    pages never show a count of people at a place (docs/privacy.md); the night's total stays.
+    The size range and the kits per stop are emptied, and so is the list of hotspots left out
+    (it is ordered by priority, which grows with size); the stops, their order and times, and
+    the stay (the same at every stop) are as planned, since none of them depends on a size
+    (docs/privacy.md). A team brings what the coordinator packs, and hands out one standard
+    kit per person.
+
+    Raises
+    ------
+    InvalidInputError
+        If the plan's stays differ between stops: a plan stored before stays were fixed, whose
+        arrival times would tell each place's size. Plan that night again.
     """
-    supplies = [f"supplies_{name}" for name in SUPPLIES]
-    # with fewer than three stops, a night's total would tell one or two places' sizes
-    totals = plan.stops.select(pl.col(supplies).sum()) if plan.stops.height >= 3 else None
-    stops = plan.stops.with_columns(pl.lit(None, dtype=pl.Int64).alias(c) for c in supplies)
-    return replace(
-        plan, stops=stops, night_supplies=totals.row(0, named=True) if totals is not None else {}
+    stays = set(plan.stops["minutes_there"].to_list()) if "minutes_there" in plan.stops else set()
+    if len(stays) > 1:
+        raise InvalidInputError(
+            f"the plan of team {plan.team} for {plan.day} stays {min(stays)} to {max(stays)} "
+            "minutes at its stops: it was made when the stay grew with each hotspot's size, "
+            "which its times would tell a peer educator — plan that night again"
+        )
+    stops = plan.stops.with_columns(
+        pl.lit(None, dtype=pl.Int64).alias(name) for name in SIZE_COLUMNS if name in plan.stops
     )
+    # what was left out is listed by priority, which grows with size: not on a team's copy
+    return replace(plan, stops=stops, left_out=plan.left_out.clear(), for_team=True)
 
 
 def record_runsheet(
@@ -704,7 +734,8 @@ def record_runsheet(
             connection,
             actor or acting(),
             "export",
-            f"run sheet ({fmt}) of team {plan.team} for {plan.day}: {plan.stops.height} stops",
+            f"run sheet ({fmt}{', team copy' if plan.for_team else ''}) of team {plan.team} "
+            f"for {plan.day}: {plan.stops.height} stops",
         )
 
 
