@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from mapping.errors import InvalidInputError
 from mapping.planning.plans import REFERRAL, RoutePlan, for_peer_educators
 from mapping.planning.runsheet import runsheet_csv, runsheet_filename, runsheet_pdf
-from mapping.planning.sheet_map import MAP_MIN_KM, MapProjection, map_frame
+from mapping.planning.sheet_map import MAP_ASPECT, MAP_MIN_KM, MapProjection, map_frame
 
 COORDINATE = re.compile(r"-?\d{1,3}\.\d{4,}")
 HEX_64 = re.compile(r"\b[0-9a-fA-F]{64}\b")
@@ -270,6 +270,9 @@ def test_a_teams_pdf_says_what_to_hand_out_and_nothing_of_size(plan: RoutePlan) 
     for figure in ("20–35", "35", "52", "median"):
         assert figure not in text
     assert "HS-0007 (Street)" in text and "Map of the night" in text
+    # two pages: the stops, then the map with the closing safety line under it (not a third page)
+    _, map_page = pages(data)
+    assert "Map of the night" in map_page and map_page.count("Keep this sheet out of sight") == 2
 
 
 def test_two_stops_in_one_cell_share_a_number_on_the_map(plan: RoutePlan) -> None:
@@ -333,7 +336,9 @@ def test_the_map_frame_and_projection() -> None:
     west, south, east, north = map_frame([one])
     lat = (south + north) / 2
     assert (north - south) * 111.2 == pytest.approx(MAP_MIN_KM)
-    assert (east - west) * 111.2 * np.cos(np.radians(lat)) == pytest.approx(MAP_MIN_KM)
+    # widened to the shape of the map's box: 1.5 km high, 1.8 x 1.5 = 2.7 km wide
+    assert (east - west) * 111.2 * np.cos(np.radians(lat)) == pytest.approx(2.7)
+    assert MAP_ASPECT == 1.8
     frame = map_frame(INTS)
     lat = (frame[1] + frame[3]) / 2
     for cell in CELLS:  # every cell inside the frame, with room around it

@@ -390,7 +390,7 @@ def runsheet_pdf(
         line(t("runsheet.no_stops"))
     else:
         columns = ["order", "hotspot", "cell", "district", "arrival", "stay", "flags"]
-        widths = [0.5, 1.4, 1.6, 1.3, 1.4, 0.6, 1.2]
+        widths = [0.65, 1.4, 1.45, 1.3, 1.4, 0.6, 1.2]
         if not plan.for_team:
             columns += ["people", "kits"]
             widths += [0.9, 0.6]
@@ -434,7 +434,8 @@ def runsheet_pdf(
         line(t("runsheet.map"), bold=True, size=11)
         line(t("runsheet.map_note"), size=8)
         top = pdf.get_y() + 1
-        box = (pdf.l_margin, top, pdf.epw, pdf.h - 22 - top)
+        # down to the foot, less room for the closing safety line (no page of its own)
+        box = (pdf.l_margin, top, pdf.epw, pdf.h - 34 - top)
         draw_map(pdf, [(stop.order, stop.cell) for stop in stops], districts, box, family)
         pdf.set_y(top + box[3])
 

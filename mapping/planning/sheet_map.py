@@ -28,6 +28,9 @@ from mapping.storage.workspace import Workspace
 MAP_MIN_KM = 1.5
 #: Ground added around the night's cells on the map, as a share of their extent on each side.
 MAP_PADDING = 0.12
+#: Width over height of the ground a map shows: about that of the map's box on a landscape A4
+#: run sheet, so the districts fill the box instead of leaving blank strips beside them.
+MAP_ASPECT = 1.8
 #: A district drawn on the map: its name and outline (lon/lat).
 District = tuple[str, shapely.Geometry]
 #: Colours of the map (Okabe-Ito blue for the route, as on the app's plan map).
@@ -42,8 +45,8 @@ _SCALE_METRES = (100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000)
 def map_frame(cells: Sequence[int]) -> tuple[float, float, float, float]:
     """Return the ground a run sheet's map shows: (west, south, east, north) in degrees.
 
-    The night's cells with :data:`MAP_PADDING` around them, and at least :data:`MAP_MIN_KM`
-    across each way.
+    The night's cells with :data:`MAP_PADDING` around them, at least :data:`MAP_MIN_KM`
+    across each way, then widened (or heightened) to :data:`MAP_ASPECT`.
 
     Examples
     --------
@@ -61,6 +64,11 @@ def map_frame(cells: Sequence[int]) -> tuple[float, float, float, float]:
     km_lng = 111.2 * math.cos(math.radians(lat))
     half_h = max((north - south) * (0.5 + MAP_PADDING), MAP_MIN_KM / 2 / 111.2)
     half_w = max((east - west) * (0.5 + MAP_PADDING), MAP_MIN_KM / 2 / km_lng)
+    width_km, height_km = 2 * half_w * km_lng, 2 * half_h * 111.2
+    if width_km < MAP_ASPECT * height_km:
+        half_w = MAP_ASPECT * height_km / 2 / km_lng
+    else:
+        half_h = width_km / MAP_ASPECT / 2 / 111.2
     mid_lng = (west + east) / 2
     return (mid_lng - half_w, lat - half_h, mid_lng + half_w, lat + half_h)
 
