@@ -36,7 +36,16 @@ def test_routes_are_stored_only_when_saved_and_assignment_shows_the_workloads(
         ("demo-coordinator",)
     ]
     # the run sheets come with the saved plan
-    assert {b.label for b in at.get("download_button")} >= {"Run sheet (PDF)", "Run sheet (CSV)"}
+    # and the team's copy to print for the team (no size estimate on it), with the coordinator's
+    # table showing the sizes and kits the coordinator's own sheet explains
+    assert {b.label for b in at.get("download_button")} >= {
+        "Run sheet (PDF)",
+        "Run sheet (CSV)",
+        "Team copy (PDF)",
+    }
+    stops = at.dataframe[0].value  # then the hotspots left out
+    assert {"Hotspot", "Typology", "Estimated people", "Kits to bring"} <= set(stops.columns)
+    assert (stops["Kits to bring"] == stops["Estimated people"]).all()  # 1 kit per person
 
     at.radio(key="plan_view").set_value("assign").run()
     at.button[0].click().run()  # Assign new hotspots
