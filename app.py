@@ -43,6 +43,24 @@ STYLE = """<style>
 }
 </style>"""
 
+#: On a phone (narrower than Streamlit's 768 px breakpoint) the open sidebar covers most of the
+#: screen: once a page is chosen in it, close it, as Streamlit's own page menu does. Our page
+#: links (they carry the session's choices) do not, so this closes it the way a person would,
+#: with the sidebar's own close button. Fixed text, no data; it runs once per browser tab.
+CLOSE_SIDEBAR_ON_PHONE = """<script>
+(function () {
+  if (window.omClosesSidebar) { return; }
+  window.omClosesSidebar = true;
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(
+      '[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]');
+    if (!link || window.innerWidth >= 768) { return; }
+    var close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (close) { close.click(); }
+  });
+})();
+</script>"""
+
 st.set_page_config(page_title="outreach-map", page_icon="🗺️", layout="wide")
 keep_uploads_in_memory()  # before any upload box: an upload must never touch the disk
 warm_up()  # the analytics libraries load in the background while the first page draws
@@ -146,6 +164,7 @@ language_picker()
 if demo_store(str(workspace.path)):
     role_picker()
 sign_out_button(workspace, account, t)
+st.sidebar.html(CLOSE_SIDEBAR_ON_PHONE, unsafe_allow_javascript=True)
 name = next(key for key, value in pages.items() if value == page)
 log_view(workspace, account, name, RESOLUTION.get(account.role))
 with acting_as(account.actor):  # imports and edits made on the page are logged under the account

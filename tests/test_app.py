@@ -29,6 +29,7 @@ from mapping.analysis.siting import suggest_sites
 from mapping.i18n import translator
 from mapping.maps.base import (
     DEFAULT_ASSETS_URL,
+    GESTURE_HANDLING_URL,
     LEAFLET_VERSION,
     GeoJSON,
     basemap_from_env,
@@ -74,11 +75,13 @@ def test_vendored_leaflet_is_in_place() -> None:
 
 
 def test_overview_map_links_nothing_but_the_vendored_leaflet(demo_layers: OverviewLayers) -> None:
-    page = overview_map(demo_layers).get_root().render()
+    page = overview_map(demo_layers, language="en").get_root().render()
     links = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sorted(links) == [
         f"{DEFAULT_ASSETS_URL}/leaflet.css",
         f"{DEFAULT_ASSETS_URL}/leaflet.js",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
     ]
     assert not re.search(r"https?://", page)
     assert "L.tileLayer" not in page
@@ -88,7 +91,7 @@ def test_a_basemap_is_opt_in(demo_layers: OverviewLayers) -> None:
     url = "https://tiles.example.org/{z}/{x}/{y}.png"
     basemap = basemap_from_env({"OUTREACH_MAP_BASEMAP_URL": url})
     assert basemap == (url, "Tiles: tiles.example.org")
-    page = overview_map(demo_layers, basemap=basemap).get_root().render()
+    page = overview_map(demo_layers, language="en", basemap=basemap).get_root().render()
     assert "L.tileLayer" in page
     assert url in page
 
@@ -308,16 +311,22 @@ def test_coverage_map_is_offline_and_holds_districts_only(
     assert "PUENTE PIEDRA\nrank " in puente["properties"]["tip"]
     unmapped = [f for f in layer["features"] if f["properties"]["style"]["fillColor"] == "#d9d9d9"]
     assert len(unmapped) == (report.districts["estimate_source"] == "population prior").sum()
-    page = coverage_map(layer, labels, t).get_root().render()
+    page = coverage_map(layer, labels, t, language="en").get_root().render()
     links = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sorted(links) == [
         f"{DEFAULT_ASSETS_URL}/leaflet.css",
         f"{DEFAULT_ASSETS_URL}/leaflet.js",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
     ]
     assert not re.search(r"https?://", page)
     assert "Gap score" in page and "not mapped" in page
     es = translator("es")
-    spanish = coverage_map(coverage_layer(report, outlines, es), labels, es).get_root().render()
+    spanish = (
+        coverage_map(coverage_layer(report, outlines, es), labels, es, language="es")
+        .get_root()
+        .render()
+    )
     assert "Brecha" in spanish and "sin mapear" in spanish
 
 
@@ -399,11 +408,13 @@ def test_hotspot_and_site_maps_hold_cells_only_and_stay_offline(
             assert {f["geometry"]["type"] for f in layer["features"]} == {"Polygon"}
             # a cell's outline: six (or five) corners, never a point
             assert all(len(f["geometry"]["coordinates"][0]) in (6, 7) for f in layer["features"])
-        page = cells_map(outlines, labels, layers, legend).get_root().render()
+        page = cells_map(outlines, labels, layers, legend, language="en").get_root().render()
         assert not re.search(r"https?://", page)
         assert sorted(re.findall(r'(?:src|href)="([^"]+)"', page)) == [
             f"{DEFAULT_ASSETS_URL}/leaflet.css",
             f"{DEFAULT_ASSETS_URL}/leaflet.js",
+            f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
+            f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
         ]
 
 

@@ -74,8 +74,8 @@ def test_no_map_holds_a_visit_coordinate(workspace: Workspace, tmp_path: Path) -
         data, report.options, near=cells["cell"].to_list(), now=dt.datetime(2026, 11, 20, 22)
     )
     pages = [
-        overview_map(overview_layers(workspace)),
-        coverage_map(coverage_layer(report, outlines, t), labels, t),
+        overview_map(overview_layers(workspace), language="en"),
+        coverage_map(coverage_layer(report, outlines, t), labels, t, language="en"),
         cells_map(
             outlines,
             labels,
@@ -87,6 +87,7 @@ def test_no_map_holds_a_visit_coordinate(workspace: Workspace, tmp_path: Path) -
                 ("picked", chosen_cell_layer(int(cells["cell"][0]), "here")),
             ],
             recency_legend(t, 30),
+            language="en",
         ),
     ]
     for page in (m.get_root().render() for m in pages):

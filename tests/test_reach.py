@@ -39,7 +39,7 @@ from mapping.errors import InvalidInputError
 from mapping.i18n import translator
 from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
-from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
+from mapping.maps.base import DEFAULT_ASSETS_URL, GESTURE_HANDLING_URL, district_layers
 from mapping.maps.reach import HIDDEN_FILL, REACH_COLOURS, reach_layer, reach_legend, reach_map
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace, open_workspace
@@ -382,11 +382,13 @@ def test_the_map_holds_districts_only_and_stays_offline(
                 assert ring != corners, f"an H3 cell at resolution {resolution}"
     legend = reach_legend(release, "2026-Q1", t)
     assert "Reach, 2026-Q1" in legend and "not shown: too few people" in legend
-    page = reach_map(layer, labels, legend).get_root().render()
+    page = reach_map(layer, labels, legend, language="en").get_root().render()
     links = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sorted(links) == [
         f"{DEFAULT_ASSETS_URL}/leaflet.css",
         f"{DEFAULT_ASSETS_URL}/leaflet.js",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
     ]
     assert not re.search(r"https?://", page)
     assert "om-hatch" in page and "L.tileLayer" not in page

@@ -17,7 +17,7 @@ from helpers import LIMA, MIRAFLORES, counts, csv_text, query
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
 from mapping.ingest.registry_files import services_from_file
-from mapping.maps.base import DEFAULT_ASSETS_URL, district_layers
+from mapping.maps.base import DEFAULT_ASSETS_URL, GESTURE_HANDLING_URL, district_layers
 from mapping.maps.services import SERVICE_ICONS, services_legend, services_map, type_layers
 from mapping.registries.service_edits import KEEP, add_service, place_from_click, update_service
 from mapping.registries.services import (
@@ -220,6 +220,8 @@ def test_map_html_is_offline_and_holds_no_point_of_a_sensitive_service(
     assert sorted(set(re.findall(r'(?:src|href)="([^"]+)"', page))) == [
         f"{DEFAULT_ASSETS_URL}/leaflet.css",
         f"{DEFAULT_ASSETS_URL}/leaflet.js",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
+        f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
     ]
     assert not re.search(r"https?://", page)
     assert "L.tileLayer" not in page and "AwesomeMarkers" not in page and "fa-" not in page

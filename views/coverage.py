@@ -15,6 +15,7 @@ from mapping.maps.base import basemap_for
 from mapping.maps.coverage import coverage_layer, coverage_map
 from views.access import require
 from views.shared import (
+    language,
     open_or_explain,
     outlines_for,
     period_picker,
@@ -79,6 +80,7 @@ with left:
             coverage_layer(report, outlines, t, selected=selected),
             labels,
             t,
+            language=language(),
             basemap=basemap_for(workspace),
         ),
         height=MAP_HEIGHT,

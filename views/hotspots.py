@@ -21,6 +21,7 @@ from views.access import require
 from views.hotspot_editor import editor, take_click
 from views.shared import (
     findings_for,
+    language,
     open_or_explain,
     outlines_for,
     period_picker,
@@ -66,6 +67,7 @@ st_folium(
             (t("registry.picked"), chosen_cell_layer(picked, t("registry.picked"))),
         ],
         recency_legend(t, report.options.recent_days),
+        language=language(),
         basemap=basemap_for(workspace),
     ),
     height=MAP_HEIGHT,

@@ -29,6 +29,7 @@ from mapping.maps.coverage import cells_map, chosen_cell_layer, recency_legend, 
 from views.access import require
 from views.shared import (
     carried_params,
+    language,
     open_or_explain,
     outlines_for,
     quarter_hour,
@@ -111,6 +112,7 @@ if channel == "in_person":
             labels,
             layers,
             recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title")),
+            language=language(),
             basemap=basemap_for(workspace),
         ),
         height=380,

@@ -58,6 +58,7 @@ st_folium(
         [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
         recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
         + open_services_legend(t),
+        language=language(),
         basemap=basemap_for(workspace),
         focus=layer_bounds(ours),
     ),

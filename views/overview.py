@@ -13,7 +13,7 @@ from mapping.maps.basemap import BASEMAP_NAME, local_basemap
 from mapping.maps.overview import OverviewLayers, overview_layers, overview_map
 from mapping.storage.workspace import open_workspace
 from views.access import require
-from views.shared import open_or_explain, store_stamp, tr
+from views.shared import language, open_or_explain, store_stamp, tr
 
 MAP_HEIGHT = 600
 
@@ -69,7 +69,7 @@ for column, (key, value, help_text) in zip(st.columns(6), headline, strict=True)
 
 basemap = basemap_for(workspace)
 st_folium(
-    overview_map(layers, basemap=basemap),
+    overview_map(layers, language=language(), basemap=basemap),
     height=MAP_HEIGHT,
     use_container_width=True,
     returned_objects=[],

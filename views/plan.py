@@ -29,6 +29,7 @@ from views.access import require
 from views.plan_view import show_plan
 from views.shared import (
     current_actor,
+    language,
     open_or_explain,
     outlines_for,
     store_stamp,
@@ -139,6 +140,7 @@ else:
                 labels,
                 [("peers", layer)],
                 f"<b>{t('plan.assign_legend')}</b>",
+                language=language(),
                 basemap=basemap_for(workspace),
                 focus=layer_bounds(layer),
             ),

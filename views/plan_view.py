@@ -99,6 +99,7 @@ def show_plan(
             labels,
             [("route", cells), ("line", line), ("numbers", numbers)],
             f"<b>{t('plan.legend')}</b>",
+            language=language(),
             basemap=basemap_for(workspace),
             markers={"numbers": NUMBER_JS},
             focus=layer_bounds(cells),

@@ -31,6 +31,7 @@ from mapping.storage.workspace import Workspace, open_workspace
 from views.access import require
 from views.shared import (
     current_actor,
+    language,
     open_or_explain,
     outlines_for,
     pick,
@@ -161,6 +162,7 @@ with left:
             reach_layer(release, quarter, outlines, t, selected=chosen),
             places,
             reach_legend(release, quarter, t),
+            language=language(),
             basemap=basemap_for(workspace),
         ),
         height=MAP_HEIGHT,

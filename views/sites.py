@@ -12,6 +12,7 @@ from mapping.maps.coverage import cells_map, sites_layers, sites_legend
 from mapping.vocab import SERVICE_TYPES
 from views.access import require
 from views.shared import (
+    language,
     open_or_explain,
     outlines_for,
     period_picker,
@@ -52,6 +53,7 @@ st_folium(
         labels,
         [(t("sites.uncovered"), hotspot_layer), (t("sites.legend_title"), site_layer)],
         sites_legend(t),
+        language=language(),
         basemap=basemap_for(workspace),
     ),
     height=MAP_HEIGHT,

@@ -25,6 +25,7 @@ from folium.utilities import JsCode
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection
 
+from mapping.i18n import translator
 from mapping.maps.basemap import add_pmtiles_basemap, local_basemap
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
@@ -41,6 +42,13 @@ LEAFLET_VERSION = "1.9.4"
 #: Where the app serves the vendored Leaflet, relative to a component's page
 #: (``<base>/component/<name>/index.html``); Streamlit serves ``./static`` at ``<base>/app/static``.
 DEFAULT_ASSETS_URL = f"../../app/static/vendor/leaflet-{LEAFLET_VERSION}"
+#: Version of leaflet-gesture-handling vendored in ``static/vendor``: on a touch screen one
+#: finger scrolls the page over a map and two move the map; on a desktop, Ctrl + wheel zooms.
+GESTURE_HANDLING_VERSION = "1.2.2"
+#: Where the app serves it, relative to a component's page (like :data:`DEFAULT_ASSETS_URL`).
+GESTURE_HANDLING_URL = (
+    f"../../app/static/vendor/leaflet-gesture-handling-{GESTURE_HANDLING_VERSION}"
+)
 
 #: Decimal places kept in coordinates (1e-5 degrees is about a metre).
 COORDINATE_DECIMALS = 5
@@ -334,12 +342,19 @@ class MapOverlay(MacroElement):  # type: ignore[misc]
         self.legend_html = legend_html
 
 
-def use_local_assets(m: folium.Map, assets_url: str = DEFAULT_ASSETS_URL) -> folium.Map:
-    """Make ``m`` load only Leaflet, from ``assets_url``, instead of folium's CDN defaults.
+def use_local_assets(
+    m: folium.Map,
+    assets_url: str = DEFAULT_ASSETS_URL,
+    *,
+    gestures_url: str = GESTURE_HANDLING_URL,
+) -> folium.Map:
+    """Make ``m`` load only the vendored Leaflet and its gesture handling, not folium's CDNs.
 
     Folium links Leaflet, jQuery, Bootstrap, Font Awesome and Awesome Markers from CDNs; the
-    overview map needs only Leaflet, which the app serves itself, so the map works offline. The
-    links are set on the map object, never on folium's shared class lists.
+    maps need only Leaflet, and the gesture handling that lets one finger scroll the page over
+    a map on a phone, both served by the app itself, so the map works offline. The links are
+    set on the map object, never on folium's shared class lists; streamlit-folium loads the
+    scripts one after the other, in this order, before it draws the map.
 
     Parameters
     ----------
@@ -347,6 +362,8 @@ def use_local_assets(m: folium.Map, assets_url: str = DEFAULT_ASSETS_URL) -> fol
         The map to change.
     assets_url : str
         URL of the folder holding ``leaflet.js`` and ``leaflet.css``.
+    gestures_url : str
+        URL of the folder holding ``leaflet-gesture-handling.min.{js,css}``.
 
     Returns
     -------
@@ -354,9 +371,35 @@ def use_local_assets(m: folium.Map, assets_url: str = DEFAULT_ASSETS_URL) -> fol
         ``m`` itself.
     """
     base = assets_url.rstrip("/")
-    m.default_js = [("leaflet", f"{base}/leaflet.js")]
-    m.default_css = [("leaflet_css", f"{base}/leaflet.css")]
+    gestures = gestures_url.rstrip("/")
+    m.default_js = [
+        ("leaflet", f"{base}/leaflet.js"),
+        ("leaflet_gesture_handling", f"{gestures}/leaflet-gesture-handling.min.js"),
+    ]
+    m.default_css = [
+        ("leaflet_css", f"{base}/leaflet.css"),
+        ("leaflet_gesture_handling_css", f"{gestures}/leaflet-gesture-handling.min.css"),
+    ]
     return m
+
+
+def gesture_texts(language: str) -> dict[str, str]:
+    """Return the gesture hints of a map in ``language``, as leaflet-gesture-handling takes them.
+
+    ``touch`` shows when one finger touches the map (the finger scrolls the page), ``scroll``
+    and ``scrollMac`` when the mouse wheel turns over it without Ctrl (or ⌘ on a Mac).
+
+    Examples
+    --------
+    >>> gesture_texts("es")["touch"]
+    'Use dos dedos para mover el mapa'
+    """
+    t = translator(language)
+    return {
+        "touch": t("map.gesture_touch"),
+        "scroll": t("map.gesture_scroll"),
+        "scrollMac": t("map.gesture_scroll_mac"),
+    }
 
 
 #: Bounds (min lon, min lat, max lon, max lat) of a map with nothing to show.
@@ -366,6 +409,7 @@ WORLD = (-180.0, -60.0, 180.0, 75.0)
 def base_map(
     bounds: tuple[float, float, float, float],
     *,
+    language: str,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
 ) -> folium.Map:
@@ -375,9 +419,21 @@ def base_map(
     (:func:`is_pmtiles`) is drawn by the vendored pmtiles and protomaps-leaflet scripts, which
     the map then loads (a map without it loads Leaflet alone); a ``{z}/{x}/{y}`` template by
     Leaflet's tile layer.
+
+    On a touch screen one finger scrolls the page past the map and two fingers move it; a
+    mouse drags it and Ctrl + wheel zooms it (the wheel alone scrolls the page). A hint in
+    ``language`` says so when someone tries the other way.
     """
     centre = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2]
-    m = folium.Map(location=centre, zoom_start=10, tiles=None, control_scale=True, zoom_snap=0.5)
+    m = folium.Map(
+        location=centre,
+        zoom_start=10,
+        tiles=None,
+        control_scale=True,
+        zoom_snap=0.5,
+        gesture_handling=True,
+        gesture_handling_options={"text": gesture_texts(language), "duration": 1500},
+    )
     use_local_assets(m, assets_url)
     if basemap is not None:
         url, attribution = basemap

@@ -122,6 +122,7 @@ def coverage_map(
     labels: GeoJSON,
     t: Callable[..., str],
     *,
+    language: str,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
 ) -> folium.Map:
@@ -131,7 +132,7 @@ def coverage_map(
     :func:`mapping.maps.base.use_local_assets`) unless a deployment sets a basemap.
     """
     bounds = layer_bounds(layer) or WORLD
-    m = base_map(bounds, assets_url=assets_url, basemap=basemap)
+    m = base_map(bounds, language=language, assets_url=assets_url, basemap=basemap)
     folium.GeoJson(
         layer,
         name=t("coverage.title"),
@@ -301,6 +302,7 @@ def cells_map(
     layers: list[tuple[str, GeoJSON]],
     legend: str,
     *,
+    language: str,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
     markers: Mapping[str, JsCode] | None = None,
@@ -315,7 +317,7 @@ def cells_map(
     bounds = (
         focus or layer_bounds(*(layer for _, layer in layers)) or layer_bounds(outlines) or WORLD
     )
-    m = base_map(bounds, assets_url=assets_url, basemap=basemap)
+    m = base_map(bounds, language=language, assets_url=assets_url, basemap=basemap)
     # district tooltips: the name only (the overview's tooltip adds an English population line)
     named = {
         "type": "FeatureCollection",

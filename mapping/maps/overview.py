@@ -314,6 +314,7 @@ def legend_html(layers: OverviewLayers) -> str:
 def overview_map(
     layers: OverviewLayers,
     *,
+    language: str,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
 ) -> folium.Map:
@@ -325,6 +326,8 @@ def overview_map(
     ----------
     layers : OverviewLayers
         What to draw, from :func:`overview_layers`.
+    language : str
+        The page's language, for the map's gesture hints (see :func:`base_map`).
     assets_url : str
         Where the browser finds the vendored Leaflet (see :func:`use_local_assets`).
     basemap : tuple of str, optional
@@ -337,7 +340,7 @@ def overview_map(
         A map whose only scripts and styles are Leaflet's, from ``assets_url``.
     """
     bounds = layers.focus or layers.bounds or WORLD
-    m = base_map(bounds, assets_url=assets_url, basemap=basemap)
+    m = base_map(bounds, language=language, assets_url=assets_url, basemap=basemap)
     folium.GeoJson(
         layers.districts, name="Districts", on_each_feature=TOOLTIP_JS, smooth_factor=0.5
     ).add_to(m)

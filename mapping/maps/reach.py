@@ -155,6 +155,7 @@ def reach_map(
     labels: GeoJSON,
     legend: str,
     *,
+    language: str,
     assets_url: str = DEFAULT_ASSETS_URL,
     basemap: tuple[str, str] | None = None,
 ) -> folium.Map:
@@ -164,6 +165,14 @@ def reach_map(
     sets a basemap), with the districts as the one layer.
     """
     empty: GeoJSON = {"type": "FeatureCollection", "features": []}
-    m = cells_map(empty, labels, [("reach", layer)], legend, assets_url=assets_url, basemap=basemap)
+    m = cells_map(
+        empty,
+        labels,
+        [("reach", layer)],
+        legend,
+        language=language,
+        assets_url=assets_url,
+        basemap=basemap,
+    )
     _HatchPattern().add_to(m)
     return m

@@ -244,6 +244,7 @@ def services_map(
         labels,
         layers,
         legend,
+        language=language,
         assets_url=assets_url,
         basemap=basemap,
         markers=markers,
