@@ -19,6 +19,7 @@ from streamlit import config
 from mapping.errors import WorkspaceError
 from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE, basemap_file
 from mapping.storage.workspace import workspace_path
+from views.compression import StaticGzip, compression_enabled
 
 #: What ``GET /api/basemap.pmtiles`` says when the workspace has no basemap file.
 NO_BASEMAP = (
@@ -77,5 +78,12 @@ class SentAsIs:
 
 
 def middleware() -> list[Middleware]:
-    """Return the app's own middleware, outermost first (it runs before Streamlit's)."""
-    return [Middleware(SentAsIs)]
+    """Return the app's own middleware, outermost first (it runs before Streamlit's).
+
+    :class:`SentAsIs` keeps the basemap's tiles as they are; :class:`~views.compression.StaticGzip`
+    serves the static scripts and styles gzipped, each compressed once (unless
+    ``OUTREACH_MAP_COMPRESSION=0``).
+    """
+    if not compression_enabled():
+        return [Middleware(SentAsIs)]
+    return [Middleware(SentAsIs), Middleware(StaticGzip, base_url=base_path())]

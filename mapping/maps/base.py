@@ -402,6 +402,41 @@ def gesture_texts(language: str) -> dict[str, str]:
     }
 
 
+class MouseDrags(MacroElement):  # type: ignore[misc]
+    """A mouse over the map drags it, wherever it enters (gesture handling alone misses some).
+
+    leaflet-gesture-handling turns dragging off, and back on when Leaflet fires ``mouseover``
+    on the map; Leaflet fires it on the topmost interactive layer instead (a district, a cell),
+    so a mouse that enters a map covered by districts could never drag it. A mouse (never a
+    finger: one finger must keep scrolling the page) turns dragging on here as it moves over
+    the map, and off as it leaves.
+    """
+
+    _template = Template(
+        r"""
+        {% macro script(this, kwargs) %}
+            (function (map) {
+                var box = map.getContainer();
+                box.addEventListener("pointermove", function (event) {
+                    if (event.pointerType === "mouse" && !map.dragging.enabled()) {
+                        map.dragging.enable();
+                    }
+                });
+                box.addEventListener("pointerleave", function (event) {
+                    if (event.pointerType === "mouse" && !map.dragging.moving()) {
+                        map.dragging.disable();
+                    }
+                });
+            })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._name = "MouseDrags"
+
+
 #: Bounds (min lon, min lat, max lon, max lat) of a map with nothing to show.
 WORLD = (-180.0, -60.0, 180.0, 75.0)
 
@@ -435,6 +470,7 @@ def base_map(
         gesture_handling_options={"text": gesture_texts(language), "duration": 1500},
     )
     use_local_assets(m, assets_url)
+    MouseDrags().add_to(m)
     if basemap is not None:
         url, attribution = basemap
         if is_pmtiles(url):

@@ -1,0 +1,301 @@
+"""Static files gzipped once and kept in memory: Streamlit's bundles, vendored files, components.
+
+Streamlit 1.67 serves its own JavaScript bundles (``/static/``) uncompressed on purpose: its gzip
+middleware would compress every file again on every request (see
+``streamlit/web/server/starlette/starlette_gzip_middleware.py``) and it expects a proxy in front
+to compress and cache. A phone on a slow connection then waits for about 3 MB of scripts.
+:class:`StaticGzip` does what such a proxy does, inside the app: it compresses each file the
+first time it is asked for, keeps the result in memory, and serves the kept bytes afterwards.
+
+Only these files are compressed: Streamlit's ``/static/`` (content-hashed, immutable bundles),
+the app's ``/app/static/`` (the vendored libraries) and the components' ``/component/`` files,
+and only text types (scripts, styles, JSON, SVG, HTML, WebAssembly). Fonts, images, map tiles
+and anything already encoded pass through untouched, and so does every ``Range`` request (a
+206 names byte ranges of the uncompressed file), every ``HEAD`` and every other path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import os
+import re
+from collections import OrderedDict
+from collections.abc import MutableMapping
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Environment variable that turns the compression off when set to ``0`` (a benchmark's
+#: baseline, or a proxy in front that compresses and caches already).
+COMPRESSION_ENV = "OUTREACH_MAP_COMPRESSION"
+#: Paths whose files are compressed, relative to the app's base URL.
+PREFIXES = ("/static/", "/app/static/", "/component/")
+#: Types worth compressing: text, compressed to about a quarter of its size.
+COMPRESSIBLE = (
+    "text/",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "application/wasm",
+    "application/xml",
+    "image/svg+xml",
+)
+#: Files smaller than this are sent as they are (the gzip header would eat the saving).
+MINIMUM_SIZE = 1024
+#: Files larger than this are streamed as they are, never held in memory.
+MAXIMUM_SIZE = 16 * 1024 * 1024
+#: Most compressed bytes kept in memory; the least recently used file is dropped past it.
+MEMORY_LIMIT = 64 * 1024 * 1024
+#: The vendored libraries sit in folders named with their version (``leaflet-1.9.4``): a
+#: browser may keep them for a year without asking again (an upgrade is a new folder).
+VENDORED = "/app/static/vendor/"
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def compression_enabled(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Return whether static files are compressed (``OUTREACH_MAP_COMPRESSION=0`` turns it off).
+
+    Examples
+    --------
+    >>> compression_enabled({}), compression_enabled({"OUTREACH_MAP_COMPRESSION": "0"})
+    (True, False)
+    """
+    env = os.environ if environ is None else environ
+    return env.get(COMPRESSION_ENV, "1").strip() != "0"
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Return whether an ``Accept-Encoding`` header accepts gzip (``gzip;q=0`` refuses it).
+
+    Examples
+    --------
+    >>> accepts_gzip("gzip, deflate, br"), accepts_gzip("br;q=1, gzip;q=0"), accepts_gzip("")
+    (True, False, False)
+    """
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() not in {"gzip", "*"}:
+            continue
+        quality = re.search(r"q\s*=\s*([0-9.]+)", params)
+        try:
+            return quality is None or float(quality.group(1)) > 0
+        except ValueError:
+            return False
+    return False
+
+
+def _compressible(content_type: str) -> bool:
+    return content_type.lower().startswith(COMPRESSIBLE)
+
+
+class StaticGzip:
+    """ASGI middleware: serve static text files gzip-compressed, compressing each one once.
+
+    The file is still read by Streamlit's own handler on every request (so its checks, its
+    caching headers and any change of the file on disk count); what is kept is the compressed
+    body, by path and a digest of the file's bytes, so a changed file is compressed again.
+
+    Parameters
+    ----------
+    app : ASGIApp
+        The application to wrap (Streamlit's).
+    base_url : str
+        Streamlit's ``server.baseUrlPath``: the prefix in front of the paths compressed.
+    level : int
+        gzip level (9: the smallest; the cost is paid once per file).
+    memory_limit : int
+        Most compressed bytes kept in memory.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        base_url: str = "",
+        level: int = 9,
+        memory_limit: int = MEMORY_LIMIT,
+    ) -> None:
+        self.app = app
+        self.level = level
+        self.memory_limit = memory_limit
+        base = base_url.strip("/")
+        self.prefixes = tuple(f"/{base}{prefix}" if base else prefix for prefix in PREFIXES)
+        self.vendored = f"/{base}{VENDORED}" if base else VENDORED
+        self._kept: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._kept_bytes = 0
+        self._pending: dict[tuple[str, str], asyncio.Future[bytes]] = {}
+        #: How many times a file was compressed: once per file (and per change of it).
+        self.compressions = 0
+
+    def _path(self, scope: Scope) -> str:
+        path: str = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        return path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one request: compressed if it asks for a static text file and takes gzip."""
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        path = self._path(scope)
+        if not path.startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if "range" in headers:
+            await self.app(scope, receive, self._keeping(path, send))
+            return
+        if not accepts_gzip(headers.get("accept-encoding", "")):
+            # Starlette's gzip would still compress a "gzip;q=0" (it looks for the word only)
+            plain = {**scope, "headers": _without(scope, {b"accept-encoding"})}
+            await self.app(plain, receive, self._keeping(path, send))
+            return
+        await self._respond(scope, receive, send, path, headers)
+
+    def _keeping(self, path: str, send: Send) -> Send:
+        """Return ``send`` with the headers of :meth:`_headed` added to a response sent as is."""
+
+        async def sending(message: Message) -> None:
+            await send(self._headed(path, message))
+
+        return sending
+
+    def _headed(self, path: str, message: Message) -> Message:
+        """Return a response's start sent as is with ``Vary`` and the caching headers added."""
+        if message["type"] != "http.response.start":
+            return message
+        response = MutableHeaders(raw=list(message["headers"]))
+        if _compressible(response.get("content-type", "")):
+            _vary(response)  # another browser may get this path compressed
+        self._cache_control(path, response, message["status"])
+        return {**message, "headers": response.raw}
+
+    async def _respond(
+        self, scope: Scope, receive: Receive, send: Send, path: str, headers: Headers
+    ) -> None:
+        """Ask the wrapped app for the file uncompressed, then send it compressed."""
+        # the wrapped app must send the plain file: no gzip of its own, no conditional answer
+        # for the plain file's validators (ours differ), and no zero-copy send we cannot read
+        inner = dict(scope)
+        inner["headers"] = _without(
+            scope, {b"accept-encoding", b"if-none-match", b"if-modified-since"}
+        )
+        extensions = {
+            k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"
+        }
+        inner["extensions"] = extensions
+        start: Message | None = None
+        body: list[bytes] = []
+        streaming = False
+
+        async def capture(message: Message) -> None:
+            nonlocal start, streaming
+            if message["type"] == "http.response.start":
+                start = message
+                streaming = not self._eligible(message)
+                if streaming:
+                    await send(self._headed(path, message))
+                return
+            if streaming:
+                await send(message)
+                return
+            if message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+
+        await self.app(inner, receive, capture)
+        if streaming or start is None:
+            return
+        plain = b"".join(body)
+        digest = hashlib.blake2b(plain, digest_size=16).hexdigest()
+        compressed = await self._compressed((path, digest), plain)
+        response = MutableHeaders(raw=list(start["headers"]))
+        etag = f'W/"{digest}-gzip"'
+        response["etag"] = etag
+        _vary(response)
+        self._cache_control(path, response, start["status"])
+        if etag in _tags(headers.get("if-none-match", "")):
+            for name in ("content-length", "content-type", "last-modified"):
+                if name in response:
+                    del response[name]
+            await send({"type": "http.response.start", "status": 304, "headers": response.raw})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        response["content-encoding"] = "gzip"
+        response["content-length"] = str(len(compressed))
+        if "accept-ranges" in response:
+            del response["accept-ranges"]  # ranges are of the plain file, asked for separately
+        await send({"type": "http.response.start", "status": 200, "headers": response.raw})
+        await send({"type": "http.response.body", "body": compressed})
+
+    def _eligible(self, start: Message) -> bool:
+        """Return whether a response is worth compressing: a whole text file, not encoded."""
+        if start["status"] != 200:
+            return False
+        response = Headers(raw=start["headers"])
+        if "content-encoding" in response or not _compressible(response.get("content-type", "")):
+            return False
+        length = response.get("content-length")
+        return length is None or MINIMUM_SIZE <= int(length) <= MAXIMUM_SIZE
+
+    def _cache_control(self, path: str, response: MutableHeaders, status: int) -> None:
+        """Let browsers keep the versioned vendored libraries without asking again."""
+        if status in {200, 206, 304} and path.startswith(self.vendored):
+            response["cache-control"] = IMMUTABLE
+
+    async def _compressed(self, key: tuple[str, str], plain: bytes) -> bytes:
+        """Return ``plain`` compressed: kept from an earlier request, or compressed once now."""
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        pending = self._pending.get(key)
+        if pending is not None:  # another request is compressing the same file: wait for it
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            compressed = await asyncio.to_thread(gzip.compress, plain, self.level, mtime=0)
+        except BaseException:
+            future.cancel()  # a request waiting for it fails too, and may be asked again
+            raise
+        finally:
+            del self._pending[key]
+        self.compressions += 1
+        self._keep(key, compressed)
+        future.set_result(compressed)
+        return compressed
+
+    def _keep(self, key: tuple[str, str], compressed: bytes) -> None:
+        if len(compressed) > self.memory_limit:
+            return
+        self._kept[key] = compressed
+        self._kept_bytes += len(compressed)
+        while self._kept_bytes > self.memory_limit:
+            _, dropped = self._kept.popitem(last=False)
+            self._kept_bytes -= len(dropped)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Return the compressed bytes kept in memory."""
+        return self._kept_bytes
+
+
+def _without(scope: Scope, names: set[bytes]) -> list[tuple[bytes, bytes]]:
+    """Return a request's headers without those named (lower-case, as ASGI gives them)."""
+    return [(name, value) for name, value in scope["headers"] if name not in names]
+
+
+def _vary(response: MutableHeaders) -> None:
+    """Say that the body depends on ``Accept-Encoding`` (once, whoever said it first)."""
+    vary = {token.strip().lower() for token in response.get("vary", "").split(",")}
+    if "accept-encoding" not in vary:
+        response.add_vary_header("Accept-Encoding")
+
+
+def _tags(if_none_match: str) -> set[str]:
+    """Return the entity tags of an ``If-None-Match`` header."""
+    return {tag.strip() for tag in if_none_match.split(",") if tag.strip()}
