@@ -11,6 +11,16 @@ between the two is what caching buys. It also counts the bytes the server sent o
 websocket on the first visit of each page (the map payload dominates; Streamlit caches large
 messages in the browser, so later visits send a reference) and the server's peak memory (VmHWM).
 
+The phone profile (``--profile phone``) opens My area as a peer educator's phone would on a
+slow mobile connection: 390 × 844, touch, dark, Chromium's own emulation through CDP of a
+1.6 Mbit/s down, 750 kbit/s up, 150 ms network and a CPU 4 × slower. "Usable" is: the page's
+title shown, the map's cells drawn (paths in the map frame, with its legend) and Streamlit's run
+finished. Cold is a fresh browser context (empty cache), warm the second load in the same
+tab. It runs against two servers on the same workspace: the app as shipped, and a naive
+baseline with the app's compression turned off (``OUTREACH_MAP_COMPRESSION=0``), alternating
+between them, and prints the goals (cold ≤ 6 s, warm ≤ 2 s), the bytes received (over HTTP as
+counted by Chromium's ``encodedDataLength``, and over the websocket) and the phases.
+
 Needs Debian's chromium at /usr/bin/chromium and Playwright (``pip install -e '.[dev]'``).
 The 2-second budget is for the warm visits on a 2-core machine; the machine is shared, so read
 the ratios before the absolute times.
@@ -48,6 +58,27 @@ PAGES: dict[str, list[tuple[str, str, bool]]] = {
     "funder": [("Reach", "Reach", True)],
 }
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+#: A slow mobile connection (CDP ``Network.emulateNetworkConditions``: bytes per second, ms).
+PHONE_NETWORK = {
+    "offline": False,
+    "latency": 150,
+    "downloadThroughput": 1_600_000 / 8,
+    "uploadThroughput": 750_000 / 8,
+}
+#: How many times slower than this machine a modest phone runs scripts.
+PHONE_CPU = 4
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "color_scheme": "dark",
+    "has_touch": True,
+    "is_mobile": True,
+}
+#: Goals for My area on the phone profile, in seconds.
+PHONE_GOALS = {"cold": 6.0, "warm": 2.0}
+#: The map frame's cells are drawn: paths in Leaflet's overlay pane, and the legend.
+CELLS_DRAWN = """() => document.querySelectorAll('.leaflet-overlay-pane path').length > 0
+    && document.querySelector('.om-legend') !== null"""
 
 
 def free_port() -> int:
@@ -95,10 +126,174 @@ def visit(page: object, link: str, marker: str, has_map: bool) -> float:
     return time.perf_counter() - started
 
 
+class PhoneLoad:
+    """One load of My area on the phone profile: its phases (s) and the bytes it received."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self.http_bytes = 0
+        self.socket_bytes = 0
+        self.requests = 0
+
+
+def load_my_area(page: object, cdp: object, url: str) -> PhoneLoad:
+    """Open My area in ``page`` (already throttled); return when it is usable, with the timings."""
+    load = PhoneLoad()
+
+    def finished(event: dict[str, object]) -> None:
+        load.http_bytes += int(event["encodedDataLength"])  # type: ignore[call-overload]
+        load.requests += 1
+
+    def frame(event: dict[str, object]) -> None:
+        load.socket_bytes += len(event["response"]["payloadData"])  # type: ignore[index]
+
+    cdp.on("Network.loadingFinished", finished)  # type: ignore[attr-defined]
+    cdp.on("Network.webSocketFrameReceived", frame)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    page.goto(f"{url}/?role=peer", wait_until="domcontentloaded")  # type: ignore[attr-defined]
+    load.phases["document"] = time.perf_counter() - started
+    page.locator("h1", has_text="My area").first.wait_for(timeout=180_000)  # type: ignore[attr-defined]
+    load.phases["title"] = time.perf_counter() - started
+    map_frame = None
+    while map_frame is None:
+        map_frame = next(
+            (f for f in page.frames if "streamlit_folium" in f.url),  # type: ignore[attr-defined]
+            None,
+        )
+        if map_frame is None:
+            page.wait_for_timeout(50)  # type: ignore[attr-defined]
+            if time.perf_counter() - started > 180:
+                raise SystemExit("My area's map frame did not appear in 180 s")
+    map_frame.wait_for_function(CELLS_DRAWN, timeout=180_000, polling=50)
+    load.phases["cells"] = time.perf_counter() - started
+    page.wait_for_function(IDLE, timeout=180_000, polling=50)  # type: ignore[attr-defined]
+    load.phases["usable"] = time.perf_counter() - started
+    cdp.remove_listener("Network.loadingFinished", finished)  # type: ignore[attr-defined]
+    cdp.remove_listener("Network.webSocketFrameReceived", frame)  # type: ignore[attr-defined]
+    return load
+
+
+def phone_profile(browser: object, servers: dict[str, str], rounds: int) -> None:
+    """Load My area cold and warm on a throttled phone from each server; print the results."""
+    results: dict[str, dict[str, list[PhoneLoad]]] = {
+        name: {"cold": [], "warm": []} for name in servers
+    }
+    for _ in range(rounds):
+        for name, url in servers.items():  # alternate, so a busy moment hits both
+            context = browser.new_context(**PHONE)  # type: ignore[attr-defined]
+            page = context.new_page()
+            cdp = context.new_cdp_session(page)
+            cdp.send("Network.enable")
+            cdp.send("Network.emulateNetworkConditions", PHONE_NETWORK)
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": PHONE_CPU})
+            results[name]["cold"].append(load_my_area(page, cdp, url))
+            page.wait_for_timeout(1000)
+            # warm: the app opened again in the same tab, its cache filled by the cold load
+            results[name]["warm"].append(load_my_area(page, cdp, url))
+            context.close()
+    down = PHONE_NETWORK["downloadThroughput"] * 8 / 1e6
+    print(
+        f"\nMy area on a phone: 390x844, dark, {down:.1f} Mbit/s down, "
+        f"{PHONE_NETWORK['latency']} ms, CPU x{PHONE_CPU}; median of {rounds} loads"
+    )
+    print(
+        f"{'server':<12} {'load':<5} {'usable s':>8} {'goal':>5} {'title s':>7} {'cells s':>7}"
+        f" {'HTTP kB':>8} {'socket kB':>9} {'requests':>8}"
+    )
+    medians: dict[tuple[str, str], float] = {}
+    for name in servers:
+        for kind in ("cold", "warm"):
+            loads = results[name][kind]
+            usable = statistics.median(x.phases["usable"] for x in loads)
+            medians[(name, kind)] = usable
+            goal = PHONE_GOALS[kind]
+            print(
+                f"{name:<12} {kind:<5} {usable:8.2f} {'met' if usable <= goal else 'MISS':>5}"
+                f" {statistics.median(x.phases['title'] for x in loads):7.2f}"
+                f" {statistics.median(x.phases['cells'] for x in loads):7.2f}"
+                f" {statistics.median(x.http_bytes for x in loads) / 1e3:8.0f}"
+                f" {statistics.median(x.socket_bytes for x in loads) / 1e3:9.0f}"
+                f" {statistics.median(x.requests for x in loads):8.0f}"
+            )
+        print(f"  every load (usable s): {[round(x.phases['usable'], 2) for x in loads]}")
+    names = list(servers)
+    if len(names) == 2:
+        shipped, naive = names
+        for kind in ("cold", "warm"):
+            ratio = medians[(naive, kind)] / medians[(shipped, kind)]
+            print(f"{kind}: naive / {shipped} = {ratio:.2f}x")
+        print(f"goals: cold <= {PHONE_GOALS['cold']:.0f} s, warm <= {PHONE_GOALS['warm']:.0f} s")
+
+
+def start_server(workspace: Path, log_path: Path, extra_env: dict[str, str]) -> tuple[str, object]:
+    """Start ``outreach-map serve`` on a free port; return its URL and process."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
+    env.update(extra_env)
+    command = [sys.executable, "-m", "mapping.cli.main", "serve", "--workspace", str(workspace)]
+    log = log_path.open("wb")
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(url, server)
+    return url, server
+
+
+def desktop_profile(browser: object, url: str, rounds: int) -> None:
+    """Visit every page of every role through the sidebar on a desktop; print the timings."""
+    rows: list[tuple[str, str, float, float, float]] = []
+    for role, pages in PAGES.items():
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+        page = context.new_page()
+        sent: list[int] = []
+
+        def count(socket: object, sent: list[int] = sent) -> None:
+            socket.on(  # type: ignore[attr-defined]
+                "framereceived",
+                lambda payload: sent.append(len(payload)),
+            )
+
+        page.on("websocket", count)
+        page.goto(f"{url}/?role={role}", wait_until="domcontentloaded")
+        page.get_by_text(pages[0][1]).first.wait_for(timeout=120_000)
+        # the links are drawn once the page's run has finished
+        page.locator('[data-testid="stSidebar"] a').first.wait_for(timeout=120_000)
+        for link, marker, has_map in pages:
+            if page.locator('[data-testid="stSidebar"] a', has_text=link).count() == 0:
+                print(f"{role}: no page {link!r} in this version, skipped")
+                continue
+            times = []
+            sizes = []
+            for _ in range(rounds):
+                # leave and come back, so each round is a real navigation
+                other = next((p for p in pages if p[0] != link), None)
+                if other is not None and times:
+                    visit(page, *other)
+                sent.clear()
+                times.append(visit(page, link, marker, has_map))
+                sizes.append(sum(sent))
+            warm = statistics.median(times[1:]) if len(times) > 1 else times[0]
+            rows.append((role, link, times[0], warm, sizes[0] / 1e6))
+        context.close()
+    print(f"pages of the demo workspace, {rounds} visits each (the first on cold caches)")
+    print(f"{'role':<12} {'page':<14} {'cold s':>7} {'warm s':>7} {'cold/warm':>9} {'MB first':>8}")
+    for role, link, cold, warm, size in rows:
+        print(f"{role:<12} {link:<14} {cold:7.2f} {warm:7.2f} {cold / warm:9.1f} {size:8.2f}")
+    within = sum(1 for *_, warm, _ in rows if warm <= 2.0)
+    print(f"warm visits within 2 s: {within} of {len(rows)} pages")
+
+
 def main() -> None:
-    """Build the demo, serve it, visit every page, print the timings."""
+    """Build the demo, serve it, run the profiles asked for, print the timings."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="visits per page (first is cold)")
+    parser.add_argument(
+        "--profile",
+        choices=["desktop", "phone", "both"],
+        default="both",
+        help="every page on a desktop, My area on a throttled phone, or both",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -107,67 +302,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as scratch:
         workspace = Path(scratch) / "demo"
         build_demo(workspace)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
-        command = [sys.executable, "-m", "mapping.cli.main", "serve", "--workspace", str(workspace)]
-        log = (Path(scratch) / "serve.log").open("wb")
-        server = subprocess.Popen(
-            [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-        rows: list[tuple[str, str, float, float, float]] = []
+        servers: list[object] = []
         try:
-            wait_until_healthy(url, server)
+            url, server = start_server(workspace, Path(scratch) / "serve.log", {})
+            servers.append(server)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
                     executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
                 )
-                for role, pages in PAGES.items():
-                    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                    page = context.new_page()
-                    sent: list[int] = []
-
-                    def count(socket: object, sent: list[int] = sent) -> None:
-                        socket.on(  # type: ignore[attr-defined]
-                            "framereceived",
-                            lambda payload: sent.append(len(payload)),
-                        )
-
-                    page.on("websocket", count)
-                    page.goto(f"{url}/?role={role}", wait_until="domcontentloaded")
-                    page.get_by_text(pages[0][1]).first.wait_for(timeout=120_000)
-                    # the links are drawn once the page's run has finished
-                    page.locator('[data-testid="stSidebar"] a').first.wait_for(timeout=120_000)
-                    for link, marker, has_map in pages:
-                        if page.locator('[data-testid="stSidebar"] a', has_text=link).count() == 0:
-                            print(f"{role}: no page {link!r} in this version, skipped")
-                            continue
-                        times = []
-                        sizes = []
-                        for _ in range(args.rounds):
-                            # leave and come back, so each round is a real navigation
-                            other = next((p for p in pages if p[0] != link), None)
-                            if other is not None and times:
-                                visit(page, *other)
-                            sent.clear()
-                            times.append(visit(page, link, marker, has_map))
-                            sizes.append(sum(sent))
-                        warm = statistics.median(times[1:]) if len(times) > 1 else times[0]
-                        rows.append((role, link, times[0], warm, sizes[0] / 1e6))
-                    context.close()
+                if args.profile in {"desktop", "both"}:
+                    desktop_profile(browser, url, args.rounds)
+                    memory = peak_memory_mb(server.pid)  # type: ignore[attr-defined]
+                    print(f"server peak memory: {memory:,.0f} MB")
+                if args.profile in {"phone", "both"}:
+                    plain_url, plain = start_server(
+                        workspace, Path(scratch) / "plain.log", {"OUTREACH_MAP_COMPRESSION": "0"}
+                    )
+                    servers.append(plain)
+                    phone_profile(browser, {"shipped": url, "naive": plain_url}, args.rounds)
                 browser.close()
-            memory = peak_memory_mb(server.pid)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
-    print(f"pages of the demo workspace, {args.rounds} visits each (the first on cold caches)")
-    print(f"{'role':<12} {'page':<14} {'cold s':>7} {'warm s':>7} {'cold/warm':>9} {'MB first':>8}")
-    for role, link, cold, warm, size in rows:
-        print(f"{role:<12} {link:<14} {cold:7.2f} {warm:7.2f} {cold / warm:9.1f} {size:8.2f}")
-    within = sum(1 for *_, warm, _ in rows if warm <= 2.0)
-    print(f"warm visits within 2 s: {within} of {len(rows)} pages")
-    print(f"server peak memory: {memory:,.0f} MB")
+            for process in servers:
+                process.terminate()  # type: ignore[attr-defined]
+                process.wait(timeout=30)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -97,6 +97,9 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "om" / "font.woff2").write_bytes(FONT)
     (tmp_path / "vendor" / "lib-1.0.0").mkdir(parents=True)
     (tmp_path / "vendor" / "lib-1.0.0" / "lib.js").write_bytes(SCRIPT[:40_000])
+    (tmp_path / "frame" / "static" / "js").mkdir(parents=True)
+    (tmp_path / "frame" / "static" / "js" / "main.0123abcd.js").write_bytes(SCRIPT[:30_000])
+    (tmp_path / "frame" / "index.html").write_bytes(b"<html>" + b" " * 2000 + b"</html>")
     return tmp_path
 
 
@@ -106,6 +109,7 @@ def app(files: Path) -> Iterator[tuple[Client, StaticGzip]]:
     inner = Starlette(
         routes=[
             Mount("/app/static", app=StaticFiles(directory=files)),
+            Mount("/component/a_component", app=StaticFiles(directory=files / "frame")),
             Route("/api/hello", lambda request: PlainTextResponse("hello " * 400)),
         ],
         middleware=[Middleware(GZipMiddleware)],
@@ -183,8 +187,8 @@ def test_what_is_not_compressed(app: tuple[Client, StaticGzip]) -> None:
     assert middleware.compressions == 0
 
 
-def test_vendored_libraries_may_be_kept_for_a_year(app: tuple[Client, StaticGzip]) -> None:
-    """Their folders are named with their version: an upgrade is a new folder."""
+def test_versioned_files_may_be_kept_for_a_year(app: tuple[Client, StaticGzip]) -> None:
+    """Vendored folders are named with their version, component scripts by their content."""
     client, _ = app
     vendored = client.get("/app/static/vendor/lib-1.0.0/lib.js", GZIP)
     assert vendored.headers["cache-control"] == IMMUTABLE
@@ -192,6 +196,12 @@ def test_vendored_libraries_may_be_kept_for_a_year(app: tuple[Client, StaticGzip
     plain = client.get("/app/static/vendor/lib-1.0.0/lib.js")
     assert plain.headers["cache-control"] == IMMUTABLE and plain.body == SCRIPT[:40_000]
     assert "cache-control" not in client.get("/app/static/om/app.js", GZIP).headers
+    # and so may a component's scripts named by their content, but not its page
+    hashed = client.get("/component/a_component/static/js/main.0123abcd.js", GZIP)
+    assert hashed.headers["cache-control"] == IMMUTABLE
+    assert gzip.decompress(hashed.body) == SCRIPT[:30_000]
+    page = client.get("/component/a_component/index.html", GZIP)
+    assert page.status == 200 and "cache-control" not in page.headers
 
 
 def test_a_base_url_moves_the_paths(files: Path) -> None:

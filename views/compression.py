@@ -12,6 +12,9 @@ the app's ``/app/static/`` (the vendored libraries) and the components' ``/compo
 and only text types (scripts, styles, JSON, SVG, HTML, WebAssembly). Fonts, images, map tiles
 and anything already encoded pass through untouched, and so does every ``Range`` request (a
 206 names byte ranges of the uncompressed file), every ``HEAD`` and every other path.
+
+The vendored libraries (folders named with their version) and a component's content-named
+scripts are also marked immutable for a year, so a phone that has them asks nothing again.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ MEMORY_LIMIT = 64 * 1024 * 1024
 #: browser may keep them for a year without asking again (an upgrade is a new folder).
 VENDORED = "/app/static/vendor/"
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: A component's build names its scripts and styles by their content (``main.521860b0.js``):
+#: a browser may keep those for a year too (a new build is a new name).
+COMPONENT_HASHED = re.compile(r"^/component/[^/]+/static/.+\.[0-9a-f]{8,}\.(?:chunk\.)?(?:js|css)$")
 
 
 def compression_enabled(environ: MutableMapping[str, str] | None = None) -> bool:
@@ -123,6 +129,7 @@ class StaticGzip:
         base = base_url.strip("/")
         self.prefixes = tuple(f"/{base}{prefix}" if base else prefix for prefix in PREFIXES)
         self.vendored = f"/{base}{VENDORED}" if base else VENDORED
+        self.base = f"/{base}" if base else ""
         self._kept: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._kept_bytes = 0
         self._pending: dict[tuple[str, str], asyncio.Future[bytes]] = {}
@@ -242,8 +249,15 @@ class StaticGzip:
         return length is None or MINIMUM_SIZE <= int(length) <= MAXIMUM_SIZE
 
     def _cache_control(self, path: str, response: MutableHeaders, status: int) -> None:
-        """Let browsers keep the versioned vendored libraries without asking again."""
-        if status in {200, 206, 304} and path.startswith(self.vendored):
+        """Let browsers keep versioned or content-named files without asking again.
+
+        The vendored libraries (their folders are named with their version) and a component's
+        content-hashed scripts and styles: a phone then loads them from its cache without a
+        round trip to ask whether they changed.
+        """
+        if status not in {200, 206, 304}:
+            return
+        if path.startswith(self.vendored) or COMPONENT_HASHED.match(path.removeprefix(self.base)):
             response["cache-control"] = IMMUTABLE
 
     async def _compressed(self, key: tuple[str, str], plain: bytes) -> bytes:
