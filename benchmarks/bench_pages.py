@@ -215,7 +215,8 @@ def phone_profile(browser: object, servers: dict[str, str], rounds: int) -> None
                 f" {statistics.median(x.socket_bytes for x in loads) / 1e3:9.0f}"
                 f" {statistics.median(x.requests for x in loads):8.0f}"
             )
-        print(f"  every load (usable s): {[round(x.phases['usable'], 2) for x in loads]}")
+            every = [round(x.phases["usable"], 2) for x in loads]
+            print(f"  every {kind} load (usable s): {every}")
     names = list(servers)
     if len(names) == 2:
         shipped, naive = names
