@@ -166,7 +166,7 @@ def test_the_workspace_file_wins_over_a_tile_server(
 
 def test_a_map_with_the_basemap_loads_its_scripts_from_the_app_only() -> None:
     """The scripts follow Leaflet, the basemap is drawn by omBasemap, nothing is remote."""
-    page = base_map(AREA, basemap=(LOCAL_BASEMAP_URL, "")).get_root().render()
+    page = base_map(AREA, language="en", basemap=(LOCAL_BASEMAP_URL, "")).get_root().render()
     scripts = re.findall(r'<script src="([^"]+)"', page)
     assert scripts[-3:] == [url for _, url in BASEMAP_SCRIPTS]
     assert scripts[0].endswith("/leaflet.js")
@@ -178,11 +178,12 @@ def test_a_map_with_the_basemap_loads_its_scripts_from_the_app_only() -> None:
 
 
 def test_without_a_basemap_a_map_loads_leaflet_alone() -> None:
-    """No basemap file and no setting: the map's page is what it was (Leaflet only)."""
-    page = base_map(AREA).get_root().render()
+    """No basemap file and no setting: Leaflet and its gesture handling only, nothing else."""
+    page = base_map(AREA, language="en").get_root().render()
     scripts = re.findall(r'<script src="([^"]+)"', page)
-    assert len(scripts) == 1
+    assert len(scripts) == 2
     assert scripts[0].endswith("/leaflet.js")
+    assert scripts[1].endswith("/leaflet-gesture-handling.min.js")
     assert "omBasemap" not in page
     assert "pmtiles" not in page
 
