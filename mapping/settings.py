@@ -110,11 +110,16 @@ class Settings:
     #: educator's copy never shows a per-stop amount (docs/planning.md gives the source).
     kits_per_person: float = 1.0
 
-    # --- accounts and sessions (docs/privacy.md gives the reasons) ---
-    #: A session not used for this many minutes ends (a phone left on a table).
-    session_idle_minutes: int = 15
-    #: A session ends this many hours after sign-in, used or not (one working shift).
-    session_max_hours: int = 8
+    # --- accounts, sessions and the lock (docs/security.md gives the reasons) ---
+    #: A session not used for this many minutes locks: only the PIN opens it again (a phone
+    #: put down at an outreach site); a session without a PIN ends instead. A fraction is
+    #: allowed (0.1 is six seconds, for a test).
+    lock_idle_minutes: float = 5.0
+    #: A session (a shift) ends this many hours after the password was typed, used or not:
+    #: then, and on another device, only the full password opens the app again.
+    shift_hours: float = 10.0
+    #: Wrong PINs in a row that end the shift (a full sign-out; the password is needed again).
+    pin_tries: int = 3
     #: Failed sign-ins to one account, within ``sign_in_window_minutes``, before each further
     #: attempt must wait (the wait doubles with every further failure).
     max_failed_sign_ins: int = 5
@@ -144,6 +149,12 @@ class Settings:
         7
         """
         env = os.environ if environ is None else environ
+        for name, instead in RENAMED.items():
+            if ENV_PREFIX + name.upper() in env:
+                raise ValueError(
+                    f"{ENV_PREFIX}{name.upper()}={env[ENV_PREFIX + name.upper()]!r} is no longer "
+                    f"read — {instead} (docs/security.md), and unset it"
+                )
         changes: dict[str, Any] = {}
         for field in fields(cls):
             raw = env.get(ENV_PREFIX + field.name.upper())
@@ -164,10 +175,23 @@ class Settings:
         return replace(cls(), **changes)
 
 
+#: Settings that were replaced, and what to set instead: one still set in the environment is
+#: refused rather than ignored, since ignoring it could lengthen a session a deployment shortened.
+RENAMED = {
+    "session_idle_minutes": (
+        "an idle session now locks after OUTREACH_MAP_LOCK_IDLE_MINUTES (default 5) and a PIN "
+        "opens it again; set that instead"
+    ),
+    "session_max_hours": (
+        "a session now lasts a shift: set OUTREACH_MAP_SHIFT_HOURS (default 10) instead"
+    ),
+}
+
 #: The settings of access and disclosure control: a change of any of them is audited.
 ACCESS_SETTINGS = (
-    "session_idle_minutes",
-    "session_max_hours",
+    "lock_idle_minutes",
+    "shift_hours",
+    "pin_tries",
     "max_failed_sign_ins",
     "sign_in_window_minutes",
     "min_count",

@@ -120,28 +120,32 @@ def test_a_second_account_of_the_same_name_or_address_is_refused(workspace: Work
         add_account(connection, "cris", "funder", by=ADMIN)
 
 
-def test_sign_in_gives_a_session_that_ends_after_15_idle_minutes(workspace: Workspace) -> None:
+def test_a_session_without_a_pin_ends_after_5_idle_minutes(workspace: Workspace) -> None:
+    # with a PIN it locks instead (tests/test_locks.py); without one there is nothing to lock with
     add(workspace)
     token = attempt(workspace, TEST_PASSWORD, T0)
-    assert check(workspace, token, T0 + dt.timedelta(minutes=14)) == ("ana", "")
+    assert check(workspace, token, T0 + dt.timedelta(minutes=4)) == ("ana", "")
     # each use restarts the idle clock
-    assert check(workspace, token, T0 + dt.timedelta(minutes=28)) == ("ana", "")
-    assert check(workspace, token, T0 + dt.timedelta(minutes=44)) == (None, "idle")
+    assert check(workspace, token, T0 + dt.timedelta(minutes=8)) == ("ana", "")
+    assert check(workspace, token, T0 + dt.timedelta(minutes=13, seconds=1)) == (None, "idle")
     # replayed later, the ended session stays ended
-    assert check(workspace, token, T0 + dt.timedelta(minutes=45)) == (None, "ended")
+    assert check(workspace, token, T0 + dt.timedelta(minutes=14)) == (None, "ended")
 
 
-def test_a_session_in_use_still_ends_after_8_hours(workspace: Workspace) -> None:
+def test_a_session_in_use_still_ends_after_a_10_hour_shift(workspace: Workspace) -> None:
     add(workspace)
     token = attempt(workspace, TEST_PASSWORD, T0)
     moment = T0
-    while moment < T0 + dt.timedelta(hours=9):
-        moment += dt.timedelta(minutes=10)
+    while moment < T0 + dt.timedelta(hours=11):
+        moment += dt.timedelta(minutes=4)
         name, reason = check(workspace, token, moment)
         if name is None:
             break
-    assert reason == "expired" and moment - T0 > dt.timedelta(hours=8)
-    assert moment - T0 <= dt.timedelta(hours=8, minutes=10)
+    assert reason == "expired" and moment - T0 > dt.timedelta(hours=10)
+    assert moment - T0 <= dt.timedelta(hours=10, minutes=4)
+    with workspace.connect() as connection:
+        log = audit_entries(connection)
+    assert log.filter(log["action"] == "session_ended")["detail"].to_list() == ["the shift is over"]
 
 
 def test_sign_out_and_end_all_sessions_refuse_the_token_at_once(workspace: Workspace) -> None:

@@ -68,7 +68,7 @@ def test_setting_changes_between_starts_are_recorded_once(workspace: Workspace) 
 
 
 def test_a_deployment_started_with_other_settings_records_them(workspace: Workspace) -> None:
-    shorter = Settings.from_env({"OUTREACH_MAP_SESSION_IDLE_MINUTES": "10"})
+    shorter = Settings.from_env({"OUTREACH_MAP_LOCK_IDLE_MINUTES": "2"})
     with workspace.begin() as connection:
         changes = note_settings(connection, shorter, Actor("cli:root", "admin"))
-    assert changes == ["session_idle_minutes: 15 -> 10"]
+    assert changes == ["lock_idle_minutes: 5.0 -> 2.0"]

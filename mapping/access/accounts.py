@@ -1,11 +1,13 @@
 """Accounts, passwords and server-side sessions: who may sign in, in which role, for how long.
 
 Passwords are hashed with Argon2id at OWASP's minimum parameters (19 MiB, 2 passes, 1 lane).
-A session is a random token the browser's app session holds; the store keeps only its SHA-256
-with the times it began and was last used, so that signing out, an idle timeout, the longest
-session and an admin's "end all sessions" take effect at the very next interaction, and a token
-copied from anywhere is refused once its session has ended. Repeated wrong passwords make
-every further attempt on the account wait, longer each time, and each failure is logged.
+A session is a random token the app's session on the server holds; the store keeps only its
+SHA-256 with the times it began and was last used. It lasts one shift (``shift_hours`` from the
+password); left idle it locks, and only its PIN (:mod:`mapping.access.locks`) opens it again.
+Signing out, the shift's end and an admin's "end all sessions" take effect at the very next
+interaction, and a token copied from anywhere is refused once its session has ended. Repeated
+wrong passwords make every further attempt on the account wait, longer each time, and each
+failure is logged.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Account:
     role: str
     teams: tuple[str, ...]
     sso_email: str | None = None
+    #: Whether the account has set a PIN, so that its sessions lock instead of ending.
+    has_pin: bool = False
 
     @property
     def actor(self) -> Actor:
@@ -78,19 +82,32 @@ class Account:
 
 @dataclass(frozen=True)
 class SessionCheck:
-    """The outcome of checking a session token: the account, or why the session is over."""
+    """The outcome of checking a session token: the account, or why it may not go on.
+
+    ``account`` is set only for a live, unlocked session. A locked one gives ``holder``
+    (whose PIN opens it) and the reason ``locked``; an ended one gives only the reason.
+    """
 
     account: Account | None
-    #: ``ended`` (signed out or ended by an admin), ``idle``, ``expired``, ``unknown``
+    #: ``locked``, or why it is over: ``ended`` (signed out, ended by an admin or by wrong
+    #: PINs), ``idle`` (idle without a PIN), ``expired`` (the shift is over), ``unknown``
     reason: str = ""
+    holder: Account | None = None
 
 
 def _now() -> dt.datetime:
     return clock.utc_now().replace(tzinfo=None)
 
 
-def _token_hash(token: str) -> bytes:
+def token_hash(token: str) -> bytes:
+    """Return the SHA-256 the store keeps of a token (a session's, a device's, a ticket's)."""
     return hashlib.sha256(token.encode()).digest()
+
+
+def holding(token: str) -> sa.ColumnElement[bool]:
+    """Select the session a token opens: the app session's token, or its device's cookie."""
+    digest = token_hash(token)
+    return sa.or_(sessions.c.token_hash == digest, sessions.c.device_hash == digest)
 
 
 def check_username(username: str) -> str:
@@ -156,7 +173,8 @@ def check_role(role: str, teams: Sequence[str]) -> tuple[str, tuple[str, ...]]:
     return role, bound
 
 
-def _account(row: sa.Row[tuple[object, ...]]) -> Account:
+def account_from_row(row: sa.Row[tuple[object, ...]]) -> Account:
+    """Return the account of a row holding the columns of ``users``."""
     teams = str(row.teams or "")
     return Account(
         id=int(row.id),  # type: ignore[call-overload]
@@ -164,6 +182,7 @@ def _account(row: sa.Row[tuple[object, ...]]) -> Account:
         role=str(row.role),
         teams=tuple(t for t in teams.split(",") if t),
         sso_email=row.sso_email,  # type: ignore[arg-type]
+        has_pin=row.pin_hash is not None,
     )
 
 
@@ -172,7 +191,7 @@ def find_account(connection: Connection, username: str) -> Account | None:
     row = connection.execute(
         sa.select(users).where(users.c.username == username.strip().lower(), users.c.active)
     ).first()
-    return _account(row) if row else None
+    return account_from_row(row) if row else None
 
 
 def add_account(
@@ -234,16 +253,23 @@ def remove_account(connection: Connection, username: str, *, by: Actor) -> None:
 
 
 def reset_password(connection: Connection, username: str, password: str, *, by: Actor) -> None:
-    """Set a new password and end every session of the account."""
+    """Set a new password, clear the PIN and end every session (every shift) of the account.
+
+    A reset answers a lost phone or a leaked password: the PIN may be known to whoever has the
+    phone, so the owner sets a new one after signing in with the new password.
+    """
     name = _known(connection, username)
     check_password(password, name)
     connection.execute(
-        users.update().where(users.c.username == name).values(password_hash=HASHER.hash(password))
+        users.update()
+        .where(users.c.username == name)
+        .values(password_hash=HASHER.hash(password), pin_hash=None)
     )
     user_id = connection.execute(sa.select(users.c.id).where(users.c.username == name)).scalar()
-    _end(connection, sessions.c.user_id == user_id, "password reset")
+    ended = _end(connection, sessions.c.user_id == user_id, "password reset")
     connection.execute(sign_in_failures.delete().where(sign_in_failures.c.username == name))
-    record(connection, by, "user", f"reset the password of {name}")
+    detail = f"reset the password and PIN of {name}; {ended} session(s) ended"
+    record(connection, by, "user", detail)
 
 
 def accounts_table(connection: Connection) -> pl.DataFrame:
@@ -310,8 +336,12 @@ def sign_in(
     *,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
+    start: bool = True,
 ) -> tuple[str, Account]:
     """Check a username and password; on success return a new session's token and the account.
+
+    With ``start`` off no session starts (the token is empty): the password only proves who
+    is asking, e.g. to set a PIN later in a shift.
 
     After ``max_failed_sign_ins`` failures within ``sign_in_window_minutes``, each attempt must
     wait (30 s, then twice as long after each further failure, 15 min at most) and an attempt
@@ -328,15 +358,18 @@ def sign_in(
     name = username.strip().lower()[:64]
     with workspace.begin() as connection:
         outcome = _check_password(connection, name, password, settings, now)
+        token = ""
+        if start and isinstance(outcome, Account):
+            token = _start_session(connection, outcome, now, "password")
     if isinstance(outcome, SignInRefusedError):
         raise outcome
-    return outcome
+    return token, outcome
 
 
 def _check_password(
     connection: Connection, name: str, password: str, settings: Settings, now: dt.datetime
-) -> tuple[str, Account] | SignInRefusedError:
-    """Return a new session, or the refusal after recording it (the caller commits, then raises)."""
+) -> Account | SignInRefusedError:
+    """Return the account, or the refusal after recording it (the caller commits, then raises)."""
     _, wait = _wait_seconds(connection, name, settings, now)
     if wait:
         record(connection, Actor(name, "-"), "sign_in_failed", f"too soon: wait {wait} s")
@@ -365,15 +398,14 @@ def _check_password(
             users.update().where(users.c.id == row.id).values(password_hash=HASHER.hash(password))
         )
     connection.execute(sign_in_failures.delete().where(sign_in_failures.c.username == name))
-    account = _account(row)
-    return _start_session(connection, account, now, "password"), account
+    return account_from_row(row)
 
 
 def _start_session(connection: Connection, account: Account, now: dt.datetime, how: str) -> str:
     token = secrets.token_urlsafe(32)
     connection.execute(
         sessions.insert().values(
-            token_hash=_token_hash(token), user_id=account.id, created_at=now, last_seen=now
+            token_hash=token_hash(token), user_id=account.id, created_at=now, last_seen=now
         )
     )
     record(connection, account.actor, "sign_in", how)
@@ -394,7 +426,7 @@ def sign_in_sso(
             sa.select(users).where(users.c.sso_email == address, users.c.active)
         ).first()
         if row is not None:
-            account = _account(row)
+            account = account_from_row(row)
             return _start_session(connection, account, now or _now(), "single sign-on"), account
         detail = "single sign-on: no account"
         record(connection, Actor(address[:64], "-"), "sign_in_failed", detail)
@@ -418,11 +450,14 @@ def check_session(
     *,
     settings: Settings | None = None,
     now: dt.datetime | None = None,
+    touch: bool = True,
 ) -> SessionCheck:
-    """Return the account of a live session and mark it used; end it if it has timed out.
+    """Return the account of a live, unlocked session and mark it used (unless ``touch`` is off).
 
-    A session ends after ``session_idle_minutes`` without use or ``session_max_hours`` after
-    sign-in; an ended session never comes back, whoever presents its token.
+    A session ends ``shift_hours`` after the password was typed, used or not. Idle for
+    ``lock_idle_minutes`` it locks if its account has a PIN (only the PIN opens it again,
+    :func:`mapping.access.locks.unlock`) and ends if not. An ended session never comes back,
+    whoever presents its token. ``token`` is the app session's token or the device cookie's.
     """
     settings = settings or get_settings()
     now = now or _now()
@@ -433,27 +468,60 @@ def check_session(
             sessions.c.created_at.label("started_at"),
             sessions.c.last_seen,
             sessions.c.ended_at,
+            sessions.c.locked_at,
         )
         .join(sessions, users.c.id == sessions.c.user_id)
-        .where(sessions.c.token_hash == _token_hash(token), users.c.active)
+        .where(holding(token), users.c.active)
     ).first()
     if row is None:
         return SessionCheck(None, "unknown")
     if row.ended_at is not None:
         return SessionCheck(None, "ended")
-    account = _account(row)
-    reason = ""
-    if now - row.last_seen > dt.timedelta(minutes=settings.session_idle_minutes):
-        reason = "idle"
-    elif now - row.started_at > dt.timedelta(hours=settings.session_max_hours):
-        reason = "expired"
-    if reason:
-        _end(connection, sessions.c.id == row.session_id, reason, now)
-        record(connection, account.actor, "session_ended", reason)
-        return SessionCheck(None, reason)
+    account = account_from_row(row)
     session = sessions.c.id == row.session_id
-    connection.execute(sessions.update().where(session).values(last_seen=now))
+    if now - row.started_at > dt.timedelta(hours=settings.shift_hours):
+        _end(connection, session, "expired", now)
+        record(connection, account.actor, "session_ended", "the shift is over")
+        return SessionCheck(None, "expired")
+    if row.locked_at is not None:
+        return SessionCheck(None, "locked", holder=account)
+    if now - row.last_seen > dt.timedelta(minutes=settings.lock_idle_minutes):
+        if lock_session(connection, token, "idle", now=now):
+            return SessionCheck(None, "locked", holder=account)
+        return SessionCheck(None, "idle")
+    if touch:
+        connection.execute(sessions.update().where(session).values(last_seen=now))
     return SessionCheck(account)
+
+
+def lock_session(
+    connection: Connection, token: str, why: str, *, now: dt.datetime | None = None
+) -> bool:
+    """Lock the live session of ``token`` and say so; a session without a PIN ends instead.
+
+    ``why`` goes to the audit log (``idle``, ``lock now``). Return whether the session is
+    locked (False: it ended, or was over already).
+    """
+    now = now or _now()
+    row = connection.execute(
+        sa.select(sessions.c.id, users.c.username, users.c.role, users.c.pin_hash)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(holding(token), sessions.c.ended_at.is_(None))
+    ).first()
+    if row is None:
+        return False
+    actor = Actor(row.username, row.role)
+    session = sessions.c.id == row.id
+    if row.pin_hash is None:
+        if _end(connection, session, "idle" if why == "idle" else "signed out", now):
+            record(connection, actor, "session_ended", f"{why}: no PIN to lock with")
+        return False
+    locked = connection.execute(
+        sessions.update().where(session, sessions.c.locked_at.is_(None)).values(locked_at=now)
+    )
+    if locked.rowcount:
+        record(connection, actor, "lock", why)
+    return True
 
 
 def _end(
@@ -470,12 +538,19 @@ def _end(
     return int(result.rowcount)
 
 
+def end_session(
+    connection: Connection, session_id: int, reason: str, *, now: dt.datetime | None = None
+) -> bool:
+    """End one session by its id (a forced sign-out); say whether it was live until now."""
+    return _end(connection, sessions.c.id == session_id, reason, now) > 0
+
+
 def sign_out(connection: Connection, token: str) -> None:
-    """End the session of this token (its token is refused from now on)."""
+    """End the session of this token (its token and its device cookie are refused from now on)."""
     row = connection.execute(
         sa.select(sessions.c.id, users.c.username, users.c.role)
         .join(users, users.c.id == sessions.c.user_id)
-        .where(sessions.c.token_hash == _token_hash(token))
+        .where(holding(token))
     ).first()
     if row is None:
         return
@@ -487,7 +562,9 @@ def end_all_sessions(connection: Connection, *, by: Actor, keep: str | None = No
     """End every live session (but ``keep``'s, the admin's own); return how many ended."""
     where: sa.ColumnElement[bool] = sa.true()
     if keep:
-        where = sessions.c.token_hash != _token_hash(keep)
+        kept = connection.execute(sa.select(sessions.c.id).where(holding(keep))).scalar()
+        if kept is not None:
+            where = sessions.c.id != kept
     ended = _end(connection, where, "ended by admin")
     record(connection, by, "session_ended", f"admin ended {ended} session(s)")
     return ended

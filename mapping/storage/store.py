@@ -228,7 +228,11 @@ users = sa.Table(
     sa.Column("sso_email", sa.String(255), nullable=True, unique=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # Argon2id of the PIN that unlocks a locked session on its device (migration 0009)
+    sa.Column("pin_hash", sa.String(255), nullable=True),
 )
+#: A session lasts one shift (``shift_hours``) from the password; it locks when idle, and its
+#: PIN opens it again on the device it was started on (docs/security.md).
 sessions = sa.Table(
     "sessions",
     metadata,
@@ -240,6 +244,16 @@ sessions = sa.Table(
     sa.Column("last_seen", sa.DateTime, nullable=False),
     sa.Column("ended_at", sa.DateTime, nullable=True),
     sa.Column("end_reason", sa.String(32), nullable=True),
+    # --- migration 0009: the lock, the PIN's tries and the device ---
+    sa.Column("locked_at", sa.DateTime, nullable=True),
+    # wrong PINs in a row, counted in the transaction that checks the PIN
+    sa.Column("pin_failures", sa.Integer, nullable=False, server_default="0"),
+    # SHA-256 of the device cookie's token, and of the one-time ticket that sets the cookie
+    sa.Column("device_hash", sa.LargeBinary(32), nullable=True),
+    sa.Column("ticket_hash", sa.LargeBinary(32), nullable=True),
+    sa.Column("ticket_expires", sa.DateTime, nullable=True),
+    sa.Index("ix_sessions_device_hash", "device_hash", unique=True),
+    sa.Index("ix_sessions_ticket_hash", "ticket_hash", unique=True),
 )
 sign_in_failures = sa.Table(
     "sign_in_failures",
