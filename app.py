@@ -5,9 +5,18 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
+from mapping.access.accounts import Account
 from mapping.errors import WorkspaceError
 from mapping.storage.audit import acting_as
 from views.access import demo_store, log_view, sign_in_form, sign_out_button, signed_in
+from views.lock import (
+    change_pin_form,
+    lock_bar,
+    lock_form,
+    pin_setup_form,
+    remember_this_device,
+    session_used,
+)
 from views.shared import (
     carried_params,
     keep_uploads_in_memory,
@@ -20,6 +29,7 @@ from views.shared import (
     warm_up,
     write_url,
 )
+from views.state import LOCKED, PIN_OFFER
 
 #: Less empty space above the title; on a phone, controls at least 44 px high (WCAG 2.5.5).
 STYLE = """<style>
@@ -73,7 +83,8 @@ except OperationalError as exc:  # the first use of the store: a server down, a 
     stop_if_unreachable(exc)
 except WorkspaceError as exc:  # or a store behind the newest schema (`outreach-map migrate`)
     stop_if_refused(exc)
-if account is None:
+locked: tuple[str, Account] | None = st.session_state.get(LOCKED)
+if account is None and locked is None:
     # nothing but the sign-in form is reachable without a live session
 
     def sign_in_page() -> None:
@@ -86,7 +97,6 @@ if account is None:
     language_picker()
     write_url()
     st.stop()
-assert account is not None
 
 #: Each role's pages, with the name the audit log records a view under.
 PAGES = {
@@ -156,19 +166,39 @@ PAGES = {
 }
 #: The finest cells each role's pages show (None: districts only), for the audit log.
 RESOLUTION = {"coordinator": workspace.resolution, "peer": workspace.resolution}
-pages = dict(PAGES[account.role])
+# a locked session keeps its pages' addresses (the page the peer was on comes back after the
+# PIN) but draws none of them: only the PIN form, the account's name and "sign out"
+if account is not None:
+    locked_token, holder = "", account
+else:
+    assert locked is not None  # without either, the sign-in form has stopped the run
+    locked_token, holder = locked
+pages = dict(PAGES[holder.role])
 page = st.navigation(list(pages.values()), position="hidden")
+if account is None:
+    lock_form(workspace, locked_token, holder, t)
+    language_picker()
+    st.stop()
+remember_this_device()  # right after sign-in: the page fetches this device's cookie
+if st.session_state.get(PIN_OFFER) and not account.has_pin:
+    pin_setup_form(workspace, account, t)
+    language_picker()
+    st.stop()
 links = st.sidebar.container()  # filled after the page has made its choices
 st.sidebar.divider()
 language_picker()
 if demo_store(str(workspace.path)):
     role_picker()
 sign_out_button(workspace, account, t)
+change_pin_form(workspace, account, t)
 st.sidebar.html(CLOSE_SIDEBAR_ON_PHONE, unsafe_allow_javascript=True)
 name = next(key for key, value in pages.items() if value == page)
 log_view(workspace, account, name, RESOLUTION.get(account.role))
+if not demo_store(str(workspace.path)):
+    lock_bar(workspace, account, t)  # "lock now", one tap at the top of every page
 with acting_as(account.actor):  # imports and edits made on the page are logged under the account
     page.run()
+session_used(workspace)  # a long run (an import) does not count as idle time
 # the page links carry the session's choices, so a switch of page is one history entry
 for link in pages.values():
     links.page_link(link, query_params=carried_params())

@@ -89,14 +89,18 @@ def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) ->
 
 
 @contextmanager
-def serving(workspace: Path, log: Path, base_path: str = "") -> Iterator[str]:
+def serving(
+    workspace: Path, log: Path, base_path: str = "", *, settings: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run ``outreach-map serve`` (the real command) on a free port; always stop it.
 
     ``base_path`` (e.g. ``"outreach"``) is Streamlit's ``server.baseUrlPath``; the URL yielded
-    ends with it.
+    ends with it. ``settings`` are ``OUTREACH_MAP_*`` variables for the server (none of the
+    machine's pass).
     """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_MAP_")}
+    env |= settings or {}
     if base_path:
         env["STREAMLIT_SERVER_BASE_URL_PATH"] = base_path
     command = [sys.executable, "-m", "mapping.cli.main", "serve", "--workspace", str(workspace)]

@@ -186,3 +186,47 @@ def test_rows_stored_before_districts_at_capture_get_their_cells_district_marked
         else:
             assert district == owner[cell] and district is not None
         assert estimated is (cell is not None)
+
+
+def test_sessions_stored_before_the_lock_keep_going_after_migrate(workspace: Workspace) -> None:
+    # 0009 adds the PIN (users.pin_hash) and, on sessions, the lock, the PIN's tries and the
+    # device: a shift stored at 0008 comes back unlocked, with no tries used and no device
+    from mapping.access.accounts import add_account, check_session, sign_in
+    from mapping.access.locks import set_pin
+    from mapping.storage.audit import Actor
+
+    with workspace.begin() as connection:
+        add_account(
+            connection,
+            "ana",
+            "peer",
+            by=Actor("t", "admin"),
+            password="a long test password",
+            teams=["T1"],
+        )
+    token, account = sign_in(workspace, "ana", "a long test password")
+    _downgrade(workspace, "0008")
+    with store.shared_engine(workspace.db_url).connect() as connection:
+        inspector = sa.inspect(connection)
+        columns = {c["name"] for c in inspector.get_columns("sessions")}
+        assert "pin_hash" not in {c["name"] for c in inspector.get_columns("users")}
+    assert not columns & {"locked_at", "pin_failures", "device_hash", "ticket_hash"}
+
+    assert main(["migrate", "--workspace", str(workspace.path)]) == 0
+    reopened = open_workspace(workspace.path)
+    with reopened.connect() as connection:
+        row = connection.execute(sa.select(store.sessions)).one()
+        assert connection.execute(sa.select(store.users.c.pin_hash)).scalar() is None
+    assert (row.locked_at, row.pin_failures, row.device_hash, row.ticket_hash) == (
+        None,
+        0,
+        None,
+        None,
+    )
+    with reopened.begin() as connection:
+        assert check_session(connection, token).account == account
+        set_pin(connection, account, "480516")
+    # the unique indexes of the two hashes are back
+    with reopened.connect() as connection:
+        indexes = {i["name"]: i["unique"] for i in sa.inspect(connection).get_indexes("sessions")}
+    assert indexes["ix_sessions_device_hash"] and indexes["ix_sessions_ticket_hash"]

@@ -1,9 +1,11 @@
 """Signing in and out, and the server-side check of every run: no page draws without a session.
 
-The browser holds nothing: the session token lives in the app's session on the server
+The browser holds no session: the session token lives in the app's session on the server
 (``st.session_state``), and every run asks the store whether its session is still live, so a
-sign-out, a timeout or an admin's "end all sessions" takes effect at the next click. Reloading
-the page starts a new app session, which must sign in again.
+sign-out, the shift's end or an admin's "end all sessions" takes effect at the next click. A
+session left idle locks (:mod:`views.lock`); a new app session on the device where the
+password was typed (a reload, a phone that slept) finds the shift by the device cookie and asks
+for the PIN, any other device for the password.
 """
 
 from __future__ import annotations
@@ -23,10 +25,21 @@ from mapping.access.accounts import (
     sign_in_sso,
     sign_out,
 )
+from mapping.access.locks import DEVICE_COOKIE, device_ticket, may_set_pin
+from mapping.settings import get_settings
 from mapping.storage.audit import record
 from mapping.storage.workspace import Workspace, open_workspace
 from views.shared import tr, url_value
-from views.state import ACCOUNT, DEMO_ROLES, ENDED, TOKEN, current_account
+from views.state import (
+    ACCOUNT,
+    DEMO_ROLES,
+    ENDED,
+    LOCKED,
+    PIN_OFFER,
+    TICKET,
+    TOKEN,
+    current_account,
+)
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -43,21 +56,33 @@ def _wanted_demo_role() -> str | None:
 
 
 def signed_in(workspace: Workspace) -> Account | None:
-    """Return the account of this app session's live session, or None if there is none.
+    """Return the account of this app session's live, unlocked session, or None.
 
-    On the demo workspace a role asked for (the role switch, or ``?role=peer`` in an address)
-    enters as that role's demo account, through a real server-side session.
+    A locked session (idle, "lock now") leaves its token and account in ``LOCKED`` for the PIN
+    form, and so does the shift of this device's cookie in a new app session: the PIN opens
+    it. On the demo workspace a role asked for (the role switch, or ``?role=peer`` in an
+    address) enters as that role's demo account, through a real server-side session.
     """
     token = st.session_state.get(TOKEN)
     account: Account | None = None
+    st.session_state.pop(LOCKED, None)
+    demo = demo_store(str(workspace.path))
     if token:
         with workspace.begin() as connection:
             check = check_session(connection, token)
         account = check.account
-        if account is None:
+        if check.holder is not None:
+            st.session_state[LOCKED] = (token, check.holder)
+        elif account is None:
             st.session_state.pop(TOKEN, None)
             st.session_state[ENDED] = check.reason
-    if demo_store(str(workspace.path)):
+    elif not demo and isinstance(device := st.context.cookies.get(DEVICE_COOKIE), str) and device:
+        with workspace.begin() as connection:
+            check = check_session(connection, device, touch=False)
+        holder = check.account or check.holder
+        if holder is not None and holder.has_pin:
+            st.session_state[LOCKED] = (device, holder)
+    if demo and LOCKED not in st.session_state:
         wanted = _wanted_demo_role()
         if wanted and (account is None or account.role != wanted):
             with workspace.begin() as connection:
@@ -71,6 +96,15 @@ def signed_in(workspace: Workspace) -> Account | None:
         # the pages and the links between them read the role from here
         st.session_state["role"] = account.role
     return account
+
+
+def _started(workspace: Workspace, token: str, account: Account) -> None:
+    """Keep a new session: its token, the PIN offer, and a ticket for this device's cookie."""
+    st.session_state[TOKEN] = token
+    st.session_state.pop(ENDED, None)
+    st.session_state[PIN_OFFER] = may_set_pin(account) and not account.has_pin
+    with workspace.begin() as connection:
+        st.session_state[TICKET] = device_ticket(connection, token)
 
 
 def require(*roles: str) -> Account:
@@ -90,8 +124,10 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
     """Draw the sign-in form (and the demo's roles, and single sign-on when configured)."""
     st.title(t("app.name"))
     ended = st.session_state.get(ENDED)
-    if ended in ("idle", "expired", "ended"):
-        st.info(t(f"access.ended_{ended}"), icon=":material/logout:")
+    if ended in ("idle", "expired", "ended", "pin"):
+        settings = get_settings()
+        minutes, hours = f"{settings.lock_idle_minutes:g}", f"{settings.shift_hours:g}"
+        st.info(t(f"access.ended_{ended}", minutes=minutes, hours=hours), icon=":material/logout:")
     if demo_store(str(workspace.path)):
         st.subheader(t("access.demo_title"))
         st.caption(t("access.demo_intro"))
@@ -110,7 +146,7 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
         submitted = st.form_submit_button(t("access.sign_in"), type="primary")
     if submitted:
         try:
-            token, _ = sign_in(workspace, username, password)
+            token, account = sign_in(workspace, username, password)
         except SignInRefusedError as exc:
             if exc.too_soon:
                 st.error(t("access.wait", seconds=exc.wait_seconds))
@@ -119,8 +155,7 @@ def sign_in_form(workspace: Workspace, t: Callable[..., str]) -> None:
                 if exc.wait_seconds:
                     st.warning(t("access.wait", seconds=exc.wait_seconds))
         else:
-            st.session_state[TOKEN] = token
-            st.session_state.pop(ENDED, None)
+            _started(workspace, token, account)
             st.rerun()
     if _sso_configured():
         _single_sign_on(workspace, t)
@@ -146,12 +181,12 @@ def _single_sign_on(workspace: Workspace, t: Callable[..., str]) -> None:
         st.button(t("access.sign_out"), on_click=st.logout)
         return
     try:
-        token, _ = sign_in_sso(workspace, email)
+        token, account = sign_in_sso(workspace, email)
     except SignInRefusedError:
         st.error(t("access.sso_no_account", email=email))
         st.button(t("access.sign_out"), on_click=st.logout)
         return
-    st.session_state[TOKEN] = token
+    _started(workspace, token, account)
     st.rerun()
 
 
@@ -167,6 +202,7 @@ def sign_out_button(workspace: Workspace, account: Account, t: Callable[..., str
                 sign_out(connection, token)
         st.session_state[ACCOUNT] = None
         st.session_state.pop("role", None)
+        st.session_state.pop(PIN_OFFER, None)
         st.session_state[ENDED] = "ended"
         st.query_params.pop("role", None)
         if _sso_configured() and st.user.is_logged_in:

@@ -17,6 +17,12 @@ TOKEN = "auth_token"
 ACCOUNT = "account"
 #: Why the last session ended, shown on the sign-in page.
 ENDED = "auth_ended"
+#: A locked session this app session may open with the PIN: (its token, its account).
+LOCKED = "auth_locked"
+#: Set at a sign-in with the password (or single sign-on): the PIN may be set without more.
+PIN_OFFER = "auth_pin_offer"
+#: The one-time ticket the page exchanges for the device cookie, right after sign-in.
+TICKET = "auth_device_ticket"
 #: The demo's role switch, in the order it lists them.
 DEMO_ROLES = ("coordinator", "peer", "funder", "admin")
 

@@ -2,23 +2,25 @@
 
 Routes live under ``/api/`` (Streamlit reserves ``/_stcore/``, ``/media/``, ``/component/`` and
 ``/static/``), below ``server.baseUrlPath`` when one is set (Streamlit does not move an app's
-own routes there). Nothing here reads a session: a route answers the same to anyone who can
-reach the server, so it may only serve what is not private (e.g. the workspace's basemap tiles,
-docs/security.md).
+own routes there). Nothing here reads an app session: a route answers the same to anyone who
+can reach the server, so it may only serve what is not private (e.g. the workspace's basemap
+tiles, docs/security.md), or act on a secret the request carries (the device cookie's one-time
+ticket).
 """
 
 from __future__ import annotations
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from streamlit import config
 
+from mapping.access.locks import DEVICE_COOKIE, remember_device
 from mapping.errors import WorkspaceError
 from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE, basemap_file
-from mapping.storage.workspace import workspace_path
+from mapping.storage.workspace import open_workspace, workspace_path
 from views.compression import StaticGzip, compression_enabled
 
 #: What ``GET /api/basemap.pmtiles`` says when the workspace has no basemap file.
@@ -29,6 +31,10 @@ NO_BASEMAP = (
 #: The basemap may not be kept in a browser's cache: the tiles a phone fetched say which part of
 #: the city its user looked at (docs/basemap.md, "Caching").
 _NO_STORE = {"Cache-Control": "no-store"}
+#: Headers of every answer of the device route: never cached, never sent on as a referrer.
+_PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+#: The device route (below the base path): exchanges a sign-in's ticket for the device cookie.
+DEVICE_ROUTE = "/api/device"
 
 
 def base_path() -> str:
@@ -55,7 +61,51 @@ async def basemap(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     """Return the app's own routes."""
-    return [Route(base_path() + BASEMAP_ROUTE, basemap, methods=["GET", "HEAD"])]
+    return [
+        Route(base_path() + BASEMAP_ROUTE, basemap, methods=["GET", "HEAD"]),
+        Route(base_path() + DEVICE_ROUTE, device_cookie, methods=["GET"]),
+    ]
+
+
+def device_cookie(request: Request) -> Response:
+    """Exchange a sign-in's one-time ticket for the device cookie (``GET api/device?ticket=``).
+
+    The page fetches this right after the password; the cookie (HttpOnly, SameSite=Strict,
+    Secure over https, for the rest of the shift) lets a new app session on this device offer
+    the PIN instead of the password. A ticket works once, for a minute, and only from the
+    app's own pages: a browser that says the request came from another site is refused. A
+    page load (not a fetch) is sent back to the app (``../``, relative, so a base path holds).
+    """
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return PlainTextResponse(
+            f"refused: a request from another site ({request.headers['sec-fetch-site']}) cannot "
+            "set the device cookie — sign in on the app's own page",
+            status_code=403,
+            headers=_PRIVATE,
+        )
+    ticket = request.query_params.get("ticket", "")
+    device = remember_device(open_workspace(workspace_path(None)), ticket) if ticket else None
+    if device is None:
+        return PlainTextResponse(
+            "refused: this ticket is unknown, used already or older than a minute — sign in "
+            "again with your password to remember this device",
+            status_code=403,
+            headers=_PRIVATE,
+        )
+    navigating = request.headers.get("sec-fetch-mode") == "navigate"
+    answer = RedirectResponse("../", status_code=303) if navigating else Response(status_code=204)
+    answer.headers.update(_PRIVATE)
+    https = "https" in (request.url.scheme, request.headers.get("x-forwarded-proto"))
+    answer.set_cookie(
+        DEVICE_COOKIE,
+        device.token,
+        max_age=device.seconds,
+        path=f"{base_path()}/",
+        httponly=True,
+        samesite="strict",
+        secure=https,
+    )
+    return answer
 
 
 class SentAsIs:
