@@ -58,7 +58,36 @@ export default function () {
   mark();
 }
 """
+#: Covers the page while the browser tab is hidden (a phone asleep, another app: the app
+#: switcher's picture shows nothing), and when it comes back after the idle time reloads it
+#: instead of showing the last page again: online, a new page gets the PIN form; offline, the
+#: browser's own error page, not the team's data (docs/security.md).
+GUARD_JS = """
+export default function ({ data }) {
+  window.omLockAfter = ((data && data.seconds) || 300) * 1000;
+  if (window.omLockGuard) return;
+  window.omLockGuard = true;
+  let hiddenAt = null;
+  const cover = document.createElement("div");
+  cover.id = "om-lock-cover";
+  cover.style.cssText = "position:fixed;inset:0;z-index:2147483647;background:#000";
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") {
+      hiddenAt = Date.now();
+      document.body.appendChild(cover);
+    } else if (hiddenAt !== null) {
+      if (Date.now() - hiddenAt >= window.omLockAfter) {
+        location.reload();
+        return;
+      }
+      hiddenAt = null;
+      cover.remove();
+    }
+  });
+}
+"""
 _device = st.components.v2.component("om_device", js=DEVICE_JS)
+_guard = st.components.v2.component("om_lock_guard", js=GUARD_JS)
 _keypad = st.components.v2.component("om_pin_keypad", js=KEYPAD_JS)
 #: "Lock now" in the top right corner of every page, over Streamlit's header: one tap, and no
 #: line of the page given up for it on a phone.
@@ -170,7 +199,9 @@ def change_pin_form(workspace: Workspace, account: Account, t: Callable[..., str
     """Draw, in the sidebar, a form to set or change the PIN: the current PIN (or password) first.
 
     The current PIN proves the person holding an unlocked phone knows it; a wrong one counts
-    as a wrong PIN. An account without a PIN types its password instead.
+    as a wrong PIN. The password does too (a forgotten PIN): a password has 12 characters or
+    more and a PIN at most 8 digits, so what was typed says which it is; a wrong password
+    counts as a failed sign-in. An account without a PIN types its password.
     """
     if not may_set_pin(account):
         return
@@ -178,7 +209,7 @@ def change_pin_form(workspace: Workspace, account: Account, t: Callable[..., str
     title = t("lock.change" if account.has_pin else "lock.set_later")
     with st.sidebar.expander(title), st.form("pin-change", clear_on_submit=True, border=False):
         proof = st.text_input(
-            t("lock.current_pin" if account.has_pin else "access.password"),
+            t("lock.current_pin_or_password" if account.has_pin else "access.password"),
             type="password",
             key="pin-current" if account.has_pin else "pin-password",
         )
@@ -195,7 +226,7 @@ def change_pin_form(workspace: Workspace, account: Account, t: Callable[..., str
     if problem:
         st.sidebar.error(problem)
         return
-    if account.has_pin:
+    if account.has_pin and proof.isdigit() and len(proof) <= MAX_PIN_DIGITS:
         outcome = unlock(workspace, token, proof, why="current PIN, to change it")
         if outcome.ended:
             _forget("pin")
@@ -219,9 +250,12 @@ def lock_bar(workspace: Workspace, account: Account, t: Callable[..., str]) -> N
     A fragment that reruns on its own every few seconds (a fifth of the idle time, 30 s at
     most) asks the store, without counting as use, whether the session is still open; when
     it has locked (idle, or from another page), the whole app runs again and shows the PIN.
+    While the browser tab is hidden the page is covered; back after the idle time, it reloads.
     """
-    every = min(30.0, max(1.0, get_settings().lock_idle_minutes * 60 / 5))
+    seconds = get_settings().lock_idle_minutes * 60
+    every = min(30.0, max(1.0, seconds / 5))
     st.fragment(run_every=every)(_bar)(workspace, account, t)
+    _guard(data={"seconds": seconds}, key="om-lock-guard", height=0)
     st.markdown(BAR_STYLE, unsafe_allow_html=True)  # fixed text, no data
 
 
