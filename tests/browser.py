@@ -124,14 +124,28 @@ def serving(
 def tap_cell(page: Any, iframe: str, cell: int) -> None:
     """Tap the map at the centre of ``cell``, found through the page's own Leaflet map."""
     lat, lng = h3.cell_to_latlng(h3.int_to_str(cell))
-    content = page.locator(iframe).first.element_handle().content_frame()
-    point = content.evaluate(
+    tap_point(page, iframe, lat, lng)
+
+
+def tap_point(page: Any, iframe: str, lat: float, lng: float) -> tuple[float, float]:
+    """Tap the map of the frame ``iframe`` at a point; return the point the map was tapped at.
+
+    The map is scrolled into view first; the tap lands on the nearest whole pixel, whose
+    latitude and longitude (what the page itself reads from the tap) are returned.
+    """
+    frame = page.locator(iframe).first.element_handle().content_frame()
+    frame.locator(".leaflet-container").first.scroll_into_view_if_needed()
+    x, y, tapped_lat, tapped_lng = frame.evaluate(
         """([lat, lng]) => {
             const name = Object.keys(window).find((k) => k.startsWith("map_"));
-            const p = window[name].latLngToContainerPoint([lat, lng]);
-            return [p.x, p.y];
+            const map = window[name];
+            const p = map.latLngToContainerPoint([lat, lng]).round();
+            const box = map.getContainer().getBoundingClientRect();
+            const at = map.containerPointToLatLng(p);
+            return [box.left + p.x, box.top + p.y, at.lat, at.lng];
         }""",
         [lat, lng],
     )
     box = page.locator(iframe).first.bounding_box()
-    page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    return tapped_lat, tapped_lng

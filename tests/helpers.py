@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import h3
+import shapely
 import sqlalchemy as sa
 
 from mapping.ingest.batch import REPORT_COLUMNS, ImportResult
@@ -226,3 +227,27 @@ def english_fragments(section: str = "runsheet") -> set[str]:
                 if " " in piece and len(piece) >= 6 and piece not in spanish[key]:
                     fragments.add(piece)
     return fragments
+
+
+# --- cells and districts, worked out with h3 and shapely alone (the truth of attribution) ---
+
+
+def cell_polygon(cell: int) -> shapely.Polygon:
+    """The cell's boundary as a lon/lat polygon, from h3 directly."""
+    return shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))])
+
+
+def share(cell: int, ward: shapely.Geometry) -> float:
+    """The share of the cell's area lying in the ward."""
+    polygon = cell_polygon(cell)
+    return float(polygon.intersection(ward).area / polygon.area)
+
+
+def sliver_target(cell: int, ward: shapely.Geometry) -> int:
+    """Where the sliver rule must store a row of ``ward`` in ``cell``, worked out here."""
+    own = share(cell, ward)
+    if own >= 1 / 7:
+        return cell
+    disk = sorted(int(h3.str_to_int(c)) for c in h3.grid_disk(h3.int_to_str(cell), 1))
+    best = max(disk, key=lambda c: (share(c, ward), -c))
+    return best if share(best, ward) > own else cell

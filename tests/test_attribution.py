@@ -29,6 +29,7 @@ import polars as pl
 import pytest
 import shapely
 import sqlalchemy as sa
+from helpers import cell_polygon, share, sliver_target
 
 from mapping.access.disclosure import raw_counts
 from mapping.analysis.coverage import NO_LOCATION, coverage
@@ -345,27 +346,6 @@ def truth_of(area: Area) -> Truth:
         {w: hotspots.get(w, 0) for w in area.wards},
         phone,
     )
-
-
-def cell_polygon(cell: int) -> shapely.Polygon:
-    """The cell's boundary as a lon/lat polygon, from h3 directly."""
-    return shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(h3.int_to_str(cell))])
-
-
-def share(cell: int, ward: shapely.Geometry) -> float:
-    """The share of the cell's area lying in the ward."""
-    polygon = cell_polygon(cell)
-    return float(polygon.intersection(ward).area / polygon.area)
-
-
-def sliver_target(cell: int, ward: shapely.Geometry) -> int:
-    """Where the sliver rule must store a row of ``ward`` in ``cell``, worked out here."""
-    own = share(cell, ward)
-    if own >= 1 / 7:
-        return cell
-    disk = sorted(int(h3.str_to_int(c)) for c in h3.grid_disk(h3.int_to_str(cell), 1))
-    best = max(disk, key=lambda c: (share(c, ward), -c))
-    return best if share(best, ward) > own else cell
 
 
 def stored_pairs(workspace: Workspace) -> set[tuple[int, str]]:

@@ -11,6 +11,8 @@ from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside
 from mapping.maps.coverage import SELECTED_COLOUR
 
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+#: Pages whose map is the app's own component (its text is inside the component's frame too).
+FRAMES = {"log_visit": 'iframe[title="views.components.visit_form.visit_form"]'}
 #: role -> (page path, sidebar link, text that shows the page is there, has a map)
 PAGES: dict[str, list[tuple[str, str, str, bool]]] = {
     "coordinator": [
@@ -43,12 +45,15 @@ SMALL_CONTROLS = """() => [...document.querySelectorAll(
 DISTRICT_STROKES = ("#4a4a4a", SELECTED_COLOUR)
 
 
-def _drawn(page: Any, marker: str, has_map: bool) -> int:
+def _drawn(page: Any, marker: str, has_map: bool, iframe: str = IFRAME) -> int:
     """Wait for the page and its map; return how many district outlines the map holds."""
-    page.get_by_text(marker).first.wait_for(timeout=120_000)
+    if iframe == IFRAME:
+        page.get_by_text(marker).first.wait_for(timeout=120_000)
+    else:
+        page.frame_locator(iframe).first.get_by_text(marker).first.wait_for(timeout=120_000)
     if not has_map:
         return 0
-    frame = page.frame_locator(IFRAME).first
+    frame = page.frame_locator(iframe).first
     frame.locator(".leaflet-container").wait_for(timeout=120_000)
     frame.locator(".om-legend").first.wait_for(timeout=120_000)
     outlines = frame.locator(
@@ -64,15 +69,15 @@ def _drawn(page: Any, marker: str, has_map: bool) -> int:
     return int(outlines.count())
 
 
-def _pan_and_zoom(page: Any) -> None:
+def _pan_and_zoom(page: Any, iframe: str = IFRAME) -> None:
     """Drag the map and zoom it with the + button, as people do; wait as long as a rerun takes."""
-    box = page.locator(IFRAME).first.bounding_box()
+    box = page.locator(iframe).first.bounding_box()
     x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + 120, y + 80, steps=8)
     page.mouse.up()
-    page.frame_locator(IFRAME).first.locator(".leaflet-control-zoom-in").click()
+    page.frame_locator(iframe).first.locator(".leaflet-control-zoom-in").click()
     page.wait_for_timeout(1500)
 
 
@@ -104,11 +109,12 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
                 for path, link, marker, has_map in pages:
                     # through the sidebar, as people do (the links appear once a run ends)
                     page.locator('[data-testid="stSidebar"] a', has_text=link).first.click()
-                    outlines[f"{role}/{link}"] = _drawn(page, marker, has_map)
+                    iframe = FRAMES.get(path, IFRAME)
+                    outlines[f"{role}/{link}"] = _drawn(page, marker, has_map, iframe)
                     assert sent, "the page switch itself was seen on the websocket"
                     if has_map:  # panning and zooming the map does not rerun the page
                         before = len(sent)
-                        _pan_and_zoom(page)
+                        _pan_and_zoom(page, iframe)
                         reruns[f"{role}/{link}"] = len(sent) - before
                     name = (path or pages[0][1]).lower().replace(" ", "-").replace("_", "-")
                     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -118,7 +124,8 @@ def test_every_page_draws_its_map_offline_on_desktop_and_phone(served_app: str) 
                 mobile = phone.new_page()
                 for path, link, marker, has_map in pages:
                     mobile.goto(f"{served_app}/{path}?role={role}", wait_until="domcontentloaded")
-                    outlines[f"{role}/{link} (phone)"] = _drawn(mobile, marker, has_map)
+                    iframe = FRAMES.get(path, IFRAME)
+                    outlines[f"{role}/{link} (phone)"] = _drawn(mobile, marker, has_map, iframe)
                     if role == "peer":  # the pages used on a phone at night
                         small[link] = mobile.evaluate(SMALL_CONTROLS)
                     name = (path or pages[0][1]).lower().replace(" ", "-").replace("_", "-")
