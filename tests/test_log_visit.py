@@ -369,7 +369,6 @@ def test_a_visit_logged_on_a_phone_shows_its_cell(served_copy: tuple[str, Path])
             frame = page.frame_locator(iframe).first
             frame.locator(".om-legend").wait_for(timeout=90_000)
             cells = frame.locator(".leaflet-overlay-pane path")
-            frame.locator(".leaflet-overlay-pane path").first.wait_for(timeout=30_000)
             drawn = cells.count()
             started = time.monotonic()
             tap_cell(page, iframe, new_cell)
