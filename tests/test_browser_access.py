@@ -25,7 +25,11 @@ from mapping.storage.store import meta, peer_educators, services, users, visits
 from mapping.storage.workspace import Workspace
 
 pytestmark = pytest.mark.browser
-IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+#: The maps: folium's, and the Log a visit form's own (its map is named ``map_visit``).
+IFRAME = (
+    'iframe[title="streamlit_folium.st_folium"], '
+    'iframe[title="views.components.visit_form.visit_form"]'
+)
 #: role -> sidebar links, each with a text that shows the page is there
 PAGES = {
     "coordinator": [
@@ -37,7 +41,7 @@ PAGES = {
         ("Suggest sites", "Service type"),
         ("Import", "What does the file hold?"),
     ],
-    "peer": [("My area", "Open now, friendly"), ("Log a visit", "Tap the map where you met")],
+    "peer": [("My area", "Open now, friendly"), ("Log a visit", "Your phone turns the place")],
     "funder": [("Reach", "District")],
     "admin": [("Admin", "Audit log")],
 }

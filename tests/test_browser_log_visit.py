@@ -209,6 +209,7 @@ def open_form(page: Any, url: str, language: str = "en") -> Any:
     page.get_by_role("textbox", name=t("access.username")).fill("peer", timeout=90_000)
     page.get_by_role("textbox", name=t("access.password")).fill(TEST_PASSWORD)
     page.get_by_role("button", name=t("access.sign_in")).click()
+    page.get_by_role("button", name=t("lock.not_now")).click(timeout=90_000)  # no PIN
     link = page.locator('[data-testid="stMain"] a', has_text=t("log.title"))
     link.first.click(timeout=90_000)
     page.locator(FORM).first.wait_for(timeout=90_000)
