@@ -25,8 +25,7 @@ def open_import_page(page: Any, url: str) -> None:
         unfold.click()
     page.locator('[data-testid="stSidebar"] a', has_text="Import").click()
     page.get_by_text("What does the file hold?").wait_for(timeout=90_000)
-    if folded:  # and folded again, to see the page
-        page.get_by_role("button", name="Collapse sidebar").click()
+    if folded:  # on a phone the menu folds itself away once a page is chosen
         unfold.wait_for(timeout=30_000)
 
 

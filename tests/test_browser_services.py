@@ -159,7 +159,8 @@ def test_services_page_in_chromium(served_copy: tuple[str, Path]) -> None:
             mobile.locator('[data-testid="stExpandSidebarButton"]').click()
             mobile.locator('[data-testid="stSidebar"] a', has_text="Services").click()
             mobile.get_by_text("Services shown", exact=True).wait_for(timeout=90_000)
-            mobile.locator('[data-testid="stSidebarCollapseButton"] button').click()
+            # on a phone the menu folds itself away once a page is chosen
+            mobile.locator('[data-testid="stExpandSidebarButton"]').wait_for(timeout=30_000)
             mobile.frame_locator(IFRAME).first.locator(".om-legend").wait_for(timeout=90_000)
             mobile.wait_for_timeout(1500)
             mobile.screenshot(path=str(SCREENSHOTS / "services-phone.png"))

@@ -338,6 +338,7 @@ def my_area(area: Area, language: str) -> dict[str, Any]:
         at.text_input[0].input("peer")
         at.text_input[1].input(TEST_PASSWORD)
         at.button[0].click().run()
+        at.button(key="pin-not-now").click().run()  # the PIN offered after the password
         assert not at.exception, at.exception
         texts = [
             element.value
@@ -418,6 +419,7 @@ def peer_page(browser: Any, url: str, language: str) -> tuple[Any, Any, list[str
     page.get_by_role("textbox", name=words["access.username"]).fill("peer", timeout=90_000)
     page.get_by_role("textbox", name=words["access.password"]).fill(TEST_PASSWORD)
     page.get_by_role("button", name=words["access.sign_in"]).click()
+    page.get_by_role("button", name=words["lock.not_now"]).click(timeout=90_000)  # no PIN
     page.get_by_role("button", name=words["plan.download_pdf"]).wait_for(timeout=120_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
