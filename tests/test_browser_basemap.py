@@ -36,6 +36,8 @@ from PIL import Image
 from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE
 from views.web import NO_BASEMAP
 
+#: The Log a visit form's frame (views/components/visit_form.py).
+VISIT_FORM = 'iframe[title="views.components.visit_form.visit_form"]'
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 PHONE = {"width": 390, "height": 844}
 LOCALES = {"en": "en-GB", "es": "es-PE"}
@@ -163,10 +165,10 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def _map_frame(page: Any) -> Any:
+def _map_frame(page: Any, iframe: str = IFRAME) -> Any:
     """Return the first map's frame, once its Leaflet map exists."""
-    page.locator(IFRAME).first.wait_for(timeout=90_000)
-    frame = page.locator(IFRAME).first.element_handle().content_frame()
+    page.locator(iframe).first.wait_for(timeout=90_000)
+    frame = page.locator(iframe).first.element_handle().content_frame()
     frame.wait_for_function(
         "() => Object.keys(window).some((k) => k.startsWith('map_'))", timeout=60_000
     )
@@ -287,12 +289,18 @@ def _open(browser: Any, url: str, language: str, **viewport: int) -> tuple[Any, 
 
 
 def _tiles_of(
-    browser: Any, url: str, language: str, heading: str, shot: str, **viewport: int
+    browser: Any,
+    url: str,
+    language: str,
+    heading: str,
+    shot: str,
+    iframe: str = IFRAME,
+    **viewport: int,
 ) -> tuple[dict[str, Any], Traffic]:
     """Open ``url``, wait for ``heading`` and the basemap's tiles, take the screenshot ``shot``."""
     context, page, traffic = _open(browser, url, language, **viewport)
     page.get_by_role("heading", name=heading).wait_for(timeout=90_000)
-    read = _read_tiles(_map_frame(page))
+    read = _read_tiles(_map_frame(page, iframe))
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / shot))
     context.close()
@@ -351,7 +359,16 @@ def test_streets_are_drawn_at_night_on_a_phone_from_the_app_alone(
             width=1366,
             height=900,
         )
-    for read in (my_area, coverage):
+        # Log a visit's own map (the form that places a visit on the phone) draws it too
+        log_visit, log = _tiles_of(
+            browser,
+            f"{url}/log_visit?role=peer&lang=en",
+            "en",
+            "Log a visit",
+            "basemap-log-visit-phone-en.png",
+            VISIT_FORM,
+        )
+    for read in (my_area, coverage, log_visit):
         assert _check_raster(read) >= 2
         assert "leaflet-tile-pane" in read["pane"]  # below every layer of the app
         assert "om-basemap" in read["container"]
@@ -361,7 +378,7 @@ def test_streets_are_drawn_at_night_on_a_phone_from_the_app_alone(
         assert "invert(1)" in read["filter"]  # dark mode: light raster tiles turned dark
     assert my_area["zoom"] > coverage["zoom"]  # the team's cells, closer than the districts
     assert my_area["ground"] == pytest.approx(0.3)  # the districts' ground: a veil at night
-    for traffic in (phone, desk):
+    for traffic in (phone, desk, log):
         assert not outside_requests(traffic.requested), outside_requests(traffic.requested)
         assert traffic.basemap, "the map asked the app for its basemap"
         assert all(status == 206 and asked for status, asked, _ in traffic.basemap)

@@ -12,6 +12,7 @@ import streamlit as st
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import peer_educators, teams
 from mapping.maps.base import WORLD, layer_bounds
+from mapping.maps.basemap import local_basemap
 from mapping.maps.coverage import recency_legend, team_layer
 from mapping.maps.placing import placing_districts
 from views.access import require
@@ -66,6 +67,7 @@ visit_form(
     acknowledged=state.get("log_ack"),
     ready=bool(me),
     key=FORM_KEY,
+    basemap_url=local_basemap(workspace),  # streets from the workspace's own file, if any
 )
 st.page_link(
     "views/my_area.py",

@@ -232,7 +232,11 @@
     const next = () => {
       const src = scripts.shift();
       if (!src) {
-        if (typeof window.omBasemap === "function") window.omBasemap(map, url, isDark());
+        if (typeof window.omBasemap === "function") {
+          // the streets' credit (OpenStreetMap's licence asks for it), without Leaflet's prefix
+          L.control.attribution({ prefix: false }).addTo(map);
+          window.omBasemap(map, url, isDark());
+        }
         return;
       }
       const script = el("script", { src: src });
