@@ -481,8 +481,9 @@ def test_a_location_that_cannot_be_had_says_to_tap_the_map(bangkok: Served) -> N
             browser.close()
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
 def test_a_visit_saved_while_the_signal_is_down_is_stored_once_when_it_is_back(
-    bangkok: Served,
+    bangkok: Served, language: str
 ) -> None:
     """Chromium's offline mode (``set_offline``) keeps the WebSocket open and drops what is sent
     on it, as a lost signal does: checked here (frames sent, nothing stored). Saved then, the
@@ -492,6 +493,8 @@ def test_a_visit_saved_while_the_signal_is_down_is_stored_once_when_it_is_back(
     from playwright.sync_api import sync_playwright
 
     workspace, place = bangkok.workspace, bangkok.places["plain"]
+    t = translator(language)
+    chosen = t("log.place_plain").split(".")[0]  # "Place chosen" / "Lugar elegido"
     frames_sent: list[float] = []
     closed: list[float] = []
 
@@ -505,32 +508,30 @@ def test_a_visit_saved_while_the_signal_is_down_is_stored_once_when_it_is_back(
             context = phone(browser)
             page = context.new_page()
             page.on("websocket", watch)
-            frame = open_form(page, bangkok.url)
+            frame = open_form(page, bangkok.url, language)
             zoom_to(page, place.lat, place.lng)
             tap_point(page, FORM, place.lat, place.lng)
-            frame.get_by_text("Place chosen").wait_for()
-            frame.get_by_role("button", name="Standard kit").click()
-            frame.get_by_role("button", name="HIV testing").click()
-            frame.locator("#code").fill("BKK-0777")
-            frame.get_by_role("button", name="Save visit").click()
+            frame.get_by_text(chosen).wait_for()
+            frame.get_by_role("button", name=t("log.kit")).click()
+            frame.get_by_role("button", name=t("service_types.hiv_testing")).click()
+            frame.locator("#code").fill(f"BKK-0777-{language}")
+            frame.get_by_role("button", name=t("log.review")).click()
             before = visit_count(workspace)
             context.set_offline(True)
             offline = time.monotonic()
-            frame.get_by_role("button", name="Yes, save").click()
-            frame.get_by_text("Not saved yet — it will be sent when the signal is back").wait_for(
-                timeout=20_000
-            )
+            frame.get_by_role("button", name=t("log.save")).click()
+            frame.get_by_text(t("log.pending")).wait_for(timeout=20_000)
             page.wait_for_timeout(2_000)
             # offline mode alone: frames were sent, none arrived, the socket is still open
             assert [t for t in frames_sent if t > offline] and not closed
             assert visit_count(workspace) == before
             # everything is kept in the form meanwhile
-            assert frame.locator("#code").input_value() == "BKK-0777"
+            assert frame.locator("#code").input_value() == f"BKK-0777-{language}"
             assert frame.locator(".stepper output").all_inner_texts() == ["10", "10", "1"]
-            assert "Place chosen" in frame.locator("#place").inner_text()
-            page.screenshot(path=str(SCREENSHOTS / "log-visit-not-saved-phone.png"))
+            assert chosen in frame.locator("#place").inner_text()
+            page.screenshot(path=str(SCREENSHOTS / f"log-visit-not-saved-phone-{language}.png"))
             context.set_offline(False)  # the signal is back: the form sends it again
-            frame.get_by_text("Visit saved").wait_for(timeout=60_000)
+            frame.get_by_text(t("log.saved")).wait_for(timeout=60_000)
             page.wait_for_timeout(12_000)  # a late re-send would be stored now, if ever
             assert frame.locator("#code").input_value() == ""  # cleared for the next visit
         finally:

@@ -115,11 +115,13 @@ def _choose_in_sidebar(page: Any, link: str) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("language", ["en", "es"])
 def test_a_phone_scrolls_past_the_map_and_the_sidebar_closes_after_a_choice(
-    app: str, chromium: Any
+    app: str, chromium: Any, language: str
 ) -> None:
-    """My area in Spanish, dark, on a phone: the first load, the sidebar, the gestures."""
-    t = translator("es")
+    """My area in English and Spanish, dark, on a phone: the first load, the sidebar, the
+    gestures."""
+    t = translator(language)
     SCREENSHOTS.mkdir(exist_ok=True)
     context = chromium.new_context(**PHONE)
     page = context.new_page()
@@ -139,7 +141,7 @@ def test_a_phone_scrolls_past_the_map_and_the_sidebar_closes_after_a_choice(
     cdp.on(
         "Network.loadingFinished", lambda e: wire.update({e["requestId"]: e["encodedDataLength"]})
     )
-    page.goto(f"{app}/?role=peer&lang=es", wait_until="domcontentloaded")
+    page.goto(f"{app}/?role=peer&lang={language}", wait_until="domcontentloaded")
     _ready(page, t("peer.open_now"))
 
     # the first load on an empty cache: scripts and styles travel compressed
@@ -161,7 +163,7 @@ def test_a_phone_scrolls_past_the_map_and_the_sidebar_closes_after_a_choice(
         sidebar = page.evaluate(SIDEBAR)
         assert sidebar["collapsed"] == "true" and sidebar["right"] <= 0, (link, sidebar)
         assert page.locator("h1", has_text=link).first.evaluate(ON_TOP), link
-    page.screenshot(path=str(SCREENSHOTS / "phone-my-area-es.png"))
+    page.screenshot(path=str(SCREENSHOTS / f"phone-my-area-{language}.png"))
 
     # the map's hint is in the page's language
     frame = page.locator(IFRAME).first.element_handle().content_frame()
@@ -180,7 +182,7 @@ def test_a_phone_scrolls_past_the_map_and_the_sidebar_closes_after_a_choice(
     def look() -> None:
         page.wait_for_timeout(900)  # the hint fades in
         hint.append(container.get_attribute("class") or "")
-        page.screenshot(path=str(SCREENSHOTS / "phone-map-hint-es.png"))
+        page.screenshot(path=str(SCREENSHOTS / f"phone-map-hint-{language}.png"))
 
     _swipe(cdp, [(x, y)], 250, hold=look)
     page.wait_for_timeout(600)
