@@ -343,7 +343,8 @@ def test_without_a_basemap_file_the_maps_are_as_before(served: tuple[str, Path])
 def test_streets_are_drawn_at_night_on_a_phone_from_the_app_alone(
     served: tuple[str, Path], files: dict[str, Path]
 ) -> None:
-    """Raster: My area (phone, dark, es) and Coverage (1366 wide) draw the file's own tiles."""
+    """Raster: My area (phone, dark, es), Coverage (1366 wide) and Log a visit's form (phone,
+    dark, en) draw the file's own tiles."""
     url, workspace = served
     use(files["raster"], workspace)
     with chromium() as browser:
