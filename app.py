@@ -74,7 +74,7 @@ CLOSE_SIDEBAR_ON_PHONE = """<script>
 st.set_page_config(page_title="outreach-map", page_icon="🗺️", layout="wide")
 keep_uploads_in_memory()  # before any upload box: an upload must never touch the disk
 warm_up()  # the analytics libraries load in the background while the first page draws
-st.markdown(STYLE, unsafe_allow_html=True)  # fixed text, no data
+st.html(STYLE)  # fixed text, no data (st.html: no 57 kB HTML-in-Markdown parser to load)
 t = tr()
 workspace = open_or_explain()
 try:

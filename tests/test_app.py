@@ -215,7 +215,9 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
     assert "district=" in coverage_page["url"]
     assert coverage_page["Hotspots"] > 50 + 100  # district outlines and 111 hotspot cells
     assert coverage_page["Suggest sites"] > 50 + 3
-    assert peer_paths > 50  # district outlines and the team's cells
+    # the team's cells and the districts around them (My area leaves out the rest: a phone's
+    # slow connection)
+    assert 20 < peer_paths < 50 + 40, peer_paths
     assert version == LEAFLET_VERSION
     outside = outside_requests(requested)
     assert not outside, f"requests left the machine: {sorted(set(outside))}"

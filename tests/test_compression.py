@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
+import brotli
 import pytest
 import uvicorn
 from browser import free_port
@@ -37,7 +38,9 @@ SCRIPT = "".join(
 ).encode()
 #: A font: already compressed, random to gzip.
 FONT = random.Random(17).randbytes(20_000)
-GZIP = {"Accept-Encoding": "gzip, deflate, br"}
+GZIP = {"Accept-Encoding": "gzip, deflate"}
+#: What Chromium asks for, even over plain HTTP.
+BROWSER = {"Accept-Encoding": "gzip, deflate, br, zstd"}
 
 
 class Reply(NamedTuple):
@@ -138,6 +141,37 @@ def test_a_script_is_sent_compressed_and_decompresses_to_the_same_bytes(
     assert middleware.kept_bytes == len(first.body)
 
 
+def test_a_browser_that_takes_brotli_gets_it_once_it_is_ready(
+    app: tuple[Client, StaticGzip],
+) -> None:
+    """The first asker gets gzip at once; brotli is made in the background for the next ones."""
+    client, middleware = app
+    first = client.get("/app/static/om/app.js", BROWSER)
+    assert first.headers["content-encoding"] == "gzip" and gzip.decompress(first.body) == SCRIPT
+    deadline = time.monotonic() + 20
+    while middleware.compressions < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    later = client.get("/app/static/om/app.js", BROWSER)
+    assert later.headers["content-encoding"] == "br"
+    assert brotli.decompress(later.body) == SCRIPT
+    assert len(later.body) < len(first.body)
+    assert int(later.headers["content-length"]) == len(later.body)
+    assert later.headers["etag"] != first.headers["etag"]  # each encoding its own validator
+    assert later.headers["vary"].lower() == "accept-encoding"
+    assert client.get("/app/static/om/app.js", BROWSER).body == later.body
+    # a browser that refuses brotli, or takes only gzip, still gets gzip
+    for refuses in ("gzip, br;q=0", "gzip"):
+        again = client.get("/app/static/om/app.js", {"Accept-Encoding": refuses})
+        assert again.headers["content-encoding"] == "gzip", refuses
+    # one that takes brotli only gets it at once (made now if need be)
+    only = client.get("/app/static/vendor/lib-1.0.0/lib.js", {"Accept-Encoding": "br"})
+    assert only.headers["content-encoding"] == "br"
+    assert brotli.decompress(only.body) == SCRIPT[:40_000]
+    # a 304 for the brotli validator
+    etag = later.headers["etag"]
+    assert client.get("/app/static/om/app.js", {**BROWSER, "If-None-Match": etag}).status == 304
+
+
 def test_a_changed_file_is_compressed_again(app: tuple[Client, StaticGzip], files: Path) -> None:
     client, middleware = app
     before = client.get("/app/static/om/app.js", GZIP)
@@ -169,7 +203,7 @@ def test_a_range_request_is_untouched(app: tuple[Client, StaticGzip]) -> None:
 def test_what_is_not_compressed(app: tuple[Client, StaticGzip]) -> None:
     """No gzip asked for, fonts, tiny files, HEAD, errors, other paths: sent as they are."""
     client, middleware = app
-    for headers in ({"Accept-Encoding": "identity"}, {"Accept-Encoding": "br, gzip;q=0"}, {}):
+    for headers in ({"Accept-Encoding": "identity"}, {"Accept-Encoding": "zstd, gzip;q=0"}, {}):
         plain = client.get("/app/static/om/app.js", headers)
         assert "content-encoding" not in plain.headers and plain.body == SCRIPT, headers
     font = client.get("/app/static/om/font.woff2", GZIP)

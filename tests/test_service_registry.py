@@ -202,7 +202,7 @@ def test_one_layer_per_type_points_and_cells(registry: Workspace) -> None:
     assert home["properties"]["tip"].startswith("PrEP / PEP: sensitive service HOME")
     night = layers["drop_in_centre"]["features"][0]
     assert night["properties"]["tip"] == (
-        "Centro nocturno\nDrop-in centre\nhours: Th-Sa 20:00-04:00\nfriendly · free"
+        "Centro nocturno\nDrop-in centre\nhours: Th–Sa 20:00–04:00\nfriendly · free"
     )
     # a feature holds its tooltip (and a cell's style) only; coordinates keep 5 decimals
     for layer in layers.values():

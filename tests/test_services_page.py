@@ -66,7 +66,7 @@ def test_services_page_in_english_and_spanish(
     spanish = at.dataframe[0].value
     assert list(spanish.columns)[:3] == ["Código", "Nombre", "Tipo"]
     assert set(spanish["Tipo"]) == {"Prueba de VIH"}
-    assert any(hours.startswith("Ju-Sá") for hours in spanish["Horario"])  # Th-Sa, in Spanish
+    assert any(hours.startswith("Ju–Sá") for hours in spanish["Horario"])  # Th-Sa, in Spanish
     assert at.info[0].value.startswith("Escriba el nombre del servicio")
 
 
@@ -82,7 +82,7 @@ def test_edit_a_service_asks_for_confirmation_and_says_what_changed(
     at.text_input(key="svc_edit_opening_hours").set_value("Th-Sa 8pm-3am").run()
     assert "Opening hours “Th-Sa 8pm-3am” cannot be read" in at.warning[0].value
     at.text_input(key="svc_edit_opening_hours").set_value("Th-Su 20:00-03:00").run()
-    assert "- Opening hours: Th-Sa 20:00-02:00 → Th-Su 20:00-03:00" in [
+    assert "- Opening hours: Th–Sa 20:00–02:00 → Th–Su 20:00–03:00" in [
         m.value for m in at.markdown
     ]
     save = at.button(key="svc_edit_save")
@@ -91,7 +91,7 @@ def test_edit_a_service_asks_for_confirmation_and_says_what_changed(
     at.button(key="svc_edit_save").click().run()
     assert not at.exception, at.exception
     assert at.success[0].value.startswith("Changed service DEMO-S03:")
-    assert "Th-Su 20:00-03:00" in at.success[0].value
+    assert "Th–Su 20:00–03:00" in at.success[0].value  # stored as written (below)
     assert query_one(workspace, "SELECT opening_hours FROM services WHERE id = 'DEMO-S03'") == (
         "Th-Su 20:00-03:00"
     )

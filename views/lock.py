@@ -256,7 +256,7 @@ def lock_bar(workspace: Workspace, account: Account, t: Callable[..., str]) -> N
     every = min(30.0, max(1.0, seconds / 5))
     st.fragment(run_every=every)(_bar)(workspace, account, t)
     _guard(data={"seconds": seconds}, key="om-lock-guard", height=0)
-    st.markdown(BAR_STYLE, unsafe_allow_html=True)  # fixed text, no data
+    st.html(BAR_STYLE)  # fixed text, no data
 
 
 def _bar(workspace: Workspace, account: Account, t: Callable[..., str]) -> None:

@@ -22,6 +22,7 @@ from mapping.errors import WorkspaceError
 from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE, basemap_file
 from mapping.storage.workspace import open_workspace, workspace_path
 from views.compression import StaticGzip, compression_enabled
+from views.first_load import FirstLoad
 
 #: What ``GET /api/basemap.pmtiles`` says when the workspace has no basemap file.
 NO_BASEMAP = (
@@ -131,9 +132,15 @@ def middleware() -> list[Middleware]:
     """Return the app's own middleware, outermost first (it runs before Streamlit's).
 
     :class:`SentAsIs` keeps the basemap's tiles as they are; :class:`~views.compression.StaticGzip`
-    serves the static scripts and styles gzipped, each compressed once (unless
-    ``OUTREACH_MAP_COMPRESSION=0``).
+    serves the static scripts and styles gzipped, each compressed once, and
+    :class:`~views.first_load.FirstLoad` cuts the icon font and lightens the root page (neither
+    with ``OUTREACH_MAP_COMPRESSION=0``, the benchmarks' naive baseline).
     """
     if not compression_enabled():
         return [Middleware(SentAsIs)]
-    return [Middleware(SentAsIs), Middleware(StaticGzip, base_url=base_path())]
+    base = base_path()
+    return [
+        Middleware(SentAsIs),
+        Middleware(StaticGzip, base_url=base),
+        Middleware(FirstLoad, base_url=base),
+    ]

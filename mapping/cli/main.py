@@ -36,6 +36,7 @@ STREAMLIT_OPTIONS: dict[str, str] = {
     "server.enableXsrfProtection": "true",
     "server.enableCORS": "true",
     "server.maxUploadSize": "200",
+    "server.enableWebsocketCompression": "true",
     "client.showErrorDetails": "none",
     "client.toolbarMode": "minimal",
     "browser.gatherUsageStats": "false",

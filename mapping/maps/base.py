@@ -155,6 +155,45 @@ def layer_bounds(*layers: GeoJSON) -> tuple[float, float, float, float] | None:
     return float(min_x), float(min_y), float(max_x), float(max_y)
 
 
+def features_near(
+    layer: GeoJSON,
+    bounds: tuple[float, float, float, float] | None,
+    *,
+    margin: float = 0.5,
+    least: float = 0.02,
+) -> GeoJSON:
+    """Return the features of ``layer`` whose extent meets ``bounds``, grown on every side.
+
+    ``bounds`` (min lon, min lat, max lon, max lat) grows by ``margin`` of its width and height,
+    and by at least ``least`` degrees (about 2 km), on each side; ``None`` keeps every feature.
+    A phone's map of a team's cells then carries the districts around them, not the whole
+    area's outlines (three quarters of My area's message in the Lima demo).
+
+    Examples
+    --------
+    >>> def square(x, y):
+    ...     ring = [[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]
+    ...     return {"geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}
+    >>> layer = {"type": "FeatureCollection", "features": [square(100, 10), square(104, 10)]}
+    >>> len(features_near(layer, (100.2, 10.2, 100.4, 10.4))["features"])
+    1
+    >>> len(features_near(layer, None)["features"])
+    2
+    """
+    if bounds is None:
+        return layer
+    min_x, min_y, max_x, max_y = bounds
+    grow_x = max((max_x - min_x) * margin, least)
+    grow_y = max((max_y - min_y) * margin, least)
+    window = shapely.box(min_x - grow_x, min_y - grow_y, max_x + grow_x, max_y + grow_y)
+    features = layer["features"]
+    if not features:
+        return layer
+    extents = shapely.envelope([shapely.geometry.shape(f["geometry"]) for f in features])
+    near = shapely.intersects(extents, window)
+    return {**layer, "features": [f for f, kept in zip(features, near, strict=True) if kept]}
+
+
 def basemap_from_env(environ: dict[str, str] | None = None) -> tuple[str, str] | None:
     """Return the optional basemap's tile URL and attribution, or ``None`` (the default).
 
