@@ -7,6 +7,7 @@ in tests/test_browser_phone.py.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import http.client
 import random
@@ -29,7 +30,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from views.compression import IMMUTABLE, StaticGzip, accepts_gzip, compression_enabled
+from views.compression import (
+    IMMUTABLE,
+    StaticGzip,
+    accepts_gzip,
+    compression_enabled,
+    single_flight,
+)
 
 #: A script much like a real bundle: text that gzip shrinks to about a quarter or less.
 SCRIPT = "".join(
@@ -250,3 +257,27 @@ def test_switches() -> None:
     assert not compression_enabled({"OUTREACH_MAP_COMPRESSION": "0"})
     assert accepts_gzip("gzip") and accepts_gzip("deflate, gzip;q=0.5") and accepts_gzip("*")
     assert not accepts_gzip("br") and not accepts_gzip("gzip;q=0") and not accepts_gzip("")
+
+
+def test_single_flight_makes_once_and_shares_a_failure() -> None:
+    """Callers at the same time wait for one making; a failure reaches them all, then retries."""
+    made: list[str] = []
+
+    async def scenario() -> tuple[list[object], bytes]:
+        pending: dict[str, asyncio.Future[bytes]] = {}
+
+        async def make() -> bytes:
+            made.append("x")
+            await asyncio.sleep(0.05)
+            if len(made) == 1:
+                raise ValueError("the first making fails")
+            return b"made"
+
+        first = await asyncio.gather(
+            *(single_flight(pending, "k", make) for _ in range(3)), return_exceptions=True
+        )
+        return first, await single_flight(pending, "k", make)
+
+    first, second = asyncio.run(scenario())
+    assert [type(x) for x in first] == [ValueError] * 3 and second == b"made"
+    assert made == ["x", "x"]  # once for the three, once more after the failure

@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from streamlit import config
 
-from mapping.maps.base import features_near
+from mapping.maps.base import districts_near, features_near
 from views.first_load import (
     STREAMLIT_STATIC,
     FirstLoad,
@@ -40,6 +40,8 @@ MEDIA = STREAMLIT_STATIC / "static" / "media"
 ICON_FONT = next(MEDIA.glob("MaterialSymbols-Rounded.*.woff2"))
 TEXT_FONT = next(MEDIA.glob("SourceSansVF-Upright*.woff2"))
 APP_ROOT = Path(__file__).resolve().parent.parent
+#: The folder the test server serves as Streamlit's static files (set by its fixture).
+SERVED = Path()
 
 
 def ligature_words(font: bytes) -> set[str]:
@@ -141,6 +143,8 @@ def test_the_root_page_loses_its_font_preload_and_gains_the_prefetch() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The middleware in front of files served as Streamlit serves them, over real HTTP."""
     folder = tmp_path_factory.mktemp("streamlit-static")
+    global SERVED
+    SERVED = folder
     (folder / "media").mkdir()
     for font in (ICON_FONT, TEXT_FONT):
         (folder / "media" / font.name).write_bytes(font.read_bytes())
@@ -197,9 +201,17 @@ def test_the_served_fonts_are_cut_and_the_pages_lighter(server: str) -> None:
         status, _, text = _get(server, f"/static/media/{TEXT_FONT.name}")
         assert status == 200 and len(text) < 5_000
 
-        # a range of a font is the whole file's bytes: untouched
+        # its own validator, asked for again each time (the cut follows the app, not the name)
+        assert headers["cache-control"] == "no-cache" and "last-modified" not in headers
+        etag = headers["etag"]
+        status, again, body = _get(
+            server, f"/static/media/{ICON_FONT.name}", {"If-None-Match": etag}
+        )
+        assert status == 304 and body == b"" and again["etag"] == etag
+        # a range of the cut font is answered with all of it (a range of the whole file's
+        # bytes would not fit the cut)
         status, _, part = _get(server, f"/static/media/{ICON_FONT.name}", {"Range": "bytes=0-99"})
-        assert status == 206 and part == ICON_FONT.read_bytes()[:100]
+        assert status == 200 and part == icons
 
         # the root page, at / and at a page's address; a component's page is left alone
         for path in ("/", "/log_visit"):
@@ -209,8 +221,18 @@ def test_the_served_fonts_are_cut_and_the_pages_lighter(server: str) -> None:
         assert _get(server, "/component/x/index.html")[2] == PAGE
     finally:
         config.set_option("theme.font", None)
-    # with Streamlit's own font in the theme, the text font is sent whole
+    # with Streamlit's own font in the theme, the text font is sent whole, and preloaded
     assert _get(server, f"/static/media/{TEXT_FONT.name}")[2] == TEXT_FONT.read_bytes()
+    assert b'as="font"' in _get(server, "/")[2]
+
+
+def test_a_font_that_cannot_be_cut_is_sent_whole(server: str) -> None:
+    """A broken or unknown font file: logged, sent as it is, and not tried on every request."""
+    broken = b"wOF2" + bytes(range(256)) * 40
+    (SERVED / "media" / "MaterialSymbols-Rounded.broken1.woff2").write_bytes(broken)
+    for _ in range(2):
+        status, headers, body = _get(server, "/static/media/MaterialSymbols-Rounded.broken1.woff2")
+        assert status == 200 and body == broken and int(headers["content-length"]) == len(broken)
 
 
 def test_features_near_keeps_the_districts_around_a_team_east_of_90e() -> None:
@@ -245,3 +267,30 @@ def test_features_near_keeps_the_districts_around_a_team_east_of_90e() -> None:
     assert len(features_near(layer, None)["features"]) == len(features)
     empty = {"type": "FeatureCollection", "features": []}
     assert features_near(empty, focus) == empty
+
+
+def test_districts_near_keeps_each_kept_districts_name() -> None:
+    """A district's name point may lie far from the team's cells: it stays with its outline."""
+
+    def strip(x: float) -> dict[str, object]:  # a long thin district, west to east
+        ring = [[x, 0.0], [x + 0.01, 0.0], [x + 0.01, 1.0], [x, 1.0], [x, 0.0]]
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": {"name": f"D{x:.2f}"},
+        }
+
+    def label(x: float) -> dict[str, object]:  # its name half-way up, far from the team
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [x + 0.005, 0.5]},
+            "properties": {"name": f"D{x:.2f}"},
+        }
+
+    xs = [100.0 + i * 0.01 for i in range(30)]
+    outlines = {"type": "FeatureCollection", "features": [strip(x) for x in xs]}
+    labels = {"type": "FeatureCollection", "features": [label(x) for x in xs]}
+    near, names = districts_near(outlines, labels, (100.101, 0.001, 100.102, 0.002))
+    kept = [f["properties"]["name"] for f in near["features"]]
+    assert kept == [f["properties"]["name"] for f in names["features"]]
+    assert "D100.10" in kept and 0 < len(kept) < len(xs)

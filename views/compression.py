@@ -29,6 +29,7 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import brotli
@@ -37,6 +38,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: What a kept result is found by (a file's path, digest and encoding; a font's digest).
 Key = TypeVar("Key", bound=Hashable)
+#: Files larger than this get gzip only: brotli at quality 11 takes about 2 s a megabyte here.
+BROTLI_MAXIMUM = 1024 * 1024
+#: Brotli runs on this one thread, one file at a time: requests for many files after a start
+#: (anyone may ask for Streamlit's scripts) cost at most one core, never the shared thread pool
+#: that gzip and everything else use.
+BROTLI_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brotli")
 #: Environment variable that turns the compression off when set to ``0`` (a benchmark's
 #: baseline, or a proxy in front that compresses and caches already).
 COMPRESSION_ENV = "OUTREACH_MAP_COMPRESSION"
@@ -77,6 +84,11 @@ def compression_enabled(environ: MutableMapping[str, str] | None = None) -> bool
     """
     env = os.environ if environ is None else environ
     return env.get(COMPRESSION_ENV, "1").strip() != "0"
+
+
+def _brotli(plain: bytes) -> bytes:
+    """Return ``plain`` compressed with brotli at its best (quality 11)."""
+    return bytes(brotli.compress(plain, quality=11))
 
 
 def accepts(accept_encoding: str, encoding: str) -> bool:
@@ -292,7 +304,7 @@ class StaticGzip:
         takes seconds for all of them: the first browser to ask gets gzip at once and the file
         is compressed with brotli in the background, for the next ones.
         """
-        if not (self.brotli and accepts(wanted, "br")):
+        if not (self.brotli and accepts(wanted, "br")) or len(plain) > BROTLI_MAXIMUM:
             return "gzip"
         key = (path, digest, "br")
         if key in self._kept or not accepts_gzip(wanted):
@@ -312,8 +324,9 @@ class StaticGzip:
 
         async def compress() -> bytes:
             compressed: bytes
-            if key[2] == "br":
-                compressed = await asyncio.to_thread(brotli.compress, plain, quality=11)
+            if key[2] == "br":  # slow: one at a time, on its own thread (see BROTLI_WORKER)
+                loop = asyncio.get_running_loop()
+                compressed = await loop.run_in_executor(BROTLI_WORKER, _brotli, plain)
             else:
                 compressed = await asyncio.to_thread(gzip.compress, plain, self.level, mtime=0)
             self.compressions += 1
@@ -343,7 +356,8 @@ async def single_flight(
 ) -> bytes:
     """Return ``make()``, made once for ``key`` at a time: a caller meanwhile waits for it.
 
-    If ``make`` fails, the callers waiting fail too, and a later call tries again.
+    If ``make`` fails, the callers waiting fail with the same error, and a later call tries
+    again.
     """
     waiting = pending.get(key)
     if waiting is not None:
@@ -352,7 +366,11 @@ async def single_flight(
     pending[key] = future
     try:
         made = await make()
-    except BaseException:
+    except Exception as error:
+        future.set_exception(error)
+        future.exception()  # retrieved: nobody waiting is not an unhandled error
+        raise
+    except BaseException:  # cancelled: those waiting are cancelled too
         future.cancel()
         raise
     finally:

@@ -27,13 +27,15 @@ import hashlib
 import importlib.util
 import io
 import json
+import logging
+import os
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
 from mapping.maps.base import GESTURE_HANDLING_VERSION, LEAFLET_VERSION
 from views.compression import single_flight
 
+#: Environment variable that turns this middleware off when set to ``0`` (the benchmarks'
+#: naive baseline); it is independent of the compression's own switch.
+FIRST_LOAD_ENV = "OUTREACH_MAP_FIRST_LOAD"
 #: The app's sources, whose ``:material/<name>:`` icons the cut font keeps.
 APP_ROOT = Path(__file__).resolve().parent.parent
 #: Streamlit's built frontend, whose scripts name the icons its own widgets draw.
@@ -53,7 +58,9 @@ TEXT_FONT = re.compile(r"^/static/media/SourceSans[A-Za-z0-9_.-]*\.woff2$")
 #: An icon as Streamlit writes it in text and parameters.
 ICON_NAME = re.compile(r":material/([a-z0-9_]+):")
 #: The root page's ``<link rel="preload" … as="font">`` of Source Sans.
-FONT_PRELOAD = re.compile(rb'<link\s+rel="preload"\s+href="[^"]*\.woff2"\s+as="font"[^>]*>', re.S)
+FONT_PRELOAD = re.compile(
+    rb'<link\s+rel="preload"\s+href="[^"]*SourceSans[^"]*\.woff2"\s+as="font"[^>]*>', re.S
+)
 #: Paths that are files or Streamlit's endpoints; any other GET answered with HTML is the root
 #: page (Streamlit serves it at ``/`` and at every page's address).
 NOT_PAGES = ("/static/", "/_stcore/", "/component/", "/app/static/", "/api/", "/media/")
@@ -72,8 +79,21 @@ window.addEventListener("load", function () {
   });
 });
 </script>"""
+LOG = logging.getLogger(__name__)
 #: What changes a 200's body: given the answer's start and its whole body, the body to send.
 Change = Callable[[Message, bytes], Awaitable[bytes]]
+
+
+def first_load_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Return whether the fonts are cut and the root page lightened (``…_FIRST_LOAD=0``: not).
+
+    Examples
+    --------
+    >>> first_load_enabled({}), first_load_enabled({"OUTREACH_MAP_FIRST_LOAD": "0"})
+    (True, False)
+    """
+    env = os.environ if environ is None else environ
+    return env.get(FIRST_LOAD_ENV, "1").strip() != "0"
 
 
 def icon_names(sources: Iterable[Path]) -> set[str]:
@@ -211,19 +231,22 @@ def map_files() -> list[str]:
     ]
 
 
-def lighter_page(page: bytes, prefetch: Iterable[str]) -> bytes:
-    """Return Streamlit's root page without its text font preload and with ``prefetch`` links.
+def lighter_page(page: bytes, prefetch: Iterable[str], *, drop_font: bool = True) -> bytes:
+    """Return Streamlit's root page with ``prefetch`` links, without its text font preload.
+
+    ``drop_font``: drop the preload of Source Sans (only when the theme does not use it).
 
     Examples
     --------
-    >>> page = b'<head><link rel="preload" href="./a.woff2" as="font" crossorigin /></head>'
+    >>> page = b'<head><link rel="preload" href="./SourceSans.a.woff2" as="font" /></head>'
     >>> lighter = lighter_page(page, ["./m.js"])
-    >>> b"a.woff2" in lighter, b'["./m.js"]' in lighter
+    >>> b"woff2" in lighter, b'["./m.js"]' in lighter
     (False, True)
     """
     urls = json.dumps(list(prefetch))
     script = PREFETCH_SCRIPT.replace("URLS", urls).encode()
-    page = FONT_PRELOAD.sub(b"", page)
+    if drop_font:
+        page = FONT_PRELOAD.sub(b"", page)
     return page.replace(b"</head>", script + b"</head>", 1)
 
 
@@ -259,10 +282,9 @@ class FirstLoad:
             await self.app(scope, receive, send)
             return
         path = self._path(scope)
-        headers = {name.lower() for name, _ in scope["headers"]}
-        if ICON_FONT.match(path) and b"range" not in headers:
+        if ICON_FONT.match(path):
             await self._rewritten(scope, receive, send, self._icons)
-        elif TEXT_FONT.match(path) and b"range" not in headers and not uses_source_sans():
+        elif TEXT_FONT.match(path) and not uses_source_sans():
             await self._rewritten(scope, receive, send, self._blank)
         elif not path.startswith(NOT_PAGES) and "." not in path.rsplit("/", 1)[-1]:
             await self._rewritten(scope, receive, send, self._page)
@@ -293,7 +315,11 @@ class FirstLoad:
             return self._cut[key]
 
         async def made() -> bytes:
-            smaller = await cut(body)
+            try:
+                smaller = await cut(body)
+            except Exception:  # a font fontTools cannot read: sent whole, and not tried again
+                LOG.exception("could not cut the font %s; it is sent whole", key)
+                smaller = body
             self._cut[key] = smaller
             return smaller
 
@@ -306,14 +332,21 @@ class FirstLoad:
             return body
         # the component's script only once the server serves it (not before its first map)
         ready = map_component_registered()
-        return lighter_page(body, [u for u in self.prefetch if ready or "/component/" not in u])
+        files = [u for u in self.prefetch if ready or "/component/" not in u]
+        return lighter_page(body, files, drop_font=not uses_source_sans())
 
     async def _rewritten(self, scope: Scope, receive: Receive, send: Send, change: Change) -> None:
-        """Ask the wrapped app for the whole answer; send a 200's body through ``change``."""
+        """Ask the wrapped app for the whole answer; send a 200's body through ``change``.
+
+        The body sent is not the file's, so neither are its validators: the wrapped app is asked
+        without the request's conditions, the answer gets an ``ETag`` of the bytes sent (a 304
+        when the browser has them) and ``no-cache`` (the cut follows the app's sources and
+        settings, not the file's name, so a browser must ask again each time: a 304 is a few
+        bytes).
+        """
+        conditions = {b"accept-encoding", b"if-none-match", b"if-modified-since", b"range"}
         inner = dict(scope)
-        inner["headers"] = [
-            (name, value) for name, value in scope["headers"] if name.lower() != b"accept-encoding"
-        ]
+        inner["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in conditions]
         inner["extensions"] = {
             k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"
         }
@@ -331,10 +364,23 @@ class FirstLoad:
         if start is None:
             return
         body = b"".join(parts)
-        if start["status"] == 200:
-            body = await change(start, body)
         response = MutableHeaders(raw=list(start["headers"]))
-        if "content-length" in response or start["status"] == 200:
+        status = start["status"]
+        if status == 200:
+            body = await change(start, body)
+            etag = f'W/"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+            for name in ("etag", "last-modified", "accept-ranges"):
+                if name in response:
+                    del response[name]
+            response["etag"] = etag
+            response["cache-control"] = "no-cache"
+            asked = {t.strip() for t in Headers(scope=scope).get("if-none-match", "").split(",")}
+            if etag in asked:
+                status, body = 304, b""
+                for name in ("content-length", "content-type"):
+                    if name in response:
+                        del response[name]
+        if status != 304:
             response["content-length"] = str(len(body))
-        await send({**start, "headers": response.raw})
+        await send({**start, "status": status, "headers": response.raw})
         await send({"type": "http.response.body", "body": body})

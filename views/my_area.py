@@ -9,7 +9,7 @@ from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import teams
 from mapping.hours import hours_for_reading
-from mapping.maps.base import basemap_for, features_near, layer_bounds
+from mapping.maps.base import basemap_for, districts_near, layer_bounds
 from mapping.maps.coverage import (
     cells_map,
     open_services_layer,
@@ -52,11 +52,12 @@ st.caption(t("peer.intro"))
 outlines, labels = outlines_for(str(workspace.path), stamp)
 ours = team_layer(cells, t, recent_days=options.recent_days, overdue_days=options.overdue_weeks * 7)
 focus = layer_bounds(ours)
+# the districts around the team's cells, with their names: a lighter message on a slow phone
+near, names = districts_near(outlines, labels, focus)
 st_folium(
     cells_map(
-        # the districts around the team's cells: a lighter message on a phone's slow connection
-        features_near(outlines, focus),
-        features_near(labels, focus),
+        near,
+        names,
         [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
         recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
         + open_services_legend(t),

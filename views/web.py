@@ -22,7 +22,7 @@ from mapping.errors import WorkspaceError
 from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE, basemap_file
 from mapping.storage.workspace import open_workspace, workspace_path
 from views.compression import StaticGzip, compression_enabled
-from views.first_load import FirstLoad
+from views.first_load import FirstLoad, first_load_enabled
 
 #: What ``GET /api/basemap.pmtiles`` says when the workspace has no basemap file.
 NO_BASEMAP = (
@@ -132,15 +132,14 @@ def middleware() -> list[Middleware]:
     """Return the app's own middleware, outermost first (it runs before Streamlit's).
 
     :class:`SentAsIs` keeps the basemap's tiles as they are; :class:`~views.compression.StaticGzip`
-    serves the static scripts and styles gzipped, each compressed once, and
-    :class:`~views.first_load.FirstLoad` cuts the icon font and lightens the root page (neither
-    with ``OUTREACH_MAP_COMPRESSION=0``, the benchmarks' naive baseline).
+    serves the static scripts and styles compressed, each compressed once (not with
+    ``OUTREACH_MAP_COMPRESSION=0``), and :class:`~views.first_load.FirstLoad` cuts the icon font
+    and lightens the root page (not with ``OUTREACH_MAP_FIRST_LOAD=0``).
     """
-    if not compression_enabled():
-        return [Middleware(SentAsIs)]
     base = base_path()
-    return [
-        Middleware(SentAsIs),
-        Middleware(StaticGzip, base_url=base),
-        Middleware(FirstLoad, base_url=base),
-    ]
+    layers = [Middleware(SentAsIs)]
+    if compression_enabled():
+        layers.append(Middleware(StaticGzip, base_url=base))
+    if first_load_enabled():
+        layers.append(Middleware(FirstLoad, base_url=base))
+    return layers

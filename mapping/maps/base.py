@@ -180,18 +180,40 @@ def features_near(
     >>> len(features_near(layer, None)["features"])
     2
     """
-    if bounds is None:
+    if bounds is None or not layer["features"]:
         return layer
+    return _kept(layer, _near(layer, bounds, margin=margin, least=least))
+
+
+def districts_near(
+    outlines: GeoJSON, labels: GeoJSON, bounds: tuple[float, float, float, float] | None
+) -> tuple[GeoJSON, GeoJSON]:
+    """Return the district outlines near ``bounds`` (see :func:`features_near`) and their names.
+
+    ``outlines`` and ``labels`` are :func:`district_layers`' (one label per outline, in the
+    same order): a kept district keeps its name wherever its label point lies.
+    """
+    if bounds is None or not outlines["features"]:
+        return outlines, labels
+    near = _near(outlines, bounds, margin=0.5, least=0.02)
+    return _kept(outlines, near), _kept(labels, near)
+
+
+def _kept(layer: GeoJSON, keep: list[bool]) -> GeoJSON:
+    """Return ``layer`` with the features whose ``keep`` is true (one flag per feature)."""
+    return {**layer, "features": [f for f, k in zip(layer["features"], keep, strict=True) if k]}
+
+
+def _near(
+    layer: GeoJSON, bounds: tuple[float, float, float, float], *, margin: float, least: float
+) -> list[bool]:
+    """Return, per feature of ``layer``, whether its extent meets ``bounds`` grown on each side."""
     min_x, min_y, max_x, max_y = bounds
     grow_x = max((max_x - min_x) * margin, least)
     grow_y = max((max_y - min_y) * margin, least)
     window = shapely.box(min_x - grow_x, min_y - grow_y, max_x + grow_x, max_y + grow_y)
-    features = layer["features"]
-    if not features:
-        return layer
-    extents = shapely.envelope([shapely.geometry.shape(f["geometry"]) for f in features])
-    near = shapely.intersects(extents, window)
-    return {**layer, "features": [f for f, kept in zip(features, near, strict=True) if kept]}
+    extents = shapely.envelope([shapely.geometry.shape(f["geometry"]) for f in layer["features"]])
+    return [bool(x) for x in shapely.intersects(extents, window)]
 
 
 def basemap_from_env(environ: dict[str, str] | None = None) -> tuple[str, str] | None:
