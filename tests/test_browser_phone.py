@@ -87,6 +87,27 @@ def _ready(page: Any, marker: str, *, has_map: bool = True) -> None:
     page.wait_for_timeout(500)
 
 
+def _phone_recording(chromium: Any) -> tuple[Any, Any, Any, dict[str, str], dict[str, int]]:
+    """A new phone context and page whose responses are recorded through CDP.
+
+    Returns the context, the page, its CDP session, and two dicts filled as the page loads:
+    each request's URL, and the bytes it took on the wire (``encodedDataLength``).
+    """
+    context = chromium.new_context(**PHONE)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    urls: dict[str, str] = {}
+    wire: dict[str, int] = {}
+    cdp.on(
+        "Network.responseReceived", lambda e: urls.update({e["requestId"]: e["response"]["url"]})
+    )
+    cdp.on(
+        "Network.loadingFinished", lambda e: wire.update({e["requestId"]: e["encodedDataLength"]})
+    )
+    return context, page, cdp, urls, wire
+
+
 def _swipe(cdp: Any, start: list[tuple[float, float]], dy: float, *, hold: Any = None) -> None:
     """Move one or more fingers ``dy`` pixels up the screen (a swipe), then lift them.
 
@@ -128,24 +149,13 @@ def test_a_phone_scrolls_past_the_map_and_the_sidebar_closes_after_a_choice(
     gestures."""
     t = translator(language)
     SCREENSHOTS.mkdir(exist_ok=True)
-    context = chromium.new_context(**PHONE)
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    wire: dict[str, int] = {}
+    context, page, cdp, urls, wire = _phone_recording(chromium)
     body: dict[str, int] = {}
-    urls: dict[str, str] = {}
 
     def received(event: dict[str, Any]) -> None:
         body[event["requestId"]] = body.get(event["requestId"], 0) + event["dataLength"]
 
-    cdp.on(
-        "Network.responseReceived", lambda e: urls.update({e["requestId"]: e["response"]["url"]})
-    )
     cdp.on("Network.dataReceived", received)
-    cdp.on(
-        "Network.loadingFinished", lambda e: wire.update({e["requestId"]: e["encodedDataLength"]})
-    )
     page.goto(f"{app}/?role=peer&lang={language}", wait_until="domcontentloaded")
     _ready(page, t("peer.open_now"))
 
@@ -341,18 +351,7 @@ ICONS = """() => [...document.querySelectorAll('[data-testid="stIconMaterial"]')
 @pytest.mark.browser
 def test_a_phones_first_load_has_no_text_font_and_a_cut_icon_font(app: str, chromium: Any) -> None:
     """My area on an empty cache: icons drawn by the cut font, text in the device's fonts."""
-    context = chromium.new_context(**PHONE)
-    page = context.new_page()
-    cdp = context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    urls: dict[str, str] = {}
-    wire: dict[str, int] = {}
-    cdp.on(
-        "Network.responseReceived", lambda e: urls.update({e["requestId"]: e["response"]["url"]})
-    )
-    cdp.on(
-        "Network.loadingFinished", lambda e: wire.update({e["requestId"]: e["encodedDataLength"]})
-    )
+    context, page, _, urls, wire = _phone_recording(chromium)
     page.goto(f"{app}/?role=peer&lang=en", wait_until="domcontentloaded")
     _ready(page, "Open now, friendly")
     page.wait_for_timeout(1000)

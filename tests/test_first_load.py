@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from streamlit import config
 
-from mapping.maps.base import districts_near, features_near
+from mapping.maps.base import districts_near
 from views.first_load import (
     STREAMLIT_STATIC,
     FirstLoad,
@@ -235,7 +235,7 @@ def test_a_font_that_cannot_be_cut_is_sent_whole(server: str) -> None:
         assert status == 200 and body == broken and int(headers["content-length"]) == len(broken)
 
 
-def test_features_near_keeps_the_districts_around_a_team_east_of_90e() -> None:
+def test_districts_near_keeps_the_districts_around_a_team_east_of_90e() -> None:
     """Dhaka-like grid of small districts (0.01°, about 1 km); the truth by plain arithmetic."""
     features = []
     for i in range(20):
@@ -251,7 +251,7 @@ def test_features_near_keeps_the_districts_around_a_team_east_of_90e() -> None:
             )
     layer = {"type": "FeatureCollection", "features": features}
     focus = (90.405, 23.805, 90.415, 23.812)  # a team's cells, in two districts
-    kept = {f["properties"]["id"] for f in features_near(layer, focus)["features"]}
+    kept = {f["properties"]["id"] for f in districts_near(layer, layer, focus)[0]["features"]}
     # grown by half its size, at least 0.02° on each side
     west, south, east, north = 90.405 - 0.02, 23.805 - 0.02, 90.415 + 0.02, 23.812 + 0.02
     truth = {
@@ -264,9 +264,9 @@ def test_features_near_keeps_the_districts_around_a_team_east_of_90e() -> None:
         and 23.70 + (j + 1) * 0.01 >= south
     }
     assert kept == truth and 0 < len(kept) < len(features)
-    assert len(features_near(layer, None)["features"]) == len(features)
+    assert len(districts_near(layer, layer, None)[0]["features"]) == len(features)
     empty = {"type": "FeatureCollection", "features": []}
-    assert features_near(empty, focus) == empty
+    assert districts_near(empty, empty, focus) == (empty, empty)
 
 
 def test_districts_near_keeps_each_kept_districts_name() -> None:

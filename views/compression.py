@@ -28,7 +28,7 @@ import hashlib
 import os
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -74,7 +74,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 COMPONENT_HASHED = re.compile(r"^/component/[^/]+/static/.+\.[0-9a-f]{8,}\.(?:chunk\.)?(?:js|css)$")
 
 
-def compression_enabled(environ: MutableMapping[str, str] | None = None) -> bool:
+def compression_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """Return whether static files are compressed (``OUTREACH_MAP_COMPRESSION=0`` turns it off).
 
     Examples
@@ -82,8 +82,19 @@ def compression_enabled(environ: MutableMapping[str, str] | None = None) -> bool
     >>> compression_enabled({}), compression_enabled({"OUTREACH_MAP_COMPRESSION": "0"})
     (True, False)
     """
+    return switched_on(COMPRESSION_ENV, environ)
+
+
+def switched_on(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Return whether the environment variable ``name`` leaves a feature on (``0`` turns it off).
+
+    Examples
+    --------
+    >>> switched_on("X", {}), switched_on("X", {"X": " 0 "}), switched_on("X", {"X": "1"})
+    (True, False, True)
+    """
     env = os.environ if environ is None else environ
-    return env.get(COMPRESSION_ENV, "1").strip() != "0"
+    return env.get(name, "1").strip() != "0"
 
 
 def _brotli(plain: bytes) -> bytes:
@@ -171,19 +182,12 @@ class StaticGzip:
         #: How many times a file was compressed: once per file (and per change of it).
         self.compressions = 0
 
-    def _path(self, scope: Scope) -> str:
-        path: str = scope.get("path", "")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :] or "/"
-        return path
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer one request: compressed if it asks for a static text file and takes gzip."""
         if scope["type"] != "http" or scope.get("method") != "GET":
             await self.app(scope, receive, send)
             return
-        path = self._path(scope)
+        path = app_path(scope)
         if not path.startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
@@ -223,14 +227,7 @@ class StaticGzip:
         """Ask the wrapped app for the file uncompressed, then send it compressed."""
         # the wrapped app must send the plain file: no gzip of its own, no conditional answer
         # for the plain file's validators (ours differ), and no zero-copy send we cannot read
-        inner = dict(scope)
-        inner["headers"] = _without(
-            scope, {b"accept-encoding", b"if-none-match", b"if-modified-since"}
-        )
-        extensions = {
-            k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"
-        }
-        inner["extensions"] = extensions
+        inner = plain_request(scope, {b"accept-encoding", b"if-none-match", b"if-modified-since"})
         start: Message | None = None
         body: list[bytes] = []
         streaming = False
@@ -261,7 +258,7 @@ class StaticGzip:
         response["etag"] = etag
         _vary(response)
         self._cache_control(path, response, start["status"])
-        if etag in _tags(headers.get("if-none-match", "")):
+        if etag in entity_tags(headers.get("if-none-match", "")):
             for name in ("content-length", "content-type", "last-modified"):
                 if name in response:
                     del response[name]
@@ -379,6 +376,29 @@ async def single_flight(
     return made
 
 
+def app_path(scope: Scope) -> str:
+    """Return a request's path below the ASGI ``root_path`` (``/`` at the least)."""
+    path: str = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
+def plain_request(scope: Scope, dropped: set[bytes]) -> Scope:
+    """Return ``scope`` without the headers named (lower-case) and without zero-copy sends.
+
+    A middleware that reads and changes the wrapped app's body asks it this way: no encoding or
+    condition of the browser's that would change the body, and a body it can read.
+    """
+    inner = dict(scope)
+    inner["headers"] = _without(scope, dropped)
+    inner["extensions"] = {
+        k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"
+    }
+    return inner
+
+
 def _without(scope: Scope, names: set[bytes]) -> list[tuple[bytes, bytes]]:
     """Return a request's headers without those named (lower-case, as ASGI gives them)."""
     return [(name, value) for name, value in scope["headers"] if name not in names]
@@ -391,6 +411,6 @@ def _vary(response: MutableHeaders) -> None:
         response.add_vary_header("Accept-Encoding")
 
 
-def _tags(if_none_match: str) -> set[str]:
+def entity_tags(if_none_match: str) -> set[str]:
     """Return the entity tags of an ``If-None-Match`` header."""
     return {tag.strip() for tag in if_none_match.split(",") if tag.strip()}

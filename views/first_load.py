@@ -28,7 +28,6 @@ import importlib.util
 import io
 import json
 import logging
-import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -42,7 +41,13 @@ if TYPE_CHECKING:
     from fontTools.ttLib import TTFont
 
 from mapping.maps.base import GESTURE_HANDLING_VERSION, LEAFLET_VERSION
-from views.compression import single_flight
+from views.compression import (
+    app_path,
+    entity_tags,
+    plain_request,
+    single_flight,
+    switched_on,
+)
 
 #: Environment variable that turns this middleware off when set to ``0`` (the benchmarks'
 #: naive baseline); it is independent of the compression's own switch.
@@ -92,8 +97,7 @@ def first_load_enabled(environ: Mapping[str, str] | None = None) -> bool:
     >>> first_load_enabled({}), first_load_enabled({"OUTREACH_MAP_FIRST_LOAD": "0"})
     (True, False)
     """
-    env = os.environ if environ is None else environ
-    return env.get(FIRST_LOAD_ENV, "1").strip() != "0"
+    return switched_on(FIRST_LOAD_ENV, environ)
 
 
 def icon_names(sources: Iterable[Path]) -> set[str]:
@@ -269,19 +273,12 @@ class FirstLoad:
         self._cut: dict[str, bytes] = {}
         self._pending: dict[str, asyncio.Future[bytes]] = {}
 
-    def _path(self, scope: Scope) -> str:
-        path: str = scope.get("path", "")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :] or "/"
-        return path.removeprefix(self.base) or "/"
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Cut the icon font, lighten the root page; pass everything else on untouched."""
         if scope["type"] != "http" or scope.get("method") != "GET":
             await self.app(scope, receive, send)
             return
-        path = self._path(scope)
+        path = app_path(scope).removeprefix(self.base) or "/"
         if ICON_FONT.match(path):
             await self._rewritten(scope, receive, send, self._icons)
         elif TEXT_FONT.match(path) and not uses_source_sans():
@@ -345,11 +342,7 @@ class FirstLoad:
         bytes).
         """
         conditions = {b"accept-encoding", b"if-none-match", b"if-modified-since", b"range"}
-        inner = dict(scope)
-        inner["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in conditions]
-        inner["extensions"] = {
-            k: v for k, v in scope.get("extensions", {}).items() if k != "http.response.pathsend"
-        }
+        inner = plain_request(scope, conditions)
         start: Message | None = None
         parts: list[bytes] = []
 
@@ -374,8 +367,7 @@ class FirstLoad:
                     del response[name]
             response["etag"] = etag
             response["cache-control"] = "no-cache"
-            asked = {t.strip() for t in Headers(scope=scope).get("if-none-match", "").split(",")}
-            if etag in asked:
+            if etag in entity_tags(Headers(scope=scope).get("if-none-match", "")):
                 status, body = 304, b""
                 for name in ("content-length", "content-type"):
                     if name in response:

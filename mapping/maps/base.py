@@ -155,19 +155,17 @@ def layer_bounds(*layers: GeoJSON) -> tuple[float, float, float, float] | None:
     return float(min_x), float(min_y), float(max_x), float(max_y)
 
 
-def features_near(
-    layer: GeoJSON,
-    bounds: tuple[float, float, float, float] | None,
-    *,
-    margin: float = 0.5,
-    least: float = 0.02,
-) -> GeoJSON:
-    """Return the features of ``layer`` whose extent meets ``bounds``, grown on every side.
+def districts_near(
+    outlines: GeoJSON, labels: GeoJSON, bounds: tuple[float, float, float, float] | None
+) -> tuple[GeoJSON, GeoJSON]:
+    """Return the district outlines whose extent meets ``bounds`` grown, and their names.
 
-    ``bounds`` (min lon, min lat, max lon, max lat) grows by ``margin`` of its width and height,
-    and by at least ``least`` degrees (about 2 km), on each side; ``None`` keeps every feature.
-    A phone's map of a team's cells then carries the districts around them, not the whole
-    area's outlines (three quarters of My area's message in the Lima demo).
+    ``bounds`` (min lon, min lat, max lon, max lat) grows by half its width and height, and by
+    at least 0.02° (about 2 km), on each side; ``None`` keeps every district. A phone's map of a
+    team's cells then carries the districts around them, not the whole area's outlines (three
+    quarters of My area's message in the Lima demo). ``outlines`` and ``labels`` are
+    :func:`district_layers`' (one label per outline, in the same order): a kept district keeps
+    its name wherever its label point lies.
 
     Examples
     --------
@@ -175,27 +173,14 @@ def features_near(
     ...     ring = [[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]
     ...     return {"geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {}}
     >>> layer = {"type": "FeatureCollection", "features": [square(100, 10), square(104, 10)]}
-    >>> len(features_near(layer, (100.2, 10.2, 100.4, 10.4))["features"])
+    >>> len(districts_near(layer, layer, (100.2, 10.2, 100.4, 10.4))[0]["features"])
     1
-    >>> len(features_near(layer, None)["features"])
+    >>> len(districts_near(layer, layer, None)[0]["features"])
     2
-    """
-    if bounds is None or not layer["features"]:
-        return layer
-    return _kept(layer, _near(layer, bounds, margin=margin, least=least))
-
-
-def districts_near(
-    outlines: GeoJSON, labels: GeoJSON, bounds: tuple[float, float, float, float] | None
-) -> tuple[GeoJSON, GeoJSON]:
-    """Return the district outlines near ``bounds`` (see :func:`features_near`) and their names.
-
-    ``outlines`` and ``labels`` are :func:`district_layers`' (one label per outline, in the
-    same order): a kept district keeps its name wherever its label point lies.
     """
     if bounds is None or not outlines["features"]:
         return outlines, labels
-    near = _near(outlines, bounds, margin=0.5, least=0.02)
+    near = _near(outlines, bounds)
     return _kept(outlines, near), _kept(labels, near)
 
 
@@ -204,13 +189,11 @@ def _kept(layer: GeoJSON, keep: list[bool]) -> GeoJSON:
     return {**layer, "features": [f for f, k in zip(layer["features"], keep, strict=True) if k]}
 
 
-def _near(
-    layer: GeoJSON, bounds: tuple[float, float, float, float], *, margin: float, least: float
-) -> list[bool]:
+def _near(layer: GeoJSON, bounds: tuple[float, float, float, float]) -> list[bool]:
     """Return, per feature of ``layer``, whether its extent meets ``bounds`` grown on each side."""
     min_x, min_y, max_x, max_y = bounds
-    grow_x = max((max_x - min_x) * margin, least)
-    grow_y = max((max_y - min_y) * margin, least)
+    grow_x = max((max_x - min_x) * 0.5, 0.02)
+    grow_y = max((max_y - min_y) * 0.5, 0.02)
     window = shapely.box(min_x - grow_x, min_y - grow_y, max_x + grow_x, max_y + grow_y)
     extents = shapely.envelope([shapely.geometry.shape(f["geometry"]) for f in layer["features"]])
     return [bool(x) for x in shapely.intersects(extents, window)]
