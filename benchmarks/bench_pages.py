@@ -24,7 +24,11 @@ views/compression.py and views/first_load.py off; the websocket's compression an
 theme's fonts are settings both servers share), alternating between them, and prints the
 goals (cold ≤ 6 s, warm ≤ 2 s), the bytes received (over HTTP as counted by Chromium's
 ``encodedDataLength``, and over the websocket) and the phases. It also loads a "floor": a
-Streamlit page holding one title, through the same middleware and settings.
+Streamlit page holding one title, through the same middleware and settings. Then My area,
+quick (``api/quick/area``, views/quick_area.py: the same page outside Streamlit) on the same
+phone, two ways in: the demo's (no PIN, as ``?role=peer``), and a copy of the demo run as a
+real deployment, where a peer educator's device cookie (from a real password sign-in and the
+device route) brings the PIN form and the PIN the page; the time spent typing is left out.
 
 Needs Debian's chromium at /usr/bin/chromium and Playwright (``pip install -e '.[dev]'``).
 The 2-second budget is for the warm visits on a 2-core machine; the machine is shared, so read
@@ -303,6 +307,122 @@ def phone_profile(browser: object, servers: dict[str, str], rounds: int) -> None
         print(f"goals: cold <= {PHONE_GOALS['cold']:.0f} s, warm <= {PHONE_GOALS['warm']:.0f} s")
 
 
+#: The quick page (views/quick_area.py): My area as one HTML page, outside Streamlit.
+QUICK_ROUTE = "/api/quick/area"
+#: The PIN of the benchmark's peer educator on the deployment copy.
+QUICK_PIN = "480516"
+
+
+def load_quick(page: object, cdp: object, address: str, pin: str = "") -> PhoneLoad:
+    """Open the quick page (typing ``pin`` into its form first, if given); time it to usable.
+
+    Usable: the map's cells drawn with its legend, in the page itself. With a PIN, the time
+    to type it is left out: ``form`` is the PIN form shown, ``usable`` adds the time from
+    the tap on "Unlock" to the cells.
+    """
+    load = PhoneLoad()
+
+    def finished(event: dict[str, object]) -> None:
+        load.http_bytes += int(event["encodedDataLength"])  # type: ignore[call-overload]
+        load.requests += 1
+
+    cdp.on("Network.loadingFinished", finished)  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    page.goto(address, wait_until="domcontentloaded")  # type: ignore[attr-defined]
+    if pin:
+        field = page.locator("#pin")  # type: ignore[attr-defined]
+        field.wait_for(timeout=180_000)
+        load.phases["form"] = time.perf_counter() - started
+        field.fill(pin)
+        submitted = time.perf_counter()
+        page.locator("button[type=submit]").click()  # type: ignore[attr-defined]
+        started = submitted - load.phases["form"]  # the typing left out
+    page.wait_for_function(CELLS_DRAWN, timeout=180_000, polling=50)  # type: ignore[attr-defined]
+    load.phases["usable"] = time.perf_counter() - started
+    cdp.remove_listener("Network.loadingFinished", finished)  # type: ignore[attr-defined]
+    return load
+
+
+def quick_deployment(demo: Path, target: Path) -> str:
+    """Copy the demo as a real deployment with a peer educator who has a PIN; return her name."""
+    import shutil
+
+    import sqlalchemy as sa
+
+    from mapping.access.accounts import DEMO_KEY, add_account, find_account
+    from mapping.access.locks import set_pin
+    from mapping.storage.audit import Actor
+    from mapping.storage.store import meta
+    from mapping.storage.workspace import open_workspace
+
+    shutil.copytree(demo, target)
+    workspace = open_workspace(target)
+    with workspace.begin() as connection:
+        connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
+        connection.execute(sa.text("DELETE FROM users WHERE username LIKE 'demo-%'"))
+        add_account(
+            connection,
+            "bench-peer",
+            "peer",
+            by=Actor("bench", "admin"),
+            password="a long benchmark password",
+            teams=["T1"],
+        )
+        account = find_account(connection, "bench-peer")
+        assert account is not None
+        set_pin(connection, account, QUICK_PIN)
+    return "bench-peer"
+
+
+def quick_cookie(workspace: Path, url: str, username: str) -> dict[str, object]:
+    """Sign ``username`` in with the password and exchange the ticket: the device cookie."""
+    from mapping.access.accounts import sign_in
+    from mapping.access.locks import DEVICE_COOKIE, device_ticket
+    from mapping.storage.workspace import open_workspace
+
+    opened = open_workspace(workspace)
+    token, _ = sign_in(opened, username, "a long benchmark password")
+    with opened.begin() as connection:
+        ticket = device_ticket(connection, token)
+    request = urllib.request.Request(f"{url}/api/device?ticket={ticket}")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        value = answer.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    return {"name": DEVICE_COOKIE, "value": value, "url": f"{url}/"}
+
+
+def quick_profile(
+    browser: object, demo_url: str, deployment: tuple[Path, str, str], rounds: int
+) -> None:
+    """Load the quick page cold and warm on the throttled phone: the demo's, and with a PIN."""
+    workspace, url, username = deployment
+    loads: dict[tuple[str, str], list[PhoneLoad]] = {}
+    for _ in range(rounds):
+        context, page, cdp = throttled(browser)
+        demo = f"{demo_url}{QUICK_ROUTE}?role=peer"
+        loads.setdefault(("demo", "cold"), []).append(load_quick(page, cdp, demo))
+        page.wait_for_timeout(1000)  # type: ignore[attr-defined]
+        loads.setdefault(("demo", "warm"), []).append(load_quick(page, cdp, demo))
+        context.close()  # type: ignore[attr-defined]
+        context, page, cdp = throttled(browser)
+        context.add_cookies([quick_cookie(workspace, url, username)])  # type: ignore[attr-defined]
+        address = f"{url}{QUICK_ROUTE}"
+        loads.setdefault(("PIN", "cold"), []).append(load_quick(page, cdp, address, QUICK_PIN))
+        page.wait_for_timeout(1000)  # type: ignore[attr-defined]
+        loads.setdefault(("PIN", "warm"), []).append(load_quick(page, cdp, address, QUICK_PIN))
+        context.close()  # type: ignore[attr-defined]
+    print("\nMy area, quick (api/quick/area, outside Streamlit), same phone; median of loads")
+    print(f"{'way in':<12} {'load':<5} {'usable s':>8} {'goal':>5} {'form s':>7} {'HTTP kB':>8}")
+    for (way, kind), found in loads.items():
+        usable = statistics.median(x.phases["usable"] for x in found)
+        form = statistics.median(x.phases.get("form", 0.0) for x in found)
+        goal = PHONE_GOALS[kind]
+        print(
+            f"{way:<12} {kind:<5} {usable:8.2f} {'met' if usable <= goal else 'MISS':>5}"
+            f" {form:7.2f} {statistics.median(x.http_bytes for x in found) / 1e3:8.0f}"
+        )
+        print(f"  every {kind} load (usable s): {[round(x.phases['usable'], 2) for x in found]}")
+
+
 def start_server(workspace: Path, log_path: Path, extra_env: dict[str, str]) -> tuple[str, object]:
     """Start ``outreach-map serve`` on a free port; return its URL and process."""
     port = free_port()
@@ -400,6 +520,12 @@ def main() -> None:
                     )
                     servers.append(plain)
                     phone_profile(browser, {"shipped": url, "naive": plain_url}, args.rounds)
+                    programme = Path(scratch) / "programme"
+                    username = quick_deployment(workspace, programme)
+                    real_url, real = start_server(programme, Path(scratch) / "real.log", {})
+                    servers.append(real)
+                    deployment = (programme, real_url, username)
+                    quick_profile(browser, url, deployment, args.rounds)
                     floor_url, floor = start_floor(Path(scratch))
                     servers.append(floor)
                     floor_profile(browser, floor_url, args.rounds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import os
@@ -13,11 +14,14 @@ import string
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import h3
 import shapely
 import sqlalchemy as sa
 
+from mapping.access.accounts import sign_in
+from mapping.access.locks import DEVICE_COOKIE, device_ticket
 from mapping.ingest.batch import REPORT_COLUMNS, ImportResult
 from mapping.storage.workspace import Workspace, open_workspace
 
@@ -251,3 +255,31 @@ def sliver_target(cell: int, ward: shapely.Geometry) -> int:
     disk = sorted(int(h3.str_to_int(c)) for c in h3.grid_disk(h3.int_to_str(cell), 1))
     best = max(disk, key=lambda c: (share(c, ward), -c))
     return best if share(best, ward) > own else cell
+
+
+def ask(
+    url: str, *, method: str = "GET", body: str = "", cookie: str = "", **headers: str
+) -> tuple[int, dict[str, str], str]:
+    """Send one request without following redirects; return the status, headers and text."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=60)
+    sent = dict(headers)
+    if cookie:
+        sent["Cookie"] = f"{DEVICE_COOKIE}={cookie}"
+    if method == "POST":
+        sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    connection.request(method, f"{parts.path}?{parts.query}", body=body.encode(), headers=sent)
+    answer = connection.getresponse()
+    text = answer.read().decode()
+    connection.close()
+    return answer.status, {k.lower(): v for k, v in answer.getheaders()}, text
+
+
+def device_cookie(url: str, workspace: Workspace, username: str) -> str:
+    """Sign ``username`` in with the password, as on the app's page; return the device cookie."""
+    token, _ = sign_in(workspace, username, TEST_PASSWORD)
+    with workspace.begin() as connection:
+        ticket = device_ticket(connection, token)
+    status, headers, _ = ask(f"{url}/api/device?ticket={ticket}")
+    assert status == 204, status
+    return headers["set-cookie"].split(";")[0].split("=", 1)[1]

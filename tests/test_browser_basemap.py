@@ -417,3 +417,36 @@ def test_vector_streets_in_the_dark_flavour(
     assert not outside_requests(traffic.requested), outside_requests(traffic.requested)
     assert traffic.basemap and all(status == 206 for status, _, _ in traffic.basemap)
     assert not [f for f in traffic.failed if "/api/" in f or "/static/" in f], traffic.failed
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("kind", ["vector", "raster"])
+def test_the_quick_page_draws_the_basemap_within_its_own_policy(
+    served: tuple[str, Path], files: dict[str, Path], kind: str
+) -> None:
+    """My area, quick: the same streets, from the app alone, under its Content-Security-Policy."""
+    url, workspace = served
+    use(files[kind], workspace)
+    with chromium() as browser:
+        context, page, traffic = _open(browser, f"{url}/api/quick/area?lang=en", "en")
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
+        page.get_by_role("heading", name="My area").wait_for(timeout=90_000)
+        read = _read_tiles(page)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"basemap-quick-{kind}-phone-en.png"))
+        context.close()
+    if kind == "raster":
+        assert _check_raster(read) > 0
+    else:
+        canvases = [tile for tile in read["tiles"] if tile["kind"] == "CANVAS"]
+        assert canvases and max(tile["colours"] for tile in canvases) >= 4, canvases
+    assert "leaflet-tile-pane" in read["pane"]
+    assert not refused, refused
+    assert not outside_requests(traffic.requested), outside_requests(traffic.requested)
+    assert traffic.basemap and all(status == 206 for status, _, _ in traffic.basemap)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
 import re
@@ -33,12 +34,21 @@ import numpy as np
 import pytest
 import shapely
 from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests, serving
-from helpers import TEST_PASSWORD, app_maps, drawn_cells, english_fragments, write_csv
+from helpers import (
+    TEST_PASSWORD,
+    app_maps,
+    ask,
+    device_cookie,
+    drawn_cells,
+    english_fragments,
+    write_csv,
+)
 from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 
 from mapping import clock
-from mapping.access.accounts import add_account
+from mapping.access.accounts import add_account, find_account
+from mapping.access.locks import set_pin
 from mapping.i18n import catalogue
 from mapping.ingest.area import districts_from_file, init_area
 from mapping.ingest.registry_files import hotspots_from_file, services_from_file
@@ -47,6 +57,7 @@ from mapping.planning.plans import PlanOptions, for_peer_educators, plan_routes,
 from mapping.planning.runsheet import runsheet_csv, runsheet_pdf
 from mapping.planning.sheet_map import map_districts
 from mapping.storage.audit import Actor
+from mapping.storage.store import users
 from mapping.storage.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -482,3 +493,66 @@ def test_a_peer_educator_on_a_phone_sees_no_size(areas: tuple[Area, Area], serve
     spanish = " ".join(pdf_pages(seen["es"]["pdf"]))
     english = sorted(fragment for fragment in english_fragments() if fragment in spanish)
     assert not english, english
+
+
+# --- My area, quick (api/quick/area), over real HTTP -----------------------------------------
+
+QUICK_PIN = "480516"
+
+
+def visible_text(page: str) -> str:
+    """The words a quick page shows: without its scripts, styles and tags."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def stops_by_hotspot(page: str, area: Area) -> dict[str, list[float]]:
+    """The numbers of each stop of tonight's plan, as the quick page lists them."""
+    found: dict[str, list[float]] = {}
+    for item in re.findall(r"<li>(.*?)</li>", page, re.S):
+        text = html.unescape(item)
+        code = next(code for code in CODES.values() if code in text)
+        found[code] = numbers(text, identifiers(area))
+    return found
+
+
+def test_the_quick_page_shows_no_number_that_orders_hotspots_by_size(
+    areas: tuple[Area, Area], tmp_path: Path
+) -> None:
+    """The page outside Streamlit, opened with a PIN: the same attack on its plan and its map."""
+    seen = []
+    for index, area in enumerate(areas):
+        with area.workspace.begin() as connection:
+            account = find_account(connection, "peer")
+            assert account is not None
+            set_pin(connection, account, QUICK_PIN)
+        try:
+            with serving(area.workspace.path, tmp_path / f"quick-{index}.log") as url:
+                cookie = device_cookie(url, area.workspace, "peer")
+                pages = {}
+                for language in ("en", "es"):
+                    address = f"{url}/api/quick/area?lang={language}&team=K1"
+                    status, _, page = ask(
+                        address, method="POST", body=f"pin={QUICK_PIN}", cookie=cookie
+                    )
+                    assert status == 200 and "FeatureCollection" in page
+                    pages[language] = page
+        finally:  # the other tests sign this account in without a PIN
+            with area.workspace.begin() as connection:
+                connection.execute(
+                    users.update().where(users.c.username == "peer").values(pin_hash=None)
+                )
+        for language, page in pages.items():
+            stops = stops_by_hotspot(page, area)
+            assert list(stops) == [CODES[p] for p in ROUTE], language
+            assert not orders_by_size(stops, area)
+            assert not orders_by_size(tips_by_hotspot(geojson_features(page), area), area)
+            text = visible_text(page)
+            for figure in ("Estimated people", "Kits to bring", "Personas estimadas", "Kits a"):
+                assert figure not in text
+        seen.append(pages)
+    # the same pages when only the sizes differ: every word and every feature
+    for language in ("en", "es"):
+        first, second = (pages[language] for pages in seen)
+        assert visible_text(first) == visible_text(second)
+        assert geojson_features(first) == geojson_features(second)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import teams
-from mapping.hours import hours_for_reading
 from mapping.maps.base import basemap_for, districts_near, layer_bounds
 from mapping.maps.coverage import (
     cells_map,
@@ -19,6 +20,7 @@ from mapping.maps.coverage import (
 )
 from views.access import require
 from views.plan_view import plans_for, show_plan
+from views.quick_area import service_lines
 from views.shared import (
     carried_params,
     language,
@@ -45,6 +47,10 @@ st.page_link(
 )
 codes = teams(workspace)
 team = team_picker(t, codes)
+# the same page without Streamlit's frontend, for a slow connection (views/quick_area.py); a
+# Markdown link, not a link button: Streamlit's Markdown is loaded already, a button is not
+quick = f"api/quick/area?{urlencode({'team': team, 'lang': language()})}"
+st.caption(f":material/bolt: [{t('quick.quick_link')}]({quick}) — {t('quick.quick_help')}")
 moment = quarter_hour(workspace).isoformat()
 cells, services = team_area_for(str(workspace.path), stamp, team, moment)
 options = CoverageOptions.from_settings()
@@ -75,23 +81,6 @@ if cells.height == 0:
 for index, plan in enumerate(plans_for(str(workspace.path), stamp, team, clock.today(workspace))):
     show_plan(plan, t, key=f"peer-{index}", peer=True)
 st.subheader(t("peer.open_now"))
-for row in services.iter_rows(named=True):
-    kind = t(f"service_types.{row['service_type']}")
-    if row["cell_id"] is None:
-        st.markdown(f"**{kind}**")
-        st.caption(t("peer.closed"))
-        continue
-    where = row["name"] or t("peer.ask")
-    minutes = row["minutes"]
-    away = (
-        t("peer.far")
-        if minutes is None
-        else t("peer.here")
-        if minutes == 0
-        else t("peer.minutes", minutes=minutes)
-    )
+for kind, line in service_lines(services, t, language()):
     st.markdown(f"**{kind}**")
-    hours = hours_for_reading(row["opening_hours"], language())
-    # a sensitive service: no name and no distance, which would say where it is
-    parts = [where, away] if row["name"] else [where]
-    st.caption(" · ".join([*parts, t("peer.hours", hours=hours)]))
+    st.caption(line)

@@ -6,62 +6,26 @@ import datetime as dt
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import streamlit as st
 from streamlit_folium import st_folium
 
-from mapping import clock
 from mapping.errors import InvalidInputError
 from mapping.maps.base import basemap_for, layer_bounds
 from mapping.maps.coverage import cells_map
-from mapping.maps.plan import NUMBER_JS, route_layers
-from mapping.planning.plans import RoutePlan, for_peer_educators, record_runsheet, stored_plans
+from mapping.maps.plan import NUMBER_JS, route_layers, stop_tip, typology_name
+from mapping.planning.plans import RoutePlan, current_plans, for_peer_educators, record_runsheet
 from mapping.planning.runsheet import day_in_words, runsheet_csv, runsheet_filename, runsheet_pdf
 from mapping.planning.sheet_map import map_districts
 from mapping.storage.workspace import open_workspace
 from views.shared import current_actor, language, open_or_explain, outlines_for, store_stamp
 
-#: Nights ahead a peer educator's page shows plans for.
-WEEK = 7
-
 
 def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> list[RoutePlan]:
-    """Return a team's plans for the night on now and the next week's, soonest first.
-
-    Yesterday's plan is included while its night may still be running (it ends in the morning).
-    """
+    """Return a team's plans for the night on now and the next week's (:func:`current_plans`)."""
     del stamp
-    if not team:
-        return []
-    workspace = open_workspace(Path(path))
-    now = clock.now(workspace).replace(tzinfo=None)
-    plans = stored_plans(
-        workspace,
-        teams=[team],
-        since=today - dt.timedelta(days=1),
-        until=today + dt.timedelta(days=WEEK),
-        now=now,
-    )
-    current = [plan for plan in plans if plan.day >= today or plan.shift_end >= now]
-    return sorted(current, key=lambda plan: plan.day)
-
-
-def _typology(t: Callable[..., str], value: str | None) -> str:
-    return t(f"typologies.{value}") if value else ""
-
-
-def _tip(t: Callable[..., str], row: dict[str, Any]) -> str:
-    kind = _typology(t, row["typology"])
-    return t(
-        "plan.stop_tip",
-        seq=row["seq"],
-        hotspot=f"{row['hotspot_id']} ({kind})" if kind else row["hotspot_id"],
-        arrive=f"{row['arrive']:%H:%M}",
-        until=f"{row['arrive_until']:%H:%M}",
-        minutes=row["minutes_there"],
-    )
+    return current_plans(open_workspace(Path(path)), team, today)
 
 
 def show_plan(
@@ -92,7 +56,7 @@ def show_plan(
     back = f"{plan.back:%H:%M}" if plan.back else "-"
     st.caption(t("plan.summary", start=plan.start_name, stops=plan.stops.height, back=back))
     outlines, labels = outlines_for(str(workspace.path), store_stamp(workspace))
-    cells, line, numbers = route_layers(plan.stops, partial(_tip, t))
+    cells, line, numbers = route_layers(plan.stops, partial(stop_tip, t))
     st_folium(
         cells_map(
             outlines,
@@ -118,7 +82,7 @@ def show_plan(
         pl.col("seq").alias(t("plan.col_seq")),
         pl.col("hotspot_id").alias(t("plan.col_hotspot")),
         pl.col("typology")
-        .map_elements(partial(_typology, t), return_dtype=pl.String)
+        .map_elements(partial(typology_name, t), return_dtype=pl.String)
         .alias(t("plan.col_typology")),
         pl.col("cell_id").alias(t("plan.col_cell")),
         pl.col("district").alias(t("plan.col_district")),

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import polars as pl
-import sqlalchemy as sa
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
@@ -30,7 +29,7 @@ from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from mapping.maps.base import GeoJSON, district_layers
 from mapping.periods import month_of, parse_period, periods_up_to, quarter_of
 from mapping.storage.audit import Actor
-from mapping.storage.store import imports, store_error
+from mapping.storage.store import data_stamp, store_error
 from mapping.storage.workspace import WORKSPACE_ENV, Workspace, open_workspace, workspace_path
 from views.state import DEMO_ROLES, current_account
 
@@ -156,16 +155,10 @@ def language_picker() -> None:
 def store_stamp(workspace: Workspace) -> tuple[int, ...]:
     """Return what changes when the programme's data changes, so cached data is read again.
 
-    Every change of data (an import, a logged visit, an edit of a hotspot or a service) adds a
-    row to the import log, so its newest id and its length say whether anything changed.
-    Sign-ins, sessions and the audit log write to the store at every click: they must not
-    empty the caches, which a stamp taken from the database file would do.
+    :func:`mapping.storage.store.data_stamp`: the import log, not the database file.
     """
     with workspace.connect() as connection:
-        newest, count = connection.execute(
-            sa.select(sa.func.max(imports.c.id), sa.func.count()).select_from(imports)
-        ).one()
-    return (int(newest or 0), int(count))
+        return data_stamp(connection)
 
 
 def open_or_explain() -> Workspace:

@@ -5,7 +5,7 @@ Routes live under ``/api/`` (Streamlit reserves ``/_stcore/``, ``/media/``, ``/c
 own routes there). Nothing here reads an app session: a route answers the same to anyone who
 can reach the server, so it may only serve what is not private (e.g. the workspace's basemap
 tiles, docs/security.md), or act on a secret the request carries (the device cookie's one-time
-ticket).
+ticket; the device cookie and the PIN that open My area, quick: :mod:`views.quick_area`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE, basemap_file
 from mapping.storage.workspace import open_workspace, workspace_path
 from views.compression import StaticGzip, compression_enabled
 from views.first_load import FirstLoad, first_load_enabled
+from views.quick_area import QUICK_ROUTE, quick_area
 
 #: What ``GET /api/basemap.pmtiles`` says when the workspace has no basemap file.
 NO_BASEMAP = (
@@ -65,6 +66,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route(base_path() + BASEMAP_ROUTE, basemap, methods=["GET", "HEAD"]),
         Route(base_path() + DEVICE_ROUTE, device_cookie, methods=["GET"]),
+        Route(base_path() + QUICK_ROUTE, quick_area, methods=["GET", "POST"]),
     ]
 
 

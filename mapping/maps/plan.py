@@ -131,3 +131,21 @@ def route_layers(stops: pl.DataFrame, tip: Callable[[dict[str, Any]], str]) -> l
         },
     }
     return [_collection(cells), _collection([line] if len(order) > 1 else []), _collection(numbers)]
+
+
+def typology_name(t: Callable[..., str], value: str | None) -> str:
+    """Return a hotspot's typology in the reader's language ("" when it has none)."""
+    return t(f"typologies.{value}") if value else ""
+
+
+def stop_tip(t: Callable[..., str], row: dict[str, Any]) -> str:
+    """Return one stop of a plan in words: its number, hotspot and typology, times, the stay."""
+    kind = typology_name(t, row["typology"])
+    return t(
+        "plan.stop_tip",
+        seq=row["seq"],
+        hotspot=f"{row['hotspot_id']} ({kind})" if kind else row["hotspot_id"],
+        arrive=f"{row['arrive']:%H:%M}",
+        until=f"{row['arrive_until']:%H:%M}",
+        minutes=row["minutes_there"],
+    )

@@ -816,3 +816,26 @@ def stored_plans(
             )
         )
     return plans
+
+
+#: Nights ahead a peer educator's pages show plans for.
+WEEK = 7
+
+
+def current_plans(workspace: Workspace, team: str, today: dt.date) -> list[RoutePlan]:
+    """Return a team's plans for the night on now and the next week's, soonest first.
+
+    Yesterday's plan is included while its night may still be running (it ends in the morning).
+    """
+    if not team:
+        return []
+    now = clock.now(workspace).replace(tzinfo=None)
+    plans = stored_plans(
+        workspace,
+        teams=[team],
+        since=today - dt.timedelta(days=1),
+        until=today + dt.timedelta(days=WEEK),
+        now=now,
+    )
+    current = [plan for plan in plans if plan.day >= today or plan.shift_end >= now]
+    return sorted(current, key=lambda plan: plan.day)

@@ -464,6 +464,19 @@ def store_error(exc: sa.exc.DBAPIError) -> str:
     return " ".join(text.split())
 
 
+def data_stamp(connection: Connection) -> tuple[int, int]:
+    """Return what changes when the programme's data changes: the import log's newest id, size.
+
+    Every change of data (an import, a logged visit, an edit of a hotspot or a service) adds a
+    row to the import log. Sign-ins, sessions and the audit log write to the store at every
+    click: they must not empty the pages' caches, which a stamp of the database file would do.
+    """
+    newest, count = connection.execute(
+        sa.select(sa.func.max(imports.c.id), sa.func.count()).select_from(imports)
+    ).one()
+    return (int(newest or 0), int(count))
+
+
 def create_store_engine(url: str) -> Engine:
     """Return an engine for ``url`` with this product's connection settings applied.
 
