@@ -427,6 +427,10 @@ def test_the_quick_page_draws_the_basemap_within_its_own_policy(
     """My area, quick: the same streets, from the app alone, under its Content-Security-Policy."""
     url, workspace = served
     use(files[kind], workspace)
+    status, headers, _ = fetch(f"{url}/api/quick/area?lang=en")
+    assert status == 200
+    policy = headers["content-security-policy"]  # the policy the page is drawn under
+    assert "default-src 'self'" in policy and "connect-src 'self';" in policy
     with chromium() as browser:
         context, page, traffic = _open(browser, f"{url}/api/quick/area?lang=en", "en")
         refused: list[str] = []
@@ -450,3 +454,20 @@ def test_the_quick_page_draws_the_basemap_within_its_own_policy(
     assert not refused, refused
     assert not outside_requests(traffic.requested), outside_requests(traffic.requested)
     assert traffic.basemap and all(status == 206 for status, _, _ in traffic.basemap)
+
+
+def test_a_tile_server_a_deployment_sets_is_the_only_other_origin_the_quick_page_may_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``OUTREACH_MAP_BASEMAP_URL`` (no local file): its origin joins the page's policy."""
+    from views.quick_area import _headers
+
+    today = dt.datetime.now(ZoneInfo("Africa/Kampala")).date()
+    workspace = kampala_workspace(tmp_path / "workspace", today)
+    monkeypatch.setenv("OUTREACH_MAP_BASEMAP_URL", "https://{s}.tiles.example.org/{z}/{x}/{y}.png")
+    policy = _headers(workspace)["Content-Security-Policy"]
+    assert "img-src 'self' data: blob: https://*.tiles.example.org;" in policy
+    assert "connect-src 'self' https://*.tiles.example.org;" in policy
+    monkeypatch.delenv("OUTREACH_MAP_BASEMAP_URL")
+    policy = _headers(workspace)["Content-Security-Policy"]
+    assert "example" not in policy

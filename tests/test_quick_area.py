@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+import http.client
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ from browser import (
 from helpers import TEST_PASSWORD, ask, copy_workspace, device_cookie, drawn_cells, folium_rings
 
 from mapping import clock
-from mapping.access.accounts import DEMO_KEY, add_account, find_account
+from mapping.access.accounts import DEMO_KEY, add_account, check_session, find_account
 from mapping.access.locks import DEVICE_COOKIE, set_pin
 from mapping.i18n import catalogue
 from mapping.periods import parse_period
@@ -48,8 +49,9 @@ VISIBILITY = """(state) => {
   Object.defineProperty(document, "visibilityState", { value: state, configurable: true });
   document.dispatchEvent(new Event("visibilitychange"));
 }"""
-#: What only the page with the programme's data holds (its map's layers).
-DATA_MARKS = ("FeatureCollection", "leaflet.js")
+#: What only the page with the programme's data holds: its map's layers, the plan's stops, the
+#: services open now (a heading of its own), a hotspot code of the demo, a legend.
+DATA_MARKS = ("FeatureCollection", "leaflet.js", "<ol>", "<h2>", "om-legend", "H01-")
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +70,12 @@ def served(
             ("eva", "peer", ["T1"]),
             ("luz", "peer", ["T1"]),
             ("sol", "peer", ["T1"]),
+            ("mia", "peer", ["T1", "T2"]),
+            ("tess", "peer", ["T1"]),
             ("cora", "coordinator", []),
         ):
             add_account(connection, name, role, by=admin, password=TEST_PASSWORD, teams=teams)
-        for name in ("ana", "eva", "sol", "cora"):
+        for name in ("ana", "eva", "sol", "mia", "tess", "cora"):
             account = find_account(connection, name)
             assert account is not None
             set_pin(connection, account, PIN)
@@ -176,9 +180,19 @@ def test_the_page_draws_the_teams_cells_of_the_last_90_days_and_no_other_team(
             .scalars()
             .all()
         )
+        others = set(
+            connection.execute(
+                sa.select(visits.c.cell)
+                .join(peer_educators, peer_educators.c.id == visits.c.peer_educator_id)
+                .where(peer_educators.c.team != "T1", visits.c.cell.is_not(None))
+            ).scalars()
+        )
     assert own, "the demo's T1 has visits in the last 90 days"
     assert own <= drawn  # every cell of the team
     assert drawn - own <= service_cells  # and beyond them only friendly services' cells
+    only_others = others - own - service_cells
+    assert only_others, "other teams work cells T1 does not"
+    assert not drawn & only_others  # none of which is drawn
 
 
 def test_three_wrong_pins_end_the_shift_and_then_the_right_one_opens_nothing(
@@ -227,6 +241,116 @@ def test_a_form_from_another_site_or_too_large_is_refused_before_the_pin_is_coun
             .where(users.c.username == "ana", sessions.c.ended_at.is_(None))
         ).scalar_one()
     assert failures == 0
+
+
+def test_a_page_kept_for_one_account_names_no_other(served: tuple[str, Workspace]) -> None:
+    """The page written once per team and kept: each account sees only its name and teams."""
+    url, workspace = served
+    _, _, first = ask(
+        quick(url, team="T1"),
+        method="POST",
+        body=f"pin={PIN}",
+        cookie=device_cookie(url, workspace, "mia"),
+    )
+    assert "mia" in first and 'href="?team=T2&amp;lang=en"' in first
+    _, _, second = ask(
+        quick(url, team="T1"),
+        method="POST",
+        body=f"pin={PIN}",
+        cookie=device_cookie(url, workspace, "tess"),
+    )
+    assert "Signed in as tess" in second and "mia" not in second and "team=T2" not in second
+    # the same map (it was kept), the account's own words around it
+    assert geojson_blocks(first) == geojson_blocks(second)
+
+
+def geojson_blocks(page: str) -> list[str]:
+    return re.findall(r"_add\((\{.*?\})\);\n", page, re.S)
+
+
+def pin_failures(workspace: Workspace, username: str) -> int:
+    with workspace.connect() as connection:
+        return int(
+            connection.execute(
+                sa.select(sa.func.max(sessions.c.pin_failures))
+                .join(users, users.c.id == sessions.c.user_id)
+                .where(users.c.username == username, sessions.c.ended_at.is_(None))
+            ).scalar_one()
+        )
+
+
+def chunked(url: str, cookie: str, parts: list[bytes]) -> int:
+    """POST a body sent in chunks, with no length announced; return the status."""
+    target = urlsplit(url)
+    connection = http.client.HTTPConnection(target.netloc, timeout=60)
+    headers = {
+        "Cookie": f"{DEVICE_COOKIE}={cookie}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    connection.request(
+        "POST",
+        f"{target.path}?{target.query}",
+        body=iter(parts),
+        headers=headers,
+        encode_chunked=True,
+    )
+    answer = connection.getresponse()
+    answer.read()
+    connection.close()
+    return answer.status
+
+
+def test_what_is_not_a_pin_is_refused_without_counting_a_try(
+    served: tuple[str, Workspace],
+) -> None:
+    url, workspace = served
+    cookie = device_cookie(url, workspace, "ana")
+    words = catalogue("en")
+    # a body sent in chunks past the limit, with no length announced
+    assert chunked(quick(url), cookie, [b"pin=" + b"1" * 1500, b"1" * 1500]) == 413
+    # not a form at all
+    status, headers, text = ask(quick(url), method="POST", body="pin=1&&&&=", cookie=cookie)
+    assert status == 400 and no_data(text) and headers["cache-control"] == "no-store"
+    assert html.escape(words["quick.not_a_form"]) in text
+    assert chunked(quick(url), cookie, [b"pin=\xff\xfe"]) == 400  # not UTF-8
+    # not digits, too short, missing: said, and no try spent
+    for body in ("pin=abcdef", "pin=12", "other=1", "%ff%fe=1", "pin=%D9%A1%D9%A2%D9%A3%D9%A4"):
+        status, _, text = ask(quick(url), method="POST", body=body, cookie=cookie)
+        assert status == 200 and no_data(text) and 'name="pin"' in text, body
+        assert "cannot be used: type 4 to 8 digits" in text, body
+    assert pin_failures(workspace, "ana") == 0
+
+
+def test_lock_now_on_the_quick_page_locks_the_shift_on_the_server_too(
+    served: tuple[str, Workspace],
+) -> None:
+    """The page's link to its shift: open or not, used or not, and "lock now" for the device."""
+    url, workspace = served
+    cookie = device_cookie(url, workspace, "eva")
+    shift = f"{url}/api/quick/shift"
+    status, headers, body = ask(f"{shift}?used=1", cookie=cookie)
+    assert status == 204 and body == "" and headers["cache-control"] == "no-store"
+    assert ask(f"{shift}?used=0")[0] == 409  # no cookie: no shift
+    assert ask(f"{shift}?used=0", cookie="forged")[0] == 409
+    # from another site, or not "lock": refused, nothing locked
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    assert ask(shift, method="POST", body="action=lock", cookie=cookie, **cross)[0] == 403
+    assert ask(shift, method="POST", body="action=wipe", cookie=cookie)[0] == 400
+    assert ask(f"{shift}?used=0", cookie=cookie)[0] == 204
+    # lock now: the shift is locked for every page of the device, the app's included
+    assert ask(shift, method="POST", body="action=lock", cookie=cookie)[0] == 204
+    with workspace.begin() as connection:
+        check = check_session(connection, cookie, touch=False)
+    assert check.account is None and check.reason == "locked"
+    assert ask(f"{shift}?used=1", cookie=cookie)[0] == 409  # and a "use" does not reopen it
+    with workspace.connect() as connection:
+        logged = audit_entries(connection)
+    eva = logged.filter(logged["username"] == "eva")
+    assert ("lock", "lock now") in list(zip(eva["action"], eva["detail"], strict=True))
+    # the PIN opens it again, here as in the app
+    status, _, page = ask(quick(url), method="POST", body=f"pin={PIN}", cookie=cookie)
+    assert status == 200 and "FeatureCollection" in page
+    assert ask(f"{shift}?used=0", cookie=cookie)[0] == 204
 
 
 def test_other_roles_and_a_peer_without_a_pin_are_sent_to_the_app(
@@ -303,11 +427,12 @@ def test_on_a_phone_at_night_the_pin_opens_the_page_and_a_reload_or_lock_closes_
                 requested: list[str] = []
                 record_traffic(phone, requested)
                 host = urlsplit(url).hostname
+                cookie = device_cookie(url, workspace, "ana")
                 phone.add_cookies(
                     [
                         {
                             "name": DEVICE_COOKIE,
-                            "value": device_cookie(url, workspace, "ana"),
+                            "value": cookie,
                             "domain": host,
                             "path": "/om/",
                             "httpOnly": True,
@@ -355,6 +480,8 @@ def test_on_a_phone_at_night_the_pin_opens_the_page_and_a_reload_or_lock_closes_
                 page.get_by_role("button", name=words["lock.now"], exact=True).click()
                 page.get_by_label(words["lock.pin"], exact=True).wait_for()
                 assert page.locator(".om-legend").count() == 0
+                with workspace.begin() as connection:  # the shift itself, for the app too
+                    assert check_session(connection, cookie, touch=False).reason == "locked"
                 # left alone past the idle time, the page locks by itself
                 page.get_by_label(words["lock.pin"], exact=True).fill(PIN)
                 page.get_by_role("button", name=words["lock.unlock"], exact=True).click()

@@ -4,7 +4,7 @@ On a cheap phone on a slow connection Streamlit's own scripts take about 5 s to 
 page draws (docs/performance.md, "A phone on a slow network"). This page, at
 ``<base>/api/quick/area``, shows what My area shows — the team's cells by recency, tonight's
 plan, the friendly services open now — as server-written HTML with the vendored Leaflet: about
-100 kB, no websocket, no React.
+60 kB, no websocket, no React.
 
 It is a second way into the data, so it opens only the way the app reopens on a device:
 
@@ -14,21 +14,24 @@ It is a second way into the data, so it opens only the way the app reopens on a 
   the same sign-out after the last wrong one, the same audit entries.
 
 It keeps no session of its own: the page is the answer to the PIN, sent with ``no-store``; a
-reload, "Lock now", or a few idle minutes (the app's own ``lock_idle_minutes``) bring back the
-PIN form. Only a peer educator's account opens it, on the teams it is bound to. The demo
-workspace opens it as the demo's peer educator without a PIN, as the app does with
-``?role=peer``.
+reload, "Lock now" (which locks the device's shift on the server too, ``api/quick/shift``), a
+few idle minutes (the app's own ``lock_idle_minutes``) or the shift locked elsewhere bring back
+the PIN form (``static/om/quick.js``). Only a peer educator's account opens it, on the teams
+it is bound to. The demo workspace opens it as the demo's peer educator without a PIN, as the
+app does with ``?role=peer``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlencode, urlsplit
+from enum import Enum
+from urllib.parse import parse_qs, urlencode
 
 import polars as pl
 from branca.element import Element, Figure
@@ -36,15 +39,32 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from mapping import clock
-from mapping.access.accounts import Account, check_session, find_account, is_demo
-from mapping.access.locks import DEVICE_COOKIE, unlock
+from mapping.access.accounts import (
+    Account,
+    check_session,
+    find_account,
+    is_demo,
+    lock_session,
+)
+from mapping.access.locks import DEVICE_COOKIE, MAX_PIN_DIGITS, MIN_PIN_DIGITS, unlock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.coverage_data import load_coverage_data
-from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
+from mapping.analysis.peers import (
+    services_open_now,
+    team_cells,
+    team_peer_educator_ids,
+    teams,
+)
 from mapping.errors import InvalidInputError, WorkspaceError
 from mapping.hours import hours_for_reading
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
-from mapping.maps.base import basemap_for, district_layers, districts_near, layer_bounds
+from mapping.maps.base import (
+    basemap_for,
+    basemap_origin,
+    district_layers,
+    districts_near,
+    layer_bounds,
+)
 from mapping.maps.coverage import (
     cells_map,
     open_services_layer,
@@ -94,6 +114,8 @@ class Entry:
     device: str = ""
     #: Why the page is not shown: a locale key under ``quick.`` or ``access.``.
     refusal: str = ""
+    #: The demo workspace: its peer educator, no PIN (demo sessions never lock).
+    demo: bool = False
 
 
 def chosen_language(value: str | None) -> str:
@@ -107,12 +129,16 @@ def chosen_language(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def chosen_team(account: Account, asked: str | None) -> str:
-    """Return the team asked for if the account is bound to it, else its first team ("" none)."""
-    teams = sorted(account.teams)
-    if asked in teams:
+def account_teams(workspace: Workspace, account: Account) -> list[str]:
+    """Return the teams of the workspace the account is bound to, sorted (as My area offers)."""
+    return [code for code in teams(workspace) if code in account.teams]
+
+
+def chosen_team(codes: Sequence[str], asked: str | None) -> str:
+    """Return the team asked for if it is one of ``codes``, else the first ("" for none)."""
+    if asked in codes:
         return str(asked)
-    return teams[0] if teams else ""
+    return codes[0] if codes else ""
 
 
 def stamp(workspace: Workspace) -> tuple[int, ...]:
@@ -136,7 +162,9 @@ def entry(workspace: Workspace, request: Request) -> Entry:
     with workspace.begin() as connection:
         if is_demo(connection):
             demo = find_account(connection, "demo-peer")
-            return Entry(demo) if demo is not None else Entry(None, refusal="quick.sign_in_first")
+            if demo is None:
+                return Entry(None, refusal="quick.sign_in_first")
+            return Entry(demo, demo=True)
         device = request.cookies.get(DEVICE_COOKIE, "")
         if not device:
             return Entry(None, refusal="quick.sign_in_first")
@@ -300,17 +328,17 @@ def _query(**params: str) -> str:
     return html.escape(urlencode(params))
 
 
-def _teams_html(teams: Sequence[str], team: str, t: Callable[..., str], language: str) -> str:
+def _teams_html(codes: Sequence[str], team: str, t: Callable[..., str], language: str) -> str:
     """Return the team choice: the team shown, and a link to each other team of the account."""
-    if len(teams) < 2:
-        return f'<p class="om-teams">{html.escape(t("peer.team"))}: <b>{html.escape(team)}</b></p>'
+    if not codes:
+        return f'<p class="om-notice">{html.escape(t("quick.no_team"))}</p>\n'
     links = [
         f"<b>{html.escape(code)}</b>"
         if code == team
         else f'<a href="?{_query(team=code, lang=language)}">{html.escape(code)}</a>'
-        for code in teams
+        for code in codes
     ]
-    return f'<p class="om-teams">{html.escape(t("peer.team"))}: {" ".join(links)}</p>'
+    return f'<p class="om-teams">{html.escape(t("peer.team"))}: {" ".join(links)}</p>\n'
 
 
 def _lock_script(minutes: float) -> str:
@@ -323,61 +351,108 @@ def _lock_script(minutes: float) -> str:
 
 
 class _Pages:
-    """The area part of the page (all but the lock), kept per workspace state, team, language."""
+    """The pages written once per team, kept in memory; one request writes each, others wait."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.pages: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self.pages: OrderedDict[tuple[object, ...], Parts] = OrderedDict()
         self.lock = threading.Lock()
+        self.writing: dict[tuple[object, ...], threading.Lock] = {}
 
-    def get(self, key: tuple[object, ...], make: Callable[[], str]) -> str:
+    def get(self, key: tuple[object, ...], make: Callable[[], Parts]) -> Parts:
+        """Return the page kept under ``key``, or write it with ``make`` (once) and keep it."""
         with self.lock:
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
-        page = make()
-        with self.lock:
-            self.pages[key] = page
-            while len(self.pages) > self.size:
-                self.pages.popitem(last=False)
+            writing = self.writing.setdefault(key, threading.Lock())
+        with writing:
+            with self.lock:
+                if key in self.pages:
+                    return self.pages[key]
+            page = make()
+            with self.lock:
+                self.pages[key] = page
+                self.writing.pop(key, None)
+                while len(self.pages) > self.size:
+                    self.pages.popitem(last=False)
         return page
 
 
 _PAGES = _Pages(_CACHED_PAGES)
 
 
-def area_page(workspace: Workspace, account: Account, team: str, language: str) -> str:
+class Slot(Enum):
+    """What a page written once per team receives per request."""
+
+    NOSCRIPT = "noscript"
+    USER = "user"
+    TEAMS = "teams"
+    PLANS = "plans"
+    SCRIPT = "script"
+
+
+#: A page written once per team: text, and the slots filled in per request.
+Parts = tuple[str | Slot, ...]
+
+
+def area_page(
+    workspace: Workspace, account: Account, codes: Sequence[str], team: str, language: str
+) -> str:
     """Return My area for ``account``'s ``team`` in ``language``: the whole HTML page.
 
     The same figures as the app's My area: the team's cells of the last 90 days by how
     recently someone went there, the districts around them with their names, the friendly
     services open now, and the team's plans from last night to a week ahead as the team's
-    copy shows them (nothing that follows from a size estimate).
+    copy shows them (nothing that follows from a size estimate). The map and services are
+    written once per workspace state, team, quarter hour and language; the plans (which a
+    coordinator may replace at any moment), the account's name and teams on every request.
+    ``codes`` are the account's teams.
     """
     moment = _quarter_hour(workspace)
     key = (str(workspace.path), stamp(workspace), team, moment, language)
-    page = _PAGES.get(key, lambda: _area_body(workspace, team, language, moment))
+    parts = _PAGES.get(key, lambda: _area_parts(workspace, team, language, moment))
     t = translator(language)
-    teams = _teams_html(sorted(account.teams), team, t, language)
-    return (
-        page.replace(_USER, html.escape(account.username), 1)
-        .replace(_TEAMS, teams, 1)
-        .replace(_SCRIPT, _lock_script(get_settings().lock_idle_minutes), 1)
+    minutes = get_settings().lock_idle_minutes
+    again = f"?{_query(team=team, lang=language)}"
+    fill = {
+        # without scripts, the page still goes back to the PIN form after the idle time
+        Slot.NOSCRIPT: (
+            '<noscript><meta http-equiv="refresh" '
+            f'content="{max(1, round(minutes * 60))}; url={again}"></noscript>'
+        ),
+        Slot.USER: html.escape(account.username),
+        Slot.TEAMS: _teams_html(codes, team, t, language),
+        Slot.PLANS: _plans_html(workspace, team, t, language, moment),
+        Slot.SCRIPT: _lock_script(minutes),
+    }
+    return "".join(fill[part] if isinstance(part, Slot) else part for part in parts)
+
+
+def _plans_html(
+    workspace: Workspace, team: str, t: Callable[..., str], language: str, moment: dt.datetime
+) -> str:
+    """Return the team's plans, with a link to My area in the app (the route map, the sheets)."""
+    plans = current_plans(workspace, team, moment.date())
+    if not plans:
+        return ""
+    return "".join(_plan_html(plan, t, language) for plan in plans) + (
+        f'<p><a href="../../?{_query(team=team, lang=language)}">'
+        f"{html.escape(t('quick.full_page'))}</a></p>\n"
     )
 
 
-#: Where the page written once per team receives what differs per request.
-_USER, _TEAMS, _SCRIPT = "<!--om-user-->", "<!--om-teams-->", "<!--om-script-->"
+#: The viewport of the page: folium's forbids zooming, which a reader may need.
+_VIEWPORT = re.compile(r'<meta\s+name="viewport"[^>]*>')
+VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">'
 
 
-def _area_body(workspace: Workspace, team: str, language: str, moment: dt.datetime) -> str:
-    """Write the page for a team (the account's name is filled in per request)."""
+def _area_parts(workspace: Workspace, team: str, language: str, moment: dt.datetime) -> Parts:
+    """Write the page for a team, in parts around its :class:`Slot` s."""
     t = translator(language)
     options = CoverageOptions.from_settings()
     data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
-    cells = team_cells(data, team_peer_educator_ids(workspace, team)) if team else None
-    if cells is None:
-        cells = team_cells(data, [])
+    cells = team_cells(data, team_peer_educator_ids(workspace, team) if team else [])
     services = services_open_now(data, options, near=cells["cell"].to_list(), now=moment)
     with workspace.connect() as connection:
         outlines, labels = district_layers(connection)
@@ -402,109 +477,200 @@ def _area_body(workspace: Workspace, team: str, language: str, moment: dt.dateti
     title = f"<title>{html.escape(t('peer.title'))}</title>\n<style>{_STYLE}</style>"
     figure.header.add_child(Element(title), name="om_page_style")
     rendered = figure.render()
-    plans = current_plans(workspace, team, moment.date())
+    head, marker, rest = rendered.partition("</head>")
+    inside, marker_body, end = rest.partition("<body>")[2].partition("</body>")
+    if not marker or not marker_body or "<body>" not in rest:
+        raise RuntimeError("folium wrote a page without <head> and <body>: cannot build it")
+    head = _VIEWPORT.sub(VIEWPORT, head)
+    head = head.replace("<html>", f'<html lang="{language}">', 1)
+    before = rest.partition("<body>")[0]
+    log_visit = f"../../log_visit?{_query(team=team, lang=language)}"
     top = (
-        f'<main class="om-page">\n<h1>{html.escape(t("peer.title"))}</h1>\n'
+        f'<body>\n<main class="om-page">\n<h1>{html.escape(t("peer.title"))}</h1>\n'
         '<div class="om-bar">'
-        f'<a class="om-button om-main" href="../../log_visit?{_query(team=team, lang=language)}">'
-        f"{html.escape(t('log.title'))}</a>"
+        f'<a class="om-button om-main" href="{log_visit}">{html.escape(t("log.title"))}</a>'
         '<button class="om-button" id="om-lock" type="button">'
         f"{html.escape(t('lock.now'))}</button>"
         "</div>\n"
-        f'<p class="om-soft">{html.escape(t("quick.signed_in"))} {_USER}</p>\n'
-        + _TEAMS
-        + f'<p class="om-soft">{html.escape(t("peer.intro"))}</p>\n'
+        f'<p class="om-soft">{html.escape(t("quick.signed_in"))} '
     )
-    bottom = ""
+    intro = f'<p class="om-soft">{html.escape(t("peer.intro"))}</p>\n'
+    empty = ""
     if cells.height == 0:
-        bottom += f'<p class="om-notice">{html.escape(t("peer.no_cells"))}</p>\n'
-    bottom += "".join(_plan_html(plan, t, language) for plan in plans)
-    if plans:
-        bottom += (
-            f'<p><a href="../../?{_query(team=team, lang=language)}">'
-            f"{html.escape(t('quick.full_page'))}</a></p>\n"
-        )
-    bottom += f"<h2>{html.escape(t('peer.open_now'))}</h2>\n"
-    bottom += _services_html(services, t, language) + "\n</main>\n"
-    start, marker, rest = rendered.partition("<body>")
-    if not marker or "</body>" not in rest:
-        raise RuntimeError("folium wrote a page without <body>: the quick page cannot be built")
-    inside, _, end = rest.partition("</body>")
-    page = start.replace("<html>", f'<html lang="{language}">', 1) + "<body>\n" + top + inside
-    return page + bottom + _SCRIPT + "</body>" + end
+        empty = f'<p class="om-notice">{html.escape(t("peer.no_cells"))}</p>\n'
+    services_html = (
+        f"<h2>{html.escape(t('peer.open_now'))}</h2>\n"
+        + _services_html(services, t, language)
+        + "\n</main>\n"
+    )
+    return (
+        head,
+        Slot.NOSCRIPT,
+        "</head>" + before + top,
+        Slot.USER,
+        "</p>\n",
+        Slot.TEAMS,
+        intro + inside + empty,
+        Slot.PLANS,
+        services_html,
+        Slot.SCRIPT,
+        "</body>" + end,
+    )
 
 
 # --- the route -----------------------------------------------------------------------------
 
 #: The most a PIN form may send, in bytes.
 MAX_FORM_BYTES = 2048
+#: Where the page asks whether its shift is still open, and says "lock now" (relative: ``shift``).
+SHIFT_ROUTE = "/api/quick/shift"
+
+
+def _headers(workspace: Workspace | None) -> dict[str, str]:
+    """Return :data:`HEADERS` and a policy that lets the browser ask only this server.
+
+    A deployment's tile server (``OUTREACH_MAP_BASEMAP_URL``) is added where one is set.
+    """
+    basemap = basemap_for(workspace) if workspace is not None else None
+    tiles = basemap_origin(basemap[0]) if basemap else ""
+    extra = f" {tiles}" if tiles else ""
+    policy = POLICY.format(tiles=extra).replace("connect-src 'self'", f"connect-src 'self'{extra}")
+    return {**HEADERS, "Content-Security-Policy": policy}
 
 
 def _answer(page: str, workspace: Workspace | None, status: int = 200) -> Response:
-    """Send a page with :data:`HEADERS` and a policy that lets only this server be asked."""
-    tiles = ""
-    if workspace is not None:
-        basemap = basemap_for(workspace)
-        parts = urlsplit(basemap[0]) if basemap else None
-        if parts is not None and parts.scheme in ("http", "https") and parts.netloc:
-            tiles = f" {parts.scheme}://{parts.netloc}"
-    policy = POLICY.format(tiles=tiles)
-    if tiles:
-        policy = policy.replace("connect-src 'self'", f"connect-src 'self'{tiles}")
-    headers = {**HEADERS, "Content-Security-Policy": policy}
-    return HTMLResponse(page, status_code=status, headers=headers)
+    """Send a page with :func:`_headers`."""
+    return HTMLResponse(page, status_code=status, headers=_headers(workspace))
 
 
-def _pin_sent(body: bytes) -> str:
-    """Return the PIN of a posted form (``pin=…``), "" if none."""
-    values = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=4)
-    return values.get("pin", [""])[0]
+def _form(body: bytes) -> dict[str, str] | None:
+    """Return the fields of a posted form (the first of each), or None if it is not one."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=4, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {name: values[0] for name, values in fields.items()}
+
+
+async def _read_form(request: Request) -> dict[str, str] | str:
+    """Read a posted form; return its fields, or the locale key of why it is refused.
+
+    Refused before anything is counted: a form from another site (``Sec-Fetch-Site``), one
+    over :data:`MAX_FORM_BYTES`, one that is not a form.
+    """
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return "quick.other_site"
+    try:
+        declared = int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return "quick.not_a_form"
+    if declared > MAX_FORM_BYTES:
+        return "quick.too_large"
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return "quick.too_large"
+    fields = _form(body)
+    return "quick.not_a_form" if fields is None else fields
+
+
+#: The status of each refusal of a form.
+_REFUSED = {"quick.other_site": 403, "quick.too_large": 413, "quick.not_a_form": 400}
+
+
+def _open_workspace() -> Workspace | None:
+    try:
+        return open_workspace(workspace_path(None))
+    except WorkspaceError:
+        return None
 
 
 async def quick_area(request: Request) -> Response:
     """Serve My area, quick (``GET`` the PIN form or the demo's page, ``POST`` the PIN).
 
-    A form posted from another site is refused; so is one larger than :data:`MAX_FORM_BYTES`.
-    The device cookie is ``SameSite=Strict``: another site's form would not carry it anyway.
+    A form posted from another site, larger than :data:`MAX_FORM_BYTES` or not a form is
+    refused before the PIN is counted, and so is a PIN that cannot be one (not 4 to 8 digits:
+    every PIN set is). The device cookie is ``SameSite=Strict``: another site's form would not
+    carry it anyway.
     """
     from starlette.concurrency import run_in_threadpool
 
     language = chosen_language(request.query_params.get("lang"))
     t = translator(language)
-    try:
-        workspace = open_workspace(workspace_path(None))
-    except WorkspaceError:
+    workspace = await run_in_threadpool(_open_workspace)
+    if workspace is None:
         return _answer(notice_page(language, "quick.no_workspace"), None, 503)
     who = await run_in_threadpool(entry, workspace, request)
     if who.account is None:
         status = 403 if who.refusal == "quick.not_peer" else 200
         return _answer(notice_page(language, who.refusal), workspace, status)
     account = who.account
-    team = chosen_team(account, request.query_params.get("team"))
+    codes = await run_in_threadpool(account_teams, workspace, account)
+    team = chosen_team(codes, request.query_params.get("team"))
     action = "?" + urlencode({"team": team, "lang": language})
-    if not who.device:  # the demo workspace: its peer educator, no PIN
-        return _answer(
-            await run_in_threadpool(area_page, workspace, account, team, language), workspace
-        )
+    if who.demo:  # the demo workspace: its peer educator, no PIN
+        page = await run_in_threadpool(area_page, workspace, account, codes, team, language)
+        return _answer(page, workspace)
     if request.method != "POST":
         return _answer(pin_page(language, account, action), workspace)
-    site = request.headers.get("sec-fetch-site", "same-origin")
-    if site != "same-origin":
-        return _answer(notice_page(language, "quick.other_site"), workspace, 403)
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        return _answer(notice_page(language, "quick.too_large"), workspace, 413)
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return _answer(notice_page(language, "quick.too_large"), workspace, 413)
-    opened = await run_in_threadpool(
-        unlock, workspace, who.device, _pin_sent(body), why="PIN, quick My area"
-    )
+    fields = await _read_form(request)
+    if isinstance(fields, str):
+        return _answer(notice_page(language, fields), workspace, _REFUSED[fields])
+    pin = fields.get("pin", "")
+    if not (pin.isascii() and pin.isdigit() and MIN_PIN_DIGITS <= len(pin) <= MAX_PIN_DIGITS):
+        rule = t("lock.rule_length", count=len(pin), low=MIN_PIN_DIGITS, high=MAX_PIN_DIGITS)
+        return _answer(pin_page(language, account, action, rule), workspace)
+    opened = await run_in_threadpool(unlock, workspace, who.device, pin, why="PIN, quick My area")
     if opened.account is None:
         if opened.ended:
             return _answer(notice_page(language, "access.ended_pin"), workspace)
         message = t("lock.wrong", left=opened.tries_left)
         return _answer(pin_page(language, account, action, message), workspace)
-    page = await run_in_threadpool(area_page, workspace, opened.account, team, language)
+    page = await run_in_threadpool(area_page, workspace, opened.account, codes, team, language)
     return _answer(page, workspace)
+
+
+def _shift_state(workspace: Workspace, device: str, used: bool) -> bool:
+    """Say whether the shift of ``device`` is open (live, unlocked); a use keeps it so."""
+    with workspace.begin() as connection:
+        return check_session(connection, device, touch=used).account is not None
+
+
+def _lock_shift(workspace: Workspace, device: str, why: str) -> None:
+    with workspace.begin() as connection:
+        lock_session(connection, device, why)
+
+
+async def quick_shift(request: Request) -> Response:
+    """Answer whether the device's shift is open (``GET``: 204, or 409), or lock it (``POST``).
+
+    The page asks every fifth of the idle time (30 s at most), saying whether it was used
+    meanwhile (``?used=1``), which keeps the shift open as a tap in the app does; a 409 (the
+    shift locked by "lock now" in the app, by idling, or over) sends it back to the PIN form.
+    ``POST action=lock`` (or ``idle``) locks the shift for every page of the device, as
+    "Lock now" in the app does. No answer holds any data. On the demo: always open, no lock.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    empty = {**HEADERS, "Content-Security-Policy": "default-src 'none'"}
+    workspace = await run_in_threadpool(_open_workspace)
+    if workspace is None:
+        return Response(status_code=503, headers=empty)
+    who = await run_in_threadpool(entry, workspace, request)
+    if who.demo:
+        return Response(status_code=204, headers=empty)
+    if who.account is None:
+        return Response(status_code=409, headers=empty)
+    if request.method != "POST":
+        used = request.query_params.get("used") == "1"
+        live = await run_in_threadpool(_shift_state, workspace, who.device, used)
+        return Response(status_code=204 if live else 409, headers=empty)
+    fields = await _read_form(request)
+    if isinstance(fields, str):
+        return Response(status_code=_REFUSED[fields], headers=empty)
+    why = {"lock": "lock now", "idle": "idle"}.get(fields.get("action", ""))
+    if why is None:
+        return Response(status_code=400, headers=empty)
+    await run_in_threadpool(_lock_shift, workspace, who.device, why)
+    return Response(status_code=204, headers=empty)

@@ -23,7 +23,7 @@ from mapping.maps.basemap import BASEMAP_NAME, BASEMAP_ROUTE, basemap_file
 from mapping.storage.workspace import open_workspace, workspace_path
 from views.compression import StaticGzip, compression_enabled
 from views.first_load import FirstLoad, first_load_enabled
-from views.quick_area import QUICK_ROUTE, quick_area
+from views.quick_area import QUICK_ROUTE, SHIFT_ROUTE, quick_area, quick_shift
 
 #: What ``GET /api/basemap.pmtiles`` says when the workspace has no basemap file.
 NO_BASEMAP = (
@@ -67,6 +67,7 @@ def routes() -> list[BaseRoute]:
         Route(base_path() + BASEMAP_ROUTE, basemap, methods=["GET", "HEAD"]),
         Route(base_path() + DEVICE_ROUTE, device_cookie, methods=["GET"]),
         Route(base_path() + QUICK_ROUTE, quick_area, methods=["GET", "POST"]),
+        Route(base_path() + SHIFT_ROUTE, quick_shift, methods=["GET", "POST"]),
     ]
 
 

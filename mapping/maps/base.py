@@ -241,6 +241,33 @@ def basemap_for(
     return basemap_from_env(environ)
 
 
+def basemap_origin(url: str) -> str:
+    """Return the origin a basemap URL is fetched from, as a Content-Security-Policy names it.
+
+    "" for the app's own file (a relative URL); ``{s}.`` subdomains become ``*.``.
+
+    Examples
+    --------
+    >>> basemap_origin("https://{s}.tile.example.org/{z}/{x}/{y}.png")
+    'https://*.tile.example.org'
+    >>> basemap_origin("//tiles.example.org:8443/{z}/{x}/{y}.png")
+    'https://tiles.example.org:8443'
+    >>> basemap_origin("../../api/basemap.pmtiles")
+    ''
+    """
+    parts = urlsplit(url)
+    if not parts.netloc or parts.scheme not in ("", "http", "https"):
+        return ""
+    host = (parts.hostname or "").replace("{s}.", "*.")
+    if not host:
+        return ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme or 'https'}://{host}{port}"
+
+
 def is_pmtiles(url: str) -> bool:
     """Say whether a basemap URL names a PMTiles file rather than a ``{z}/{x}/{y}`` template.
 
