@@ -37,6 +37,10 @@ STYLE = """<style>
 [data-testid="stMain"] [data-testid="stPageLink"] a {
   border: 1px solid rgba(128, 128, 128, 0.4); border-radius: 0.5rem; justify-content: center;
 }
+/* My area's link to its quick page: a thumb's target */
+[data-testid="stMain"] a[href^="api/quick/area"] {
+  display: inline-flex; align-items: center; gap: 0.3rem; min-height: 44px;
+}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding-top: 1.5rem !important; }
   .stButton button, .stFormSubmitButton button, .stDownloadButton button,

@@ -359,6 +359,8 @@ def quick_deployment(demo: Path, target: Path) -> str:
     workspace = open_workspace(target)
     with workspace.begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
+        demo = "SELECT id FROM users WHERE username LIKE 'demo-%'"
+        connection.execute(sa.text(f"DELETE FROM sessions WHERE user_id IN ({demo})"))
         connection.execute(sa.text("DELETE FROM users WHERE username LIKE 'demo-%'"))
         add_account(
             connection,

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 import pytest
+import sqlalchemy as sa
 from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS, need_chromium, serving
 from helpers import TEST_PASSWORD, copy_workspace
 from playwright.sync_api import expect
@@ -30,7 +31,7 @@ from playwright.sync_api import expect
 from mapping.access.accounts import DEMO_KEY, check_session, sign_in
 from mapping.access.locks import DEVICE_COOKIE, device_ticket, set_pin
 from mapping.storage.audit import audit_entries
-from mapping.storage.store import meta, users
+from mapping.storage.store import meta, sessions, users
 from mapping.storage.workspace import Workspace
 
 pytestmark = pytest.mark.browser
@@ -50,6 +51,10 @@ def deployment(demo: Path, target: Path, *accounts: str) -> Workspace:
     workspace = copy_workspace(demo, target)
     with workspace.begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
+        # the demo accounts' sessions go with them (as remove_account does): a new account
+        # given a freed id must not find a session of its own already there
+        demo_ids = sa.select(users.c.id).where(users.c.username.like("demo-%"))
+        connection.execute(sessions.delete().where(sessions.c.user_id.in_(demo_ids)))
         connection.execute(users.delete().where(users.c.username.like("demo-%")))
     for username in accounts:
         command = [sys.executable, "-m", "mapping.cli.main", "user", "add", username]

@@ -34,7 +34,13 @@ from browser import (
 from helpers import TEST_PASSWORD, ask, copy_workspace, device_cookie, drawn_cells, folium_rings
 
 from mapping import clock
-from mapping.access.accounts import DEMO_KEY, add_account, check_session, find_account
+from mapping.access.accounts import (
+    DEMO_KEY,
+    add_account,
+    check_session,
+    find_account,
+    lock_session,
+)
 from mapping.access.locks import DEVICE_COOKIE, set_pin
 from mapping.i18n import catalogue
 from mapping.periods import parse_period
@@ -64,6 +70,10 @@ def served(
     admin = Actor("test", "admin")
     with workspace.begin() as connection:
         connection.execute(meta.delete().where(meta.c.key == DEMO_KEY))
+        # the demo accounts' sessions go with them (as remove_account does): a new account
+        # given a freed id must not find a session of its own already there
+        demo_ids = sa.select(users.c.id).where(users.c.username.like("demo-%"))
+        connection.execute(sessions.delete().where(sessions.c.user_id.in_(demo_ids)))
         connection.execute(users.delete().where(users.c.username.like("demo-%")))
         for name, role, teams in (
             ("ana", "peer", ["T1"]),
@@ -482,6 +492,16 @@ def test_on_a_phone_at_night_the_pin_opens_the_page_and_a_reload_or_lock_closes_
                 assert page.locator(".om-legend").count() == 0
                 with workspace.begin() as connection:  # the shift itself, for the app too
                     assert check_session(connection, cookie, touch=False).reason == "locked"
+                # locked elsewhere (the app's Lock now on this phone): the page asks its shift
+                # when it is shown again (and every 30 s), and goes back to the PIN form
+                page.get_by_label(words["lock.pin"], exact=True).fill(PIN)
+                page.get_by_role("button", name=words["lock.unlock"], exact=True).click()
+                page.locator(".om-legend").wait_for()
+                with workspace.begin() as connection:
+                    assert lock_session(connection, cookie, "lock now")
+                page.evaluate(VISIBILITY, "visible")
+                page.get_by_label(words["lock.pin"], exact=True).wait_for()
+                assert page.locator(".om-legend").count() == 0
                 # left alone past the idle time, the page locks by itself
                 page.get_by_label(words["lock.pin"], exact=True).fill(PIN)
                 page.get_by_role("button", name=words["lock.unlock"], exact=True).click()
@@ -517,6 +537,7 @@ def test_my_area_links_to_the_quick_page_of_its_team_and_language(served_app: st
             link = page.get_by_role("link", name=words["quick.quick_link"])
             link.wait_for(timeout=120_000)
             SCREENSHOTS.mkdir(exist_ok=True)
+            page.locator(".leaflet-container, iframe").first.wait_for(timeout=120_000)
             page.screenshot(path=str(SCREENSHOTS / "quick-link-es.png"))
             with phone.expect_page() as opened:
                 link.click()

@@ -50,7 +50,8 @@ team = team_picker(t, codes)
 # the same page without Streamlit's frontend, for a slow connection (views/quick_area.py); a
 # Markdown link, not a link button: Streamlit's Markdown is loaded already, a button is not
 quick = f"api/quick/area?{urlencode({'team': team, 'lang': language()})}"
-st.caption(f":material/bolt: [{t('quick.quick_link')}]({quick}) — {t('quick.quick_help')}")
+st.markdown(f"[:material/bolt: {t('quick.quick_link')}]({quick})")  # 44 px high: app.py
+st.caption(t("quick.quick_help"))
 moment = quarter_hour(workspace).isoformat()
 cells, services = team_area_for(str(workspace.path), stamp, team, moment)
 options = CoverageOptions.from_settings()
