@@ -73,6 +73,16 @@ def now(where: Zoned | None = None) -> dt.datetime:
     return dt.datetime.now(zone)
 
 
+def quarter_hour(where: Zoned | None = None) -> dt.datetime:
+    """Return the time now where the programme works, down to the quarter hour, without zone.
+
+    The key under which the peer educators' pages keep what changes with the hour (the
+    services open now).
+    """
+    moment = now(where).replace(second=0, microsecond=0, tzinfo=None)
+    return moment.replace(minute=moment.minute - moment.minute % 15)
+
+
 def today(where: Zoned | None = None) -> dt.date:
     """Return the programme's date today (the day of :func:`now`).
 

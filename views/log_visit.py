@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import peer_educators, teams
 from mapping.maps.base import WORLD, layer_bounds
@@ -21,7 +22,6 @@ from views.shared import (
     carried_params,
     open_or_explain,
     outlines_for,
-    quarter_hour,
     store_stamp,
     team_area_for,
     team_picker,
@@ -48,7 +48,8 @@ if me and sending is not None and sending != state.get("log_handled"):
     state["log_ack"] = save_sent_visit(workspace, sent, peer_educator=me, team=team, t=t)
 
 stamp = store_stamp(workspace)
-cells, _ = team_area_for(str(workspace.path), stamp, team, quarter_hour(workspace).isoformat())
+moment = clock.quarter_hour(workspace).isoformat()
+cells, _ = team_area_for(str(workspace.path), stamp, team, moment)
 options = CoverageOptions.from_settings()
 outlines, names = outlines_for(str(workspace.path), stamp)
 recency = {"recent_days": options.recent_days, "overdue_days": options.overdue_weeks * 7}

@@ -10,14 +10,8 @@ from streamlit_folium import st_folium
 from mapping import clock
 from mapping.analysis.coverage import CoverageOptions
 from mapping.analysis.peers import teams
-from mapping.maps.base import basemap_for, districts_near, layer_bounds
-from mapping.maps.coverage import (
-    cells_map,
-    open_services_layer,
-    open_services_legend,
-    recency_legend,
-    team_layer,
-)
+from mapping.maps.base import basemap_for
+from mapping.maps.coverage import team_area_map
 from views.access import require
 from views.plan_view import plans_for, show_plan
 from views.quick_area import service_lines
@@ -26,7 +20,6 @@ from views.shared import (
     language,
     open_or_explain,
     outlines_for,
-    quarter_hour,
     store_stamp,
     team_area_for,
     team_picker,
@@ -52,25 +45,22 @@ team = team_picker(t, codes)
 quick = f"api/quick/area?{urlencode({'team': team, 'lang': language()})}"
 st.markdown(f"[:material/bolt: {t('quick.quick_link')}]({quick})")  # 44 px high: app.py
 st.caption(t("quick.quick_help"))
-moment = quarter_hour(workspace).isoformat()
+moment = clock.quarter_hour(workspace).isoformat()
 cells, services = team_area_for(str(workspace.path), stamp, team, moment)
 options = CoverageOptions.from_settings()
 st.caption(t("peer.intro"))
 outlines, labels = outlines_for(str(workspace.path), stamp)
-ours = team_layer(cells, t, recent_days=options.recent_days, overdue_days=options.overdue_weeks * 7)
-focus = layer_bounds(ours)
-# the districts around the team's cells, with their names: a lighter message on a slow phone
-near, names = districts_near(outlines, labels, focus)
 st_folium(
-    cells_map(
-        near,
-        names,
-        [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
-        recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
-        + open_services_legend(t),
+    team_area_map(
+        outlines,
+        labels,
+        cells,
+        services,
+        t,
+        recent_days=options.recent_days,
+        overdue_days=options.overdue_weeks * 7,
         language=language(),
         basemap=basemap_for(workspace),
-        focus=focus,
     ),
     height=420,
     use_container_width=True,

@@ -48,13 +48,7 @@ from mapping.access.accounts import (
 )
 from mapping.access.locks import DEVICE_COOKIE, MAX_PIN_DIGITS, MIN_PIN_DIGITS, unlock
 from mapping.analysis.coverage import CoverageOptions
-from mapping.analysis.coverage_data import load_coverage_data
-from mapping.analysis.peers import (
-    services_open_now,
-    team_cells,
-    team_peer_educator_ids,
-    teams,
-)
+from mapping.analysis.peers import team_area, teams
 from mapping.errors import InvalidInputError, WorkspaceError
 from mapping.hours import hours_for_reading
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -62,18 +56,9 @@ from mapping.maps.base import (
     basemap_for,
     basemap_origin,
     district_layers,
-    districts_near,
-    layer_bounds,
 )
-from mapping.maps.coverage import (
-    cells_map,
-    open_services_layer,
-    open_services_legend,
-    recency_legend,
-    team_layer,
-)
+from mapping.maps.coverage import team_area_map
 from mapping.maps.plan import stop_tip
-from mapping.periods import parse_period
 from mapping.planning.plans import RoutePlan, current_plans, for_peer_educators
 from mapping.planning.runsheet import day_in_words
 from mapping.settings import get_settings
@@ -98,7 +83,7 @@ HEADERS = {
 #: The browser's own guard: scripts, styles, images and fetches from this server only.
 POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:{tiles}; connect-src 'self'; worker-src 'self' blob:; "
+    "img-src 'self' data: blob:{tiles}; connect-src 'self'{tiles}; worker-src 'self' blob:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 #: Pages kept in memory, per workspace state, team, quarter hour and language.
@@ -139,17 +124,6 @@ def chosen_team(codes: Sequence[str], asked: str | None) -> str:
     if asked in codes:
         return str(asked)
     return codes[0] if codes else ""
-
-
-def stamp(workspace: Workspace) -> tuple[int, ...]:
-    """Return what changes when the programme's data changes (the app pages' own stamp)."""
-    with workspace.connect() as connection:
-        return data_stamp(connection)
-
-
-def _quarter_hour(workspace: Workspace) -> dt.datetime:
-    now = clock.now(workspace).replace(second=0, microsecond=0, tzinfo=None)
-    return now.replace(minute=now.minute - now.minute % 15)
 
 
 def entry(workspace: Workspace, request: Request) -> Entry:
@@ -216,12 +190,12 @@ html, body { height: auto; margin: 0; background: var(--ground); color: var(--in
 """
 
 
-def _document(language: str, title: str, body: str, *, head: str = "") -> str:
+def _document(language: str, title: str, body: str) -> str:
     """Return a whole page: the language, the viewport of a phone, the styles, ``body``."""
     return (
         f'<!DOCTYPE html>\n<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n{head}</head>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
         f'<body>\n<main class="om-page">\n{body}\n</main>\n</body>\n</html>\n'
     )
 
@@ -409,8 +383,9 @@ def area_page(
     coordinator may replace at any moment), the account's name and teams on every request.
     ``codes`` are the account's teams.
     """
-    moment = _quarter_hour(workspace)
-    key = (str(workspace.path), stamp(workspace), team, moment, language)
+    moment = clock.quarter_hour(workspace)
+    with workspace.connect() as connection:
+        key = (str(workspace.path), data_stamp(connection), team, moment, language)
     parts = _PAGES.get(key, lambda: _area_parts(workspace, team, language, moment))
     t = translator(language)
     minutes = get_settings().lock_idle_minutes
@@ -451,25 +426,19 @@ def _area_parts(workspace: Workspace, team: str, language: str, moment: dt.datet
     """Write the page for a team, in parts around its :class:`Slot` s."""
     t = translator(language)
     options = CoverageOptions.from_settings()
-    data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
-    cells = team_cells(data, team_peer_educator_ids(workspace, team) if team else [])
-    services = services_open_now(data, options, near=cells["cell"].to_list(), now=moment)
+    cells, services = team_area(workspace, team, moment)
     with workspace.connect() as connection:
         outlines, labels = district_layers(connection)
-    ours = team_layer(
-        cells, t, recent_days=options.recent_days, overdue_days=options.overdue_weeks * 7
-    )
-    focus = layer_bounds(ours)
-    near, names = districts_near(outlines, labels, focus)
-    m = cells_map(
-        near,
-        names,
-        [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
-        recency_legend(t, options.recent_days, emerging=False, title=t("peer.legend_title"))
-        + open_services_legend(t),
+    m = team_area_map(
+        outlines,
+        labels,
+        cells,
+        services,
+        t,
+        recent_days=options.recent_days,
+        overdue_days=options.overdue_weeks * 7,
         language=language,
         basemap=basemap_for(workspace),
-        focus=focus,
     )
     m.height = (MAP_HEIGHT, "px")
     figure = m.get_root()
@@ -477,13 +446,12 @@ def _area_parts(workspace: Workspace, team: str, language: str, moment: dt.datet
     title = f"<title>{html.escape(t('peer.title'))}</title>\n<style>{_STYLE}</style>"
     figure.header.add_child(Element(title), name="om_page_style")
     rendered = figure.render()
-    head, marker, rest = rendered.partition("</head>")
-    inside, marker_body, end = rest.partition("<body>")[2].partition("</body>")
-    if not marker or not marker_body or "<body>" not in rest:
+    head, closed, rest = rendered.partition("</head>")
+    before, opened, rest = rest.partition("<body>")
+    inside, ended, end = rest.partition("</body>")
+    if not (closed and opened and ended):
         raise RuntimeError("folium wrote a page without <head> and <body>: cannot build it")
-    head = _VIEWPORT.sub(VIEWPORT, head)
-    head = head.replace("<html>", f'<html lang="{language}">', 1)
-    before = rest.partition("<body>")[0]
+    head = _VIEWPORT.sub(VIEWPORT, head).replace("<html>", f'<html lang="{language}">', 1)
     log_visit = f"../../log_visit?{_query(team=team, lang=language)}"
     top = (
         f'<body>\n<main class="om-page">\n<h1>{html.escape(t("peer.title"))}</h1>\n'
@@ -534,8 +502,7 @@ def _headers(workspace: Workspace | None) -> dict[str, str]:
     basemap = basemap_for(workspace) if workspace is not None else None
     tiles = basemap_origin(basemap[0]) if basemap else ""
     extra = f" {tiles}" if tiles else ""
-    policy = POLICY.format(tiles=extra).replace("connect-src 'self'", f"connect-src 'self'{extra}")
-    return {**HEADERS, "Content-Security-Policy": policy}
+    return {**HEADERS, "Content-Security-Policy": POLICY.format(tiles=extra)}
 
 
 def _answer(page: str, workspace: Workspace | None, status: int = 200) -> Response:

@@ -12,7 +12,6 @@ import polars as pl
 import streamlit as st
 from sqlalchemy.exc import OperationalError
 
-from mapping import clock
 from mapping.analysis.coverage import (
     CoverageOptions,
     CoverageReport,
@@ -22,7 +21,7 @@ from mapping.analysis.coverage import (
 )
 from mapping.analysis.coverage_data import load_coverage_data
 from mapping.analysis.gaps import hotspot_gaps
-from mapping.analysis.peers import services_open_now, team_cells, team_peer_educator_ids
+from mapping.analysis.peers import team_area
 from mapping.analysis.siting import suggest_sites
 from mapping.errors import WorkspaceError
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -287,20 +286,7 @@ def team_area_for(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return a team's cells and the services open now, cached per team and quarter hour."""
     del stamp
-    moment = dt.datetime.fromisoformat(now)
-    workspace = open_workspace(Path(path))
-    data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
-    cells = team_cells(data, team_peer_educator_ids(workspace, team))
-    services = services_open_now(
-        data, CoverageOptions.from_settings(), near=cells["cell"].to_list(), now=moment
-    )
-    return cells, services
-
-
-def quarter_hour(workspace: Workspace) -> dt.datetime:
-    """Return the programme's local time now, down to the quarter hour (a cache key)."""
-    now = clock.now(workspace).replace(second=0, microsecond=0, tzinfo=None)
-    return now.replace(minute=now.minute - now.minute % 15)
+    return team_area(open_workspace(Path(path)), team, dt.datetime.fromisoformat(now))
 
 
 def team_picker(t: Callable[..., str], codes: Sequence[str]) -> str:

@@ -13,9 +13,10 @@ import polars as pl
 import sqlalchemy as sa
 
 from mapping.analysis.coverage import CoverageOptions, servable
-from mapping.analysis.coverage_data import CoverageData, epoch_day
+from mapping.analysis.coverage_data import CoverageData, epoch_day, load_coverage_data
 from mapping.cells import cell_centres, cell_to_str, hex_ids
 from mapping.hours import open_states
+from mapping.periods import parse_period
 from mapping.storage import store
 from mapping.storage.workspace import Workspace
 from mapping.vocab import SERVICE_TYPES
@@ -151,3 +152,19 @@ def services_open_now(
 def _sensitive(data: CoverageData, ids: list[str]) -> set[str]:
     """Return which of the services are sensitive (shown as a cell, without their name)."""
     return set(data.services.filter(pl.col("id").is_in(ids) & pl.col("sensitive"))["id"])
+
+
+def team_area(
+    workspace: Workspace, team: str, moment: dt.datetime
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return what a team's peer educators see: its cells, and the services open near them.
+
+    The cells are :func:`team_cells` of the period ending at ``moment``; the services
+    :func:`services_open_now` at ``moment``. A team with no peer educator (or "") has no cells.
+    """
+    data = load_coverage_data(workspace, parse_period(None, today=moment.date()))
+    cells = team_cells(data, team_peer_educator_ids(workspace, team))
+    services = services_open_now(
+        data, CoverageOptions.from_settings(), near=cells["cell"].to_list(), now=moment
+    )
+    return cells, services

@@ -22,6 +22,7 @@ from mapping.maps.base import (
     GeoJSON,
     MapOverlay,
     base_map,
+    districts_near,
     geo_feature,
     layer_bounds,
 )
@@ -418,4 +419,38 @@ def open_services_legend(t: Callable[..., str]) -> str:
     return (
         f'<div><i style="background:{OPEN_SERVICE_COLOUR};border:1.5px dashed #000"></i>'
         f"{html.escape(t('peer.open_legend'))}</div>"
+    )
+
+
+def team_area_map(
+    outlines: GeoJSON,
+    labels: GeoJSON,
+    cells: pl.DataFrame,
+    services: pl.DataFrame,
+    t: Callable[..., str],
+    *,
+    recent_days: int,
+    overdue_days: int,
+    language: str,
+    basemap: tuple[str, str] | None,
+) -> folium.Map:
+    """Return My area's map: a team's cells by recency and the friendly services open now.
+
+    ``cells`` and ``services`` are :func:`mapping.analysis.peers.team_area`'s. The map opens on
+    the team's cells and carries only the districts around them, with their names
+    (:func:`~mapping.maps.base.districts_near`): a lighter page on a slow phone. The app's My
+    area and its quick page (``views/quick_area.py``) draw this same map.
+    """
+    ours = team_layer(cells, t, recent_days=recent_days, overdue_days=overdue_days)
+    focus = layer_bounds(ours)
+    near, names = districts_near(outlines, labels, focus)
+    return cells_map(
+        near,
+        names,
+        [(t("peer.title"), ours), (t("peer.open_now"), open_services_layer(services, t))],
+        recency_legend(t, recent_days, emerging=False, title=t("peer.legend_title"))
+        + open_services_legend(t),
+        language=language,
+        basemap=basemap,
+        focus=focus,
     )
