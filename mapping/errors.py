@@ -29,3 +29,21 @@ class WorkspaceError(MappingError, RuntimeError):
 
 class PrivacyBudgetError(InvalidInputError):
     """A differentially private release would spend more privacy budget than is left."""
+
+
+class OutdatedProposalError(InvalidInputError):
+    """A proposal shown before saving no longer matches the store: it must be made again."""
+
+
+class MissingColumnError(UnusableFileError):
+    """A file without a column it cannot do without (a visit's date, a hotspot's typology).
+
+    ``code`` names the column that is missing and ``columns`` lists those the file has (when
+    the message names them), so the app can say it in the reader's language; the message is
+    the English text.
+    """
+
+    def __init__(self, message: str, *, code: str, columns: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.columns = columns

@@ -14,6 +14,11 @@ _FONT_FOLDERS = (
 )
 #: The family name a PDF uses when no DejaVu Sans is found (latin-1 only).
 FALLBACK = "helvetica"
+#: French letters and marks latin-1 lacks, as the fallback font can print them (DejaVu Sans
+#: has them all): a typed service name such as "Cœur d’Or" keeps its letters, not "?".
+_LATIN_1_FRENCH = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "’": "'", "‘": "'", "\u202f": "\u00a0", "Ÿ": "Y"}
+)
 
 
 def dejavu() -> tuple[Path, Path] | None:
@@ -49,13 +54,17 @@ def add_fonts(pdf: FPDF) -> str:
 def printable(text: str, family: str) -> str:
     """Return ``text`` as the font ``family`` can print it (``?`` for what latin-1 lacks).
 
+    The fallback font writes French ``œ`` as ``oe`` and ``’`` as ``'`` rather than ``?``.
+
     Examples
     --------
     >>> printable("20:45 — ñ", FALLBACK)
     '20:45 ? ñ'
     >>> printable("20:45 — ñ", "dejavu")
     '20:45 — ñ'
+    >>> printable("Cœur d’Or", FALLBACK)
+    "Coeur d'Or"
     """
     if family != FALLBACK:
         return text
-    return text.encode("latin-1", "replace").decode("latin-1")
+    return text.translate(_LATIN_1_FRENCH).encode("latin-1", "replace").decode("latin-1")

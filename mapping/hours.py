@@ -5,8 +5,8 @@ Rust ``opening-hours`` crate), so the whole OSM grammar works: several rules
 (``Mo-Fr 08:00-18:00; Sa 08:00-13:00``), rules joined by commas
 (``Mo-Fr 08:00-18:00, Sa 08:00-13:00``), split days (``Mo-Fr 08:00-12:00,13:00-17:00``),
 ``24/7``, ``off``, ``PH off``, hours past midnight (``Mo-Su 20:00-04:00``), months, weeks and
-comments. Spanish and English day names (``Lu-Vi``, ``sáb``, ``Monday``) and ``24h`` are
-accepted and written the OSM way first, since coordinators type them.
+comments. Spanish, French and English day names (``Lu-Vi``, ``sáb``, ``Lu-Ve``, ``Monday``)
+and ``24h`` are accepted and written the OSM way first, since coordinators type them.
 
 Everything the analyses ask of hours is a weekly grid of 15-minute slots, built once per
 distinct hours text and week (a registry holds a few dozen distinct texts for thousands of
@@ -29,7 +29,8 @@ from mapping.settings import Settings
 from mapping.vocab import normalise
 
 DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
-#: Day names, English and Spanish: a day is written as any start of one (Mo, Mon, Lu, sáb...).
+#: Day names, English, Spanish and French: a day is written as any start of one (Mo, Lu, sáb,
+#: ven...). A start shared by two languages names the same day in both (ma: martes, mardi).
 _DAY_NAMES = {
     "monday": "mo",
     "tuesday": "tu",
@@ -45,6 +46,13 @@ _DAY_NAMES = {
     "viernes": "fr",
     "sabado": "sa",
     "domingo": "su",
+    "lundi": "mo",
+    "mardi": "tu",
+    "mercredi": "we",
+    "jeudi": "th",
+    "vendredi": "fr",
+    "samedi": "sa",
+    "dimanche": "su",
 }
 #: Day words read in opening hours and the OSM day each means. Only whole words, and none that
 #: is also an OSM word: "Mar" stays March (martes is "Ma" or "martes"), "Do" is domingo.
@@ -62,6 +70,10 @@ _HOURS_DAY_WORDS = {
     "ju": "th",
     "vi": "fr",
     "do": "su",
+    "me": "we",
+    "je": "th",
+    "ve": "fr",
+    "di": "su",
 }
 _ALWAYS = ("24h", "24 h", "24hrs", "24 horas", "24 hours", "24/7/365")
 _WORD = re.compile(r'"[^"]*"|[^\W\d_]+')
@@ -118,6 +130,8 @@ def osm_hours(text: str) -> str:
     'Mo-Fr 08:00-18:00, Sa 08:00-13:00'
     >>> osm_hours("24 horas")
     '24/7'
+    >>> osm_hours("Lu-Ve 08:00-17:00; sam 09:00-13:00")
+    'Mo-Fr 08:00-17:00; Sa 09:00-13:00'
     """
     written = " ".join(text.split())
     if written.lower() in _ALWAYS:
@@ -153,7 +167,7 @@ def check_hours(text: str) -> str | None:
 
 
 def days_from_text(text: str) -> str:
-    """Return working days as canonical ``mo,tu,...`` text (English or Spanish input).
+    """Return working days as canonical ``mo,tu,...`` text (English, Spanish or French input).
 
     Examples
     --------
@@ -321,6 +335,7 @@ def working_mask(
 DAY_NAMES: dict[str, tuple[str, ...]] = {
     "en": ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"),
     "es": ("Lu", "Ma", "Mi", "Ju", "Vi", "Sá", "Do"),
+    "fr": ("Lu", "Ma", "Me", "Je", "Ve", "Sa", "Di"),
 }
 
 
@@ -335,6 +350,8 @@ def hours_for_reading(text: str, language: str) -> str:
     --------
     >>> hours_for_reading("Mo-Fr 08:00-14:00; Sa 09:00-13:00", "es")
     'Lu–Vi 08:00–14:00; Sá 09:00–13:00'
+    >>> hours_for_reading("Mo-Fr 08:00-14:00; Su off", "fr")
+    'Lu–Ve 08:00–14:00; Di off'
     >>> hours_for_reading("24/7", "en")
     '24/7'
     """

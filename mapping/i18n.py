@@ -1,8 +1,10 @@
 """The app's words in each language: one TOML file per language in ``mapping/locales/``.
 
-Adding a language is adding one file (``fr.toml``, say) with the same keys as ``en.toml`` and
+Adding a language is adding one file (``pt.toml``, say) with the same keys as ``en.toml`` and
 its name in :data:`LANGUAGES`. A key missing from a language falls back to English, so a
-half-translated file still works; the tests check that English and Spanish are complete.
+half-translated file still works; the tests check that every language offered is complete.
+Each language addresses the reader one way throughout: English neutrally, Spanish with
+"usted", French with "vous" (tests/test_i18n.py checks the last two).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mapping.errors import InvalidInputError
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 #: Languages the app offers, by code, each named in its own language.
-LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español", "fr": "Français"}
 DEFAULT_LANGUAGE = "en"
 
 
@@ -53,6 +55,8 @@ def translator(language: str) -> Callable[..., str]:
     'Cobertura'
     >>> translator("en")("coverage.rank_of", rank=3, total=50)
     'rank 3 of 50'
+    >>> translator("fr")("coverage.rank_of", rank=3, total=50)
+    'rang 3 sur 50'
     """
     texts = catalogue(language)
     english = catalogue(DEFAULT_LANGUAGE)

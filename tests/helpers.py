@@ -212,15 +212,15 @@ def app_maps(at: Any) -> list[str]:
     ]
 
 
-def english_fragments(section: str = "runsheet") -> set[str]:
-    """Every run of English words (two or more) of a locale section that Spanish does not share.
+def english_fragments(section: str = "runsheet", language: str = "es") -> set[str]:
+    """Every run of English words (two or more) of a locale section that ``language`` lacks.
 
-    What a text in Spanish must not hold: pieces between the placeholders and punctuation of
-    each English text, of six characters or more, that are not in the Spanish text of the key.
+    What a text in Spanish (or French) must not hold: pieces between the placeholders and
+    punctuation of each English text, of six characters or more, not in the key's own text.
     """
     from mapping.i18n import catalogue
 
-    english, spanish = catalogue("en"), catalogue("es")
+    english, spanish = catalogue("en"), catalogue(language)
     fragments = set()
     for key, text in english.items():
         if not key.startswith(f"{section}."):

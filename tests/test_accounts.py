@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import json
 import sys
 
 import pytest
@@ -267,6 +269,24 @@ def test_the_user_command_adds_lists_resets_and_removes(
     assert "bea\tpeer teams T1,T2\tpassword\tlast seen never" in listing
     assert "cris\tfunder\tsingle sign-on" in listing
     assert "$argon2" not in listing
+    assert run("list", "--format", "csv") == 0
+    listed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [
+        (a["username"], a["role"], a["teams"], a["sign_in"], a["last_seen"]) for a in listed
+    ] == [
+        ("bea", "peer", "T1,T2", "password", ""),
+        ("cris", "funder", "", "single sign-on", ""),
+    ]
+    assert run("list", "--format", "json") == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(a["username"], a["role"], a["sign_in"]) for a in rows] == [
+        ("bea", "peer", "password"),
+        ("cris", "funder", "single sign-on"),
+    ]
+    # the hash never, and the sign-on email no more than in the text listing
+    assert not {"password_hash", "sso_email"} & set(rows[0])
+    assert run("list", "--format", "xml") == 2
+    assert "argument --format: invalid choice: 'xml'" in capsys.readouterr().err
     assert run("reset", "bea", "--password-stdin", stdin="a new long password\n") == 0
     assert run("remove", "nobody") == 2
     assert "there is no account nobody" in capsys.readouterr().err

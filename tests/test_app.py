@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import h3
 import polars as pl
 import pytest
 import sqlalchemy as sa
@@ -45,6 +46,7 @@ from mapping.maps.coverage import (
     findings_layer,
     hotspot_layer,
     recency_legend,
+    site_numbers_layer,
     sites_layers,
     sites_legend,
 )
@@ -210,8 +212,8 @@ def test_overview_map_in_chromium_makes_no_outside_request(served_app: str) -> N
 
     assert paths_drawn(districts, visited)
     assert coverage_page["districts"] == 50
-    assert coverage_page["before"].startswith("VILLA MARIA DEL TRIUNFO (PE-150143)")
-    assert coverage_page["after"].split(" (")[0] != "VILLA MARIA DEL TRIUNFO"
+    assert coverage_page["before"].startswith("VILLA MARIA DEL TRIUNFO: rank 1 of 50")
+    assert coverage_page["after"].split(":")[0] != "VILLA MARIA DEL TRIUNFO"
     assert "district=" in coverage_page["url"]
     assert coverage_page["Hotspots"] > 50 + 100  # district outlines and 111 hotspot cells
     assert coverage_page["Suggest sites"] > 50 + 3
@@ -239,14 +241,16 @@ def _coverage_page_in_chromium(page: Any, iframe: str) -> dict[str, Any]:
     deadline = time.monotonic() + 30
     while paths.count() < 50 and time.monotonic() < deadline:
         time.sleep(0.25)
-    found = {"districts": paths.count(), "before": page.locator("code").first.inner_text()}
+    # the chosen district's heading: "NAME: rank 1 of 50 by gap score, …"
+    heading = page.locator('[data-testid="stMain"] strong').filter(has_text=": rank ").first
+    found = {"districts": paths.count(), "before": heading.inner_text()}
     # a district coloured in the 20-40 class (mapped, moderate gap)
     frame.locator(f'.leaflet-overlay-pane path[fill="{GAP_COLOURS[1]}"]').first.dispatch_event(
         "click"
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found["after"] = page.locator("code").first.inner_text()
+        found["after"] = heading.inner_text()
         if found["after"] != found["before"]:
             break
         time.sleep(0.5)
@@ -418,6 +422,20 @@ def test_hotspot_and_site_maps_hold_cells_only_and_stay_offline(
             f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
             f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
         ]
+
+
+def test_site_numbers_are_the_ranks_at_the_centres_of_the_sites_cells() -> None:
+    """Each suggested site's rank, as the table shows it, sits at its cell's centre, best first."""
+    cells = [h3.latlng_to_cell(-12.06 - i / 100, -77.03, 8) for i in range(3)]
+    sites = pl.DataFrame({"rank": [3, 1, 2], "cell_id": cells, "district": ["A", "B", "C"]})
+    layer = site_numbers_layer(sites)
+    names = [f["properties"]["name"] for f in layer["features"]]
+    assert names == ["1", "2", "3"]
+    for feature, cell in zip(layer["features"], [cells[1], cells[2], cells[0]], strict=True):
+        lng, lat = feature["geometry"]["coordinates"]
+        assert h3.latlng_to_cell(lat, lng, 8) == cell
+        assert feature["properties"]["colour"].startswith("#")
+    assert site_numbers_layer(sites.clear())["features"] == []
 
 
 def test_peer_page_shows_places_and_services_but_no_counts(

@@ -12,14 +12,16 @@ import pytest
 import sqlalchemy as sa
 from helpers import copy_workspace, csv_text
 
-from mapping.errors import InvalidInputError
+from mapping.errors import InvalidInputError, OutdatedProposalError
 from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.planning.assignments import (
     AssignmentResult,
     active_peers,
     current_assignments,
+    propose_assignment,
     run_assignment,
+    save_assignment,
 )
 from mapping.planning.split import KEEP_KM, assign_hotspots, workloads
 from mapping.registries.hotspots import hotspot_registry, retire_hotspot
@@ -474,3 +476,69 @@ def test_the_demo_assigns_every_active_hotspot(demo_workspace: Path, tmp_path: P
     # the demo's need fits within the norm: nobody is left far over it
     assert table["ratio"].max() < 1.1
     assert run_assignment(workspace).kept == active.height
+
+
+def test_a_proposal_writes_nothing_and_saving_writes_exactly_it(area: Workspace) -> None:
+    coordinator = Actor("coord-ana", "coordinator")
+    proposal = propose_assignment(area, today=TODAY)
+    assert current_assignments(area).height == 0 and _audit(area) == []  # nothing written
+    assert (proposal.new, proposal.changed, proposal.removed, proposal.change_count) == (5, 0, 0, 5)
+    # what is shown: names of hotspots, districts and peer educators, never an anchor
+    assert proposal.changes.columns == [
+        "hotspot_id",
+        "district",
+        "change",
+        "previous_peer_educator",
+        "previous_team",
+        "peer_educator",
+        "team",
+    ]
+    assert proposal.changes.select("hotspot_id", "change", "peer_educator").rows() == [
+        ("HC1", "new", "PE1"),
+        ("HC2", "new", "PE3"),
+        ("HC3", "new", "PE1"),
+        ("HM1", "new", "PE2"),
+        ("HM2", "new", "PE2"),
+    ]
+    save_assignment(area, proposal, actor=coordinator)
+    assert _by_code(area) == dict(
+        proposal.changes.select("hotspot_id", "peer_educator").rows()  # type: ignore[arg-type]
+    )
+    assert _audit(area) == [
+        (
+            "coord-ana",
+            "assign",
+            "assigned 5 hotspots between 3 peer educators: 0 kept, 5 new, 0 changed, 0 removed",
+        )
+    ]
+    # saved once: the same proposal again is outdated, and a new one has nothing to change
+    with pytest.raises(OutdatedProposalError):
+        save_assignment(area, proposal, actor=coordinator)
+    nothing = propose_assignment(area, today=TODAY, rebalance=True)
+    assert nothing.change_count == 0 and nothing.changes.height == 0
+    stored = current_assignments(area)
+    save_assignment(area, nothing, actor=coordinator)
+    assert current_assignments(area).equals(stored) and len(_audit(area)) == 1
+
+
+def test_a_proposal_outdated_by_another_save_is_refused(area: Workspace) -> None:
+    run_assignment(area, today=TODAY)
+    proposal = propose_assignment(area, today=TODAY, days=30)  # PE2 inactive: HM1, HM2 move
+    assert proposal.changes.select(
+        "hotspot_id", "change", "previous_peer_educator", "peer_educator"
+    ).rows() == [("HM1", "changed", "PE2", "PE3"), ("HM2", "changed", "PE2", "PE3")]
+    retire_hotspot(area, "HC2")  # meanwhile, another coordinator retires a hotspot
+    before = current_assignments(area)
+    with pytest.raises(
+        OutdatedProposalError,
+        match=r"changed since this proposal was made .* nothing was saved — make a new proposal",
+    ):
+        save_assignment(area, proposal, actor=Actor("coord-ana", "coordinator"))
+    assert current_assignments(area).equals(before)
+    fresh = propose_assignment(area, today=TODAY, days=30)
+    assert fresh.changes.filter(pl.col("change") == "removed")["hotspot_id"].to_list() == ["HC2"]
+    assert fresh.removed_ids == ("HC2",)
+    save_assignment(area, fresh)
+    assert _by_code(area) == {"HC1": "PE1", "HC3": "PE1", "HM1": "PE3", "HM2": "PE3"}
+    with pytest.raises(InvalidInputError, match="not a proposal"):
+        save_assignment(area, AssignmentResult(pl.DataFrame(), pl.DataFrame(), 0, 0, 0, 0))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import csv
+import io
 import json
 import re
 import subprocess
@@ -90,7 +93,36 @@ def test_summary_counts_match_the_store(
     visits.write_text(VISITS, encoding="utf-8")
     monkeypatch.setenv("OUTREACH_MAP_WORKSPACE", str(workspace.path))
     assert run(capsys, "import", "visits", visits)[0] == EXIT_OK
-    assert run(capsys, "import", "visits", visits)[0] == EXIT_OK
+    code, out, _ = run(capsys, "import", "visits", visits, "--format", "json")
+    assert code == EXIT_OK
+    imported = json.loads(out)
+    [[report, rows_read, accepted, duplicates, rejected]] = query(
+        workspace,
+        "SELECT report, rows_read, accepted, duplicates, rejected FROM imports "
+        "WHERE id = (SELECT max(id) FROM imports)",
+    )
+    [again] = imported["rows"]
+    assert (again["rows_read"], again["accepted"], again["duplicates"], again["rejected"]) == (
+        rows_read,
+        accepted,
+        duplicates,
+        rejected,
+    )
+    assert (again["kind"], again["records"], again["rejected"]) == ("visits", 4, 1)
+    assert Path(again["report"]).name == report
+    [warning] = imported["meta"]["warnings"]
+    assert warning.startswith("dropped columns that must never be stored: 'telefono'")
+
+    code, out, _ = run(capsys, "summary", "--format", "csv")
+    assert code == EXIT_OK
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    stored = counts(workspace)
+    assert (row["visits"], row["unique_contacts"], row["imports"]) == (
+        str(stored["visits"]),
+        str(stored["contacts"]),
+        str(stored["imports"]),
+    )
+    assert (row["area"], row["resolution"], row["districts"]) == ("Lima", "8", "50")
 
     code, out, _ = run(capsys, "summary", "--format", "json")
 
@@ -221,6 +253,29 @@ def test_services_and_hotspots_through_the_cli(
             "read 1 rows: 1 accepted, 0 duplicates, 0 rejected",
         )
     assert (counts(workspace)["services"], counts(workspace)["hotspots"]) == (1, 1)
+    # the same file again, as CSV: one row of the counts, each row a duplicate now
+    code, out, _ = run(capsys, "import", "hotspots", hotspots, "--workspace", workspace.path,
+                       "--format", "csv")  # fmt: skip
+    [row] = list(csv.DictReader(io.StringIO(out)))
+    assert code == EXIT_OK
+    assert list(row) == [
+        "kind",
+        "rows_read",
+        "records",
+        "accepted",
+        "updated",
+        "duplicates",
+        "skipped",
+        "rejected",
+        "report",
+    ]
+    assert (row["kind"], row["rows_read"], row["accepted"], row["duplicates"]) == (
+        "hotspots",
+        "1",
+        "0",
+        "1",
+    )
+    assert counts(workspace)["hotspots"] == 1
 
 
 def test_python_m_mapping_cli_exits_with_the_commands_code(tmp_path: Path) -> None:
@@ -233,3 +288,55 @@ def test_python_m_mapping_cli_exits_with_the_commands_code(tmp_path: Path) -> No
     )
     assert done.returncode == EXIT_UNUSABLE, done.stderr
     assert done.stderr.startswith("outreach-map: error: ")
+
+
+#: The commands that print a result, and so take ``--format text|csv|json`` (README.md says
+#: which); the others (init, demo, serve, export, config, wipe, migrate, copy) print what they
+#: did in a line or two.
+FORMATTED = {
+    ("summary",),
+    ("coverage",),
+    ("gaps",),
+    ("suggest-sites",),
+    ("import",),
+    ("user", "list"),
+    ("plan", "assign"),
+    ("plan", "route"),
+}
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict:
+    """Return every command's parser by its words, sub-commands included."""
+    found = {path: parser} if path else {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= _commands(sub, (*path, name))
+    return found
+
+
+def test_the_commands_that_print_a_result_take_format() -> None:
+    from mapping.analysis.reports import FORMATS as RENDERED
+    from mapping.cli.formats import FORMATS
+    from mapping.cli.main import _parser
+
+    assert FORMATS == RENDERED
+    taking = {
+        words
+        for words, parser in _commands(_parser()).items()
+        if any("--format" in action.option_strings for action in parser._actions)
+    }
+    assert taking == FORMATTED
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    [sentence] = re.findall(r"[^.]*`--format\s+text\|csv\|json`[^.]*\.", readme)
+    for words in FORMATTED:
+        assert f"`{' '.join(words)}`" in sentence, words
+
+
+@pytest.mark.parametrize("words", sorted(FORMATTED))
+def test_an_unknown_format_is_argparses_error(
+    words: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *words, "--format", "xml")
+    assert (code, out) == (EXIT_UNUSABLE, "")
+    assert "argument --format: invalid choice: 'xml' (choose from" in err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +40,15 @@ from mapping.analysis.coverage_data import (
 from mapping.analysis.gaps import SignalOptions, cell_signals, hotspot_gaps
 from mapping.analysis.reports import coverage_text, explain_district, find_district, render
 from mapping.analysis.siting import suggest_sites
+from mapping.analysis.tables import (
+    coverage_words,
+    district_cells_table,
+    district_in_words,
+    findings_table,
+    ranking_table,
+)
 from mapping.errors import InvalidInputError
+from mapping.i18n import translator
 from mapping.ingest.area import init_area
 from mapping.ingest.registry_files import hotspots_from_file, services_from_file
 from mapping.ingest.visits import visits_from_file
@@ -362,7 +371,8 @@ def test_explain_traces_each_figure_to_its_inputs(report: CoverageReport) -> Non
     assert f"reach: {b['contacts']:g} unique contacts ({b['new_contacts']:g} new)" in text
     assert "sum of the size ranges of 1 registered hotspots" in text
     assert f"coverage: {b['contacts']:g} / 10 to {b['contacts']:g} / 6 = " in text
-    assert f"reach    = 1 - min(1, {b['contacts']:g} / 8.0) = {b['gap_reach']:.3f}" in text
+    # the estimate's middle as its arithmetic on whole people: (6 + 10) / 2, no "8.0"
+    assert f"reach    = 1 - min(1, {b['contacts']} / ((6 + 10) / 2)) = {b['gap_reach']:.3f}" in text
     assert f"= {b['gap_score']:.1f}" in text
     assert "population 20,000 x 1-3 per 1,000" in explain_district(report, "C")
     # HB1 was registered by its cell id: its district is the cell centre's, and that is said
@@ -584,3 +594,99 @@ def test_districts_as_a_geodataframe(area: Workspace, report: CoverageReport) ->
     a = frame[frame["district_id"] == "A"].iloc[0]
     assert a.geometry.equals(shapely.box(WEST, SOUTH, WEST + WIDTH, NORTH))
     assert a["gap_score"] == district(report, "A")["gap_score"]
+
+
+def test_ranking_table_shows_whole_people_with_their_arithmetic(report: CoverageReport) -> None:
+    """Five columns by default; reached of estimated, and coverage from those whole figures."""
+    en = translator("en")
+    table = ranking_table(report, en)
+    assert table.columns == ["Rank", "District", "Gap score", "Reached of estimated", "Coverage"]
+    rows = {row["District"]: row for row in table.iter_rows(named=True)}
+    # A: 3 reached of 14-26: 3/26 = 11.5 % -> 12, 3/14 = 21.4 % -> 21
+    assert (rows["Alfa"]["Reached of estimated"], rows["Alfa"]["Coverage"]) == (
+        "3 of 14–26",
+        "12–21 %",
+    )
+    # B: 1 of 6-10: 1/10 = 10 %, 1/6 = 16.7 % -> 17
+    assert (rows["Bravo"]["Reached of estimated"], rows["Bravo"]["Coverage"]) == (
+        "1 of 6–10",
+        "10–17 %",
+    )
+    # C: the population prior, 20,000 x 1-3 per 1,000, says "about": 1/60 = 1.7 % -> 2, 1/20 = 5 %
+    assert (rows["Charlie"]["Reached of estimated"], rows["Charlie"]["Coverage"]) == (
+        "1 of about 20–60",
+        "2–5 %",
+    )
+    assert rows["Delta"]["Coverage"] == "unknown"
+    full = ranking_table(report, translator("es"), all_columns=True)
+    spanish = {row["Distrito"]: row for row in full.iter_rows(named=True)}
+    # peer educators: the people who worked there, and their time (1 + 1/4 in A: 125 %)
+    assert (spanish["Alfa"]["Educadoras pares"], spanish["Alfa"]["Tiempo de educadoras"]) == (
+        2,
+        "125 %",
+    )
+    assert spanish["Bravo"]["Tiempo de educadoras"] == "50 %"
+    assert spanish["Charlie"]["Estimadas"] == "unas 20–60"
+
+
+def test_coverage_above_the_estimate_is_capped_with_its_reason(area: Workspace) -> None:
+    """C with a tiny prior: 1 reached of 0 estimated shows 100 %, and says the estimate is low."""
+    small = replace(OPTIONS, prior_per_1000=(0.01, 0.02))  # C: 0.2-0.4, rounded to 0-0
+    report = coverage(area, "2026-Q3", options=small)
+    en = translator("en")
+    assert coverage_words(1, 0, 0, en) == "100 % (more than estimated)"
+    assert coverage_words(130, 105, 177, en) == "73–100 %"  # 130/105 = 124 % stops at 100 %
+    words = district_in_words(report, "C", en)
+    assert "Coverage: 1 of about 0 estimated, 100 % (more than estimated)." in words
+    assert any(
+        line.startswith("More people were reached (1) than the whole estimate") for line in words
+    )
+    assert "shown as 100 %" in explain_district(report, "C")
+
+
+def test_district_in_words_has_no_fraction_of_a_person(report: CoverageReport) -> None:
+    """A's sentences: whole counts, the peer educators' time as a share of one person's."""
+    words = district_in_words(report, "A", translator("en"))
+    score = round(district(report, "A")["gap_score"])  # type: ignore[call-overload]
+    assert words[0] == f"Alfa: rank 2 of 4 by gap score, {score} of 100 (0 is no gap)."
+    assert "Coverage: 3 of 14–26 estimated, 12–21 %." in words
+    peers = next(line for line in words if line.startswith("Peer educators"))
+    # 2 people, 1.25 of one person's time; 14/1.25 = 11.2 and 26/1.25 = 20.8: about 11-21 each
+    assert peers == (
+        "Peer educators who worked here: 2; counted by the share of their visits made here, "
+        "their time adds up to 125 % of one full-time peer educator. That is about 11–21 sex "
+        "workers per full-time peer educator, against a norm of 90."
+    )
+    assert not any(re.search(r"\d\.\d", line) for line in words)
+    french = district_in_words(report, "A", translator("fr"))
+    assert "Couverture\u00a0: 3 sur 14–26 estimés, 12–21\u00a0%." in french
+
+
+def test_cells_and_findings_tables_name_places_before_ids(
+    report: CoverageReport, area: Workspace
+) -> None:
+    """Hotspot id and typology first, the cell id last; dates in words, days with plurals."""
+    en = translator("en")
+    cells = district_cells_table(report, "A", en)
+    assert cells.columns == [
+        "Registered hotspot",
+        "Visits",
+        "Unique contacts",
+        "New contacts",
+        "Last visit",
+        "Cell",
+    ]
+    assert cells["Registered hotspot"][0] == "HA1 · Street"
+    assert "00:00:00" not in " ".join(cells["Last visit"])
+    # HA1 was last visited 10 days before the period's end (2026-09-30)
+    assert cells.filter(pl.col("Registered hotspot") == "HA1 · Street")["Last visit"][0] == (
+        "20 Sep 2026 (10 days ago)"
+    )
+    data = load_coverage_data(area, report.period)
+    findings = hotspot_gaps(report, data)
+    table = findings_table(report, findings, translator("es"))
+    assert table.columns == ["Qué", "Punto de trabajo", "Distrito", "Detalle"]
+    overdue = table.filter(pl.col("Qué") == "Atrasado")
+    assert overdue["Punto de trabajo"].to_list() == ["HA2 · Bar o discoteca"]
+    assert overdue["Detalle"].to_list() == ["nunca visitado"]
+    assert "Celda" in findings_table(report, findings, translator("es"), all_columns=True).columns

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import h3
 import pytest
@@ -256,3 +257,67 @@ def test_a_hotspot_is_added_by_clicking_a_cell(served_copy: tuple[str, Path]) ->
     assert added["cell"].to_list() == [empty]
     assert added["hours"].to_list() == ["21:00-03:00"]
     assert not outside_requests(requested)
+
+
+def _map_zoom(page: Any) -> float:
+    """The zoom of the hotspots map now on the page (a click draws a new one)."""
+    content = page.locator(IFRAME).first.element_handle().content_frame()
+    return float(
+        content.evaluate(
+            """() => {
+                const name = Object.keys(window).find((k) => k.startsWith("map_"));
+                return window[name].getZoom();
+            }"""
+        )
+    )
+
+
+@pytest.mark.browser
+def test_a_click_keeps_the_maps_view_and_brings_the_form_into_view(
+    served_copy: tuple[str, Path],
+) -> None:
+    """Zoomed in, a tap on a cell opens the form in view, and the map stays as zoomed."""
+    need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    url, path = served_copy
+    registry = hotspot_registry(open_workspace(path))
+    first = int(registry["cell"][0])
+    target = next(
+        h3.str_to_int(c)
+        for c in h3.grid_ring(h3.int_to_str(first), 2)
+        if h3.str_to_int(c) not in set(registry["cell"].to_list())
+    )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(f"{url}/?role=coordinator", wait_until="domcontentloaded")
+            page.locator('[data-testid="stSidebar"] a', has_text="Hotspots").click()
+            page.get_by_text("Edit the registry").wait_for(timeout=90_000)
+            page.frame_locator(IFRAME).first.locator(".om-legend").wait_for(timeout=90_000)
+            whole_area = _map_zoom(page)
+            content = page.locator(IFRAME).first.element_handle().content_frame()
+            lat, lng = h3.cell_to_latlng(h3.int_to_str(target))
+            content.evaluate(
+                """([lat, lng]) => {
+                    const name = Object.keys(window).find((k) => k.startsWith("map_"));
+                    window[name].setView([lat, lng], 15, {animate: false});
+                }""",
+                [lat, lng],
+            )
+            page.wait_for_timeout(1000)  # the move reruns the page once; nothing changes
+            before = _map_zoom(page)
+            tap_cell(page, IFRAME, target)
+            page.get_by_text(f"Cell {target:x}").wait_for(timeout=30_000)
+            page.frame_locator(IFRAME).first.locator(".om-legend").wait_for(timeout=90_000)
+            page.wait_for_timeout(2000)  # the new map opens, then takes the view it had
+            after = _map_zoom(page)
+            form = page.locator('[data-testid="stForm"]').first.bounding_box()
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "hotspots-click.png"))
+        finally:
+            browser.close()
+    assert before == 15 != whole_area
+    assert after == before
+    assert form is not None and 0 <= form["y"] < 900

@@ -95,6 +95,8 @@ def test_dated_rules_use_the_week_asked_for() -> None:
         ('Mo-Fr 08:00-17:00 "Lu: cita previa"', 'Mo-Fr 08:00-17:00 "Lu: cita previa"'),
         ("Mo-Fr 08:00-18:00, Sa 08:00-13:00", "Mo-Fr 08:00-18:00, Sa 08:00-13:00"),
         ("24h", "24/7"),
+        ("Lu-Ve 08:00-17:00; sam 09:00-13:00", "Mo-Fr 08:00-17:00; Sa 09:00-13:00"),  # French
+        ("Mer,Di 10:00-12:00", "We,Su 10:00-12:00"),
     ],
 )
 def test_hours_are_written_the_osm_way(text: str, osm: str) -> None:
@@ -175,6 +177,8 @@ def test_hotspot_days_keep_hours_past_midnight() -> None:
         ("Mon-Wed", "mo,tu,we"),
         ("Miércoles, Sábado", "we,sa"),
         ("martes", "tu"),
+        ("Ve-Di", "fr,sa,su"),
+        ("mercredi, samedi", "we,sa"),
     ],
 )
 def test_days(text: str, days: str) -> None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 from helpers import account_token, copy_workspace, counts
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
-from test_import_preview import visits_file
+from test_import_preview import CODES, CUSCO, POINTS, visits_file
+from test_import_report import PLANTED, bad_visits
 
+from mapping import clock
+from mapping.ingest.batch import REPORT_COLUMNS
 from mapping.ingest.uploads import prepare_upload
 from mapping.storage.workspace import Workspace
 
@@ -79,7 +86,9 @@ def test_preview_then_commit_says_what_changed(demo_copy: Workspace) -> None:
     assert not at.exception, at.exception
     message = at.success[0].value
     assert message.startswith("Imported visitas.csv as :material/directions_walk: Visits: 4 added")
-    assert "1 rejected" in message and "visits-" in message and "-rejected.csv" in message
+    assert "1 rejected" in message and "-rejected.csv" not in message  # no server path
+    (download,) = at.get("download_button")
+    assert download.label == "Download the rejected rows (CSV)"
     assert counts(demo_copy)["visits"] == before["visits"] + 4
     assert "import_prepared" not in at.session_state
     assert at.radio(key="import_kind")  # back to choosing a file
@@ -141,3 +150,109 @@ def test_uploads_stay_in_memory_while_the_server_receives_them(demo_copy: Worksp
         return rolled
 
     assert asyncio.run(parse()) is False
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What each download button of a run holds: its bytes, type and file name."""
+    kept: list[dict[str, Any]] = []
+    offer = MemoryMediaFileStorage.load_and_get_id
+
+    def record(
+        storage: MemoryMediaFileStorage,
+        path_or_data: str | bytes,
+        mimetype: str,
+        kind: Any,
+        filename: str | None = None,
+    ) -> str:
+        kept.append({"data": path_or_data, "mimetype": mimetype, "filename": filename})
+        return offer(storage, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return kept
+
+
+def upload(at: AppTest, data: bytes, name: str) -> None:
+    """Choose a file in the page's uploader, as a person does, and run the page."""
+    at.file_uploader[0].set_value((name, data, "text/csv")).run()
+    assert not at.exception, at.exception
+
+
+def test_rejected_rows_in_spanish_and_as_a_download(
+    demo_copy: Workspace, downloads: list[dict[str, Any]]
+) -> None:
+    """Each planted problem reads in Spanish, and the download holds exactly those rows."""
+    at = import_page(demo_copy, language="es")
+    data, name = bad_visits()
+    upload(at, data, name)
+
+    shown = at.dataframe[0].value
+    assert list(shown.columns) == ["Fila", "Campo", "Valor", "Problema", "Cómo corregirlo", "Celda"]
+    by_row = {row["Fila"]: row for _, row in shown.iterrows()}
+    assert by_row[3]["Problema"] == "no es una fecha que este importador entienda"
+    assert by_row[3]["Cómo corregirlo"].startswith("escriba las fechas como AAAA-MM-DD")
+    assert by_row[5]["Problema"] == "está fuera de todos los distritos del área"
+    assert by_row[5]["Valor"] == "(oculto)"
+    (download,) = at.get("download_button")
+    assert download.label == "Descargar las filas rechazadas (CSV)"
+    offered = downloads[-1]
+    day = clock.today(demo_copy).isoformat()
+    assert (offered["filename"], offered["mimetype"]) == (f"rejected-visits-{day}.csv", "text/csv")
+    report = pl.read_csv(io.BytesIO(offered["data"]), infer_schema=False)
+    assert report.columns == list(REPORT_COLUMNS)
+    assert {(int(r), f) for r, f in report.select("row", "field").iter_rows()} >= {
+        (row, field) for row, (field, _) in PLANTED.items()
+    }
+    assert {int(r) for r in report["row"]} == set(PLANTED)
+    assert "no es una fecha que este importador entienda" in report["problem"].to_list()
+    text = offered["data"].decode()
+    assert not any(part in text for point in [*POINTS, CUSCO] for part in point)
+    assert not any(code in text for code in CODES)
+
+    # committed, the download is offered again beside the message; the server keeps its report
+    at.checkbox(key=next(k for k in at.session_state if k.startswith("import_confirm"))).check()
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert "reports" not in at.success[0].value and "-rejected" not in at.success[0].value
+    assert at.get("download_button")[0].label == "Descargar las filas rechazadas (CSV)"
+    assert downloads[-1]["data"] == offered["data"]
+    kept = sorted((demo_copy.path / "reports").glob("visits-*-rejected.csv"))[-1]  # the newest
+    on_server = pl.read_csv(kept, infer_schema=False)
+    assert (
+        on_server.select("row", "field", "cell").rows()
+        == report.select("row", "field", "cell").rows()
+    )
+    assert "is not a date this importer understands" in on_server["problem"].to_list()
+
+
+def test_a_file_without_a_date_is_refused_in_spanish(demo_copy: Workspace) -> None:
+    at = import_page(demo_copy, language="es")
+    upload(at, b"educadora_par,latitud,longitud\nPE1,-12.0463712,-77.0428137\n", "sin.csv")
+    assert at.error[0].value.startswith(
+        "Este archivo no se puede importar: sin.csv no tiene columnas utilizables: no se "
+        "encontró la fecha de la visita — nombre una columna date/fecha"
+    )
+
+
+def test_the_outside_box_applies_to_the_next_file_and_the_preview_says_which(
+    demo_copy: Workspace,
+) -> None:
+    """The file is gone once read: the preview says how it was read; the box keeps its value."""
+    at = import_page(demo_copy)
+    data, name = visits_file()  # one visit in Cusco, outside the area
+    at.checkbox(key="import_outside").check().run()
+    upload(at, data, name)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert (metrics["Would be accepted"], metrics["Rejected"]) == ("5", "0")
+    assert any(c.value.startswith("Locations outside every district are kept") for c in at.caption)
+
+    at.button[1].click().run()  # cancel: the box still says how the last file was read
+    assert at.checkbox(key="import_outside").value is True
+    at.checkbox(key="import_outside").uncheck().run()
+    upload(at, data, name)
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert (metrics["Would be accepted"], metrics["Rejected"]) == ("4", "1")
+    notes = [c.value for c in at.caption]
+    assert any(n.startswith("Locations outside every district are rejected") for n in notes)
+    assert "tick “Keep locations outside every district”" in at.dataframe[0].value.iloc[0, 4]

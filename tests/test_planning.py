@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
+import re
 from pathlib import Path
 
 import h3
@@ -430,3 +434,211 @@ def test_the_plan_command_refuses_bad_options(
         args += [key, value]
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+#: Estimated sex workers of the night's hotspots: the midpoints of their size ranges.
+NIGHT_PEOPLE = {"H1": 15.0, "H2": 7.0, "H3": 14.0, "H4": 8.0}
+
+
+def _district_names(workspace: Workspace) -> dict[str, str]:
+    rows = query(
+        workspace,
+        "SELECT h.id, d.name FROM hotspots h JOIN districts d ON d.id = h.district_id",
+    )
+    return {str(hotspot): str(name) for hotspot, name in rows}
+
+
+def _covered_by(workspace: Workspace) -> dict[str, str]:
+    rows = query(
+        workspace,
+        "SELECT a.hotspot_id, w.peer_educator FROM assignments a "
+        "JOIN peer_educators w ON w.id = a.peer_educator_id",
+    )
+    return {str(hotspot): str(peer) for hotspot, peer in rows}
+
+
+def test_plan_assign_lists_who_covers_what_and_what_changed(
+    night: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # H1 was PE9's, who has no visit any more: the run must move it, and say from whom
+    with night.begin() as connection:
+        connection.execute(
+            store.peer_educators.insert(), {"id": 99, "peer_educator": "PE9", "team": "T1"}
+        )
+        connection.execute(
+            store.assignments.insert(),
+            {
+                "hotspot_id": "H1",
+                "peer_educator_id": 99,
+                "assigned_at": dt.datetime(2026, 1, 1),
+                "assigned_by": "test",
+            },
+        )
+    argv = ["plan", "assign", "--workspace", str(night.path), "--format"]
+    assert main([*argv, "csv"]) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == [
+        "team",
+        "peer_educator",
+        "peer_educator_id",
+        "hotspot",
+        "district",
+        "people",
+        "change",
+        "moved_from",
+        "moved_from_team",
+        "moved_from_id",
+        "workload_hotspots",
+        "workload_people",
+        "workload_ratio",
+    ]
+    covered, districts = _covered_by(night), _district_names(night)
+    assigned = [row for row in rows if row["hotspot"]]
+    assert {row["hotspot"]: row["peer_educator"] for row in assigned} == covered
+    assert set(covered) == set(NIGHT_PEOPLE)
+    for row in assigned:
+        hotspot = row["hotspot"]
+        assert row["district"] == districts[hotspot]
+        assert float(row["people"]) == NIGHT_PEOPLE[hotspot]
+        mine = [h for h, peer in covered.items() if peer == row["peer_educator"]]
+        assert int(row["workload_hotspots"]) == len(mine)
+        load = sum(NIGHT_PEOPLE[h] for h in mine)
+        assert float(row["workload_people"]) == load
+        assert float(row["workload_ratio"]) == pytest.approx(load / 90)
+    changes = {row["hotspot"]: row["change"] for row in assigned}
+    assert changes == {"H1": "moved", "H2": "new", "H3": "new", "H4": "new"}
+    [moved] = [row for row in assigned if row["hotspot"] == "H1"]
+    assert (moved["moved_from"], moved["moved_from_team"], moved["moved_from_id"]) == (
+        "PE9",
+        "T1",
+        "99",
+    )
+    # every active peer educator is listed, one without a hotspot as a row of their own
+    assert {row["peer_educator"] for row in rows} == {"PE1", "PE2", "PE3"}
+    assert all(row["workload_hotspots"] == "0" for row in rows if not row["hotspot"])
+    # no cell of any hotspot, let alone a coordinate
+    cells = {str(cell) for (cell,) in query(night, "SELECT cell FROM hotspots")}
+    cells |= {h3.int_to_str(int(cell)) for cell in cells}
+    assert not any(cell in out for cell in cells)
+
+    # again: nothing moves, and the JSON nests each peer educator's hotspots
+    assert main([*argv, "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["meta"] | {"norm": 90.0} == {
+        "hotspots": 4,
+        "peer_educators": 3,
+        "kept": 4,
+        "new": 0,
+        "changed": 0,
+        "removed": 0,
+        "rebalance": False,
+        "norm": 90.0,
+    }
+    by_peer = {peer["peer_educator"]: peer for peer in report["rows"]}
+    assert set(by_peer) == {"PE1", "PE2", "PE3"}
+    for name, peer in by_peer.items():
+        mine = sorted(h for h, p in covered.items() if p == name)
+        assert [h["hotspot"] for h in peer["assigned"]] == mine
+        assert peer["hotspots"] == len(mine)
+        assert peer["people"] == sum(NIGHT_PEOPLE[h] for h in mine)
+        assert all(h["change"] == "kept" and h["moved_from"] is None for h in peer["assigned"])
+        assert all(h["district"] == districts[h["hotspot"]] for h in peer["assigned"])
+
+    # text: each peer educator, then the hotspots they cover
+    assert main(argv[:-1]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("4 hotspots between 3 peer educators: 4 kept, 0 new")
+    blocks = re.split(r"\n\n(?=PE\d \(team )", text)
+    for name in ("PE1", "PE2", "PE3"):
+        [block] = [b for b in blocks if b.startswith(f"{name} (team ")]
+        mine = sorted(h for h, p in covered.items() if p == name)
+        load = sum(NIGHT_PEOPLE[h] for h in mine)
+        assert f"{load:.0f} estimated sex workers, {load / 90:.0%}".replace("%", " %") in block
+        for hotspot in mine:
+            assert re.search(rf"^  {hotspot}\s+{re.escape(districts[hotspot])}\s", block, re.M)
+        assert not set(NIGHT_PEOPLE) - set(mine) & set(re.findall(r"^  (H\d)\b", block, re.M))
+
+
+def test_plan_route_as_csv_and_json_gives_the_stored_stops(
+    night: Workspace, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_MAP_PLAN_SEARCH_SECONDS", "0.3")
+    saturday = next_saturday()
+    argv = ["plan", "route", "--workspace", str(night.path), "--team", "T1", "--date"]
+    argv += [saturday.isoformat(), "--start", "DIC", "--hours", "20:00-02:00", "--format"]
+    districts = _district_names(night)
+
+    def stored() -> tuple[list[tuple[int, str, str, str, int]], int]:
+        stops = query(
+            night,
+            "SELECT s.seq, s.hotspot_id, s.arrive, s.arrive_until, s.minutes_there "
+            "FROM plan_stops s JOIN plans p ON p.id = s.plan_id "
+            "WHERE p.team = 'T1' AND p.plan_date = :day ORDER BY s.seq",
+            day=saturday,
+        )
+        [(travel,)] = query(
+            night,
+            "SELECT travel_minutes FROM plans WHERE team = 'T1' AND plan_date = :day",
+            day=saturday,
+        )
+        rows = [
+            (int(seq), str(h), str(a)[11:16], str(u)[11:16], int(m))  # type: ignore[call-overload]
+            for seq, h, a, u, m in stops
+        ]
+        return rows, round(float(travel))  # type: ignore[arg-type]
+
+    assert main([*argv, "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    stops, travel = stored()
+    assert len(stops) == 3
+    assert list(rows[0]) == [
+        "team",
+        "date",
+        "seq",
+        "hotspot",
+        "district",
+        "cell_id",
+        "arrive",
+        "arrive_until",
+        "minutes_there",
+        "overdue",
+        "missed_before",
+        "follow_up",
+        "route_travel_minutes",
+    ]
+    got = [
+        (int(r["seq"]), r["hotspot"], r["arrive"], r["arrive_until"], int(r["minutes_there"]))
+        for r in rows
+    ]
+    assert got == stops
+    assert all(row["district"] == districts[row["hotspot"]] for row in rows)
+    assert {(row["team"], row["date"], row["route_travel_minutes"]) for row in rows} == {
+        ("T1", saturday.isoformat(), str(travel))
+    }
+
+    # planned again, as JSON: the same stops (of the new plan), the left-out hotspot and why
+    assert main([*argv, "json"]) == 0
+    captured = capsys.readouterr()
+    assert "replaces the plan stored earlier for team T1" in captured.err
+    [plan] = json.loads(captured.out)["rows"]
+    stops, travel = stored()
+    assert (plan["team"], plan["start"], plan["hours"]) == ("T1", "Drop-in centre", "20:00-02:00")
+    assert plan["replaces_earlier_plan"] is True
+    assert plan["travel_minutes"] == travel
+    got = [
+        (s["seq"], s["hotspot"], s["arrive"], s["arrive_until"], s["minutes_there"])
+        for s in plan["stops"]
+    ]
+    assert got == stops
+    assert {"hotspot": "H4", "reason": "not_working"} in [
+        {k: gone[k] for k in ("hotspot", "reason")} for gone in plan["left_out"]
+    ]
+
+
+@pytest.mark.parametrize("action", [["assign"], ["route", "--team", "T1"]])
+def test_plan_refuses_an_unknown_format(
+    night: Workspace, action: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", *action, "--workspace", str(night.path), "--format", "xml"]) == 2
+    assert "argument --format: invalid choice: 'xml' (choose from" in capsys.readouterr().err

@@ -27,6 +27,10 @@ from mapping.access.funder_reach import (
     ReachOptions,
     ReachRelease,
     ReachSettings,
+    count_text,
+    partial_quarters,
+    percent_arithmetic,
+    quarter_name,
     reach_csv,
     reach_pdf,
     reach_release,
@@ -41,6 +45,7 @@ from mapping.ingest.registry_files import hotspots_from_file
 from mapping.ingest.visits import visits_from_file
 from mapping.maps.base import DEFAULT_ASSETS_URL, GESTURE_HANDLING_URL, district_layers
 from mapping.maps.reach import HIDDEN_FILL, REACH_COLOURS, reach_layer, reach_legend, reach_map
+from mapping.periods import parse_period
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace, open_workspace
 
@@ -341,10 +346,14 @@ def test_the_csv_is_the_table_shown(area: Workspace, release: ReachRelease) -> N
     assert (victoria["Reach"], victoria["Note"]) == (reach, "")
     phone = table.filter(pl.col("District") == "No location (phone, SMS, online)").row(0)
     assert phone[2:] == (None, None, None, "not shown: too few people")
-    total = ("2026-Q2", "Area total", reach, 30, 0, "sum of the figures shown")
+    # San Isidro has the only target (30) and is not shown: 0 of 30 reached, 0 %
+    with_target = ("2026-Q2", "Districts with a target", 0, 30, 0)
+    assert table.row(-2)[:5] == with_target
+    # the area total has no percentage: it would divide people without a target by targets
+    total = ("2026-Q2", "Area total", reach, 30, None, "sum of the figures shown")
     assert table.row(-1) == total
-    # no released figure under k anywhere in the table
-    assert (table["Reach"].drop_nulls() >= 11).all()
+    # no released figure under k anywhere in the table (the two sums add up what is shown)
+    assert (table["Reach"].head(-2).drop_nulls() >= 11).all()
     spanish = reach_csv(reach_table(release, "2026-Q2", translator("es"))).decode("utf-8-sig")
     assert '"Sin ubicación (teléfono, SMS, en línea)",,,,no se muestra: muy pocas personas\n' in (
         spanish
@@ -415,7 +424,7 @@ def test_reach_page_in_english_and_spanish(
     assert len(reach) >= 10 and (reach >= 11).all()
     hidden = shown["Note"] == "not shown: too few people"
     assert shown["Reach"].isna().sum() == hidden.sum() > 0
-    assert len(shown) == 50 + 2  # districts, no location, total
+    assert len(shown) == 50 + 3  # districts, no location, districts with a target, total
     assert at.get("download_button")[0].label == "Download this table (CSV)"
     # the table is the library's, for the quarter picked
     quarter = at.selectbox(key="reach_quarter__box").value
@@ -424,6 +433,16 @@ def test_reach_page_in_english_and_spanish(
     assert set(ledger(open_workspace(demo))["created_by"]) == {"demo-funder"}
     expected = reach_table(release, quarter, translator("en")).to_pandas()
     assert shown.fillna(-1).astype(str).equals(expected.fillna(-1).astype(str))
+    # the percentage's sum is on the page, in numbers a funder finds in the table
+    subtotal = shown[shown["District"] == "Districts with a target"].iloc[0]
+    total = shown[shown["District"] == "Area total"].iloc[0]
+    reached, target = int(subtotal["Reach"]), int(subtotal["Target"])
+    percent = (200 * reached + target) // (2 * target)  # halves up, as by hand
+    assert int(subtotal["% of target"]) == percent
+    other = int(total["Reach"]) - reached
+    texts = [m.value for m in at.markdown]
+    assert f"% of target: {reached:,} ÷ {target:,} = {percent}%." in " ".join(texts)
+    assert f"the {int(total['Reach']):,} reached minus {other:,} reached where" in " ".join(texts)
     at.query_params["lang"] = "es"
     at.run()
     assert not at.exception, at.exception
@@ -432,6 +451,20 @@ def test_reach_page_in_english_and_spanish(
     assert list(shown.columns)[:3] == ["Trimestre", "Distrito", "Alcance"]
     assert (shown["Alcance"].dropna() >= 11).all()
     assert at.get("download_button")[0].label == "Descargar esta tabla (CSV)"
+
+    def spanish(number: int) -> str:
+        return f"{number:,}".replace(",", "\u00a0")
+
+    texts = [m.value for m in at.markdown]
+    assert f"% de la meta: {spanish(reached)} ÷ {spanish(target)} = {percent}\u00a0%." in " ".join(
+        texts
+    )
+    assert f"son las {spanish(int(total['Reach']))} personas alcanzadas menos {spanish(other)}" in (
+        " ".join(texts)
+    )
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["Alcanzadas"] == spanish(int(total["Reach"]))
+    assert metrics["De la meta (distritos con meta)"] == f"{percent}\u00a0%"
 
 
 def test_the_pdf_holds_the_table_shown_and_nothing_else(release: ReachRelease) -> None:
@@ -453,3 +486,137 @@ def test_the_pdf_holds_the_table_shown_and_nothing_else(release: ReachRelease) -
     # every number in the report is a released figure, a target, a percentage, k or a date
     allowed = {*reach, *target, *percent, 11, 2026, 2}
     assert numbers <= allowed, numbers - allowed
+
+
+#: One quarter worked out by hand. Districts a and d have a target and a figure, b a target
+#: but no figure shown, c a figure but no target; the phone contacts have neither target nor
+#: district.
+#:
+#: - reach: 90 + 80 + 40 + 15 = 225; of the districts with a target (a, b, d): 90 + 0 + 15 = 105
+#: - targets: 60 + 30 + 120 = 210, so % of target = 105 / 210 = 50 %
+#: - left out of the percentage: 225 - 105 = 120 (c's 80 and the 40 phone contacts)
+#: - d alone: 15 / 120 = 12.5 %, which a person rounds to 13 % (halves up)
+#:
+#: 2026-Q2: a hidden (target 60), d 15 of 60, and 1,000 phone contacts: 15 / 120 = 12.5 -> 13 %.
+HAND = pl.DataFrame(
+    {
+        "quarter": ["2026-Q1"] * 5 + ["2026-Q2"] * 3,
+        "district_id": ["a", "b", "c", "d", NO_LOCATION, "a", "d", NO_LOCATION],
+        "district": ["A", "B", "C", "D", "", "A", "D", ""],
+        "reach": [90, None, 80, 15, 40, None, 15, 1000],
+        "target": [60, 30, None, 120, None, 60, 60, None],
+        "target_source": ["estimate"] * 8,
+        "percent": [150, None, None, 13, None, None, 25, None],
+    }
+)
+
+
+def hand_release(partial: tuple[str, ...] = ()) -> ReachRelease:
+    quarters = tuple(parse_period(q) for q in ("2026-Q1", "2026-Q2"))
+    return ReachRelease(quarters, TODAY, 11, 0.8, HAND, partial=partial)
+
+
+def test_the_percentage_is_the_reach_of_districts_with_a_target_over_their_targets() -> None:
+    totals = {row["quarter"]: row for row in hand_release().totals().iter_rows(named=True)}
+    q1 = totals["2026-Q1"]
+    assert (q1["reach"], q1["target"], q1["percent"]) == (225, 210, 50)
+    assert (q1["reach_with_target"], q1["reach_without_target"]) == (105, 120)
+    assert (q1["with_target"], q1["hidden_with_target"]) == (3, 1)
+    q2 = totals["2026-Q2"]
+    # 15 of 120 is 12.5 %: 13 as a person rounds it, not 12 as rounding to even would
+    assert (q2["reach"], q2["target"], q2["reach_with_target"], q2["percent"]) == (
+        1015,
+        120,
+        15,
+        13,
+    )
+
+
+def test_the_page_shows_the_sum_behind_the_percentage() -> None:
+    """Every number of the sentence is on the page: a funder can redo it."""
+    release = hand_release()
+    assert percent_arithmetic(release, "2026-Q1", translator("en")) == (
+        "% of target: 105 ÷ 210 = 50%. 105 is the 225 reached minus 120 reached where there is "
+        "no target (no location, districts without a target), and 210 is the sum of the targets "
+        "of the 3 districts that have one. Districts among them with no figure shown count 0: "
+        "1 of 3."
+    )
+    spanish = percent_arithmetic(release, "2026-Q2", translator("es"))
+    assert spanish.startswith("% de la meta: 15 ÷ 120 = 13\u00a0%. 15 son las 1\u00a0015 personas")
+    assert "menos 1\u00a0000 alcanzadas donde no hay meta" in spanish
+    french = percent_arithmetic(release, "2026-Q2", translator("fr"))
+    assert french.startswith(
+        "% de la cible\u00a0: 15 ÷ 120 = 13\u00a0%. 15, ce sont les 1\u202f015"
+    )
+    # the table puts the percentage next to the two figures it divides
+    table = reach_table(release, "2026-Q1", translator("en"))
+    assert table.row(-2)[1:5] == ("Districts with a target", 105, 210, 50)
+    assert table.row(-1)[1:5] == ("Area total", 225, 210, None)
+    no_target = hand_release().figures.with_columns(pl.lit(None, pl.Int64).alias("target"))
+    bare = ReachRelease(hand_release().quarters, TODAY, 11, 0.8, no_target)
+    assert percent_arithmetic(bare, "2026-Q1", translator("en")) == (
+        "No district has a target in 2026-Q1: there is no percentage."
+    )
+    # without targets there is no row of districts with a target, and no percentage
+    assert reach_table(bare, "2026-Q1", translator("en")).row(-1)[1:5] == (
+        "Area total",
+        225,
+        None,
+        None,
+    )
+
+
+def test_every_count_shown_is_a_whole_number(release: ReachRelease) -> None:
+    """People are counted whole: in the table, the totals, the trend and the sentence."""
+    hand = hand_release()
+    for made in (release, hand):
+        for frame in (
+            made.figures.select("reach", "target", "percent"),
+            made.totals().drop("quarter"),
+        ):
+            assert all(dtype == pl.Int64 for dtype in frame.dtypes), frame.schema
+        t = translator("en")
+        for quarter in (q.label for q in made.quarters):
+            table = reach_table(made, quarter, t)
+            assert all(table[c].dtype == pl.Int64 for c in ("Reach", "Target", "% of target"))
+            assert all(dtype == pl.Int64 for dtype in reach_trend(made, t).drop("Quarter").dtypes)
+            sentence = percent_arithmetic(made, quarter, t)
+            for number in re.findall(r"\d[\d,.]*\d|\d", sentence.rstrip(".")):
+                assert re.fullmatch(r"\d{1,3}(,\d{3})*", number), (number, sentence)
+    assert count_text(1015, translator("es")) == "1\u00a0015"
+    assert count_text(2512, translator("fr")) == "2\u202f512"
+
+
+def test_a_quarter_the_programme_started_in_is_partial() -> None:
+    """Partial: the first visit falls inside the quarter, after its first day."""
+    quarters = [parse_period(q) for q in ("2025-Q4", "2026-Q1", "2026-Q2")]
+    assert partial_quarters(quarters, dt.date(2025, 12, 8)) == ("2025-Q4",)
+    assert partial_quarters(quarters, dt.date(2025, 10, 2)) == ("2025-Q4",)
+    assert partial_quarters(quarters, dt.date(2025, 10, 1)) == ()  # started on its first day
+    assert partial_quarters(quarters, dt.date(2025, 12, 31)) == ("2025-Q4",)
+    assert partial_quarters(quarters, dt.date(2024, 8, 1)) == ()  # before every quarter offered
+    assert partial_quarters(quarters, None) == ()
+    release = hand_release(partial=("2026-Q1",))
+    t = translator("en")
+    assert release.is_partial("2026-Q1") and not release.is_partial("2026-Q2")
+    assert quarter_name(release, "2026-Q1", t) == "2026-Q1 (partial quarter)"
+    assert quarter_name(release, "2026-Q2", t) == "2026-Q2"
+    notes = reach_table(release, "2026-Q1", t)["Note"].to_list()
+    assert notes[-1] == "sum of the figures shown; partial quarter: the programme started during it"
+    assert "partial" not in " ".join(reach_table(release, "2026-Q2", t)["Note"].to_list())
+    assert quarter_name(release, "2026-Q1", translator("es")) == "2026-Q1 (trimestre parcial)"
+
+
+def test_the_release_marks_the_first_quarter_partial(workspace: Workspace) -> None:
+    """Visits from 10 February 2026: 2026-Q1 is partial, 2026-Q2 whole; the day is not kept."""
+    rows = visit_rows("2026-Q1", SAN_ISIDRO, 12, "A") + visit_rows("2026-Q2", SAN_ISIDRO, 12, "B")
+    import_visits(workspace, rows, "visits")
+    release = reach_release(workspace, actor=FUNDER, today=TODAY)
+    assert [q.label for q in release.quarters] == ["2026-Q1", "2026-Q2"]
+    assert release.partial == ("2026-Q1",)
+    assert "2026-02" not in repr(release.partial)
+
+
+def test_the_area_fixture_has_no_partial_quarter(release: ReachRelease) -> None:
+    """Its first visit (2024) is before every quarter offered: none of them is partial."""
+    assert release.partial == ()

@@ -1,4 +1,4 @@
-"""Run sheets: the right stops, kits and map, in English and Spanish, and nothing that locates."""
+"""Run sheets: the right stops, kits and map, in every language, and nothing that locates."""
 
 from __future__ import annotations
 
@@ -310,6 +310,26 @@ def test_pdf_in_spanish_has_no_english(plan: RoutePlan, team: bool) -> None:
         assert sentence not in text
 
 
+@pytest.mark.parametrize("team", [False, True])
+def test_pdf_in_french_has_no_english(plan: RoutePlan, team: bool) -> None:
+    sheet = for_peer_educators(plan) if team else plan
+    text = pdf_text(runsheet_pdf(sheet, language="fr", districts=DISTRICTS))
+    assert "Plan de travail de proximité — équipe T1 — sam. 5 déc. 2026, 20:00-02:00" in text
+    assert "Point chaud" in text and "Cellule" in text and "HS-0007 (Rue)" in text
+    assert "20:45 (avant 20:50)" in text and "demandez à votre coordinateur" in text
+    assert "Carte de la nuit" in text
+    # the no-break space before ";" reads as a space once pdf_text joins the words
+    assert "Gardez cette feuille hors de vue ; détruisez-la après la tournée." in text
+    if team:
+        assert "votre coordinateur prépare les kits de la nuit" in text
+    else:
+        assert "Laissés de côté" in text and "52 kits standard" in text
+    fragments = english_fragments(language="fr")
+    assert len(fragments) > 40  # the check has teeth
+    english = sorted(fragment for fragment in fragments if fragment in text)
+    assert not english, english
+
+
 def test_the_travel_model_of_a_street_network_is_in_words(plan: RoutePlan) -> None:
     plan.travel = "street network lima.osm.pbf at 4.5 km/h"
     assert "Tiempos de viaje: por las calles (lima.osm.pbf) a 4.5 km/h." in pdf_text(
@@ -378,8 +398,8 @@ def test_errors(plan: RoutePlan) -> None:
             InvalidInputError, match=r"team 'T1' lacks the stop columns cell_id, referrals"
         ):
             write(plan)
-    with pytest.raises(InvalidInputError, match=r"language 'fr' is not offered"):
-        runsheet_csv(plan, language="fr")
+    with pytest.raises(InvalidInputError, match=r"language 'xx' is not offered"):
+        runsheet_csv(plan, language="xx")
 
 
 def test_a_plan_stored_with_stays_by_size_is_not_given_to_a_team(plan: RoutePlan) -> None:

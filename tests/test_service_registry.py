@@ -6,19 +6,34 @@ import datetime as dt
 import json
 import re
 import struct
+from pathlib import Path
 from typing import Any
 
+import folium
 import h3
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from folium.plugins import MarkerCluster
 from helpers import LIMA, MIRAFLORES, counts, csv_text, query
 
 from mapping.errors import InvalidInputError
 from mapping.i18n import translator
 from mapping.ingest.registry_files import services_from_file
-from mapping.maps.base import DEFAULT_ASSETS_URL, GESTURE_HANDLING_URL, district_layers
-from mapping.maps.services import SERVICE_ICONS, services_legend, services_map, type_layers
+from mapping.maps.base import (
+    DEFAULT_ASSETS_URL,
+    GESTURE_HANDLING_URL,
+    MARKERCLUSTER_URL,
+    MapOverlay,
+    district_layers,
+)
+from mapping.maps.services import (
+    SERVICE_ICONS,
+    service_clusters,
+    services_legend,
+    services_map,
+    type_layers,
+)
 from mapping.registries.service_edits import KEEP, add_service, place_from_click, update_service
 from mapping.registries.services import (
     ServiceFilter,
@@ -222,6 +237,8 @@ def test_map_html_is_offline_and_holds_no_point_of_a_sensitive_service(
         f"{DEFAULT_ASSETS_URL}/leaflet.js",
         f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.css",
         f"{GESTURE_HANDLING_URL}/leaflet-gesture-handling.min.js",
+        f"{MARKERCLUSTER_URL}/MarkerCluster.css",
+        f"{MARKERCLUSTER_URL}/leaflet.markercluster.js",
     ]
     assert not re.search(r"https?://", page)
     assert "L.tileLayer" not in page and "AwesomeMarkers" not in page and "fa-" not in page
@@ -248,6 +265,68 @@ def test_legend_names_each_type_shown_and_the_cells(registry: Workspace) -> None
     assert "none match the filters" in services_legend(t, [], cells=False)
     spanish = render(registry, read_services(registry), language="es")
     assert "Centro comunitario" in spanish and "Servicios" in spanish
+
+
+def test_icons_are_clustered_and_cells_are_not(registry: Workspace) -> None:
+    """Public services' icons go into one cluster group; sensitive services' cells stay cells."""
+    t = translator("en")
+    services = read_services(registry)
+    with registry.connect() as connection:
+        outlines, labels = district_layers(connection)
+    m = services_map(services, outlines, labels, t, language="en")
+    groups = [child for child in m._children.values() if isinstance(child, MarkerCluster)]
+    assert len(groups) == 1
+    clustered = [
+        feature
+        for layer in groups[0]._children.values()
+        if isinstance(layer, folium.GeoJson)
+        for feature in layer.data["features"]
+    ]
+    assert [f["geometry"]["type"] for f in clustered] == ["Point", "Point"]
+    drawn = [
+        feature
+        for layer in m._children.values()
+        if isinstance(layer, folium.GeoJson) and layer.layer_name not in ("districts", "names")
+        for feature in layer.data["features"]
+    ]
+    # the three services without a public point: their cells, on the map itself
+    assert [f["geometry"]["type"] for f in drawn] == ["Polygon"] * 3
+    assert m.options["max_zoom"] >= 16  # leaflet.markercluster needs one
+    page = m.get_root().render()
+    assert page.count("L.markerClusterGroup(") == 1
+    assert '"showCoverageOnHover": false' in page
+    assert "services close together" in page  # the legend says what a cluster is
+
+
+def test_cluster_assets_are_the_vendored_ones_on_this_map_only() -> None:
+    """The plugin's CDN links are replaced on the group, never on folium's shared class."""
+    point = {"type": "Point", "coordinates": [-77.03, -12.06]}
+    layer = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "geometry": point, "properties": {"tip": "x"}}],
+    }
+    group = service_clusters([("hiv_testing", layer)], cluster_url="/vendor/mc/")
+    assert group.default_js == [("markerclusterjs", "/vendor/mc/leaflet.markercluster.js")]
+    assert group.default_css == [("markerclustercss", "/vendor/mc/MarkerCluster.css")]
+    assert "cdnjs" in MarkerCluster.default_js[0][1]  # folium's own list is left alone
+    root = Path(__file__).resolve().parent.parent / "static/vendor" / Path(MARKERCLUSTER_URL).name
+    for name in ("leaflet.markercluster.js", "MarkerCluster.css", "LICENSE"):
+        assert (root / name).is_file(), root / name
+
+
+def test_a_folding_legend_folds_into_its_title() -> None:
+    """The legend's leading title becomes the line that opens it; the rest is folded under it."""
+    overlay = MapOverlay("<h4>Services &amp; more</h4><div>key</div>", fold=True)
+    assert overlay.summary == "Services &amp; more"
+    assert overlay.legend_html == "<div>key</div>"
+    untitled = MapOverlay("<div>key</div>", fold=True)
+    assert untitled.summary and untitled.legend_html == "<div>key</div>"
+    plain = MapOverlay("<h4>Services</h4><div>key</div>")
+    assert plain.summary is None and plain.legend_html.startswith("<h4>")
+    m = folium.Map(tiles=None)
+    overlay.add_to(m)
+    script = m.get_root().render()
+    assert 'L.DomUtil.create("details"' in script and "om-legend-fold" in script
 
 
 def test_every_type_has_its_own_colour_and_shape() -> None:

@@ -34,6 +34,13 @@ accounts_tab, audit_tab, settings_tab, wipe_tab = st.tabs(
 with accounts_tab:
     with workspace.connect() as connection:
         table = accounts_table(connection)
+    methods = {"password": "password", "single sign-on": "sso", "demo": "demo"}
+    table = table.with_columns(
+        pl.col("role").replace_strict({role: t(f"roles.{role}") for role in ROLES}),
+        pl.col("sign_in").replace_strict(
+            {stored: t(f"admin.sign_in_{name}") for stored, name in methods.items()}
+        ),
+    )
     st.dataframe(
         table.rename({name: t(f"admin.col_{name}") for name in table.columns}),
         hide_index=True,
@@ -44,8 +51,18 @@ with accounts_tab:
     with add, st.form("add-account", clear_on_submit=True):
         st.subheader(t("admin.add"))
         username = st.text_input(t("access.username"))
-        role = st.selectbox(t("roles.label"), ROLES, format_func=lambda r: t(f"roles.{r}"))
-        bound = st.multiselect(t("admin.teams"), teams(workspace), help=t("admin.teams_help"))
+        role = st.selectbox(
+            t("roles.label"),
+            ROLES,
+            format_func=lambda r: t(f"roles.{r}"),
+            placeholder=t("app.choose_one"),
+        )
+        bound = st.multiselect(
+            t("admin.teams"),
+            teams(workspace),
+            help=t("admin.teams_help"),
+            placeholder=t("app.choose_many"),
+        )
         password = st.text_input(t("access.password"), type="password", help=t("admin.pw_help"))
         again = st.text_input(t("admin.password_again"), type="password")
         sso = st.text_input(t("admin.sso"), help=t("admin.sso_help"))
@@ -69,7 +86,9 @@ with accounts_tab:
     names = table["username"].to_list()
     with reset, st.form("reset-password", clear_on_submit=True):
         st.subheader(t("admin.reset"))
-        who = st.selectbox(t("access.username"), names, key="reset-who")
+        who = st.selectbox(
+            t("access.username"), names, key="reset-who", placeholder=t("app.choose_one")
+        )
         password = st.text_input(t("access.password"), type="password", key="reset-pw")
         again = st.text_input(t("admin.password_again"), type="password", key="reset-again")
         if st.form_submit_button(t("admin.reset")):
@@ -84,7 +103,10 @@ with accounts_tab:
     with remove, st.form("remove-account"):
         st.subheader(t("admin.remove"))
         who = st.selectbox(
-            t("access.username"), [n for n in names if n != account.username], key="remove-who"
+            t("access.username"),
+            [n for n in names if n != account.username],
+            key="remove-who",
+            placeholder=t("app.choose_one"),
         )
         sure = st.checkbox(t("admin.remove_sure"))
         if st.form_submit_button(t("admin.remove")) and who:
@@ -104,11 +126,24 @@ with accounts_tab:
 
 with audit_tab:
     st.caption(t("admin.audit_intro"))
-    actions = st.multiselect(t("admin.actions"), sorted(ACTIONS))
+    actions = st.multiselect(
+        t("admin.actions"),
+        sorted(ACTIONS),
+        format_func=lambda action: t(f"audit_actions.{action}"),
+        placeholder=t("app.choose_many"),
+    )
     with workspace.connect() as connection:
         entries = audit_entries(connection, limit=5000)
     if actions:
         entries = entries.filter(pl.col("action").is_in(actions))
+    entries = entries.with_columns(
+        pl.col("action").replace_strict(
+            {a: t(f"audit_actions.{a}") for a in ACTIONS}, default=pl.col("action")
+        ),
+        pl.col("role").replace_strict(
+            {role: t(f"roles.{role}") for role in ROLES}, default=pl.col("role")
+        ),
+    )
     st.dataframe(
         entries.rename({name: t(f"admin.log_{name}") for name in entries.columns}),
         hide_index=True,

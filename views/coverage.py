@@ -9,8 +9,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from mapping import clock
-from mapping.analysis.coverage import NO_LOCATION, CoverageReport
-from mapping.analysis.reports import coverage_interval, coverage_notes, explain_district
+from mapping.analysis.coverage import NO_LOCATION
+from mapping.analysis.reports import coverage_notes, explain_district
+from mapping.analysis.tables import district_cells_table, district_in_words, ranking_table
 from mapping.maps.base import basemap_for
 from mapping.maps.coverage import coverage_layer, coverage_map
 from views.access import require
@@ -27,31 +28,30 @@ from views.shared import (
 )
 
 MAP_HEIGHT = 560
+RANKING_HEIGHT = 420
 
 
-def ranking_table(report: CoverageReport, t: Any) -> pl.DataFrame:
-    """Return the ranked districts as the page shows them, with translated column names."""
-    rows = report.ranked().filter(pl.col("rank").is_not_null())
-    return pl.DataFrame(
-        {
-            t("coverage.rank"): rows["rank"],
-            t("coverage.district"): rows["district"],
-            t("coverage.gap"): rows["gap_score"],
-            t("coverage.coverage"): [
-                coverage_interval(lo, hi)
-                for lo, hi in zip(rows["coverage_low"], rows["coverage_high"], strict=True)
-            ],
-            t("coverage.reach"): rows["contacts"].round(0).cast(pl.Int64),
-            t("coverage.estimate"): [
-                f"{lo:,.0f}–{hi:,.0f}" if lo is not None else t("coverage.unknown")
-                for lo, hi in zip(rows["estimate_min"], rows["estimate_max"], strict=True)
-            ],
-            t("coverage.hotspots"): rows["hotspots"],
-            t("coverage.overdue"): rows["hotspots_overdue"],
-            t("coverage.access"): (rows["access_key"] * 100).round(0),
-            t("coverage.peers"): rows["peer_educators"].round(1),
-        }
-    )
+def ranking_columns(t: Any, *, all_columns: bool) -> dict[str, Any]:
+    """Return the ranking's column settings: readable headers, each with what it means."""
+    text = st.column_config.TextColumn
+    # pinned only when the full table may scroll sideways: a pinned column is drawn greyed
+    config = {
+        t("coverage.rank"): st.column_config.NumberColumn(pinned=all_columns),
+        t("coverage.district"): text(pinned=all_columns, width="medium"),
+        t("coverage.gap_score"): st.column_config.ProgressColumn(
+            min_value=0, max_value=100, format="%d", help=t("coverage.gap_help")
+        ),
+        t("coverage.coverage"): text(help=t("coverage.coverage_help")),
+    }
+    if all_columns:
+        config[t("coverage.reached")] = st.column_config.NumberColumn(
+            help=t("coverage.reached_help")
+        )
+        config[t("coverage.peers")] = st.column_config.NumberColumn(help=t("coverage.peers_help"))
+        config[t("coverage.peer_time")] = text(help=t("coverage.peer_time_help"))
+    else:
+        config[t("coverage.reached_of")] = text(help=t("coverage.reached_of_help"))
+    return config
 
 
 account = require("coordinator")  # the server refuses any other role
@@ -73,7 +73,7 @@ names = {
 ids = list(names)
 selected = remembered("district", "district", ids, ids[0]) if ids else None
 outlines, labels = outlines_for(str(workspace.path), stamp)
-left, right = st.columns([1, 1])  # the ranking needs room: rank, name, gap, coverage first
+left, right = st.columns([1, 1])
 with left:
     clicked = st_folium(
         coverage_map(
@@ -94,43 +94,37 @@ with left:
         st.session_state["district"] = chosen_on_map
         st.rerun()
 with right:
-    st.subheader(t("coverage.ranking"))
-    st.dataframe(
-        ranking_table(report, t),
-        hide_index=True,
-        height=MAP_HEIGHT - 60,
-        column_config={
-            t("coverage.rank"): st.column_config.NumberColumn(width=40, pinned=True),
-            t("coverage.district"): st.column_config.TextColumn(width="medium", pinned=True),
-            t("coverage.gap"): st.column_config.ProgressColumn(
-                min_value=0, max_value=100, format="%.0f", width=90
-            ),
-        },
-    )
+    if selected is not None:
+        selected = pick(
+            t("coverage.pick"),
+            ids,
+            state_key="district",
+            param="district",
+            default=ids[0],
+            format_func=names.__getitem__,
+            help_text=t("coverage.pick_help"),
+        )
+        head, *sentences = district_in_words(report, selected, t)
+        st.markdown(f"**{head}**")
+        st.markdown("\n".join(f"- {line}" for line in sentences))
+        with st.expander(t("coverage.how")):
+            st.code(explain_district(report, selected, t), language=None, wrap_lines=True)
+
+st.subheader(t("coverage.ranking"))
+every = st.toggle(
+    t("coverage.all_columns"), key="coverage_all", help=t("coverage.all_columns_help")
+)
+st.dataframe(
+    ranking_table(report, t, all_columns=every),
+    hide_index=True,
+    height=RANKING_HEIGHT,
+    column_config=ranking_columns(t, all_columns=every),
+)
+st.caption(t("coverage.ranking_note"))
 
 if selected is not None:
-    selected = pick(
-        t("coverage.pick"),
-        ids,
-        state_key="district",
-        param="district",
-        default=ids[0],
-        format_func=names.__getitem__,
-        help_text=t("coverage.pick_help"),
-    )
-    st.subheader(t("coverage.how"))
-    st.code(explain_district(report, selected, t), language=None, wrap_lines=True)
     st.subheader(t("coverage.cells"))
-    cells = report.cells.filter(pl.col("district_id") == selected).select(
-        pl.col("cell_id").alias(t("cells.cell")),
-        pl.col("visits").alias(t("cells.visits")),
-        pl.col("contacts").alias(t("cells.contacts")),
-        pl.col("new_contacts").alias(t("cells.new_contacts")),
-        pl.col("last_visit").alias(t("cells.last_visit")),
-        pl.col("days_since_last_visit").alias(t("cells.days")),
-        pl.col("hotspot").alias(t("cells.hotspot")),
-    )
-    st.dataframe(cells, hide_index=True)
+    st.dataframe(district_cells_table(report, selected, t), hide_index=True)
 unplaced = report.districts.filter(pl.col("district_id") == NO_LOCATION)
 if unplaced.height:
     row = unplaced.row(0, named=True)

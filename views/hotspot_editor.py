@@ -2,7 +2,9 @@
 
 Not a page of its own: :mod:`views.hotspots` calls :func:`editor`. A click on the map becomes a
 cell at once (the map then moves to a new key, so the point does not stay in the session); a
-cell holding hotspots opens the first for editing, an empty cell starts a new one.
+cell holding hotspots opens the first for editing, an empty cell starts a new one. The map
+keeps the zoom and centre it had at the click (:func:`keep_view`), and the page scrolls to the
+editor, which is drawn under the map and the findings.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import folium
 import streamlit as st
+import streamlit.components.v1 as components
+from folium.map import FitBounds
 
 from mapping.errors import InvalidInputError
 from mapping.hours import DAYS
@@ -30,23 +35,64 @@ from mapping.vocab import HOTSPOT_TYPOLOGIES, SAFETY_CONCERNS
 from views.shared import tr
 
 NEW = ""
+#: The editor's anchor, which the page scrolls to after a click on the map.
+ANCHOR = "hotspot-editor"
+#: Scrolls the page (the parent of this same-origin frame) to the editor once it is drawn.
+_SCROLL = """<script>
+const target = () => window.parent.document.getElementById("%s");
+const seen = (el) => el.getBoundingClientRect().top >= 0
+    && el.getBoundingClientRect().top < window.parent.innerHeight / 2;
+const go = (tries) => {
+  const el = target();
+  if (el && !seen(el)) el.scrollIntoView({block: "start"});
+  if (tries > 0) setTimeout(() => go(tries - 1), 300);
+};
+setTimeout(() => go(3), 150);  // again while the map above settles: %d
+</script>"""
 state = st.session_state
 
 
 def take_click(workspace: Workspace, key: str) -> None:
-    """Turn a click on the hotspots map into a cell, then drop the click (a new map key)."""
-    click = (state.get(key) or {}).get("last_clicked")
-    if click:
-        try:
-            place = place_at(workspace, float(click["lat"]), float(click["lng"]))
-            state["hs_cell"], state["hs_district"] = place.cell, place.district_id
-            state.pop("hs_error", None)
-            state.pop("hs_pending", None)
-            state.pop("hs_pick", None)  # the cell chooses the hotspot again
-        except InvalidInputError:  # outside the area's districts (a click cannot be off the map)
-            state["hs_error"] = tr()("registry.outside")
+    """Turn a click on the hotspots map into a cell, then drop the click (a new map key).
+
+    The map's zoom and centre at the click are kept (:func:`keep_view`) so the new map opens
+    where the person was looking; a move of the map alone changes nothing.
+    """
+    returned = state.get(key) or {}
+    click = returned.get("last_clicked")
+    if not click:
+        return
+    try:
+        place = place_at(workspace, float(click["lat"]), float(click["lng"]))
+        state["hs_cell"], state["hs_district"] = place.cell, place.district_id
+        state.pop("hs_error", None)
+        state.pop("hs_pending", None)
+        state.pop("hs_pick", None)  # the cell chooses the hotspot again
+    except InvalidInputError:  # outside the area's districts (a click cannot be off the map)
+        state["hs_error"] = tr()("registry.outside")
+    centre, zoom = returned.get("center"), returned.get("zoom")
+    if centre and zoom is not None:
+        state["hs_view"] = ((float(centre["lat"]), float(centre["lng"])), float(zoom))
     state.pop(key, None)
     state["hs_map"] = state.get("hs_map", 0) + 1
+    state["hs_scroll"] = state["hs_map"]
+
+
+def keep_view(m: folium.Map) -> folium.Map:
+    """Open ``m`` at the zoom and centre the map had at the last click, if there was one.
+
+    Only the view at a click is kept, not every move: a map given its own view back while it
+    is being moved would jump back. The map then opens there at once instead of fitting the
+    area (a view set after that fit is undone when the fit's zoom animation ends).
+    """
+    view = state.get("hs_view")
+    if view:
+        for name, child in list(m._children.items()):
+            if isinstance(child, FitBounds):
+                del m._children[name]
+        m.location = list(view[0])
+        m.options["zoom"] = view[1]
+    return m
 
 
 def describe(change: HotspotChange, t: Callable[..., str]) -> str:
@@ -83,7 +129,9 @@ def _shown(value: Any, t: Callable[..., str]) -> str:
 
 def editor(workspace: Workspace, t: Callable[..., str], today: dt.date) -> None:
     """Draw the registry editor: choose a hotspot (or a new one in the clicked cell), confirm."""
-    st.subheader(t("registry.title"))
+    st.subheader(t("registry.title"), anchor=ANCHOR)
+    if "hs_scroll" in state:  # the same script on later runs is not run again
+        components.html(_SCROLL % (ANCHOR, state["hs_scroll"]), height=0)
     st.caption(t("registry.intro"))
     if state.get("hs_error"):
         st.error(state["hs_error"])
@@ -102,6 +150,7 @@ def editor(workspace: Workspace, t: Callable[..., str], today: dt.date) -> None:
         options,
         key="hs_pick",
         format_func=lambda h: t("registry.new") if h == NEW else h,
+        placeholder=t("app.choose_one"),
     )
     current = existing_hotspot(workspace, chosen) if chosen else None
     place = current.cell if current else cell
@@ -138,6 +187,7 @@ def _form(
             HOTSPOT_TYPOLOGIES,
             index=HOTSPOT_TYPOLOGIES.index(base.typology),
             format_func=lambda v: t(f"typologies.{v}"),
+            placeholder=t("app.choose_one"),
         )
         days = st.multiselect(
             t("registry.field_days"),
@@ -157,6 +207,7 @@ def _form(
             [None, *SAFETY_CONCERNS],
             index=0 if base.safety is None else SAFETY_CONCERNS.index(base.safety) + 1,
             format_func=lambda v: "—" if v is None else t(f"safety.{v}"),
+            placeholder=t("app.choose_one"),
         )
         if not st.form_submit_button(t("registry.save"), type="primary"):
             return None

@@ -15,22 +15,26 @@ import streamlit as st
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from mapping import clock
 from mapping.errors import MappingError
 from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, preview_prepared
 from mapping.ingest.uploads import IMPORT_KINDS, UPLOAD_TYPES, prepare_upload
 from views.access import require
-from views.shared import open_or_explain, store_stamp, tr
+from views.import_report import problems_in, report_csv, report_name, unusable_in, warning_in
+from views.shared import language, open_or_explain, store_stamp, tr, uploader_words
 
 ICONS = {
     "visits": ":material/directions_walk:",
     "services": ":material/local_hospital:",
     "hotspots": ":material/location_on:",
 }
-#: Problems shown on the page; the report saved on commit has them all.
+#: Problems shown on the page; the download (and the report saved on commit) has them all.
 SHOWN_PROBLEMS = 1000
 #: Session state keys. Nothing here holds a coordinate or a contact code.
 PREPARED, PREVIEW, MESSAGE = "import_prepared", "import_preview", "import_message"
 UPLOADER, KIND = "import_uploader", "import_last_kind"
+#: The rejected rows in the page's language, and whether the file kept locations outside.
+REJECTED, OUTSIDE, OUTSIDE_USED = "import_rejected", "import_outside", "import_outside_used"
 
 
 account = require("coordinator")  # the server refuses any other role
@@ -55,13 +59,14 @@ def take(upload: Any, kind: str, *, allow_outside: bool) -> None:
     data, name = upload.getvalue(), upload.name
     forget(upload)
     state[KIND] = kind
+    state[OUTSIDE_USED] = allow_outside
     try:
         with st.spinner(t("import.reading")):
             state[PREPARED] = prepare_upload(
                 workspace, kind, data, source_name=name, allow_outside=allow_outside
             )
     except MappingError as exc:  # a file that cannot be used, or a workspace without its key
-        state[MESSAGE] = ("error", t("import.unusable", error=exc))
+        state[MESSAGE] = ("error", t("import.unusable", error=unusable_in(exc, name, t)), None)
     del data
     st.rerun()
 
@@ -77,12 +82,36 @@ def preview(prepared: PreparedImport) -> ImportResult:
     return result
 
 
-def done(level: str, text: str) -> None:
-    """Let go of the prepared import, and say what happened on the next run."""
+def done(level: str, text: str, rejected: tuple[str, bytes] | None = None) -> None:
+    """Let go of the prepared import; say what happened (and offer its rejected rows) next run."""
     state.pop(PREPARED, None)
     state.pop(PREVIEW, None)
-    state[MESSAGE] = (level, text)
+    state.pop(REJECTED, None)
+    state[MESSAGE] = (level, text, rejected)
     st.rerun()
+
+
+def rejected_rows(prepared: PreparedImport) -> tuple[pl.DataFrame, bytes]:
+    """Return the rejected rows in the page's language, and as the CSV to download."""
+    kept = state.get(REJECTED)
+    if kept is None or kept[0] is not prepared or kept[1] != language():
+        problems = problems_in(prepared, t)
+        kept = (prepared, language(), problems, report_csv(problems))
+        state[REJECTED] = kept
+    return kept[2], kept[3]
+
+
+def offer_download(kind: str, data: bytes) -> None:
+    """Offer the rejected rows as a CSV named for what it holds and the day."""
+    st.download_button(
+        t("import.download"),
+        data=data,
+        file_name=report_name(kind, clock.today(workspace)),
+        mime="text/csv",
+        help=t("import.download_help", redacted=t("import.redacted")),
+        icon=":material/download:",
+        on_click="ignore",  # the preview stays as it is
+    )
 
 
 def kind_name(kind: str) -> str:
@@ -93,7 +122,7 @@ def kind_name(kind: str) -> str:
 def draw_problems(prepared: PreparedImport) -> None:
     """Draw the rejected rows: row, field, value (redacted where needed), problem and fix."""
     st.subheader(t("import.rejected_rows"))
-    problems = prepared.problems.frame()
+    problems, data = rejected_rows(prepared)
     if problems.height == 0:
         st.success(t("import.no_problems"), icon=":material/check_circle:")
         return
@@ -104,7 +133,8 @@ def draw_problems(prepared: PreparedImport) -> None:
     st.dataframe(shown, hide_index=True, width="stretch")
     if problems.height > SHOWN_PROBLEMS:
         st.caption(t("import.more_problems", shown=SHOWN_PROBLEMS, total=problems.height))
-    st.caption(t("import.report_on_commit"))
+    st.caption(t("import.report_on_commit", redacted=t("import.redacted")))
+    offer_download(prepared.kind, data)
 
 
 def draw_preview(prepared: PreparedImport) -> None:
@@ -131,7 +161,10 @@ def draw_preview(prepared: PreparedImport) -> None:
             width="content",
         )
     for warning in result.warnings:
-        st.warning(t("import.warning", warning=warning), icon=":material/warning:")
+        st.warning(t("import.warning", warning=warning_in(warning, t)), icon=":material/warning:")
+    # the file is gone: the box applies to the next file, and the preview says which it had
+    kept = state.get(OUTSIDE_USED, False)
+    st.caption(t("import.outside_kept" if kept else "import.outside_rejected"))
     draw_problems(prepared)
     st.divider()
     if result.accepted == 0:
@@ -153,14 +186,15 @@ def draw_preview(prepared: PreparedImport) -> None:
         icon=":material/save:",
         width="stretch",
     ):
+        rejected = (prepared.kind, rejected_rows(prepared)[1]) if prepared.rejected else None
         committed = commit_prepared(workspace, prepared)
-        done("success", changed(prepared, committed, kind))
+        done("success", changed(prepared, committed, kind), rejected)
     if right.button(t("import.cancel"), icon=":material/close:", width="stretch"):
         done("info", t("import.cancelled", name=prepared.source_name))
 
 
 def changed(prepared: PreparedImport, result: ImportResult, kind: str) -> str:
-    """Say what a commit changed, and where its report is."""
+    """Say what a commit changed (its rejected rows are offered as a download beside)."""
     return t(
         "import.changed",
         name=prepared.source_name,
@@ -169,15 +203,16 @@ def changed(prepared: PreparedImport, result: ImportResult, kind: str) -> str:
         updated=f"{result.updated:,}",
         duplicates=f"{result.duplicates:,}",
         rejected=f"{result.rejected:,}",
-        report=result.report,
     )
 
 
 st.title(t("import.title"))
 st.caption(t("import.intro"))
 if MESSAGE in state:
-    level, text = state.pop(MESSAGE)
+    level, text, rejected = state.pop(MESSAGE)
     {"success": st.success, "info": st.info, "error": st.error}[level](text)
+    if rejected is not None:
+        offer_download(*rejected)
 prepared = state.get(PREPARED)
 if prepared is None:
     kind = str(
@@ -190,14 +225,20 @@ if prepared is None:
             key="import_kind",
         )
     )
+    # the options first: they are read when the file is processed, the moment it is chosen.
+    # The file is then dropped, so a change applies to the next file (the preview says so);
+    # the box keeps what the last file was read with, though the preview did not draw it
+    if OUTSIDE not in state:
+        state[OUTSIDE] = state.get(OUTSIDE_USED, False)
+    allow_outside = st.checkbox(
+        t("import.allow_outside"), help=t("import.allow_outside_help"), key=OUTSIDE
+    )
+    uploader_words(UPLOAD_TYPES)
     upload = st.file_uploader(
         t("import.file"),
         type=list(UPLOAD_TYPES),
         key=f"import_file_{state.get(UPLOADER, 0)}",
         help=t("import.file_help"),
-    )
-    allow_outside = st.checkbox(
-        t("import.allow_outside"), help=t("import.allow_outside_help"), key="import_outside"
     )
     st.caption(t("import.privacy"))
     if upload is not None:

@@ -38,7 +38,11 @@ st.title(t("log.title"))
 st.caption(t("log.intro"))
 team = team_picker(t, teams(workspace))
 codes = peer_educators(workspace, team) if team else []
-me = st.selectbox(t("log.me"), codes, key="log_me") if codes else None
+me = (
+    st.selectbox(t("log.me"), codes, key="log_me", placeholder=t("app.choose_one"))
+    if codes
+    else None
+)
 
 # a visit the form sent (Save, or a re-send once the signal is back): stored once, answered
 sent = state.get(FORM_KEY)

@@ -19,19 +19,19 @@ MAP_HEIGHT = 600
 
 
 @st.cache_data(show_spinner="…", max_entries=8)
-def load(path: str, stamp: tuple[int, ...]) -> tuple[dict[str, Any], OverviewLayers]:
-    """Return the workspace's summary and map layers, cached per workspace and store state."""
+def load(path: str, stamp: tuple[int, ...], language: str) -> tuple[dict[str, Any], OverviewLayers]:
+    """Return the summary and map layers, cached per workspace, store state and language."""
     del stamp  # part of the cache key only: an import made while the app runs shows next load
     from pathlib import Path
 
     workspace = open_workspace(Path(path))
-    return workspace_summary(workspace), overview_layers(workspace)
+    return workspace_summary(workspace), overview_layers(workspace, language)
 
 
 account = require("coordinator")  # the server refuses any other role
 t = tr()
 workspace = open_or_explain()
-facts, layers = load(str(workspace.path), store_stamp(workspace))
+facts, layers = load(str(workspace.path), store_stamp(workspace), language())
 
 st.title(t("app.name"))
 period = (

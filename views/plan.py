@@ -6,19 +6,13 @@ import datetime as dt
 from collections.abc import Callable
 from functools import partial
 
-import polars as pl
 import streamlit as st
-from streamlit_folium import st_folium
 
 from mapping import clock
 from mapping.analysis.peers import teams
 from mapping.errors import InvalidInputError
-from mapping.maps.base import basemap_for, layer_bounds
-from mapping.maps.coverage import cells_map
-from mapping.maps.plan import assignment_layer
 from mapping.planning.plans import (
     RoutePlan,
-    assigned_cells,
     plan_routes,
     save_plans,
     start_services,
@@ -26,13 +20,11 @@ from mapping.planning.plans import (
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import Workspace
 from views.access import require
+from views.plan_assign import show_assignments
 from views.plan_view import show_plan
 from views.shared import (
     current_actor,
-    language,
     open_or_explain,
-    outlines_for,
-    store_stamp,
     tr,
 )
 
@@ -71,7 +63,13 @@ if view == "route":
     codes = teams(workspace)
     services = start_services(workspace, today=clock.today(workspace))
     with st.form("plan_form"):
-        chosen = st.multiselect(t("plan.teams"), codes, default=codes[:1], key="plan_teams")
+        chosen = st.multiselect(
+            t("plan.teams"),
+            codes,
+            default=codes[:1],
+            key="plan_teams",
+            placeholder=t("app.choose_many"),
+        )
         left, right = st.columns(2)
         day = left.date_input(
             t("plan.date"), value=clock.today(workspace) + dt.timedelta(days=1), key="plan_date"
@@ -83,6 +81,7 @@ if view == "route":
             services["id"].to_list(),
             format_func=labels.__getitem__,
             key="plan_start",
+            placeholder=t("app.choose_one"),
         )
         submitted = st.form_submit_button(t("plan.plan"), type="primary")
     if submitted:
@@ -117,47 +116,4 @@ if view == "route":
     for index, plan in enumerate(plans):
         show_plan(plan, t, key=f"{plan.team}-{index}", downloads=saved)
 else:
-    from mapping.planning.assignments import run_assignment
-
-    st.caption(t("plan.assign_intro"))
-    left, right = st.columns(2)
-    if left.button(t("plan.assign_new"), use_container_width=True):
-        st.session_state["assignment"] = run_assignment(workspace)
-    if right.button(t("plan.rebalance"), use_container_width=True):
-        st.session_state["assignment"] = run_assignment(workspace, rebalance=True)
-    result = st.session_state.get("assignment")
-    if result is not None:
-        st.success(result.summary())
-    assigned = assigned_cells(workspace)
-    if assigned.height == 0:
-        st.info(t("plan.no_assignments"))
-    else:
-        outlines, labels = outlines_for(str(workspace.path), store_stamp(workspace))
-        layer = assignment_layer(assigned)
-        st_folium(
-            cells_map(
-                outlines,
-                labels,
-                [("peers", layer)],
-                f"<b>{t('plan.assign_legend')}</b>",
-                language=language(),
-                basemap=basemap_for(workspace),
-                focus=layer_bounds(layer),
-            ),
-            height=480,
-            use_container_width=True,
-            returned_objects=[],
-            key="assign-map",
-        )
-    if result is not None:
-        st.dataframe(
-            result.workloads.select(
-                pl.col("team").alias(t("plan.col_team")),
-                pl.col("peer_educator").alias(t("plan.col_peer")),
-                pl.col("hotspots").alias(t("plan.col_hotspots")),
-                pl.col("sex_workers").round(0).alias(t("plan.col_sex_workers")),
-                (pl.col("ratio") * 100).round(0).alias(t("plan.col_ratio")),
-            ),
-            hide_index=True,
-            use_container_width=True,
-        )
+    show_assignments(workspace, t)

@@ -15,6 +15,10 @@ from mapping import clock
 from mapping.access.funder_reach import (
     TARGETS_FILE,
     ReachRelease,
+    count_text,
+    percent_arithmetic,
+    percent_text,
+    quarter_name,
     reach_csv,
     reach_pdf,
     reach_release,
@@ -42,6 +46,9 @@ from views.shared import (
 MAP_HEIGHT = 520
 #: Okabe-Ito blue (reach) and orange (target): told apart with colour-vision deficiencies.
 TREND_COLOURS = ("#0072B2", "#E69F00")
+#: A partial quarter's point is a diamond on a light grey band; a whole quarter's a circle.
+PARTIAL_SHAPES = ("circle", "diamond")
+PARTIAL_BAND = "#d9d9d9"
 AREA = "_area"
 
 
@@ -66,39 +73,111 @@ def release_for(path: str, stamp: tuple[int, ...], today: str, _actor: Actor) ->
     )
 
 
-def trend_chart(trend: pl.DataFrame, t: Callable[..., str]) -> alt.Chart:
+def trend_chart(
+    trend: pl.DataFrame, t: Callable[..., str], *, partial: tuple[str, ...] = ()
+) -> alt.LayerChart:
     """Return the trend as lines with points (a lone figure between hidden ones still shows).
 
     Reach is a solid blue line, the target a dashed orange one: told apart without colour too.
-    A hidden figure is a gap, not a zero. Vega-Lite is bundled with Streamlit: no request
-    leaves the machine.
+    A hidden figure is a gap, not a zero. A ``partial`` quarter (the programme started during
+    it) sits on a grey band labelled "partial quarter", its points are diamonds and the line
+    does not join them, so a quarter with fewer days of outreach does not read as a collapse.
+    The axis counts whole people only, with the language's thousands separator. Vega-Lite is
+    bundled with Streamlit: no request leaves the machine.
     """
     quarter, *series = trend.columns
-    kind, value = t("reach.trend_series"), t("reach.trend_value")
-    long = trend.unpivot(index=quarter, variable_name=kind, value_name=value)
-    legend = alt.Legend(orient="bottom", title=None, symbolType="stroke")
-    # altair's generated mark_* methods are typed as returning Any: the chart is named to say
-    chart: alt.Chart = (
-        alt.Chart(long.to_pandas(), height=MAP_HEIGHT - 170)
-        .mark_line(point=True, strokeWidth=2.5)
+    kind, value, period = t("reach.trend_series"), t("reach.trend_value"), t("reach.trend_period")
+    whole, part = t("reach.whole_quarter"), t("reach.partial")
+    long = trend.unpivot(index=quarter, variable_name=kind, value_name=value).with_columns(
+        pl.when(pl.col(quarter).is_in(list(partial)))
+        .then(pl.lit(part))
+        .otherwise(pl.lit(whole))
+        .alias(period)
+    )
+    # Vega describes axes and legends to screen readers in English ("X-axis for a discrete
+    # scale…"): those descriptions are off, and the chart is described in the page's language
+    legend = alt.Legend(orient="bottom", title=None, symbolType="stroke", aria=False)
+    x = alt.X(
+        f"{quarter}:N",
+        sort=None,
+        axis=alt.Axis(
+            labelAngle=0,
+            labelAlign="center",
+            labelFlush=False,
+            labelOverlap=False,
+            title=None,
+            aria=False,
+        ),
+    )
+    y = alt.Y(
+        f"{value}:Q",
+        title=None,
+        axis=alt.Axis(aria=False, format=",d", tickMinStep=1),
+    )
+    colour = alt.Color(
+        f"{kind}:N", scale=alt.Scale(domain=series, range=list(TREND_COLOURS)), legend=legend
+    )
+    is_partial = alt.FieldEqualPredicate(field=period, equal=part)
+    is_whole = alt.FieldEqualPredicate(field=period, equal=whole)
+    base = alt.Chart(long.to_pandas())
+    line = (
+        base.transform_filter(is_whole)
+        .mark_line(strokeWidth=2.5)
         .encode(
-            x=alt.X(
-                f"{quarter}:N",
-                sort=None,
-                axis=alt.Axis(labelAngle=0, labelOverlap=False, title=None),
-            ),
-            y=alt.Y(f"{value}:Q", title=None),
-            color=alt.Color(
-                f"{kind}:N",
-                scale=alt.Scale(domain=series, range=list(TREND_COLOURS)),
-                legend=legend,
-            ),
+            x=x,
+            y=y,
+            color=colour,
             strokeDash=alt.StrokeDash(
                 f"{kind}:N",
                 scale=alt.Scale(domain=series, range=[[1, 0], [6, 4]]),
                 legend=legend,
             ),
-            tooltip=[quarter, kind, alt.Tooltip(f"{value}:Q", format=",")],
+        )
+    )
+    shape = (
+        alt.Shape(
+            f"{period}:N",
+            scale=alt.Scale(domain=[whole, part], range=list(PARTIAL_SHAPES)),
+            # the circle is every other point: the legend names the exception only
+            legend=alt.Legend(orient="top", values=[part], title=None, aria=False),
+        )
+        if partial
+        else alt.value(PARTIAL_SHAPES[0])
+    )
+    points = base.mark_point(filled=True, opacity=1).encode(
+        x=x,
+        y=y,
+        color=colour,
+        shape=shape,
+        size=alt.condition(is_partial, alt.value(120), alt.value(70)),
+        tooltip=[quarter, kind, alt.Tooltip(f"{value}:Q", format=",d"), period],
+    )
+    layers: list[alt.Chart] = [line, points]
+    if partial:
+        # one row per partial quarter for the band and its label (not one per series)
+        marked = base.transform_filter(is_partial).transform_filter(
+            alt.FieldEqualPredicate(field=kind, equal=series[0])
+        )
+        band = marked.mark_rect(color=PARTIAL_BAND, opacity=0.5).encode(x=x)
+        label = marked.mark_text(
+            baseline="top", y=4, fontSize=11, color="#444444", lineBreak=" "
+        ).encode(x=x, text=alt.value(part))
+        layers = [band, label, *layers]
+    description = (
+        t("reach.trend_description_partial", quarter=", ".join(partial))
+        if partial
+        else t("reach.trend_description")
+    )
+    separator = t("reach.thousand")[1:-3]
+    chart: alt.LayerChart = (
+        alt.layer(*layers, height=MAP_HEIGHT - 170)
+        .properties(description=description)
+        .configure(
+            locale=alt.Locale(
+                number=alt.NumberLocale(
+                    decimal=".", thousands=separator, grouping=[3], currency=["", ""]
+                )
+            )
         )
     )
     return chart
@@ -130,6 +209,7 @@ quarter = pick(
     state_key="reach_quarter",
     param="quarter",
     default=labels[-1],
+    format_func=lambda q: quarter_name(release, q, t),
 )
 refusal = release.refusal(quarter)
 if refusal:
@@ -137,17 +217,21 @@ if refusal:
 totals = release.totals()
 total = totals.filter(totals["quarter"] == quarter).row(0, named=True)
 with st.container(horizontal=True, gap="small"):
-    st.metric(t("reach.reached"), f"{total['reach'] or 0:,}", help=t("reach.reached_help"))
+    st.metric(t("reach.reached"), count_text(total["reach"] or 0, t), help=t("reach.reached_help"))
     st.metric(
         t("reach.target"),
-        f"{total['target']:,}" if total["target"] else t("reach.no_target"),
+        count_text(total["target"], t) if total["target"] else t("reach.no_target"),
         help=t("reach.target_help"),
     )
     st.metric(
         t("reach.of_target"),
-        f"{total['percent']} %" if total["percent"] is not None else "–",
+        percent_text(total["percent"], t) if total["percent"] is not None else "–",
         help=t("reach.of_target_help"),
     )
+# the percentage's own sum, in numbers already on the page: a funder can redo it
+st.markdown(percent_arithmetic(release, quarter, t))
+if release.is_partial(quarter):
+    st.warning(t("reach.partial_note", quarter=quarter), icon=":material/date_range:")
 
 districts = release.figures.filter(
     (release.figures["quarter"] == quarter) & ~release.figures["district_id"].str.starts_with("_")
@@ -187,10 +271,12 @@ with right:
         help_text=t("reach.trend_help"),
     )
     trend = reach_trend(release, t, district_id=None if scope == AREA else scope)
-    st.altair_chart(trend_chart(trend, t), width="stretch")
+    st.altair_chart(trend_chart(trend, t, partial=release.partial), width="stretch")
     st.caption(t("reach.trend_gap", k=k))
+    if release.partial:
+        st.caption(t("reach.trend_partial"))
 
-st.subheader(t("reach.districts", quarter=quarter))
+st.subheader(t("reach.districts", quarter=quarter_name(release, quarter, t)))
 table = reach_table(release, quarter, t)
 st.dataframe(table, hide_index=True, placeholder="", height=460)
 targets_note = t(
@@ -208,7 +294,9 @@ with st.container(horizontal=True, gap="small"):
         t("reach.download_pdf"),
         data=reach_pdf(
             table,
-            title=t("reach.pdf_title", area=workspace.name, quarter=quarter),
+            title=t(
+                "reach.pdf_title", area=workspace.name, quarter=quarter_name(release, quarter, t)
+            ),
             notes=[t("reach.rule", k=k), targets_note],
         ),
         file_name=f"reach-{quarter}.pdf",

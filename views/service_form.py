@@ -97,6 +97,7 @@ def fields(form: str, t: Callable[..., str]) -> dict[str, Any]:
         SERVICE_TYPES,
         key=key(form, "service_type"),
         format_func=lambda name: t(f"service_types.{name}"),
+        placeholder=t("app.choose_one"),
     )
     if form == "add":
         right.text_input(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -119,7 +120,13 @@ def pick(
         st.session_state[state_key] = st.session_state[widget]
 
     where.selectbox(
-        label, options, key=widget, format_func=format_func, on_change=keep, help=help_text
+        label,
+        options,
+        key=widget,
+        format_func=format_func,
+        on_change=keep,
+        help=help_text,
+        placeholder=tr()("app.choose_one"),
     )
     chosen = str(st.session_state[state_key])
     if url_value(param) != chosen:
@@ -341,3 +348,47 @@ def warm_up() -> threading.Thread:
 def current_actor() -> Actor:
     """Return who is signed in and in which role, for the audit log and the privacy ledger."""
     return current_account().actor
+
+
+#: Writes the page's words into the file uploader (``WORDS``: a JSON list of the button's words
+#: and the limit line), as its own text: words drawn by CSS alone are no name for a screen reader
+#: or for axe, and no text for Ctrl+F (WCAG F87). One observer per browser tab writes them again
+#: whenever Streamlit draws the uploader anew; the app has one uploader (Import). Its element
+#: takes no room on the page.
+UPLOADER_WORDS = """<style>
+[data-testid="stElementContainer"]:has(#om-uploader-words) { display: none; }
+</style>
+<script id="om-uploader-words">
+(function () {
+  window.omUploaderWords = WORDS;
+  var write = function () {
+    var words = window.omUploaderWords;
+    var zone = '[data-testid="stFileUploaderDropzone"] ';
+    document.querySelectorAll(zone + 'button [data-testid="stMarkdownContainer"] p')
+      .forEach(function (p) { if (p.textContent !== words[0]) { p.textContent = words[0]; } });
+    document.querySelectorAll(zone + '[data-testid="stFileUploaderDropzoneInstructions"] span')
+      .forEach(function (s) { if (s.textContent !== words[1]) { s.textContent = words[1]; } });
+  };
+  write();
+  if (window.omWritesUploaderWords) { return; }
+  window.omWritesUploaderWords = new MutationObserver(write);
+  window.omWritesUploaderWords.observe(document.body, {childList: true, subtree: true});
+})();
+</script>"""
+
+
+def uploader_words(types: Sequence[str]) -> None:
+    """Put the page's language on the file uploader's own words, which Streamlit writes in English.
+
+    Streamlit's uploader has no setting for its button ("Upload") or its limit line ("200MB per
+    file • CSV, …"): a fixed script writes the language file's words in their place
+    (``app.upload_browse``, ``app.upload_limit``), as text (:data:`UPLOADER_WORDS`).
+    """
+    t = tr()
+    limit = t(
+        "app.upload_limit",
+        megabytes=int(st.get_option("server.maxUploadSize")),
+        types=", ".join(kind.upper() for kind in types),
+    )
+    words = json.dumps([t("app.upload_browse"), limit]).replace("<", "\\u003c")
+    st.html(UPLOADER_WORDS.replace("WORDS", words), unsafe_allow_javascript=True)

@@ -8,7 +8,8 @@ from streamlit_folium import st_folium
 
 from mapping import clock
 from mapping.maps.base import basemap_for
-from mapping.maps.coverage import cells_map, sites_layers, sites_legend
+from mapping.maps.coverage import cells_map, site_numbers_layer, sites_layers, sites_legend
+from mapping.maps.plan import NUMBER_JS
 from mapping.vocab import SERVICE_TYPES
 from views.access import require
 from views.shared import (
@@ -39,6 +40,7 @@ service_type = str(
         index=SERVICE_TYPES.index("hiv_testing"),
         format_func=lambda name: t(f"service_types.{name}"),
         key="site_type",
+        placeholder=t("app.choose_one"),
     )
 )
 count = int(right.slider(t("sites.count"), 1, 10, 3, key="site_count"))
@@ -51,10 +53,15 @@ st_folium(
     cells_map(
         outlines,
         labels,
-        [(t("sites.uncovered"), hotspot_layer), (t("sites.legend_title"), site_layer)],
+        [
+            (t("sites.uncovered"), hotspot_layer),
+            (t("sites.legend_title"), site_layer),
+            ("numbers", site_numbers_layer(sites)),  # the table's order, on the map
+        ],
         sites_legend(t),
         language=language(),
         basemap=basemap_for(workspace),
+        markers={"numbers": NUMBER_JS},
     ),
     height=MAP_HEIGHT,
     use_container_width=True,

@@ -4,9 +4,14 @@ Reach is released per finished calendar quarter, per district (no cell), through
 differentially private releases of :mod:`mapping.access.disclosure` (measure ``people``, level
 ``district``): each quarter's release is made once, on the first view, stored in the
 privacy-budget ledger, and shown again as stored. A district below the noisy threshold is
-hidden, and looks the same as one with nobody. Totals and trends are sums of released figures,
-never of raw counts. The rule, its parameters and what it does not protect against are in
-docs/reach.md and docs/disclosure.md.
+hidden, and looks the same as one with nobody. Totals, trends and percentages are worked out
+from released figures only, never from raw counts, and shown with their arithmetic so that a
+funder can redo it from the page. The rule, its parameters and what it does not protect against
+are in docs/reach.md and docs/disclosure.md.
+
+Longer than 600 lines: the release, the sums shown with their arithmetic, partial quarters and
+the CSV/PDF a funder downloads are one chain over the same released figures; split, each part
+would re-read what the others made.
 """
 
 from __future__ import annotations
@@ -54,6 +59,48 @@ class ReachSettings(Settings):
 def _round_to_base(values: pl.Expr) -> pl.Expr:
     """Round to the nearest multiple of :data:`ROUNDING_BASE`, halves up (12.5 gives 15)."""
     return ((values / ROUNDING_BASE + 0.5).floor() * ROUNDING_BASE).cast(pl.Int64)
+
+
+def _percent(part: pl.Expr, whole: pl.Expr) -> pl.Expr:
+    """``part`` over ``whole`` in whole per cent, halves up as by hand (1 of 8 is 13 %).
+
+    Integer arithmetic, so a half is a half: no floating-point rounding to even. Null where
+    ``whole`` is not above 0 or ``part`` is null.
+    """
+    return (
+        pl.when(whole > 0)
+        .then((200 * part.cast(pl.Int64) + whole) // (2 * whole))
+        .otherwise(None)
+        .cast(pl.Int64)
+    )
+
+
+def count_text(value: int, t: Callable[..., str]) -> str:
+    r"""Return a whole number of people with the page language's thousands separator.
+
+    A comma reads as a decimal point in Spanish and French: ``reach.thousand`` is a thousand as
+    each language writes it (``1,000``, ``1 000``), and what sits between its 1 and its 000
+    separates thousands.
+
+    Examples
+    --------
+    >>> from mapping.i18n import translator
+    >>> count_text(2512, translator("en")), count_text(2512, translator("fr"))
+    ('2,512', '2\u202f512')
+    """
+    return f"{int(value):,}".replace(",", t("reach.thousand")[1:-3])
+
+
+def percent_text(value: int, t: Callable[..., str]) -> str:
+    r"""Return a whole percentage the way the page language writes one (``115 %`` in French).
+
+    Examples
+    --------
+    >>> from mapping.i18n import translator
+    >>> percent_text(115, translator("en")), percent_text(115, translator("es"))
+    ('115%', '115\xa0%')
+    """
+    return t("reach.percent_value", value=int(value))
 
 
 @dataclass(frozen=True)
@@ -115,37 +162,90 @@ class ReachRelease:
     target_share: float
     figures: pl.DataFrame
     refused: tuple[tuple[str, str], ...] = ()
+    #: Quarters the programme's visits cover only in part: the first visit falls after the
+    #: quarter's first day (:func:`partial_quarters`). At most the first quarter offered.
+    partial: tuple[str, ...] = ()
 
     def is_complete(self, quarter: str) -> bool:
         """Say whether ``quarter`` had ended on :attr:`today` (every offered quarter has)."""
         return parse_period(quarter).has_ended(self.today)
+
+    def is_partial(self, quarter: str) -> bool:
+        """Say whether the programme's visits cover only part of ``quarter`` (it started then)."""
+        return quarter in self.partial
 
     def refusal(self, quarter: str) -> str | None:
         """Return why the privacy budget refused ``quarter``'s release, if it did."""
         return dict(self.refused).get(quarter)
 
     def totals(self) -> pl.DataFrame:
-        """Return per quarter the sum of the released figures and of the targets.
+        """Return per quarter the sums of the released figures and of the targets.
 
-        ``reach`` adds up every released figure (hidden ones count nothing); ``target`` adds up
-        the targets; ``percent`` is the released reach of the districts with a target over the
-        sum of their targets, like for like. Nothing here is computed from a raw count.
+        Columns, every one a sum or a count of what the table shows:
+
+        - ``reach``: every released figure added up (hidden ones count nothing);
+        - ``target``: the targets added up (null where no district has one);
+        - ``reach_with_target``: the released figures of the districts that have a target;
+        - ``reach_without_target``: the rest of ``reach`` (no location, districts without a
+          target): ``reach - reach_with_target``;
+        - ``with_target``: how many districts have a target, and ``hidden_with_target`` how
+          many of them have no figure shown (they count 0 in the percentage);
+        - ``percent``: ``reach_with_target`` over ``target`` in whole per cent, halves up —
+          like for like, so the page can show it as ``reach_with_target ÷ target``.
+
+        Nothing here is computed from a raw count: summing released figures spends no budget.
         """
+        has_target = pl.col("target").is_not_null()
         return (
             self.figures.group_by("quarter", maintain_order=True)
             .agg(
                 pl.col("reach").sum().alias("reach"),
                 pl.col("target").sum().alias("target"),
-                pl.col("reach").filter(pl.col("target").is_not_null()).sum().alias("__reached"),
+                pl.col("reach").filter(has_target).sum().alias("reach_with_target"),
+                has_target.sum().cast(pl.Int64).alias("with_target"),
+                (has_target & pl.col("reach").is_null())
+                .sum()
+                .cast(pl.Int64)
+                .alias("hidden_with_target"),
             )
             .with_columns(
-                pl.when(pl.col("target") > 0)
-                .then((100 * pl.col("__reached") / pl.col("target")).round(0))
-                .cast(pl.Int64)
-                .alias("percent")
+                pl.when(pl.col("with_target") > 0).then(pl.col("target")).alias("target"),
+                (pl.col("reach") - pl.col("reach_with_target")).alias("reach_without_target"),
+                _percent(pl.col("reach_with_target"), pl.col("target")).alias("percent"),
             )
-            .drop("__reached")
+            .select(
+                "quarter",
+                "reach",
+                "target",
+                "percent",
+                "reach_with_target",
+                "reach_without_target",
+                "with_target",
+                "hidden_with_target",
+            )
         )
+
+
+def partial_quarters(quarters: Sequence[Period], first_visit: dt.date | None) -> tuple[str, ...]:
+    """Return the quarters the programme's visits cover only in part: it started during them.
+
+    A quarter is partial when the first visit on record falls inside it, after its first day:
+    the figures of the days before the programme began are missing, so the quarter reads low
+    for that reason alone. Only the label leaves this function, never the day: the page says
+    "partial quarter", which tells no more than that the programme did not start on the
+    quarter's first day.
+
+    Examples
+    --------
+    >>> quarters = [parse_period(label) for label in ("2025-Q4", "2026-Q1")]
+    >>> partial_quarters(quarters, dt.date(2025, 12, 8))
+    ('2025-Q4',)
+    >>> partial_quarters(quarters, dt.date(2025, 10, 1)), partial_quarters(quarters, None)
+    ((), ())
+    """
+    if first_visit is None:
+        return ()
+    return tuple(q.label for q in quarters if q.start < first_visit <= q.end)
 
 
 def _visit_days(workspace: Workspace, today: dt.date) -> tuple[dt.date | None, dt.date | None]:
@@ -293,7 +393,8 @@ def reach_release(
     the first call and returned as stored afterwards; a quarter whose budget is spent is in
     :attr:`ReachRelease.refused`. Targets come from :data:`TARGETS_FILE` in the workspace folder
     where it names the district and quarter, else from the size estimate
-    (:func:`_estimate_targets`).
+    (:func:`_estimate_targets`). The quarter the programme started in, after its first day, is
+    in :attr:`ReachRelease.partial` (:func:`partial_quarters`).
     """
     options = options or ReachOptions.from_settings()
     if today is None:
@@ -361,17 +462,20 @@ def reach_release(
         .then(None)
         .otherwise(pl.col("target_source"))
         .alias("target_source"),
-        pl.when(pl.col("target") > 0)
-        .then((100 * pl.col("reach") / pl.col("target")).round(0))
-        .cast(pl.Int64)
-        .alias("percent"),
+        _percent(pl.col("reach"), pl.col("target")).alias("percent"),
         pl.col("district_id").str.starts_with("_").alias("__special"),
     )
     figures = figures.sort("quarter", "__special", "district", "district_id").select(
         *_FIGURE_COLUMNS
     )
     return ReachRelease(
-        tuple(quarters), today, params.min_count, options.target_share, figures, tuple(refused)
+        tuple(quarters),
+        today,
+        params.min_count,
+        options.target_share,
+        figures,
+        tuple(refused),
+        partial_quarters(quarters, first),
     )
 
 
@@ -403,12 +507,68 @@ def _place_name(t: Callable[..., str]) -> pl.Expr:
     )
 
 
+def quarter_name(release: ReachRelease, quarter: str, t: Callable[..., str]) -> str:
+    """Return the quarter's label, with "(partial quarter)" where the programme started in it."""
+    return t("reach.quarter_partial", quarter=quarter) if release.is_partial(quarter) else quarter
+
+
+def percent_arithmetic(release: ReachRelease, quarter: str, t: Callable[..., str]) -> str:
+    """Return, in words and numbers, how the quarter's "% of target" is worked out.
+
+    Every number in it is on the page already — a sum of the released figures in the table, or
+    a count of its rows — so a funder can redo the sum: the reach of the districts with a
+    target (the area's reach minus the rows without one), divided by their targets.
+
+    Examples
+    --------
+    >>> from mapping.i18n import translator
+    >>> figures = pl.DataFrame(
+    ...     {
+    ...         "quarter": ["2026-Q1"] * 4,
+    ...         "district_id": ["a", "b", "c", "_no_location"],
+    ...         "reach": [90, None, 80, 40],
+    ...         "target": [60, 60, None, None],
+    ...     }
+    ... )
+    >>> release = ReachRelease((), dt.date(2026, 7, 1), 11, 0.8, figures)
+    >>> text = percent_arithmetic(release, "2026-Q1", translator("en"))
+    >>> print(text)  # doctest: +NORMALIZE_WHITESPACE
+    % of target: 90 ÷ 120 = 75%. 90 is the 210 reached minus 120 reached where there is no
+    target (no location, districts without a target), and 120 is the sum of the targets of the
+    2 districts that have one. Districts among them with no figure shown count 0: 1 of 2.
+    """
+    rows = release.totals().filter(pl.col("quarter") == quarter)
+    if not rows.height or rows["percent"][0] is None:
+        return t("reach.arithmetic_none", quarter=quarter)
+    row = rows.row(0, named=True)
+    text = t(
+        "reach.arithmetic",
+        percent=percent_text(row["percent"], t),
+        reached=count_text(row["reach_with_target"], t),
+        target=count_text(row["target"], t),
+        total=count_text(row["reach"], t),
+        other=count_text(row["reach_without_target"], t),
+        districts=row["with_target"],
+    )
+    if row["hidden_with_target"]:
+        text += " " + t(
+            "reach.arithmetic_hidden",
+            hidden=row["hidden_with_target"],
+            districts=row["with_target"],
+        )
+    return text
+
+
 def reach_table(release: ReachRelease, quarter: str, t: Callable[..., str]) -> pl.DataFrame:
     """Return the table the page shows for one quarter, with translated headers and notes.
 
-    One row per district, the no-location row, and a last row adding up the figures shown.
-    Hidden figures are empty with the note "fewer than k"; the CSV download is this table
-    (:func:`reach_csv`), so it says exactly what the page says.
+    One row per district and the no-location row, then the sums: a row for the districts that
+    have a target (their reach, their targets and the quarter's "% of target", so the
+    percentage sits next to the two figures it divides) and a last row adding up every figure
+    shown (no percentage: it would divide people with and without a target by the targets).
+    Hidden figures are empty with the note "fewer than k"; a partial quarter says so in the
+    notes of the sums. The CSV download is this table (:func:`reach_csv`), so it says exactly
+    what the page says.
     """
     hidden = t("reach.hidden", k=release.min_count)
     rows = release.figures.filter(pl.col("quarter") == quarter).select(
@@ -419,19 +579,29 @@ def reach_table(release: ReachRelease, quarter: str, t: Callable[..., str]) -> p
         pl.when(pl.col("reach").is_null()).then(pl.lit(hidden)).otherwise(pl.lit("")).alias("note"),
     )
     total = release.totals().filter(pl.col("quarter") == quarter)
-    if total.height:
-        rows = pl.concat(
-            [
-                rows,
-                total.select(
-                    pl.lit(t("reach.total")).alias("district"),
-                    "reach",
-                    "target",
-                    "percent",
-                    pl.lit(t("reach.total_note")).alias("note"),
-                ),
-            ]
+    partial = f"; {t('reach.partial_why')}" if release.is_partial(quarter) else ""
+    sums = []
+    if total.height and total["target"][0] is not None:
+        sums.append(
+            total.select(
+                pl.lit(t("reach.subtotal")).alias("district"),
+                pl.col("reach_with_target").alias("reach"),
+                "target",
+                "percent",
+                pl.lit(t("reach.subtotal_note") + partial).alias("note"),
+            )
         )
+    if total.height:
+        sums.append(
+            total.select(
+                pl.lit(t("reach.total")).alias("district"),
+                "reach",
+                "target",
+                pl.lit(None, pl.Int64).alias("percent"),
+                pl.lit(t("reach.total_note") + partial).alias("note"),
+            )
+        )
+    rows = pl.concat([rows, *sums])
     return rows.select(
         pl.lit(quarter).alias(t("reach.col_quarter")),
         pl.col("district").alias(t("reach.col_district")),
@@ -498,7 +668,9 @@ def reach_trend(
 ) -> pl.DataFrame:
     """Return reach and target per quarter: the area's sums of released figures, or a district's.
 
-    A hidden figure is null (a gap in the chart); nothing is filled in from raw counts.
+    A hidden figure is null (a gap in the chart); nothing is filled in from raw counts. A
+    partial quarter keeps its label here: :attr:`ReachRelease.partial` says which it is, for
+    the chart to mark.
     """
     if district_id is None:
         rows = release.totals()

@@ -16,6 +16,7 @@ from mapping.analysis.coverage import NO_LOCATION, OUTSIDE_AREA, CoverageReport
 from mapping.errors import InvalidInputError
 from mapping.i18n import DEFAULT_LANGUAGE, translator
 from mapping.vocab import normalise
+from mapping.wording import number, people_range, percent, percent_range
 
 FORMATS = ("text", "csv", "json")
 
@@ -191,6 +192,43 @@ def _unranked(report: CoverageReport) -> int:
     return int(report.districts["rank"].null_count())
 
 
+def estimate_source_words(
+    report: CoverageReport, row: dict[str, Any], tr: Callable[..., str] | None = None
+) -> str:
+    """Return where a district's estimate comes from, in words: its hotspots, or the population."""
+    tr = tr or translator(DEFAULT_LANGUAGE)
+    o = report.options
+    if row["estimate_source"] == "hotspots":
+        return tr("explain.source_hotspots", count=f"{row['hotspots_with_size']:g}")
+    if row["estimate_source"] == "population prior":
+        return tr(
+            "explain.source_prior",
+            population=_number(row["population"]),
+            low=f"{o.prior_per_1000[0]:g}",
+            high=f"{o.prior_per_1000[1]:g}",
+        )
+    return tr("explain.source_unknown")
+
+
+def _coverage_line(row: dict[str, Any], contacts: str, tr: Callable[..., str]) -> str:
+    """Return the coverage line: the division, its result, and why it is shown capped."""
+    line = tr(
+        "explain.coverage",
+        contacts=contacts,
+        high=number(row["estimate_max"]),
+        low=number(row["estimate_min"]),
+        interval=coverage_interval(row["coverage_low"], row["coverage_high"]),
+    )
+    if row["estimate_too_low"] or (row["coverage_high"] or 0) > 1:
+        shown = (
+            percent(1.0, tr)
+            if row["estimate_too_low"]
+            else percent_range(row["coverage_low"] or 0, 1.0, tr)
+        )
+        line += tr("explain.capped", shown=shown)
+    return line + (tr("explain.too_low") if row["estimate_too_low"] else "")
+
+
 def explain_district(
     report: CoverageReport, district: str, tr: Callable[..., str] | None = None
 ) -> str:
@@ -203,20 +241,12 @@ def explain_district(
     r = find_district(report.districts, district)
     o = report.options
     known = r["estimate_min"] is not None
-    mid = (r["estimate_min"] + r["estimate_max"]) / 2 if known else None
+    # the middle of the estimate as its arithmetic, from the whole figures shown: no half people
+    mid = f"(({number(r['estimate_min'])} + {number(r['estimate_max'])}) / 2)" if known else "-"
     unknown = tr("coverage.unknown")
-    if r["estimate_source"] == "hotspots":
-        source = tr("explain.source_hotspots", count=f"{r['hotspots_with_size']:g}")
-    elif r["estimate_source"] == "population prior":
-        source = tr(
-            "explain.source_prior",
-            population=_number(r["population"]),
-            low=f"{o.prior_per_1000[0]:g}",
-            high=f"{o.prior_per_1000[1]:g}",
-        )
-    else:
-        source = tr("explain.source_unknown")
-    contacts = f"{r['contacts']:g}"
+    source = estimate_source_words(report, r, tr)
+    contacts = number(r["contacts"])
+    time = percent(r["peer_educators"], tr)  # 1.35 peer educators' time: "135 %" of one
     shares = ", ".join(
         f"{tr(f'service_types.{name}')} "
         + (_pct(r[f"access_{name}"]) if r[f"access_{name}"] is not None else unknown)
@@ -230,8 +260,7 @@ def explain_district(
     workload = (
         tr(
             "explain.workload",
-            low=_number(r["workload_low"]),
-            high=_number(r["workload_high"]),
+            range=people_range(r["workload_low"], r["workload_high"], tr),
             norm=o.workload_norm,
         )
         if r["workload_low"] is not None
@@ -253,27 +282,22 @@ def explain_district(
         tr(
             "explain.reach",
             contacts=contacts,
-            new=f"{r['new_contacts']:g}",
-            visits=f"{r['visits']:g}",
+            new=number(r["new_contacts"]),
+            visits=number(r["visits"]),
         ),
         tr(
             "explain.estimate",
-            low=_number(r["estimate_min"]),
-            high=_number(r["estimate_max"]),
+            range=people_range(
+                r["estimate_min"],
+                r["estimate_max"],
+                tr,
+                about=r["estimate_source"] == "population prior",
+            ),
             source=source,
         )
         if known
         else tr("explain.estimate_unknown", source=source),
-        tr(
-            "explain.coverage",
-            contacts=contacts,
-            high=_number(r["estimate_max"]),
-            low=_number(r["estimate_min"]),
-            interval=coverage_interval(r["coverage_low"], r["coverage_high"]),
-        )
-        + (tr("explain.too_low") if r["estimate_too_low"] else "")
-        if known
-        else tr("explain.coverage_unknown"),
+        _coverage_line(r, contacts, tr) if known else tr("explain.coverage_unknown"),
         tr(
             "explain.hotspots",
             count=r["hotspots"],
@@ -284,26 +308,21 @@ def explain_district(
             candidates=r["candidate_cells"],
         ),
         tr("explain.access", minutes=f"{o.reach_minutes:g}", shares=shares),
-        tr(
-            "explain.peers",
-            fte=_number(r["peer_educators"], 2),
-            seen=r["peer_educators_seen"],
-        )
-        + workload,
+        tr("explain.peers", time=time, seen=r["peer_educators_seen"]) + workload,
         tr("explain.gaps"),
         tr(
             "explain.gap_reach",
             contacts=contacts,
-            mid=_number(mid, 1),
+            mid=mid,
             value=_number(r["gap_reach"], 3),
         ),
         tr("explain.gap_outreach", value=_number(r["gap_outreach"], 3)),
         tr("explain.gap_access", value=_number(r["gap_access"], 3)),
         tr(
             "explain.gap_workload",
-            fte=_number(r["peer_educators"], 2),
+            fte=time,
             norm=o.workload_norm,
-            mid=_number(mid, 1),
+            mid=mid,
             value=_number(r["gap_workload"], 3),
         ),
         tr(

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from mapping.cli.exits import EXIT_OK
+from mapping.cli.formats import add_format_argument
 from mapping.errors import InvalidInputError
 
 
@@ -14,14 +15,13 @@ def add_analysis_parsers(sub: Any, workspace_help: str) -> None:
     """Add the ``summary``, ``coverage``, ``gaps`` and ``suggest-sites`` commands."""
     summary = sub.add_parser("summary", help="what the workspace holds")
     summary.add_argument("--workspace", help=workspace_help)
-    summary.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_argument(summary)
 
-    formats = ("text", "csv", "json")
     period_help = "2026-Q3, 2026-09 or last-90-days (default: the last 90 days)"
     cover = sub.add_parser("coverage", help="coverage per district, ranked by gap score")
     cover.add_argument("--workspace", help=workspace_help)
     cover.add_argument("--period", help=period_help)
-    cover.add_argument("--format", choices=formats, default="text")
+    add_format_argument(cover)
     cover.add_argument("--cells", action="store_true", help="one row per cell instead")
     cover.add_argument("--explain", metavar="DISTRICT", help="how one district's row was computed")
 
@@ -29,25 +29,36 @@ def add_analysis_parsers(sub: Any, workspace_help: str) -> None:
     gaps.add_argument("--workspace", help=workspace_help)
     gaps.add_argument("--period", help=period_help)
     gaps.add_argument("--district", help="only this district (id)")
-    gaps.add_argument("--format", choices=formats, default="text")
+    add_format_argument(gaps)
 
     sites = sub.add_parser("suggest-sites", help="cells where a new service would reach most")
     sites.add_argument("--service-type", required=True, help="e.g. hiv_testing, prep_pep")
     sites.add_argument("--count", type=int, default=5, help="how many sites (default 5)")
     sites.add_argument("--workspace", help=workspace_help)
     sites.add_argument("--period", help=period_help)
-    sites.add_argument("--format", choices=formats, default="text")
+    add_format_argument(sites)
 
 
 def summary_command(args: argparse.Namespace) -> int:
-    """Print what the workspace holds; return the exit code."""
+    """Print what the workspace holds; return the exit code.
+
+    JSON is the facts as they are, the imports listed; CSV is one row of the counts, with the
+    number of ``imports`` in place of their list.
+    """
     from mapping.analysis.summary import summary_text, workspace_summary
     from mapping.storage.workspace import open_workspace, workspace_path
 
     facts = workspace_summary(open_workspace(workspace_path(args.workspace)))
-    print(
-        json.dumps(facts, indent=2, default=str) if args.format == "json" else summary_text(facts)
-    )
+    if args.format == "json":
+        print(json.dumps(facts, indent=2, default=str))
+    elif args.format == "csv":
+        import polars as pl
+
+        from mapping.analysis.reports import render
+
+        print(render(pl.DataFrame([{**facts, "imports": len(facts["imports"])}]), "csv"))
+    else:
+        print(summary_text(facts))
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mapping.cli.exits import EXIT_OK
+from mapping.cli.formats import add_format_argument
 from mapping.settings import Settings
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def add_ingest_parsers(sub: Any, workspace_help: str, db_help: str) -> None:
     imp.add_argument(
         "--allow-outside", action="store_true", help="keep points outside every district"
     )
+    add_format_argument(imp)
 
 
 def init_command(args: argparse.Namespace) -> int:
@@ -141,5 +143,24 @@ def import_command(args: argparse.Namespace) -> int:
         )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(result.summary())
+    if args.format == "text":
+        print(result.summary())
+        return EXIT_OK
+    import polars as pl
+
+    from mapping.analysis.reports import render
+
+    counts = {
+        "kind": result.kind,
+        "rows_read": result.rows_read,
+        "records": result.records,
+        "accepted": result.accepted,
+        "updated": result.updated,
+        "duplicates": result.duplicates,
+        "skipped": result.skipped,
+        "rejected": result.rejected,
+        "report": None if result.report is None else str(result.report),
+    }
+    frame = pl.DataFrame([counts], schema_overrides={"report": pl.String})
+    print(render(frame, args.format, meta={"warnings": result.warnings}))
     return EXIT_OK

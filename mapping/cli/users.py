@@ -19,6 +19,7 @@ from mapping.access.accounts import (
     remove_account,
     reset_password,
 )
+from mapping.cli.formats import add_format_argument
 from mapping.errors import InvalidInputError
 from mapping.storage.audit import Actor
 from mapping.storage.workspace import open_workspace, upgrade_store, workspace_path
@@ -50,6 +51,7 @@ def add_user_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     listing = actions.add_parser("list", help="list the accounts (never their passwords)")
     listing.add_argument("--workspace", help=workspace_help)
+    add_format_argument(listing)
 
     end = actions.add_parser("end-sessions", help="sign everyone out at their next click")
     end.add_argument("--workspace", help=workspace_help)
@@ -72,6 +74,12 @@ def user_command(args: argparse.Namespace) -> int:
     if args.action == "list":
         with workspace.connect() as connection:
             table = accounts_table(connection)
+        if args.format != "text":
+            from mapping.analysis.reports import render
+
+            # what the text lists, with the creation time; never a hash, nor a sign-on email
+            print(render(table.drop("sso_email"), args.format))
+            return 0
         if table.is_empty():
             print("no accounts yet — add one with `outreach-map user add NAME --role admin`")
         for row in table.iter_rows(named=True):

@@ -15,8 +15,9 @@ do before anything is stored. Reading and checking the values is :mod:`mapping.i
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +36,32 @@ from mapping.storage.audit import acting, record, redact
 from mapping.storage.workspace import PRIVATE_FILE, Workspace, make_private_dir
 
 REPORT_COLUMNS = ("row", "field", "value", "problem", "fix", "cell")
+#: What :meth:`Problems.frame` adds with ``coded``: each problem's code and its values (JSON).
+CODE_COLUMNS = ("code", "values")
+
+
+class Notice(str):
+    """A message in English (the string itself) that also carries a code and its values.
+
+    The command line prints the text; the app says it in the reader's language from
+    ``code`` (the locale keys ``warnings.<code>``) and ``values``.
+
+    Examples
+    --------
+    >>> notice = Notice("ignored unrecognised columns: 'x'", "ignored_columns", columns=["x"])
+    >>> notice, notice.code, notice.values
+    ("ignored unrecognised columns: 'x'", 'ignored_columns', {'columns': ['x']})
+    """
+
+    code: str
+    values: dict[str, object]
+
+    def __new__(cls, text: str, code: str, **values: object) -> Notice:
+        """Return ``text`` marked with ``code`` and ``values``."""
+        notice = super().__new__(cls, text)
+        notice.code = code
+        notice.values = values
+        return notice
 
 
 @dataclass
@@ -104,8 +131,16 @@ class Problems:
         problem: str | pl.Expr,
         fix: str,
         cell: pl.Expr | None = None,
+        code: str = "",
+        values: Mapping[str, object] | None = None,
     ) -> None:
-        """Record a problem for every row of ``frame`` where ``mask`` holds."""
+        """Record a problem for every row of ``frame`` where ``mask`` holds.
+
+        ``problem`` and ``fix`` are the English text of the report. ``code`` names the
+        problem for the app, which says it in the reader's language (the locale keys
+        ``problems.<code>`` and ``fixes.<code>``, filled in with ``values``); a problem
+        without a code is shown in English.
+        """
         hits = frame.filter(mask)
         if hits.height == 0:
             return
@@ -120,6 +155,8 @@ class Problems:
                 problem_expr.cast(pl.String).alias("problem"),
                 pl.lit(fix).alias("fix"),
                 cell_expr.alias("cell"),
+                pl.lit(code).alias("code"),
+                pl.lit(json.dumps(dict(values or {}))).alias("values"),
             )
         )
 
@@ -129,15 +166,20 @@ class Problems:
             return pl.Series("row", [], dtype=pl.Int64)
         return pl.concat([p.select("row") for p in self._parts])["row"].unique()
 
-    def frame(self) -> pl.DataFrame:
-        """Return every problem, sorted by row, with cells as hex ids."""
+    def frame(self, *, coded: bool = False) -> pl.DataFrame:
+        """Return every problem, sorted by row, with cells as hex ids: the report's columns.
+
+        With ``coded``, also each problem's ``code`` ("" for one without) and ``values`` (a
+        JSON object), to say it in another language.
+        """
+        columns = (*REPORT_COLUMNS, *CODE_COLUMNS) if coded else REPORT_COLUMNS
         if not self._parts:
-            return pl.DataFrame(schema={c: pl.String for c in REPORT_COLUMNS}).with_columns(
+            return pl.DataFrame(schema={c: pl.String for c in columns}).with_columns(
                 pl.col("row").cast(pl.Int64)
             )
         frame = pl.concat(self._parts).sort("row", maintain_order=True)
         hexes = frame["cell"].map_elements(cell_to_str, return_dtype=pl.String, skip_nulls=True)
-        return frame.with_columns(hexes.alias("cell"))
+        return frame.with_columns(hexes.alias("cell")).select(columns)
 
 
 class Writer(Protocol):
@@ -292,16 +334,30 @@ def _write(
 
 
 def column_warnings(dropped: dict[str, str], ignored: Iterable[str]) -> tuple[str, ...]:
-    """Return the warnings about columns dropped (never stored) and ignored (not recognised)."""
-    warnings = []
+    """Return the warnings about columns dropped (never stored) and ignored (not recognised).
+
+    Each is a :class:`Notice`: ``dropped_columns`` with ``columns`` (column: why), and
+    ``ignored_columns`` with ``columns`` (a list).
+    """
+    warnings: list[str] = []
     if dropped:
         warnings.append(
-            "dropped columns that must never be stored: "
-            + ", ".join(f"{c!r} ({why})" for c, why in dropped.items())
+            Notice(
+                "dropped columns that must never be stored: "
+                + ", ".join(f"{c!r} ({why})" for c, why in dropped.items()),
+                "dropped_columns",
+                columns=dict(dropped),
+            )
         )
     ignored = list(ignored)
     if ignored:
-        warnings.append("ignored unrecognised columns: " + ", ".join(repr(c) for c in ignored))
+        warnings.append(
+            Notice(
+                "ignored unrecognised columns: " + ", ".join(repr(c) for c in ignored),
+                "ignored_columns",
+                columns=ignored,
+            )
+        )
     return tuple(warnings)
 
 

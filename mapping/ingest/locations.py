@@ -52,6 +52,7 @@ def locate_rows(
             field_name="geometry",
             value=pl.col(GEOMETRY_PROBLEM),
             problem="is not a point",
+            code="not_point",
             fix="give each visit as a point; areas and lines are not visits",
         )
     for name, text, number in (("latitude", "__lat_text", lat), ("longitude", "__lng_text", lng)):
@@ -61,6 +62,7 @@ def locate_rows(
             field_name=name,
             value=REDACTED,
             problem="is not a number",
+            code="not_number",
             fix=fix_number,
         )
     problems.add(
@@ -69,6 +71,7 @@ def locate_rows(
         field_name="location",
         value=REDACTED,
         problem="has a latitude or a longitude but not both",
+        code="half_location",
         fix="give both, or leave both empty for a visit without location",
     )
     problems.add(
@@ -77,6 +80,7 @@ def locate_rows(
         field_name="location",
         value=REDACTED,
         problem="is 0,0 (the GPS had no fix)",
+        code="no_gps_fix",
         fix="leave the location empty if it is unknown; the visit is then counted but not mapped",
     )
     in_range = (lat.abs() <= 90) & (lng.abs() <= 180)
@@ -117,6 +121,7 @@ def locate_rows(
         field_name="location",
         value=REDACTED,
         problem="has latitude and longitude swapped (swapped, the point falls inside the area)",
+        code="swapped",
         fix=swap_fix,
         cell=pl.col("__swapped_cell"),
     )
@@ -126,6 +131,7 @@ def locate_rows(
         field_name="location",
         value=REDACTED,
         problem="is outside -90..90 latitude / -180..180 longitude",
+        code="out_of_range",
         fix="check the coordinates; write decimal degrees, e.g. latitude -12.5, longitude -77.0",
     )
     outside = pl.col("cell").is_not_null() & ~inside
@@ -135,6 +141,7 @@ def locate_rows(
         field_name="location",
         value=REDACTED,
         problem="has latitude and longitude swapped (swapped, the point falls inside the area)",
+        code="swapped",
         fix=swap_fix,
         cell=pl.col("__swapped_cell"),
     )
@@ -145,6 +152,7 @@ def locate_rows(
             field_name="location",
             value=REDACTED,
             problem="is outside every district of the area",
+            code="outside_area",
             fix="check the point; import with --allow-outside to keep points outside the area",
             cell=pl.col("cell"),
         )

@@ -4,6 +4,9 @@ A registry file is read, its locations or cell ids turned into cells, and each r
 with a fingerprint, so importing the same record again changes nothing. A hotspot's key is its
 id; a service's key is its facility's id and its type, so that a second type of a facility
 (another flag, another file) never changes the first (see docs/import-files.md).
+
+Longer than 600 lines: the two registries share the reading, the cells and the storing by key;
+each has only its own checks.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from mapping import clock
 from mapping.cells import is_valid_cell
-from mapping.errors import InvalidInputError, UnusableFileError
+from mapping.errors import InvalidInputError, MissingColumnError
 from mapping.hours import check_hours, days_from_text
 from mapping.ingest.attribution import area_districts, restated, with_given_cells
 from mapping.ingest.batch import (
@@ -234,9 +237,10 @@ def prepare_services(
     if mapping.services:
         recognised.fields.pop("service_type", None)  # the rules give the types
     elif "service_type" not in recognised.fields:
-        raise UnusableFileError(
+        raise MissingColumnError(
             f"{source_name} has no service type column — name it type/tipo, or map it, or give "
-            "[services] rules in the mapping file"
+            "[services] rules in the mapping file",
+            code="no_service_type_column",
         )
     used = tuple(rule_columns(table, mapping))
     problems = Problems()
@@ -277,6 +281,7 @@ def prepare_services(
                 field_name=flag,
                 value=pl.col(flag).str.slice(0, 40),
                 problem="is not yes or no",
+                code="not_yes_no",
                 fix="write yes/no (sí/no)",
             )
             work = work.with_columns(parsed.alias(flag))
@@ -291,6 +296,7 @@ def prepare_services(
                 field_name=name,
                 value=pl.col(name).str.slice(0, 40),
                 problem="is not a date",
+                code="not_iso_date",
                 fix="write dates as YYYY-MM-DD",
             )
             work = work.with_columns(parsed_date.alias(name))
@@ -385,8 +391,9 @@ def prepare_hotspots(
     )
     del table
     if "typology" not in work.columns:
-        raise UnusableFileError(
-            f"{source_name} has no typology column — name it typology/tipologia, or map it"
+        raise MissingColumnError(
+            f"{source_name} has no typology column — name it typology/tipologia, or map it",
+            code="no_typology_column",
         )
     problems.add(
         work,
@@ -420,6 +427,7 @@ def prepare_hotspots(
                 field_name=name,
                 value=pl.col(name).str.slice(0, 40),
                 problem="is not a whole number",
+                code="not_whole_number",
                 fix="give the estimated number of sex workers as a whole number (0 or more)",
             )
             work = work.with_columns(number.cast(pl.Int64, strict=False).alias(name))
@@ -431,6 +439,7 @@ def prepare_hotspots(
         field_name="size_min",
         value=pl.format("{}-{}", "size_min", "size_max"),
         problem="is larger than size_max",
+        code="size_range",
         fix="give the range as minimum then maximum",
     )
     if "last_validated" in work.columns:
@@ -441,6 +450,7 @@ def prepare_hotspots(
             field_name="last_validated",
             value=pl.col("last_validated").str.slice(0, 40),
             problem="is not a date",
+            code="not_iso_date",
             fix="write dates as YYYY-MM-DD",
         )
         problems.add(
@@ -450,6 +460,7 @@ def prepare_hotspots(
             value=pl.col("last_validated").str.slice(0, 40),
             problem="is in the future",
             fix="check the year",
+            code="future_validation",
         )
         work = work.with_columns(parsed.alias("last_validated"))
     if "active" in work.columns:
@@ -460,6 +471,7 @@ def prepare_hotspots(
             field_name="active",
             value=pl.col("active").str.slice(0, 40),
             problem="is not yes or no",
+            code="not_yes_no",
             fix="write yes/no (sí/no)",
         )
         work = work.with_columns(active.fill_null(True).alias("active"))

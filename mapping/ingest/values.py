@@ -346,6 +346,8 @@ def check_category(
             field_name=field_name,
             value=pl.lit(REDACTED) if redact else pl.col(column).str.slice(0, 80),
             problem="is not a known value",
+            code="unknown_value",
+            values={"options": ", ".join(vocabulary)},
             fix="use one of: "
             + ", ".join(vocabulary)
             + " (or add the spelling to the mapping file)",

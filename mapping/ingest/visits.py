@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from mapping import clock
-from mapping.errors import UnusableFileError
+from mapping.errors import MissingColumnError
 from mapping.ingest.batch import (
     ImportResult,
     PreparedImport,
@@ -163,15 +163,19 @@ def prepare_visits(
     fields = {k: v for k, v in recognised.fields.items() if not k.startswith("__geo_")}
     seen = ", ".join(c for c in frame.columns if not c.startswith("__"))
     if not {"date", "timestamp"} & fields.keys():
-        raise UnusableFileError(
+        raise MissingColumnError(
             f"{table.source_name} has no usable columns: no visit date was found — name a column "
-            f"date/fecha, or say which one it is in a mapping file; columns are: {seen}"
+            f"date/fecha, or say which one it is in a mapping file; columns are: {seen}",
+            code="no_date_column",
+            columns=seen,
         )
     if not {"peer_educator", "team"} & fields.keys():
-        raise UnusableFileError(
+        raise MissingColumnError(
             f"{table.source_name} has no usable columns: no peer educator or team column was "
             "found — name one peer_educator/educadora_par or team/equipo, or say which one it is "
-            f"in a mapping file; columns are: {seen}"
+            f"in a mapping file; columns are: {seen}",
+            code="no_peer_educator_column",
+            columns=seen,
         )
     warnings = column_warnings(recognised.dropped, recognised.ignored)
     work = frame.select(
@@ -359,6 +363,7 @@ def _when(
             field_name="time",
             value=pl.col("time").str.slice(0, 40),
             problem="is not a time of day",
+            code="not_time",
             fix="write the time as HH:MM, e.g. 21:30",
         )
         hour = pl.coalesce(time_hour, hour_from_stamp)
@@ -384,6 +389,7 @@ def _when(
         value=None,
         problem="is empty",
         fix="every visit needs the date it happened",
+        code="date_empty",
     )
     problems.add(
         work,
@@ -391,6 +397,7 @@ def _when(
         field_name=source,
         value=date_text.str.slice(0, 40),
         problem="has a two-digit year",
+        code="two_digit_year",
         fix="write the year with 4 digits (15/09/2026, not 15/09/26)",
     )
     problems.add(
@@ -399,6 +406,7 @@ def _when(
         field_name=source,
         value=date_text.str.slice(0, 40),
         problem="is not a date this importer understands",
+        code="not_date",
         fix="write dates as YYYY-MM-DD (e.g. 2026-09-08) or DD/MM/YYYY",
     )
     problems.add(
@@ -408,6 +416,7 @@ def _when(
         value=date_text.str.slice(0, 40),
         problem="is in the future",
         fix="check the year and the day/month order",
+        code="future_date",
     )
     problems.add(
         work,
@@ -415,6 +424,8 @@ def _when(
         field_name=source,
         value=date_text.str.slice(0, 40),
         problem=f"is before {earliest.year}",
+        code="too_early",
+        values={"year": earliest.year},
         fix="check the year",
     )
     return work.drop([c for c in ("date", "timestamp", "time") if c in columns])
@@ -435,6 +446,7 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
         field_name="peer_educator",
         value=None,
         problem="is empty (and so is the team)",
+        code="no_peer_educator",
         fix="say which peer educator or team made the visit",
     )
     if "contact_code" in columns:
@@ -458,6 +470,8 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
             field_name=supply,
             value=pl.col(supply).str.slice(0, 40),
             problem="is not a whole number of items",
+            code="not_count",
+            values={"most": _MAX_SUPPLIES},
             fix=f"write how many were given, from 0 to {_MAX_SUPPLIES}; leave empty for none",
         )
         updates.append(pl.lit(counts.fill_null(0)).alias(supply))
@@ -469,6 +483,7 @@ def _who_and_what(work: pl.DataFrame, problems: Problems, mapping: ColumnMapping
             field_name="violence_reported",
             value=pl.col("violence_reported").str.slice(0, 40),
             problem="is not yes or no",
+            code="not_yes_no",
             fix="write yes/no (sí/no)",
         )
         work = work.with_columns(reported.alias("violence_reported"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,6 +51,14 @@ GESTURE_HANDLING_VERSION = "1.2.2"
 GESTURE_HANDLING_URL = (
     f"../../app/static/vendor/leaflet-gesture-handling-{GESTURE_HANDLING_VERSION}"
 )
+#: Version of leaflet.markercluster vendored in ``static/vendor``: the services map groups
+#: its icons into numbered clusters.
+MARKERCLUSTER_VERSION = "1.5.3"
+#: Where the app serves it, relative to a component's page (like :data:`DEFAULT_ASSETS_URL`).
+MARKERCLUSTER_URL = f"../../app/static/vendor/leaflet.markercluster-{MARKERCLUSTER_VERSION}"
+#: A folding legend (:class:`MapOverlay`) opens folded on a map narrower than this, in pixels
+#: (a phone's; the styles' phone layout starts at the same width).
+FOLD_BELOW = 480
 
 #: Decimal places kept in coordinates (1e-5 degrees is about a metre).
 COORDINATE_DECIMALS = 5
@@ -303,60 +313,16 @@ LABEL_JS = JsCode(
     }"""
 )
 
-_STYLE = """
-.leaflet-container { background: #e9ecef; font-family: "Source Sans Pro", sans-serif; }
-.om-label { pointer-events: none; }
-.om-label span {
-  display: block; transform: translate(-50%, -50%); white-space: nowrap;
-  font-size: 11px; font-weight: 600; color: #333;
-  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff;
-}
-.om-tip { white-space: pre-line; }
-.om-legend {
-  background: rgba(255, 255, 255, 0.92); padding: 8px 10px; border-radius: 4px;
-  box-shadow: 0 1px 4px rgba(0, 0, 0, 0.3); font-size: 12px; line-height: 18px; color: #222;
-  max-height: 520px; overflow-y: auto;
-}
-.om-legend h4 { margin: 4px 0 2px; font-size: 12px; }
-.om-legend h4:first-child { margin-top: 0; }
-.om-legend i {
-  display: inline-block; width: 14px; height: 12px; margin-right: 6px; vertical-align: -1px;
-}
-.om-legend i.om-dot { width: 10px; height: 10px; border-radius: 50%; margin: 0 8px 0 2px; }
-.om-legend i.om-cell { border: 2px dashed #555; background: rgba(85, 85, 85, 0.25); }
-/* a phone: a smaller legend that leaves the map visible */
-@media (max-width: 480px) {
-  .om-legend { font-size: 11px; line-height: 15px; padding: 5px 7px; max-height: 45vh; }
-  .om-legend i { width: 11px; height: 10px; margin-right: 4px; }
-}
-/* the device's dark mode (a phone at night): dark ground, light outlines and names */
-@media (prefers-color-scheme: dark) {
-  .leaflet-container { background: #0e1117; }
-  .leaflet-overlay-pane path[fill="#ffffff"] { fill: #262730; }
-  .leaflet-overlay-pane path[stroke="#4a4a4a"] { stroke: #9aa0a6; }
-  .om-label span { color: #e8eaed; text-shadow: 0 0 3px #000, 0 0 3px #000, 0 0 2px #000; }
-  .om-legend { background: rgba(38, 39, 48, 0.94); color: #e8eaed; }
-  .leaflet-control-scale-line { background: rgba(38, 39, 48, 0.8); color: #e8eaed; }
-  .leaflet-bar a { background: #262730; color: #e8eaed; }
-  .leaflet-control-attribution { background: rgba(38, 39, 48, 0.8) !important; color: #bbb; }
-  .leaflet-control-attribution a { color: #8ab4f8; }
-}
-/* over a basemap (static/om/basemap.js adds .om-basemap): the districts' ground is a veil the
-   streets show through, and area fills are lighter so the streets under a cell stay readable */
-.om-basemap .leaflet-overlay-pane path[fill="#ffffff"] { fill-opacity: 0.2; }
-.om-basemap .leaflet-overlay-pane path[fill-opacity="0.75"],
-.om-basemap .leaflet-overlay-pane path[fill-opacity="0.8"],
-.om-basemap .leaflet-overlay-pane path[fill-opacity="0.85"],
-.om-basemap .leaflet-overlay-pane path[fill-opacity="0.9"],
-.om-basemap .leaflet-overlay-pane path[fill-opacity="0.95"] { fill-opacity: 0.55; }
-@media (prefers-color-scheme: dark) {
-  .om-basemap .leaflet-overlay-pane path[fill="#ffffff"] { fill: #0e1117; fill-opacity: 0.3; }
-}
-"""
+#: The maps' styles (names, legends, the device's dark mode, a basemap's veil): ``maps.css``
+_STYLE = (Path(__file__).with_name("maps.css")).read_text(encoding="utf-8")
 
 
 class MapOverlay(MacroElement):  # type: ignore[misc]
-    """The maps' styles, a legend, district names shown once they fit, dots sized by zoom."""
+    """The maps' styles, a legend, district names shown once they fit, dots sized by zoom.
+
+    With ``fold``, the legend folds into its title (the legend's leading ``<h4>``) in the
+    corner, and opens folded on a map narrower than :data:`FOLD_BELOW` pixels (a phone).
+    """
 
     _template = Template(
         r"""
@@ -368,7 +334,18 @@ class MapOverlay(MacroElement):  # type: ignore[misc]
                 var legend = L.control({position: "bottomright"});
                 legend.onAdd = function () {
                     var div = L.DomUtil.create("div", "om-legend");
+                    {%- if this.summary is none %}
                     div.innerHTML = {{ this.legend_html|tojson }};
+                    {%- else %}
+                    // folded, it is one line in the corner; a tap on it opens the rest
+                    var box = L.DomUtil.create("details", "", div);
+                    var head = L.DomUtil.create("summary", "", box);
+                    head.innerHTML = {{ this.summary|tojson }};
+                    L.DomUtil.create("div", "", box).innerHTML = {{ this.legend_html|tojson }};
+                    div.classList.add("om-legend-fold");
+                    box.open = (map.getSize().x || window.innerWidth) >= {{ this.fold_below }};
+                    L.DomEvent.disableClickPropagation(div);
+                    {%- endif %}
                     L.DomEvent.disableScrollPropagation(div);
                     return div;
                 };
@@ -396,9 +373,16 @@ class MapOverlay(MacroElement):  # type: ignore[misc]
         """
     )
 
-    def __init__(self, legend_html: str) -> None:
+    def __init__(self, legend_html: str, *, fold: bool = False) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._name = "OutreachOverlay"
+        # a folding legend: its leading <h4> title becomes the line that opens and folds it
+        self.summary: str | None = None
+        self.fold_below = FOLD_BELOW
+        title = re.match(r"\s*<h4>(.*?)</h4>", legend_html, re.S) if fold else None
+        if fold:
+            self.summary = title.group(1) if title else "&#9776;"
+            legend_html = legend_html[title.end() :] if title else legend_html
         self.low = LABEL_MIN_ZOOM - 1
         self.high = LABEL_MAX_ZOOM
         # below its zoom, a district's name is hidden: it would not fit inside the district

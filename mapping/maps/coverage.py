@@ -12,8 +12,8 @@ import polars as pl
 from folium.utilities import JsCode
 
 from mapping.analysis.coverage import CoverageReport
-from mapping.analysis.reports import coverage_interval
-from mapping.cells import cell_polygons, cell_to_int
+from mapping.analysis.tables import coverage_words, reached_of_words
+from mapping.cells import cell_centres, cell_polygons, cell_to_int
 from mapping.maps.base import (
     DEFAULT_ASSETS_URL,
     LABEL_JS,
@@ -26,6 +26,7 @@ from mapping.maps.base import (
     geo_feature,
     layer_bounds,
 )
+from mapping.wording import days_ago
 
 #: Gap score classes (lower bounds) and their colours: viridis, light for a small gap and dark
 #: for a large one, which reads in grey and for the common colour-vision deficiencies.
@@ -71,7 +72,8 @@ def coverage_layer(
         if row is None:
             continue
         known = row["estimate_source"] == "hotspots"
-        interval = coverage_interval(row["coverage_low"], row["coverage_high"])
+        figures = (row["contacts"], row["estimate_min"], row["estimate_max"])
+        source = {"source": row["estimate_source"]}
         tip = "\n".join(
             [
                 str(row["district"]),
@@ -79,8 +81,12 @@ def coverage_layer(
                 f"{t('coverage.gap')}: {row['gap_score']:.0f}"
                 if known
                 else f"{t('coverage.gap')}: {t('coverage.legend_none')}",
-                f"{t('coverage.coverage')}: "
-                + (interval if interval != "unknown" else t("coverage.unknown")),
+                f"{t('coverage.coverage')}: {coverage_words(*figures, t)}"
+                + (
+                    f" ({reached_of_words(*figures, t, **source)})"
+                    if row["estimate_min"] is not None
+                    else ""
+                ),
             ]
         )
         chosen = district_id == selected
@@ -184,7 +190,11 @@ def hotspot_layer(report: CoverageReport, t: Callable[..., str]) -> GeoJSON:
         kind = recency_class(
             days, recent_days=options.recent_days, overdue_days=options.overdue_weeks * 7
         )
-        when = t("hotspots.tip_never") if days is None else t("hotspots.tip_days", days=days)
+        when = (
+            t("hotspots.tip_never")
+            if days is None
+            else t("hotspots.tip_last", when=days_ago(days, t))
+        )
         colour = RECENCY_COLOURS[kind]
         features.append(
             _cell_feature(
@@ -287,6 +297,37 @@ def sites_layers(
     )
 
 
+#: Colour of a suggested site's rank number (drawn by :data:`mapping.maps.plan.NUMBER_JS`).
+SITE_NUMBER_COLOUR = "#000000"
+
+
+def site_numbers_layer(sites: pl.DataFrame) -> GeoJSON:
+    """Return each suggested site's rank as a point at the centre of its cell, best first.
+
+    ``sites`` is :func:`mapping.analysis.siting.suggest_sites`'s frame (``rank``, ``cell_id``);
+    each point's ``name`` is the rank the page's table shows, for
+    :data:`mapping.maps.plan.NUMBER_JS` to draw as a numbered badge.
+
+    Examples
+    --------
+    >>> sites = pl.DataFrame({"rank": [2, 1], "cell_id": ["888e62c0bbfffff", "888e62c0c3fffff"]})
+    >>> [f["properties"]["name"] for f in site_numbers_layer(sites)["features"]]
+    ['1', '2']
+    """
+    ranked = sites.sort("rank")
+    cells = [cell_to_int(str(cell)) for cell in ranked["cell_id"]]
+    lat, lng = cell_centres(cells)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(x, 5), round(y, 5)]},
+            "properties": {"name": str(rank), "colour": SITE_NUMBER_COLOUR},
+        }
+        for rank, y, x in zip(ranked["rank"], lat, lng, strict=True)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
 def sites_legend(t: Callable[..., str]) -> str:
     """Return the suggested-sites map's legend HTML."""
     return (
@@ -308,12 +349,15 @@ def cells_map(
     basemap: tuple[str, str] | None = None,
     markers: Mapping[str, JsCode] | None = None,
     focus: tuple[float, float, float, float] | None = None,
+    fold_legend: bool = False,
 ) -> folium.Map:
     """Return a map of district outlines with cell layers on top, a legend, and no tiles.
 
     ``markers`` gives, by layer name, the ``pointToLayer`` function that draws the layer's
     points (Leaflet's default marker image otherwise). The map opens on ``focus`` (min lon,
     min lat, max lon, max lat) if given, else on the layers, else on the districts.
+    ``fold_legend`` folds the legend into its title, folded at first on a phone
+    (:class:`~mapping.maps.base.MapOverlay`).
     """
     bounds = (
         focus or layer_bounds(*(layer for _, layer in layers)) or layer_bounds(outlines) or WORLD
@@ -336,7 +380,7 @@ def cells_map(
             point_to_layer=(markers or {}).get(name),  # None: folium leaves the option out
         ).add_to(m)
     folium.GeoJson(labels, name="names", point_to_layer=LABEL_JS).add_to(m)
-    MapOverlay(legend).add_to(m)
+    MapOverlay(legend, fold=fold_legend).add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(24, 24))
     return m
 
@@ -352,7 +396,11 @@ def team_layer(
     for row in cells.iter_rows(named=True):
         days = row["days_since_last_visit"]
         kind = recency_class(days, recent_days=recent_days, overdue_days=overdue_days)
-        when = t("hotspots.tip_never") if days is None else t("hotspots.tip_days", days=days)
+        when = (
+            t("hotspots.tip_never")
+            if days is None
+            else t("hotspots.tip_last", when=days_ago(days, t))
+        )
         features.append(
             _cell_feature(
                 row["cell"],

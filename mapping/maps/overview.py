@@ -7,9 +7,8 @@ a person, and no point or name of a sensitive service.
 from __future__ import annotations
 
 import html
-import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from folium.utilities import JsCode
 from sqlalchemy.engine import Connection
 
 from mapping.cells import cell_polygons
+from mapping.i18n import DEFAULT_LANGUAGE, translator
 from mapping.maps.base import (
     DEFAULT_ASSETS_URL,
     LABEL_JS,
@@ -100,15 +100,21 @@ class OverviewLayers:
     focus: tuple[float, float, float, float] | None
 
 
-def service_label(code: int) -> str:
+def service_label(code: int, t: Callable[..., str] | None = None) -> str:
     """Return the display name of a stored service-type code (index + 1 into the vocabulary).
+
+    With a translator ``t``, the name in its language (``service_types.*``).
 
     Examples
     --------
     >>> service_label(1), service_label(5), service_label(11)
     ('Drop-in centre', 'PrEP / PEP', 'Condom outlet')
+    >>> service_label(2, translator("es"))
+    'Prueba de VIH'
     """
     name = SERVICE_TYPES[code - 1]
+    if t is not None:
+        return t(f"service_types.{name}")
     return _SERVICE_LABELS.get(name, name.replace("_", " ").capitalize())
 
 
@@ -117,7 +123,7 @@ def service_colour(code: int) -> str:
     return SERVICE_COLOURS[(code - 1) % len(SERVICE_COLOURS)]
 
 
-def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
+def service_layers(connection: Connection, t: Callable[..., str]) -> tuple[GeoJSON, GeoJSON]:
     """Return public services as points, and the cells of all other services.
 
     A service is drawn at its point only if it is not sensitive and has one; a sensitive service
@@ -128,6 +134,8 @@ def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
     ----------
     connection : Connection
         An open connection to the workspace's store.
+    t : callable
+        The page's translator (:func:`mapping.i18n.translator`): the tooltips' language.
 
     Returns
     -------
@@ -152,7 +160,8 @@ def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
                 "fillColor": service_colour(code),
                 "fillOpacity": 0.95,
             }
-            props = {"service_type": code, "tip": f"{name}\n{service_label(code)}", "style": style}
+            tip = f"{name}\n{service_label(code, t)}"
+            props = {"service_type": code, "tip": tip, "style": style}
             points.append(geo_feature(shapely.from_wkb(wkb), props))
         else:
             in_cells[int(cell)].append((code, None if sensitive else name))
@@ -163,10 +172,12 @@ def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
         codes = {code for code, _ in held}
         colour = service_colour(next(iter(codes))) if len(codes) == 1 else MIXED_SERVICES_COLOUR
         lines = [
-            f"{service_label(code)}: {name}" if name else f"{service_label(code)} (sensitive)"
+            f"{service_label(code, t)}: {name}"
+            if name
+            else t("overview.tip_sensitive", type=service_label(code, t))
             for code, name in sorted(held, key=lambda item: (item[0], item[1] or ""))
         ]
-        heading = f"{len(held)} service{'s' if len(held) != 1 else ''} in this cell"
+        heading = t("overview.tip_services", count=f"{len(held):,}")
         style = {
             "color": colour,
             "weight": 2,
@@ -180,28 +191,32 @@ def service_layers(connection: Connection) -> tuple[GeoJSON, GeoJSON]:
 
 
 def visit_breaks(counts: Sequence[int], classes: int = len(VISIT_COLOURS)) -> tuple[int, ...]:
-    """Return the lower bound of each class of visit counts: round quantiles, starting at 1.
+    """Return the lower bound of each class of visit counts: 1 alone, then round steps.
+
+    Visit counts per cell run from 1 to hundreds, most of them small: the classes grow by about
+    the same factor (1, 2, 5, 10, 20, 50, … nearest to an even split of the logarithm up to the
+    largest count), so 1 visit and 200 never share a colour.
 
     Examples
     --------
     >>> visit_breaks([1, 3, 8, 20, 40, 90, 300])
-    (1, 4, 12, 32, 80)
-    >>> visit_breaks([])
-    (1,)
+    (1, 2, 10, 20, 100)
+    >>> visit_breaks([1, 219])
+    (1, 2, 10, 20, 100)
+    >>> visit_breaks([2, 3]), visit_breaks([])
+    ((1, 2, 3), (1,))
     """
     if not counts:
         return (1,)
-    quantiles = np.quantile(np.asarray(counts, dtype=float), np.linspace(0, 1, classes + 1)[1:-1])
-    breaks = {1} | {_round_down(float(value)) for value in quantiles}
-    return tuple(sorted(breaks))[:classes]
-
-
-def _round_down(value: float) -> int:
-    """Return ``value`` rounded down to two significant digits (at least 1)."""
-    if value < 10:
-        return max(1, math.floor(value))
-    step = 10 ** (math.floor(math.log10(value)) - 1)
-    return int(value // step * step)
+    top = int(max(counts))
+    if top <= classes:
+        return tuple(range(1, top + 1))
+    nice = np.asarray(
+        [m * 10**e for e in range(len(str(top))) for m in (2, 5, 10) if m * 10**e <= top]
+    )
+    targets = top ** (np.arange(1, classes) / classes)
+    nearest = nice[np.abs(np.log(nice)[None, :] - np.log(targets)[:, None]).argmin(axis=1)]
+    return tuple(sorted({1, *(int(value) for value in nearest)}))
 
 
 def visit_class(count: int, breaks: Sequence[int]) -> int:
@@ -215,13 +230,17 @@ def visit_class(count: int, breaks: Sequence[int]) -> int:
     return max(index for index, low in enumerate(breaks) if count >= low)
 
 
-def visited_cell_layer(connection: Connection) -> tuple[GeoJSON, tuple[int, ...]]:
+def visited_cell_layer(
+    connection: Connection, t: Callable[..., str]
+) -> tuple[GeoJSON, tuple[int, ...]]:
     """Return the cells with visits, shaded by how many visits each had, and the class breaks.
 
     Parameters
     ----------
     connection : Connection
         An open connection to the workspace's store.
+    t : callable
+        The page's translator (:func:`mapping.i18n.translator`): the tooltips' language.
 
     Returns
     -------
@@ -244,18 +263,20 @@ def visited_cell_layer(connection: Connection) -> tuple[GeoJSON, tuple[int, ...]
     for (_, count), polygon in zip(rows, polygons, strict=True):
         colour = VISIT_COLOURS[visit_class(count, breaks)]
         style = {"color": colour, "weight": 0.8, "fillColor": colour, "fillOpacity": 0.75}
-        tip = f"{count:,} visit{'s' if count != 1 else ''} in this cell"
+        tip = t("overview.tip_visits", count=f"{count:,}")
         features.append(geo_feature(polygon, {"visits": count, "tip": tip, "style": style}))
     return collection(features), breaks
 
 
-def overview_layers(workspace: Workspace) -> OverviewLayers:
+def overview_layers(workspace: Workspace, language: str = DEFAULT_LANGUAGE) -> OverviewLayers:
     """Read everything the overview map draws from ``workspace``'s store.
 
     Parameters
     ----------
     workspace : Workspace
         An opened workspace.
+    language : str
+        The language of the tooltips.
 
     Returns
     -------
@@ -264,8 +285,9 @@ def overview_layers(workspace: Workspace) -> OverviewLayers:
     """
     with workspace.connect() as connection:
         outlines, labels = district_layers(connection)
-        points, service_cells = service_layers(connection)
-        visited, breaks = visited_cell_layer(connection)
+        t = translator(language)
+        points, service_cells = service_layers(connection, t)
+        visited, breaks = visited_cell_layer(connection, t)
     return OverviewLayers(
         districts=outlines,
         district_labels=labels,
@@ -285,30 +307,49 @@ _CIRCLE = JsCode(
 )
 
 
-def legend_html(layers: OverviewLayers) -> str:
-    """Return the legend's HTML: visit classes, service types present, district outline."""
-    parts = ["<h4>Visits per cell</h4>"]
+def legend_html(layers: OverviewLayers, t: Callable[..., str]) -> str:
+    """Return the legend's HTML in ``t``'s language: visit classes, service types, districts."""
+    parts = [f"<h4>{html.escape(t('overview.legend_visits'))}</h4>"]
     breaks = layers.visit_breaks
     if not layers.visited_cells["features"]:
-        parts.append("<div>no visits with a location yet</div>")
-    for index, low in enumerate(breaks):
-        high = breaks[index + 1] - 1 if index + 1 < len(breaks) else None
-        text = f"{low:,}+" if high is None else (f"{low:,}" if high == low else f"{low:,}–{high:,}")
+        parts.append(f"<div>{html.escape(t('overview.legend_no_visits'))}</div>")
+    for index, text in enumerate(class_labels(breaks)):
         parts.append(f'<div><i style="background:{VISIT_COLOURS[index]}"></i>{text}</div>')
     codes = sorted({f["properties"]["service_type"] for f in layers.service_points["features"]})
     if codes or layers.service_cells["features"]:
-        parts.append("<h4>Services</h4>")
+        parts.append(f"<h4>{html.escape(t('overview.services'))}</h4>")
     for code in codes:
         parts.append(
             f'<div><i class="om-dot" style="background:{service_colour(code)}"></i>'
-            f"{html.escape(service_label(code))}</div>"
+            f"{html.escape(service_label(code, t))}</div>"
         )
     if layers.service_cells["features"]:
-        parts.append('<div><i class="om-cell"></i>cell only (sensitive or no exact place)</div>')
+        parts.append(
+            f'<div><i class="om-cell"></i>{html.escape(t("services_page.legend_cell"))}</div>'
+        )
     parts.append(
-        '<h4>Area</h4><div><i style="background:#fff;border:1.5px solid #4a4a4a"></i>district</div>'
+        f"<h4>{html.escape(t('overview.legend_area'))}</h4>"
+        '<div><i style="background:#fff;border:1.5px solid #4a4a4a"></i>'
+        f"{html.escape(t('overview.legend_district'))}</div>"
     )
     return "".join(parts)
+
+
+def class_labels(breaks: Sequence[int]) -> list[str]:
+    """Return each class's range as a person writes it: ``1``, ``2–9``, ``200+``.
+
+    Examples
+    --------
+    >>> class_labels((1, 2, 10, 50, 200))
+    ['1', '2–9', '10–49', '50–199', '200+']
+    """
+    labels = []
+    for index, low in enumerate(breaks):
+        high = breaks[index + 1] - 1 if index + 1 < len(breaks) else None
+        labels.append(
+            f"{low:,}+" if high is None else (f"{low:,}" if high == low else f"{low:,}–{high:,}")
+        )
+    return labels
 
 
 def overview_map(
@@ -327,7 +368,7 @@ def overview_map(
     layers : OverviewLayers
         What to draw, from :func:`overview_layers`.
     language : str
-        The page's language, for the map's gesture hints (see :func:`base_map`).
+        The page's language: the legend's, the layers' names and the gesture hints.
     assets_url : str
         Where the browser finds the vendored Leaflet (see :func:`use_local_assets`).
     basemap : tuple of str, optional
@@ -340,23 +381,31 @@ def overview_map(
         A map whose only scripts and styles are Leaflet's, from ``assets_url``.
     """
     bounds = layers.focus or layers.bounds or WORLD
+    t = translator(language)
     m = base_map(bounds, language=language, assets_url=assets_url, basemap=basemap)
     folium.GeoJson(
-        layers.districts, name="Districts", on_each_feature=TOOLTIP_JS, smooth_factor=0.5
+        layers.districts,
+        name=t("overview.layer_districts"),
+        on_each_feature=TOOLTIP_JS,
+        smooth_factor=0.5,
     ).add_to(m)
-    folium.GeoJson(layers.visited_cells, name="Visited cells", on_each_feature=TOOLTIP_JS).add_to(m)
     folium.GeoJson(
-        layers.service_cells, name="Services (cell only)", on_each_feature=TOOLTIP_JS
+        layers.visited_cells, name=t("overview.layer_visits"), on_each_feature=TOOLTIP_JS
+    ).add_to(m)
+    folium.GeoJson(
+        layers.service_cells, name=t("overview.layer_service_cells"), on_each_feature=TOOLTIP_JS
     ).add_to(m)
     folium.GeoJson(
         layers.service_points,
-        name="Services",
+        name=t("overview.services"),
         on_each_feature=TOOLTIP_JS,
         point_to_layer=_CIRCLE,
     ).add_to(m)
-    folium.GeoJson(layers.district_labels, name="District names", point_to_layer=LABEL_JS).add_to(m)
+    folium.GeoJson(
+        layers.district_labels, name=t("overview.layer_names"), point_to_layer=LABEL_JS
+    ).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    MapOverlay(legend_html(layers)).add_to(m)
+    MapOverlay(legend_html(layers, t)).add_to(m)
     if layers.focus is not None:
         m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding=(24, 24))
     return m

@@ -3,6 +3,8 @@
 Icons are inline SVG in a Leaflet ``divIcon`` (no icon font or image from anywhere), each
 type's drawn once per layer; a feature holds only its tooltip (and a cell's style), with
 coordinates rounded to 5 decimals. A sensitive service is drawn as its cell and never named.
+Icons close together are grouped into a numbered cluster (the vendored leaflet.markercluster);
+cells never are: a cell is an area, not a point.
 """
 
 from __future__ import annotations
@@ -16,11 +18,20 @@ import folium
 import polars as pl
 import shapely
 from branca.element import Element, Figure
+from folium.plugins import MarkerCluster
 from folium.utilities import JsCode
 
 from mapping.cells import cell_polygons
 from mapping.hours import hours_for_reading
-from mapping.maps.base import DEFAULT_ASSETS_URL, GeoJSON, geo_feature, layer_bounds
+from mapping.maps.base import (
+    DEFAULT_ASSETS_URL,
+    MARKERCLUSTER_URL,
+    TOOLTIP_JS,
+    GeoJSON,
+    collection,
+    geo_feature,
+    layer_bounds,
+)
 from mapping.maps.coverage import cells_map
 from mapping.vocab import SERVICE_TYPES
 
@@ -63,9 +74,45 @@ _CSS = """
 .om-zoom-10 .om-service svg { transform: scale(0.8); }
 .om-zoom-11 .om-service svg { transform: scale(0.9); }
 .leaflet-tooltip .om-tip { width: max-content; max-width: 320px; }
-.om-types { display: grid; grid-template-columns: auto auto; column-gap: 14px; }
-.om-types div { display: flex; align-items: center; gap: 6px; }
+.om-types { display: grid; grid-template-columns: auto auto; column-gap: 12px; }
+.om-types div { display: flex; align-items: center; gap: 5px; }
+/* clusters: a dark disc with a white number and a white ring on a light map; light with a dark
+   ring in dark mode; never one of the service types' colours */
+.om-cluster { background: none; }
+.om-cluster div {
+  display: flex; align-items: center; justify-content: center; width: 100%; height: 100%;
+  margin: 0; border-radius: 50%; background: #343a40; color: #fff;
+  font: bold 12px "Source Sans Pro", sans-serif;
+  box-shadow: 0 0 0 2px #fff, 0 1px 4px 2px rgba(0, 0, 0, 0.45);
+}
+.om-cluster-l div { font-size: 13px; }
+.om-legend i.om-cluster-key {
+  width: 16px; height: 16px; border-radius: 50%; background: #343a40; color: #fff;
+  font: bold 9px/16px sans-serif; font-style: normal; text-align: center;
+}
+@media (prefers-color-scheme: dark) {
+  .om-cluster div, .om-legend i.om-cluster-key { background: #f1f3f4; color: #111; }
+  .om-cluster div { box-shadow: 0 0 0 2px #0e1117, 0 1px 4px 2px rgba(0, 0, 0, 0.6); }
+}
 """
+#: Icons closer than this, in pixels, on the screen are grouped into one cluster ...
+CLUSTER_RADIUS = 40
+#: ... up to this zoom level, from which every icon is drawn on its own.
+CLUSTER_UNTIL_ZOOM = 16
+#: The services map's closest zoom (a street's buildings), which clustering needs to know.
+MAX_ZOOM = 19
+#: Draws a cluster as a disc with the number of services in it (a number only: no HTML from
+#: data); bigger discs for bigger clusters.
+CLUSTER_ICON_JS = """function (cluster) {
+    var count = cluster.getChildCount();
+    var size = count < 10 ? "s" : count < 100 ? "m" : "l";
+    var pixels = {s: 28, m: 34, l: 40}[size];
+    return L.divIcon({
+        html: "<div><span>" + count + "</span></div>",
+        className: "marker-cluster om-cluster om-cluster-" + size,
+        iconSize: L.point(pixels, pixels),
+    });
+}"""
 _CELL_STYLE = {"color": "#1a1a1a", "weight": 1.2, "dashArray": "3 3", "fillOpacity": 0.75}
 
 
@@ -169,9 +216,14 @@ def picked_layer(cell: int, t: Callable[..., str]) -> GeoJSON:
 
 
 def services_legend(
-    t: Callable[..., str], types: Iterable[str], *, cells: bool, picked: bool = False
+    t: Callable[..., str],
+    types: Iterable[str],
+    *,
+    cells: bool,
+    picked: bool = False,
+    clusters: bool = False,
 ) -> str:
-    """Return the legend's HTML: each type's icon, cells, the picked cell, district outlines."""
+    """Return the legend's HTML: each type's icon, clusters, cells, the picked cell, districts."""
     wanted = set(types)
     shown = [name for name in SERVICE_TYPES if name in wanted]
     parts = [f"<h4>{html.escape(t('services_page.legend_title'))}</h4>"]
@@ -185,6 +237,11 @@ def services_legend(
             for name in shown
         ]
         parts.append("</div>")
+    if clusters:
+        parts.append(
+            '<div><i class="om-cluster-key">3</i>'
+            f"{html.escape(t('services_page.legend_cluster'))}</div>"
+        )
     if cells:
         parts.append(
             f'<div><i class="om-cell"></i>{html.escape(t("services_page.legend_cell"))}</div>'
@@ -201,6 +258,39 @@ def services_legend(
     return "".join(parts)
 
 
+def service_clusters(
+    layers: Iterable[tuple[str, GeoJSON]], *, cluster_url: str = MARKERCLUSTER_URL
+) -> MarkerCluster:
+    """Return one cluster group holding every type's icons, loading leaflet.markercluster locally.
+
+    ``layers`` are ``(type, layer)`` pairs of Point features (:func:`type_layers`' points);
+    each type keeps its own icon and tooltip, and icons of all types close together on the
+    screen become one numbered disc until :data:`CLUSTER_UNTIL_ZOOM`. folium's CDN links to
+    the plugin are replaced, on this object only, by the copy the app serves at
+    ``cluster_url`` (its script and ``MarkerCluster.css``; the default theme is not used).
+    """
+    group = MarkerCluster(  # type: ignore[no-untyped-call]
+        name="service icons",
+        control=False,
+        icon_create_function=CLUSTER_ICON_JS,
+        showCoverageOnHover=False,
+        spiderfyOnMaxZoom=False,
+        maxClusterRadius=CLUSTER_RADIUS,
+        disableClusteringAtZoom=CLUSTER_UNTIL_ZOOM,
+    )
+    base = cluster_url.rstrip("/")
+    group.default_js = [("markerclusterjs", f"{base}/leaflet.markercluster.js")]
+    group.default_css = [("markerclustercss", f"{base}/MarkerCluster.css")]
+    for service_type, layer in layers:
+        folium.GeoJson(
+            layer,
+            name=service_type,
+            on_each_feature=TOOLTIP_JS,
+            point_to_layer=_marker_js(service_type),
+        ).add_to(group)
+    return group
+
+
 def services_map(
     services: pl.DataFrame,
     outlines: GeoJSON,
@@ -210,46 +300,54 @@ def services_map(
     language: str,
     picked: int | None = None,
     assets_url: str = DEFAULT_ASSETS_URL,
+    cluster_url: str = MARKERCLUSTER_URL,
     basemap: tuple[str, str] | None = None,
 ) -> folium.Map:
-    """Return the services map: district outlines, one layer per type, a legend; no tiles.
+    """Return the services map: district outlines, cells, clustered icons, a legend; no tiles.
 
     The map opens on the whole area (its districts), so that filtering does not move it; or,
     when ``picked`` (the cell a click chose for a service being added or moved, outlined in
-    black) is given, on the streets around that cell. Like every map of the app it loads only
-    the vendored Leaflet unless a basemap is set.
+    black) is given, on the streets around that cell. Public services' icons are clustered
+    (:func:`service_clusters`); cells, each type's in its own layer, are drawn as they are. The
+    legend folds into its title, folded at first on a phone. Like every map of the app it
+    loads only vendored scripts unless a basemap is set.
     """
+    cell_layers: list[tuple[str, GeoJSON]] = []
+    point_layers: list[tuple[str, GeoJSON]] = []
     typed = type_layers(services, t, language=language)
-    layers = [(t(f"service_types.{kind}"), layer) for kind, layer in typed]
-    markers = {  # a type's icon is written once, in the layer that has points to draw
-        t(f"service_types.{kind}"): _marker_js(kind)
-        for kind, layer in typed
-        if any(feature["geometry"]["type"] == "Point" for feature in layer["features"])
-    }
-    has_cells = any(
-        feature["geometry"]["type"] == "Polygon"
-        for _, layer in layers
-        for feature in layer["features"]
-    )
+    for kind, layer in typed:
+        polygons = [f for f in layer["features"] if f["geometry"]["type"] != "Point"]
+        points = [f for f in layer["features"] if f["geometry"]["type"] == "Point"]
+        if polygons:
+            cell_layers.append((t(f"service_types.{kind}"), collection(polygons)))
+        if points:
+            point_layers.append((kind, collection(points)))
     focus = layer_bounds(outlines)
+    legend = services_legend(
+        t,
+        [kind for kind, _ in typed],
+        cells=bool(cell_layers),
+        picked=picked is not None,
+        clusters=bool(point_layers),
+    )
     if picked is not None:
-        layers.append((t("services_page.legend_picked"), picked_layer(picked, t)))
+        cell_layers.append((t("services_page.legend_picked"), picked_layer(picked, t)))
         lng, lat = cell_polygons([picked])[0].centroid.coords[0]
         focus = (lng - PICKED_SPAN, lat - PICKED_SPAN, lng + PICKED_SPAN, lat + PICKED_SPAN)
-    legend = services_legend(
-        t, [kind for kind, _ in typed], cells=has_cells, picked=picked is not None
-    )
     m = cells_map(
         outlines,
         labels,
-        layers,
+        cell_layers,
         legend,
         language=language,
         assets_url=assets_url,
         basemap=basemap,
-        markers=markers,
-        focus=focus,
+        focus=focus or layer_bounds(*(layer for _, layer in point_layers)),
+        fold_legend=True,
     )
+    if point_layers:
+        m.options["max_zoom"] = MAX_ZOOM  # leaflet.markercluster refuses a map without one
+        service_clusters(point_layers, cluster_url=cluster_url).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure), "a folium map's root is its figure"
     root.header.add_child(Element(f"<style>{_CSS}</style>"), name="om_services")
