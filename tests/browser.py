@@ -31,6 +31,39 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 #: Where browser tests save their pictures (gitignored).
 SCREENSHOTS = ROOT / "screenshots"
+#: Records every text a canvas draws, with its start, width and canvas, before the page runs
+#: (a table, st.dataframe, is drawn on a canvas: its headers are no elements to measure). Give
+#: it to ``context.add_init_script`` before opening the page; :func:`table_problems` reads it.
+RECORD_TEXT = """(() => {
+  window.__drawn = [];
+  const fill = CanvasRenderingContext2D.prototype.fillText;
+  CanvasRenderingContext2D.prototype.fillText = function (text, x, y, ...rest) {
+    const m = this.getTransform(), ratio = window.devicePixelRatio || 1;
+    window.__drawn.push({canvas: this.canvas, text: String(text), x: x + m.e / ratio,
+                         y: y + m.f / ratio, width: this.measureText(String(text)).width});
+    return fill.call(this, text, x, y, ...rest);
+  };
+})();"""
+#: For the n-th table of the page: its scroller's widths and each header as last drawn. The
+#: headers are those named, or else those of the grid's own accessible table (the columns in
+#: view, in their order).
+TABLE_HEADERS = """([index, names]) => {
+  const grid = document.querySelectorAll('[data-testid="stDataFrame"]')[index];
+  const canvases = [...grid.querySelectorAll('canvas')];  // cells on one, headers on another
+  const scroller = grid.querySelector('.dvn-scroller');
+  const wanted = names || [...grid.querySelectorAll('table th')].map((th) => th.textContent);
+  const last = new Map();
+  for (const d of window.__drawn || []) {
+    if (canvases.includes(d.canvas) && d.y < 36 && wanted.includes(d.text)) last.set(d.text, d);
+  }
+  return {scrollWidth: scroller.scrollWidth, clientWidth: scroller.clientWidth,
+          headers: wanted.map((n) => last.has(n) ? [n, last.get(n).x, last.get(n).width] : [n])};
+}"""
+#: Which of the page's tables are shown: one in a tab not chosen or in a folded expander has
+#: no size, or is not drawn at all (no scroller).
+TABLES_SHOWN = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+  .map((grid) => grid.getBoundingClientRect().width > 0
+    && grid.getBoundingClientRect().height > 0 && !!grid.querySelector('.dvn-scroller'))"""
 
 
 def need_chromium() -> None:
@@ -149,3 +182,55 @@ def tap_point(page: Any, iframe: str, lat: float, lng: float) -> tuple[float, fl
     box = page.locator(iframe).first.bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
     return tapped_lat, tapped_lng
+
+
+def table_problems(page: Any, index: int, where: str, names: list[str] | None = None) -> list[str]:
+    """Say how the ``index``-th table of the page does not fit its box; nothing if it fits.
+
+    It fits when it does not scroll sideways (its scroller's ``scrollWidth`` is at most its
+    ``clientWidth`` + 1, for rounding) and no header is cut: each header's text (``names``, or
+    those the grid lists) ends before the next column begins — the next header's start less
+    the cell padding, the first header's own start as the first column begins at 0 — or before
+    the grid's right edge for the last one. The page must record drawn text
+    (:data:`RECORD_TEXT`).
+    """
+    grid = page.locator('[data-testid="stDataFrame"]').nth(index)
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)  # a table scrolled into view draws its headers again
+    seen = page.evaluate(TABLE_HEADERS, [index, names])
+    problems = []
+    if seen["scrollWidth"] > seen["clientWidth"] + 1:
+        problems.append(
+            f"{where}: table {index} scrolls sideways "
+            f"(scrollWidth {seen['scrollWidth']} > clientWidth {seen['clientWidth']})"
+        )
+    headers = seen["headers"]
+    if not headers or any(len(h) != 3 for h in headers):
+        return [*problems, f"{where}: table {index}: headers not drawn: {headers}"]
+    padding = headers[0][1]
+    for (name, start, width), following in zip(headers, [*headers[1:], None], strict=True):
+        end = following[1] - padding if following else seen["scrollWidth"]
+        if start + width > end:
+            problems.append(
+                f"{where}: table {index}: header {name!r} is cut ({start + width:.0f} > {end:.0f})"
+            )
+    return problems
+
+
+def tables_not_fitting(page: Any, where: str) -> list[str]:
+    """Check every table shown on the page, and those of each of its tabs (one tab at a time).
+
+    Returns what :func:`table_problems` says of each. Choosing a tab reruns nothing (Streamlit
+    draws every tab's content at once), so this opens no page.
+    """
+    problems: list[str] = []
+    tabs = page.get_by_role("tab")
+    for tab in range(max(tabs.count(), 1)):
+        if tab:
+            tabs.nth(tab).click()
+            page.wait_for_timeout(300)
+        named = f"{where} (tab {tab + 1})" if tab else where
+        for index, shown in enumerate(page.evaluate(TABLES_SHOWN)):
+            if shown:
+                problems += table_problems(page, index, named)
+    return problems

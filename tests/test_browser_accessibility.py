@@ -1,7 +1,9 @@
 """Every page of every role, in light and dark mode and in each language, checked in Chromium.
 
-Two checks on each page as drawn: axe-core for accessibility, and the English detector of
-``tests/languages.py`` for text left in English on a page in another language.
+Three checks on each page as drawn: axe-core for accessibility, the English detector of
+``tests/languages.py`` for text left in English on a page in another language, and that every
+table (st.dataframe) fits its box at 1366 px, in each of the page's tabs: no sideways scrolling
+and no header cut (``browser.tables_not_fitting``).
 
 axe-core (``tests/vendor``, for this test only; the app never serves it) is injected into every
 frame of the page — Streamlit's document, the maps' and the visit form's component frames
@@ -21,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RECORD_TEXT,
+    SCREENSHOTS,
+    need_chromium,
+    tables_not_fitting,
+)
 from languages import COLLECT, english_on, english_pieces
 
 from mapping.i18n import DEFAULT_LANGUAGE, LANGUAGES
@@ -131,13 +140,14 @@ def _violations(page: Any) -> list[str]:
 
 @pytest.mark.browser
 def test_every_page_passes_axe_and_is_in_its_language(served_app: str) -> None:
-    """No serious or critical axe violation and no English text, on any page, in any pass."""
+    """No serious or critical axe violation, no English text, no table too wide, in any pass."""
     need_chromium()
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(exist_ok=True)
     found: dict[str, list[str]] = {}
     english: dict[str, list[str]] = {}
+    wide: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -150,6 +160,7 @@ def test_every_page_passes_axe_and_is_in_its_language(served_app: str) -> None:
                     bypass_csp=True,
                     locale=language,
                 )
+                context.add_init_script(RECORD_TEXT)  # the tables' headers, as drawn
                 page = context.new_page()
                 pages = [
                     (f"{role or 'sign-in'}-{path or 'home'}", role, path, frame)
@@ -167,6 +178,8 @@ def test_every_page_passes_axe_and_is_in_its_language(served_app: str) -> None:
                         found[f"{scheme} {language} {name}"] = violations
                     if text := english_on(page.evaluate(COLLECT), pieces):
                         english[f"{language} {name}"] = text
+                    if name != "quick":  # last: it scrolls the page and chooses its tabs
+                        wide += tables_not_fitting(page, f"{scheme} {language} {name}")
                 context.close()
         finally:
             browser.close()
@@ -174,3 +187,4 @@ def test_every_page_passes_axe_and_is_in_its_language(served_app: str) -> None:
         f"{name}:\n" + "\n".join(f"  {line}" for line in lines) for name, lines in found.items()
     )
     assert not english, "\n".join(f"{name}: {lines}" for name, lines in english.items())
+    assert not wide, "\n".join(wide)

@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RECORD_TEXT,
+    SCREENSHOTS,
+    need_chromium,
+    outside_requests,
+    tables_not_fitting,
+)
 from helpers import counts, query
 from test_import_preview import CODES, CUSCO, POINTS, needles, visits_file
 
@@ -89,7 +97,8 @@ def test_import_page_uploads_previews_and_commits_in_chromium(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1366, "height": 1000})
+            context.add_init_script(RECORD_TEXT)  # the tables' headers, as drawn
             context.on("request", lambda request: requested.append(request.url))
             page = context.new_page()
             page.on("websocket", lambda socket: requested.append(socket.url))
@@ -106,6 +115,7 @@ def test_import_page_uploads_previews_and_commits_in_chromium(
             uploaders = page.locator('input[type="file"]').count()
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "import.png"), full_page=True)
+            wide = tables_not_fitting(page, "import preview")  # the rejected rows at 1366 px
             stored_during_preview = counts(workspace)
 
             commit = page.get_by_role("button", name="Commit")
@@ -142,6 +152,7 @@ def test_import_page_uploads_previews_and_commits_in_chromium(
         "Duplicates": "0",
         "Rejected": "1",
     }
+    assert not wide, "\n".join(wide)
     assert uploaders == 0  # the uploaded file is gone while the preview shows
     assert stored_during_preview == before
     assert changed.startswith("Imported visitas.csv as")

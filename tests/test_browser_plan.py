@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, need_chromium, outside_requests
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RECORD_TEXT,
+    SCREENSHOTS,
+    need_chromium,
+    outside_requests,
+    tables_not_fitting,
+)
 from pypdf import PdfReader
 
 from mapping.storage import store
@@ -34,8 +42,9 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(
-                viewport={"width": 1400, "height": 1100}, accept_downloads=True
+                viewport={"width": 1366, "height": 1100}, accept_downloads=True
             )
+            context.add_init_script(RECORD_TEXT)  # the tables' headers, as drawn
             context.on("request", lambda request: requested.append(request.url))
             page = context.new_page()
             page.goto(f"{served_app}/plan?role=coordinator", wait_until="domcontentloaded")
@@ -60,6 +69,7 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
             page.wait_for_timeout(1000)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "plan.png"), full_page=True)
+            seen["wide"] = tables_not_fitting(page, "plan")  # the stops at 1366 px
             with page.expect_download() as info:
                 pdf_button.click()
             seen["pdf_name"] = info.value.suggested_filename
@@ -89,6 +99,7 @@ def test_plan_a_route_and_download_its_run_sheet(served_copy: tuple[str, Path]) 
             sa.select(store.audit_log.c.username).where(store.audit_log.c.action == "plan")
         ).all()
     assert seen["before_save"] == 0 and seen["save_after"] == 0
+    assert not seen["wide"], "\n".join(seen["wide"])
     assert planned_by == [("demo-coordinator",)]  # the account, though saved in a callback
     assert [team for team, _ in plans] == ["T1"]
     assert len(stops) >= 2

@@ -19,8 +19,12 @@ from mapping.settings import ACCESS_SETTINGS, ENV_PREFIX, get_settings
 from mapping.storage.audit import ACTIONS, audit_entries
 from mapping.storage.wipe import wipe_plan, wipe_workspace
 from views.access import require
-from views.shared import open_or_explain, tr
+from views.shared import fitting_table, open_or_explain, tr
 from views.state import TOKEN
+
+#: The columns shown at first (the rest on demand), so each table fits a 1366 px screen.
+ACCOUNT_COLUMNS = ("username", "role", "teams", "last_seen")
+LOG_COLUMNS = ("at", "username", "role", "action", "detail")
 
 account = require("admin")  # the server refuses any other role
 t = tr()
@@ -41,9 +45,10 @@ with accounts_tab:
             {stored: t(f"admin.sign_in_{name}") for stored, name in methods.items()}
         ),
     )
-    st.dataframe(
+    fitting_table(
         table.rename({name: t(f"admin.col_{name}") for name in table.columns}),
-        hide_index=True,
+        [t(f"admin.col_{name}") for name in ACCOUNT_COLUMNS],
+        key="admin_accounts_all",
         width="stretch",
         placeholder="",
     )
@@ -144,9 +149,15 @@ with audit_tab:
             {role: t(f"roles.{role}") for role in ROLES}, default=pl.col("role")
         ),
     )
-    st.dataframe(
+    fitting_table(
         entries.rename({name: t(f"admin.log_{name}") for name in entries.columns}),
-        hide_index=True,
+        [t(f"admin.log_{name}") for name in LOG_COLUMNS],
+        key="admin_audit_all",
+        column_config={
+            t("admin.log_at"): st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            t("admin.log_action"): st.column_config.TextColumn(width="medium"),
+            t("admin.log_detail"): st.column_config.TextColumn(width="medium"),
+        },
         width="stretch",
         height=520,
         placeholder="",

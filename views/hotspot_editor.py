@@ -2,9 +2,9 @@
 
 Not a page of its own: :mod:`views.hotspots` calls :func:`editor`. A click on the map becomes a
 cell at once (the map then moves to a new key, so the point does not stay in the session); a
-cell holding hotspots opens the first for editing, an empty cell starts a new one. The map
-keeps the zoom and centre it had at the click (:func:`keep_view`), and the page scrolls to the
-editor, which is drawn under the map and the findings.
+cell holding hotspots opens the first for editing, an empty cell starts a new one. The new map
+opens on the picked cell, zoomed in (:func:`keep_view`), and the page scrolls to the editor,
+which is drawn under the map and the findings.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import folium
+import h3
 import streamlit as st
 import streamlit.components.v1 as components
 from folium.map import FitBounds
@@ -37,6 +38,8 @@ from views.shared import tr
 NEW = ""
 #: The editor's anchor, which the page scrolls to after a click on the map.
 ANCHOR = "hotspot-editor"
+#: The zoom the map opens at on a picked cell: a few blocks around it.
+CLICK_ZOOM = 15
 #: Scrolls the page (the parent of this same-origin frame) to the editor once it is drawn.
 _SCROLL = """<script>
 const target = () => window.parent.document.getElementById("%s");
@@ -55,8 +58,8 @@ state = st.session_state
 def take_click(workspace: Workspace, key: str) -> None:
     """Turn a click on the hotspots map into a cell, then drop the click (a new map key).
 
-    The map's zoom and centre at the click are kept (:func:`keep_view`) so the new map opens
-    where the person was looking; a move of the map alone changes nothing.
+    The new map opens on the picked cell at :data:`CLICK_ZOOM` (:func:`keep_view`), where the
+    person was looking, instead of the whole area.
     """
     returned = state.get(key) or {}
     click = returned.get("last_clicked")
@@ -70,16 +73,18 @@ def take_click(workspace: Workspace, key: str) -> None:
         state.pop("hs_pick", None)  # the cell chooses the hotspot again
     except InvalidInputError:  # outside the area's districts (a click cannot be off the map)
         state["hs_error"] = tr()("registry.outside")
-    centre, zoom = returned.get("center"), returned.get("zoom")
-    if centre and zoom is not None:
-        state["hs_view"] = ((float(centre["lat"]), float(centre["lng"])), float(zoom))
-    state.pop(key, None)
+    state.pop(key, None)  # the click's coordinates are dropped here
+    if state.get("hs_cell") is not None:
+        # the new map opens on the picked cell, close enough to tell it from its neighbours:
+        # only the cell is kept (no point, even in session state), and moving the map sends
+        # nothing back (the page does not rerun for a move)
+        state["hs_view"] = (h3.int_to_str(int(state["hs_cell"])), CLICK_ZOOM)
     state["hs_map"] = state.get("hs_map", 0) + 1
     state["hs_scroll"] = state["hs_map"]
 
 
 def keep_view(m: folium.Map) -> folium.Map:
-    """Open ``m`` at the zoom and centre the map had at the last click, if there was one.
+    """Open ``m`` on the cell picked by the last click, at :data:`CLICK_ZOOM`, if there was one.
 
     Only the view at a click is kept, not every move: a map given its own view back while it
     is being moved would jump back. The map then opens there at once instead of fitting the
@@ -90,7 +95,7 @@ def keep_view(m: folium.Map) -> folium.Map:
         for name, child in list(m._children.items()):
             if isinstance(child, FitBounds):
                 del m._children[name]
-        m.location = list(view[0])
+        m.location = list(h3.cell_to_latlng(view[0]))
         m.options["zoom"] = view[1]
     return m
 

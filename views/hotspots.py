@@ -61,9 +61,8 @@ st_folium(
     ),
     height=MAP_HEIGHT,
     use_container_width=True,
-    # a click picks a cell; the view comes with it, so the new map opens as it was (a move
-    # alone reruns the page and changes nothing)
-    returned_objects=["last_clicked", "zoom", "center"],
+    # only a click is sent back: moving the map does not rerun the page
+    returned_objects=["last_clicked"],
     key=key,
     on_change=partial(take_click, workspace, key),
 )

@@ -21,7 +21,7 @@ from mapping.ingest.batch import ImportResult, PreparedImport, commit_prepared, 
 from mapping.ingest.uploads import IMPORT_KINDS, UPLOAD_TYPES, prepare_upload
 from views.access import require
 from views.import_report import problems_in, report_csv, report_name, unusable_in, warning_in
-from views.shared import language, open_or_explain, store_stamp, tr, uploader_words
+from views.shared import fitting_table, language, open_or_explain, store_stamp, tr, uploader_words
 
 ICONS = {
     "visits": ":material/directions_walk:",
@@ -30,6 +30,8 @@ ICONS = {
 }
 #: Problems shown on the page; the download (and the report saved on commit) has them all.
 SHOWN_PROBLEMS = 1000
+#: Pixels for a problem or a fix, so that the rejected rows fit a 1366 px screen.
+PROBLEM_WIDTH = 300
 #: Session state keys. Nothing here holds a coordinate or a contact code.
 PREPARED, PREVIEW, MESSAGE = "import_prepared", "import_preview", "import_message"
 UPLOADER, KIND = "import_uploader", "import_last_kind"
@@ -130,7 +132,16 @@ def draw_problems(prepared: PreparedImport) -> None:
     shown = problems.head(SHOWN_PROBLEMS).select(
         pl.col(name).alias(t(f"import.{name}")) for name in columns
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    # the value and its cell on demand; a long problem or fix is cut in its column (a click on
+    # the cell shows it whole, the download has it too) rather than pushing the table sideways
+    wide = st.column_config.TextColumn(width=PROBLEM_WIDTH)
+    fitting_table(
+        shown,
+        [t(f"import.{name}") for name in ("row", "field", "problem", "fix")],
+        key="import_all_columns",
+        column_config={t("import.problem"): wide, t("import.fix"): wide},
+        width="stretch",
+    )
     if problems.height > SHOWN_PROBLEMS:
         st.caption(t("import.more_problems", shown=SHOWN_PROBLEMS, total=problems.height))
     st.caption(t("import.report_on_commit", redacted=t("import.redacted")))

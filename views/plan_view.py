@@ -19,7 +19,14 @@ from mapping.planning.plans import RoutePlan, current_plans, for_peer_educators,
 from mapping.planning.runsheet import day_in_words, runsheet_csv, runsheet_filename, runsheet_pdf
 from mapping.planning.sheet_map import map_districts
 from mapping.storage.workspace import open_workspace
-from views.shared import current_actor, language, open_or_explain, outlines_for, store_stamp
+from views.shared import (
+    current_actor,
+    fitting_table,
+    language,
+    open_or_explain,
+    outlines_for,
+    store_stamp,
+)
 
 
 def plans_for(path: str, stamp: tuple[int, ...], team: str, today: dt.date) -> list[RoutePlan]:
@@ -95,14 +102,23 @@ def show_plan(
         pl.col("done").alias(t("plan.col_done")),
         *(pl.col(name).alias(t(f"plan.col_{name}")) for name in sizes),
     )
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    # the same minutes at every stop: on demand, with the cell and the typology; the coordinator
+    # sees the sizes and kits to bring, the team's copy (none) whether a hotspot is overdue
+    shown = ("seq", "hotspot", "district", "arrive", "until", "follow_up")
+    fitting_table(
+        table,
+        [t(f"plan.col_{name}") for name in (*shown, *(sizes or ["overdue"]))],
+        key=f"plan_all_{key}",
+        use_container_width=True,
+    )
     if plan.left_out.height:
         with st.expander(t("plan.left_out", count=plan.left_out.height)):
+            reasons = {r: t(f"plan.reason_{r}") for r in plan.left_out["reason"].unique()}
             st.dataframe(
-                plan.left_out.with_columns(
-                    pl.col("reason").replace_strict(
-                        {r: t(f"plan.reason_{r}") for r in plan.left_out["reason"].unique()}
-                    )
+                plan.left_out.select(  # the priority is the planner's own number: not shown
+                    pl.col("hotspot_id").alias(t("plan.col_hotspot")),
+                    pl.col("cell_id").alias(t("plan.col_cell")),
+                    pl.col("reason").replace_strict(reasons).alias(t("runsheet.col_reason")),
                 ),
                 hide_index=True,
                 use_container_width=True,

@@ -44,6 +44,8 @@ from views.shared import (
 )
 
 MAP_HEIGHT = 520
+#: Pixels for the note, so that the table of districts fits a 1366 px screen.
+NOTE_WIDTH = 320
 #: Okabe-Ito blue (reach) and orange (target): told apart with colour-vision deficiencies.
 TREND_COLOURS = ("#0072B2", "#E69F00")
 #: A partial quarter's point is a diamond on a light grey band; a whole quarter's a circle.
@@ -278,7 +280,16 @@ with right:
 
 st.subheader(t("reach.districts", quarter=quarter_name(release, quarter, t)))
 table = reach_table(release, quarter, t)
-st.dataframe(table, hide_index=True, placeholder="", height=460)
+# the quarter is in the heading (and in the download); a long note is cut in its column (a
+# click shows it whole) rather than pushing the table sideways at 1366 px
+st.dataframe(
+    table,
+    hide_index=True,
+    placeholder="",
+    height=460,
+    column_order=[name for name in table.columns if name != t("reach.col_quarter")],
+    column_config={t("reach.col_note"): st.column_config.TextColumn(width=NOTE_WIDTH)},
+)
 targets_note = t(
     "reach.targets_note", share=f"{release.target_share * 100:g}", k=k, file=TARGETS_FILE
 )

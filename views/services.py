@@ -24,9 +24,11 @@ from mapping.storage.workspace import open_workspace
 from mapping.vocab import SERVICE_TYPES
 from views import service_form as form
 from views.access import require
-from views.shared import language, open_or_explain, outlines_for, store_stamp, tr
+from views.shared import fitting_table, language, open_or_explain, outlines_for, store_stamp, tr
 
 MAP_HEIGHT = 600
+#: Pixels for a service's name, so that the table fits a 1366 px screen.
+NAME_WIDTH = 280
 
 
 @st.cache_data(show_spinner="…", max_entries=8)
@@ -129,4 +131,14 @@ with right:
         form.panel(workspace, mode, chosen, t, lang)
 
 st.subheader(t("services_page.table"))
-st.dataframe(form.table(shown, t, lang), hide_index=True)
+# the identifier is in the edit picker, the cell on the map: both on demand, with the rest; a
+# long name is cut in its column (a click shows it whole) rather than pushing the table sideways
+brief = ("name", "service_type", "opening_hours", "friendly", "free")
+fitting_table(
+    form.table(shown, t, lang),
+    [t(f"services_page.field_{name}") for name in brief],
+    key="svc_all_columns",
+    column_config={
+        t("services_page.field_name"): st.column_config.TextColumn(width=NAME_WIDTH),
+    },
+)

@@ -392,3 +392,34 @@ def uploader_words(types: Sequence[str]) -> None:
     )
     words = json.dumps([t("app.upload_browse"), limit]).replace("<", "\\u003c")
     st.html(UPLOADER_WORDS.replace("WORDS", words), unsafe_allow_javascript=True)
+
+
+def fitting_table(
+    frame: pl.DataFrame,
+    shown: Sequence[str],
+    *,
+    key: str,
+    column_config: dict[str, Any] | None = None,
+    **options: Any,
+) -> None:
+    """Draw a table that fits a 1366 px screen: the columns ``shown``, a toggle for the rest.
+
+    ``shown`` names columns of ``frame`` (in the page's language), in their order. The toggle,
+    drawn only when ``frame`` has other columns, names them in its help; with it on, the table
+    has every column and may scroll sideways (docs/accessibility.md, "Tables at 1366 px").
+    ``options`` go to ``st.dataframe`` (``hide_index`` is always on).
+    """
+    t = tr()
+    rest = [name for name in frame.columns if name not in shown]
+    every = bool(rest) and st.toggle(
+        t("app.all_columns"),
+        key=key,
+        help=t("app.all_columns_help", columns=", ".join(rest)),
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_order=None if every else [name for name in shown if name in frame.columns],
+        column_config=column_config,
+        **options,
+    )

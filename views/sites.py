@@ -13,6 +13,7 @@ from mapping.maps.plan import NUMBER_JS
 from mapping.vocab import SERVICE_TYPES
 from views.access import require
 from views.shared import (
+    fitting_table,
     language,
     open_or_explain,
     outlines_for,
@@ -71,7 +72,8 @@ st_folium(
 if sites.height == 0:
     st.info(t("sites.none"))
 else:
-    st.dataframe(
+    # the cell is numbered on the map, and the hotspots follow from the people: on demand
+    fitting_table(
         pl.DataFrame(
             {
                 t("sites.rank"): sites["rank"],
@@ -87,5 +89,6 @@ else:
                 t("sites.share"): [f"{100 * s:.0f} %" for s in sites["cumulative_share"]],
             }
         ),
-        hide_index=True,
+        [t(f"sites.{name}") for name in ("rank", "district", "people", "share")],
+        key="sites_all_columns",
     )
