@@ -20,7 +20,7 @@ from mapping.storage.audit import Actor
 from mapping.storage.workspace import open_workspace
 
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
-COLUMNS = 6
+COLUMNS = 5
 
 
 def watch(context: Any, requested: list[str], failed: list[str]) -> None:
@@ -133,7 +133,10 @@ def test_reach_page_in_chromium(served_copy: tuple[str, Path]) -> None:
     cells = seen["cells"]
     shown = [cells[i : i + COLUMNS] for i in range(0, len(cells) - COLUMNS + 1, COLUMNS)]
     assert len(shown) >= 5
-    assert shown == rows[1 : 1 + len(shown)]  # what the grid draws is what the file holds
+    # what the grid draws is what the file holds; the quarter, in the heading, is the file's own
+    # first column only
+    assert shown == [row[1:] for row in rows[1 : 1 + len(shown)]]
+    assert {row[0] for row in rows[1:]} == {quarter}
     reach = [int(row[2]) for row in rows[1:-2] if row[2]]  # the districts, not the two sums
     assert len(reach) >= 10 and min(reach) >= 11  # no released figure under k
 

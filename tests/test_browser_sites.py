@@ -60,6 +60,13 @@ def test_suggested_sites_carry_their_rank_on_the_map(served_app: str) -> None:
             page.locator('[data-testid="stDataFrame"] td').first.wait_for(
                 state="attached", timeout=90_000
             )
+            # the cell is a column on demand: show them all (rank, cell, district, …)
+            page.get_by_text("Show all columns").first.click()
+            page.wait_for_function(
+                """() => [...document.querySelectorAll('[data-testid="stDataFrame"] tr')]
+                    .some((row) => row.querySelectorAll('td').length === 6)""",
+                timeout=90_000,
+            )
             frame = page.frame_locator(IFRAME).first
             frame.locator(".om-stop").first.wait_for(timeout=90_000)
             page.wait_for_timeout(500)
