@@ -129,16 +129,13 @@ def assignment_rows(workspace: Workspace, result: AssignmentResult) -> pl.DataFr
     import polars as pl
     import sqlalchemy as sa
 
+    from mapping.planning.assignments import hotspot_districts
     from mapping.storage import store
 
-    w, h, d = store.peer_educators.c, store.hotspots.c, store.districts.c
+    w = store.peer_educators.c
     with workspace.connect() as connection:
         peers = connection.execute(sa.select(w.id, w.peer_educator, w.team)).all()
-        places = connection.execute(
-            sa.select(h.id, d.name).select_from(
-                store.hotspots.outerjoin(store.districts, d.id == h.district_id)
-            )
-        ).all()
+        districts = hotspot_districts(connection).rename({"hotspot_id": "id"})
     earlier = pl.DataFrame(
         [tuple(row) for row in peers],
         schema={
@@ -146,11 +143,6 @@ def assignment_rows(workspace: Workspace, result: AssignmentResult) -> pl.DataFr
             "moved_from": pl.String,
             "moved_from_team": pl.String,
         },
-        orient="row",
-    )
-    districts = pl.DataFrame(
-        [tuple(row) for row in places],
-        schema={"id": pl.String, "district": pl.String},
         orient="row",
     )
     change = (

@@ -384,17 +384,7 @@ def _changes(
         pl.lit("removed").alias("change"),
     )
     changes = pl.concat([written, deleted], how="diagonal_relaxed")
-    h, d = store.hotspots.c, store.districts.c
-    rows = connection.execute(
-        sa.select(h.id, d.name).select_from(
-            store.hotspots.outerjoin(store.districts, d.id == h.district_id)
-        )
-    ).all()
-    districts = pl.DataFrame(
-        [tuple(row) for row in rows],
-        schema={"hotspot_id": pl.String, "district": pl.String},
-        orient="row",
-    )
+    districts = hotspot_districts(connection)
     order = {"new": 0, "changed": 1, "removed": 2}
     return (
         changes.join(districts, on="hotspot_id", how="left")
@@ -402,6 +392,21 @@ def _changes(
         .sort("_order", "hotspot_id")
         .select(list(CHANGE_SCHEMA))
         .cast(CHANGE_SCHEMA)
+    )
+
+
+def hotspot_districts(connection: Connection) -> pl.DataFrame:
+    """Return each hotspot's id (``hotspot_id``) and its district's name (``district``)."""
+    h, d = store.hotspots.c, store.districts.c
+    rows = connection.execute(
+        sa.select(h.id, d.name).select_from(
+            store.hotspots.outerjoin(store.districts, d.id == h.district_id)
+        )
+    ).all()
+    return pl.DataFrame(
+        [tuple(row) for row in rows],
+        schema={"hotspot_id": pl.String, "district": pl.String},
+        orient="row",
     )
 
 
